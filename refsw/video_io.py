@@ -1,0 +1,590 @@
+"""Video input/output for the GFV reference software.
+
+Reads container video (mp4/avi/mov/mkv and y4m, decoded with PyAV), PNG sequences and the raw
+formats of the JVET CTC (planar 8-bit RGB 4:4:4 ``.rgb`` and 8-bit YUV 4:2:0 ``.yuv``), and writes
+mp4 (H.264 via the FFmpeg binary bundled with imageio-ffmpeg), y4m, raw I420 and planar RGB.
+
+All frames handled here are ``(N, H, W, 3)`` ``uint8`` RGB arrays. RGB <-> YUV 4:2:0 conversions
+use BT.601 limited range exactly as OpenCV's ``COLOR_RGB2YUV_I420`` / ``COLOR_YUV2RGB_I420`` do,
+which is what the JVET GFVC scripts use.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, cast
+
+import av
+import cv2
+import imageio_ffmpeg
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "InputError",
+    "OutputError",
+    "Video",
+    "check_frames",
+    "read_video",
+    "write_video",
+    "rgb_to_i420",
+    "i420_to_rgb",
+]
+
+#: Extensions decoded with PyAV (FFmpeg libraries).
+CONTAINER_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".y4m"})
+#: Extensions accepted by :func:`write_video`.
+WRITE_EXTENSIONS = frozenset({".mp4", ".y4m", ".yuv", ".rgb"})
+#: Frame rate assumed for PNG sequences and raw files whose name carries no frame rate.
+DEFAULT_FPS = 25.0
+#: x264 constant rate factor used for mp4 output (visually near-lossless).
+MP4_CRF = 10
+
+_PRINTF_PATTERN = re.compile(r"%0?(\d*)d")
+# NAME_WxH[_FPS[fps|Hz]][_Nbit][_420|_444] at the end of the file stem (JVET CTC naming).
+_RAW_NAME = re.compile(
+    r"(?:^|_)(?P<w>\d+)x(?P<h>\d+)"
+    r"(?:_(?P<fps>\d+(?:\.\d+)?)(?:fps|hz)?)?"
+    r"(?:_(?P<bits>\d+)bits?)?"
+    r"(?:_(?P<chroma>4\d\d)p?)?$",
+    re.IGNORECASE,
+)
+_BT601_COLORSPACES = frozenset({2, 5, 6})  # AVColorSpace: unspecified, BT470BG, SMPTE170M
+_LIMITED_RANGES = frozenset({0, 1})  # AVColorRange: unspecified, MPEG (limited)
+
+
+class InputError(ValueError):
+    """A bad input: missing/unreadable file, not a video, zero frames, bad size or array."""
+
+
+class OutputError(OSError):
+    """An output file cannot be written (missing or unwritable directory, encoder failure)."""
+
+
+@dataclass
+class Video:
+    """Decoded video.
+
+    Attributes:
+        frames: ``(N, H, W, 3)`` ``uint8`` RGB frames, ``N >= 1``.
+        fps: Frame rate in frames per second, ``> 0``.
+        source: Where the frames came from (path or pattern as given).
+
+    Raises:
+        InputError: On construction, if ``frames`` or ``fps`` violate the above.
+    """
+
+    frames: np.ndarray
+    fps: float
+    source: str
+
+    def __post_init__(self) -> None:
+        check_frames(self.frames, self.source)
+        _check_fps(self.fps, self.source)
+
+
+def check_frames(frames: np.ndarray, what: str) -> None:
+    """Check that ``frames`` is a non-empty ``(N, H, W, 3)`` ``uint8`` array.
+
+    Args:
+        frames: Array to check.
+        what: Name of the input, used in the error message.
+
+    Raises:
+        InputError: If ``frames`` is not such an array.
+    """
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
+        raise InputError(f"{what}: frames must be a uint8 numpy array")
+    if frames.ndim != 4 or frames.shape[3] != 3:
+        raise InputError(f"{what}: frames must have shape (N, H, W, 3), got {frames.shape}")
+    if min(frames.shape[:3]) == 0:
+        raise InputError(f"{what}: zero frames or empty frame size {frames.shape}")
+
+
+def _check_fps(fps: float, what: str) -> None:
+    """Raise InputError unless ``fps`` is a finite positive number."""
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise InputError(f"{what}: fps must be a finite positive number, got {fps!r}")
+
+
+def _check_even(height: int, width: int, what: str) -> None:
+    """Raise InputError if a 4:2:0 frame size is odd."""
+    if height % 2 or width % 2:
+        raise InputError(f"{what}: 4:2:0 needs an even frame size, got {width}x{height}")
+
+
+# --------------------------------------------------------------------------- colour conversion
+
+
+def rgb_to_i420(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Convert RGB frames to YUV 4:2:0 (BT.601 limited range, identical to OpenCV).
+
+    Args:
+        frames: ``(N, H, W, 3)`` ``uint8`` RGB, ``H`` and ``W`` even.
+
+    Returns:
+        ``(y, u, v)``: ``y`` is ``(N, H, W)`` ``uint8``; ``u`` and ``v`` are
+        ``(N, H/2, W/2)`` ``uint8``. Bit-identical to ``cv2.COLOR_RGB2YUV_I420`` per frame.
+
+    Raises:
+        InputError: If ``frames`` is not ``(N, H, W, 3)`` uint8 or ``H``/``W`` is odd.
+    """
+    check_frames(frames, "rgb_to_i420")
+    n, h, w, _ = frames.shape
+    _check_even(h, w, "rgb_to_i420")
+    y = np.empty((n, h, w), np.uint8)
+    u = np.empty((n, h // 2, w // 2), np.uint8)
+    v = np.empty_like(u)
+    plane = h * w
+    for i in range(n):
+        packed = cv2.cvtColor(np.ascontiguousarray(frames[i]), cv2.COLOR_RGB2YUV_I420).ravel()
+        y[i] = packed[:plane].reshape(h, w)
+        u[i] = packed[plane : plane + plane // 4].reshape(h // 2, w // 2)
+        v[i] = packed[plane + plane // 4 :].reshape(h // 2, w // 2)
+    return y, u, v
+
+
+def i420_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Convert YUV 4:2:0 planes to RGB frames (BT.601 limited range, identical to OpenCV).
+
+    Args:
+        y: ``(N, H, W)`` ``uint8`` luma, ``H`` and ``W`` even.
+        u: ``(N, H/2, W/2)`` ``uint8`` Cb.
+        v: ``(N, H/2, W/2)`` ``uint8`` Cr.
+
+    Returns:
+        ``(N, H, W, 3)`` ``uint8`` RGB, bit-identical to ``cv2.COLOR_YUV2RGB_I420`` per frame.
+
+    Raises:
+        InputError: If the planes are not uint8, have inconsistent shapes or an odd size.
+    """
+    for name, plane in (("y", y), ("u", u), ("v", v)):
+        if not isinstance(plane, np.ndarray) or plane.dtype != np.uint8 or plane.ndim != 3:
+            raise InputError(f"i420_to_rgb: {name} must be a 3-D uint8 array (N, rows, cols)")
+    n, h, w = y.shape
+    if n == 0 or h == 0 or w == 0:
+        raise InputError(f"i420_to_rgb: empty luma plane {y.shape}")
+    _check_even(h, w, "i420_to_rgb")
+    chroma_shape = (n, h // 2, w // 2)
+    if u.shape != chroma_shape or v.shape != chroma_shape:
+        raise InputError(
+            f"i420_to_rgb: chroma planes must be {chroma_shape}, got {u.shape} and {v.shape}"
+        )
+    out = np.empty((n, h, w, 3), np.uint8)
+    for i in range(n):
+        packed = np.concatenate((y[i].ravel(), u[i].ravel(), v[i].ravel()))
+        out[i] = cv2.cvtColor(packed.reshape(h * 3 // 2, w), cv2.COLOR_YUV2RGB_I420)
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_video(
+    path: str | os.PathLike[str],
+    *,
+    max_frames: int | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+) -> Video:
+    """Read a video into RGB frames.
+
+    Supported inputs, chosen by the path:
+
+    * ``.mp4 .avi .mov .mkv .y4m`` (any other extension is also tried): decoded with PyAV,
+      first video stream. 8-bit 4:2:0 BT.601 (or untagged) limited-range frames are converted
+      with :func:`i420_to_rgb`; other pixel formats/matrices with FFmpeg's swscale.
+    * a directory of ``*.png`` (sorted by name), a printf pattern such as ``frames/%04d.png``
+      (numbering starts at 0 or 1 and stops at the first missing file) or a single ``.png``.
+    * raw ``.yuv`` (8-bit I420) and ``.rgb`` (8-bit planar R, G, B per frame). Size and frame
+      rate come from the JVET CTC name ``NAME_WxH_FPS_8bit_420.yuv`` /
+      ``NAME_WxH_FPS_8bit_444.rgb`` (``NAME_WxH_FPS.yuv`` and ``NAME_WxH.yuv`` are also
+      accepted, frame rate then defaults to 25) unless ``width``/``height``/``fps`` are given.
+
+    Args:
+        path: File, directory or printf pattern.
+        max_frames: Read at most this many frames (from the start); ``None`` reads all.
+            Only the needed part of the file is read or decoded.
+        width: Raw files: frame width in pixels (overrides the name). Other inputs: expected
+            width, a mismatch raises InputError.
+        height: As ``width``, for the frame height.
+        fps: Frame rate to report instead of the one stored in / derived for the input.
+
+    Returns:
+        :class:`Video` with ``(N, H, W, 3)`` ``uint8`` RGB frames, ``1 <= N <= max_frames``.
+
+    Raises:
+        InputError: Missing or unreadable input, not a video, zero frames, unknown or
+            inconsistent raw frame size, odd size for 4:2:0, unsupported bit depth or chroma
+            format, a size differing from ``width``/``height``, or bad arguments.
+    """
+    source = os.fspath(path)
+    if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
+        raise InputError(f"{source}: max_frames must be a positive integer, got {max_frames!r}")
+    if fps is not None:
+        _check_fps(fps, source)
+    for name, value in (("width", width), ("height", height)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise InputError(f"{source}: {name} must be a positive integer, got {value!r}")
+
+    p = Path(source)
+    suffix = p.suffix.lower()
+    if _PRINTF_PATTERN.search(p.name):
+        frames, native_fps = _read_png_pattern(p, max_frames), DEFAULT_FPS
+    elif p.is_dir():
+        frames, native_fps = _read_png_dir(p, max_frames), DEFAULT_FPS
+    elif not p.exists():
+        raise InputError(f"{source}: no such file or directory")
+    elif not p.is_file():
+        raise InputError(f"{source}: not a regular file")
+    elif p.stat().st_size == 0:
+        raise InputError(f"{source}: empty file (zero frames)")
+    elif suffix in (".yuv", ".rgb"):
+        return _read_raw(p, max_frames, width, height, fps)
+    elif suffix == ".png":
+        frames, native_fps = _read_png_files([p], source), DEFAULT_FPS
+    else:
+        frames, native_fps = _read_container(p, max_frames)
+
+    got_h, got_w = frames.shape[1:3]
+    if (width is not None and width != got_w) or (height is not None and height != got_h):
+        raise InputError(
+            f"{source}: frame size is {got_w}x{got_h}, expected {width or got_w}x{height or got_h}"
+        )
+    video = Video(frames=frames, fps=float(fps if fps is not None else native_fps), source=source)
+    logger.debug("read %s: %d frames %dx%d @ %.3f fps", source, len(frames), got_w, got_h, video.fps)
+    return video
+
+
+def _read_container(path: Path, max_frames: int | None) -> tuple[np.ndarray, float]:
+    """Decode the first video stream of a container file with PyAV.
+
+    Returns:
+        ``((N, H, W, 3) uint8 RGB, fps)``.
+
+    Raises:
+        InputError: If the file cannot be opened/decoded, has no video stream or no frames.
+    """
+    source = str(path)
+    frames: list[np.ndarray] = []
+    try:
+        with av.open(source) as container:
+            if not container.streams.video:
+                raise InputError(f"{source}: no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            for frame in container.decode(stream):
+                frames.append(_frame_to_rgb(frame))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+    except av.FFmpegError as exc:
+        raise InputError(f"{source}: cannot decode as video ({exc.strerror or exc})") from exc
+    if not frames:
+        raise InputError(f"{source}: zero frames decoded")
+    if rate is None or rate <= 0:
+        logger.warning("%s: no frame rate stored, assuming %g fps", source, DEFAULT_FPS)
+        native_fps = DEFAULT_FPS
+    else:
+        native_fps = float(rate)
+    return np.stack(frames), native_fps
+
+
+def _frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """Convert one decoded frame to ``(H, W, 3)`` uint8 RGB.
+
+    8-bit 4:2:0 limited-range frames tagged BT.601 or untagged go through :func:`i420_to_rgb`
+    (the project's OpenCV convention); everything else through swscale with the frame's
+    own colour matrix and range.
+    """
+    h, w = frame.height, frame.width
+    if (
+        frame.format.name == "yuv420p"
+        and h % 2 == 0
+        and w % 2 == 0
+        and frame.colorspace in _BT601_COLORSPACES
+        and frame.color_range in _LIMITED_RANGES
+    ):
+        planes = frame.to_ndarray()  # (3H/2, W): Y rows, then U and V packed row-wise
+        y = planes[:h].reshape(1, h, w)
+        chroma = planes[h:].reshape(2, 1, h // 2, w // 2)
+        return i420_to_rgb(y, chroma[0], chroma[1])[0]
+    src_range = (
+        av.video.reformatter.ColorRange.JPEG
+        if frame.color_range == 2 or frame.format.name.startswith("yuvj")
+        else av.video.reformatter.ColorRange.MPEG
+    )
+    return frame.to_ndarray(format="rgb24", src_color_range=src_range)
+
+
+def _read_png_dir(directory: Path, max_frames: int | None) -> np.ndarray:
+    """Read the ``*.png`` files of a directory in name order (at most ``max_frames``)."""
+    files = sorted(f for f in directory.iterdir() if f.suffix.lower() == ".png" and f.is_file())
+    if not files:
+        raise InputError(f"{directory}: directory contains no .png files")
+    return _read_png_files(files[:max_frames], str(directory))
+
+
+def _read_png_pattern(pattern: Path, max_frames: int | None) -> np.ndarray:
+    """Read ``pattern % i`` for i = start, start+1, ... (start 0 or 1) until a file is missing."""
+    name = pattern.name
+    start = next((i for i in (0, 1) if (pattern.parent / (name % i)).is_file()), None)
+    if start is None:
+        raise InputError(f"{pattern}: no file matches the pattern (tried numbers 0 and 1)")
+    files: list[Path] = []
+    index = start
+    while max_frames is None or len(files) < max_frames:
+        candidate = pattern.parent / (name % index)
+        if not candidate.is_file():
+            break
+        files.append(candidate)
+        index += 1
+    return _read_png_files(files, str(pattern))
+
+
+def _read_png_files(files: list[Path], source: str) -> np.ndarray:
+    """Read PNG files (any bit depth / channel count, converted to 8-bit RGB) of equal size."""
+    frames: list[np.ndarray] = []
+    for f in files:
+        bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(f"{f}: cannot read as an image")
+        if frames and bgr.shape != frames[0].shape:
+            raise InputError(
+                f"{source}: {f.name} is {bgr.shape[1]}x{bgr.shape[0]}, "
+                f"previous frames are {frames[0].shape[1]}x{frames[0].shape[0]}"
+            )
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    return np.stack(frames)
+
+
+def _parse_raw_name(path: Path) -> tuple[int | None, int | None, float | None]:
+    """Parse ``NAME_WxH[_FPS][_8bit][_420|_444]`` from a raw file name.
+
+    Returns:
+        ``(width, height, fps)``, each ``None`` when absent from the name.
+
+    Raises:
+        InputError: If the name declares a bit depth other than 8 or a chroma format that
+            does not match the extension (4:2:0 for ``.yuv``, 4:4:4 for ``.rgb``).
+    """
+    match = _RAW_NAME.search(path.stem)
+    if match is None:
+        return None, None, None
+    if match["bits"] is not None and int(match["bits"]) != 8:
+        raise InputError(f"{path}: only 8-bit raw video is supported, name says {match['bits']}")
+    expected_chroma = "420" if path.suffix.lower() == ".yuv" else "444"
+    if match["chroma"] is not None and match["chroma"] != expected_chroma:
+        raise InputError(
+            f"{path}: name says {match['chroma']}, but {path.suffix} files are {expected_chroma}"
+        )
+    name_fps = float(match["fps"]) if match["fps"] is not None else None
+    return int(match["w"]), int(match["h"]), name_fps
+
+
+def _read_raw(
+    path: Path,
+    max_frames: int | None,
+    width: int | None,
+    height: int | None,
+    fps: float | None,
+) -> Video:
+    """Read a raw ``.yuv`` (I420) or ``.rgb`` (planar RGB 4:4:4) 8-bit file."""
+    name_w, name_h, name_fps = _parse_raw_name(path)
+    w = width if width is not None else name_w
+    h = height if height is not None else name_h
+    if w is None or h is None:
+        raise InputError(
+            f"{path}: unknown raw frame size; name it NAME_WxH_FPS_8bit_420.yuv / "
+            "NAME_WxH_FPS_8bit_444.rgb or pass width and height"
+        )
+    is_yuv = path.suffix.lower() == ".yuv"
+    if is_yuv:
+        _check_even(h, w, str(path))
+    frame_bytes = w * h * 3 // 2 if is_yuv else w * h * 3
+    file_bytes = path.stat().st_size
+    if file_bytes % frame_bytes:
+        raise InputError(
+            f"{path}: size {file_bytes} B is not a whole number of {w}x{h} frames "
+            f"({frame_bytes} B each)"
+        )
+    n = file_bytes // frame_bytes
+    if max_frames is not None:
+        n = min(n, max_frames)
+    try:
+        data = np.fromfile(path, dtype=np.uint8, count=n * frame_bytes)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if data.size != n * frame_bytes:
+        raise InputError(f"{path}: file shrank while reading")
+    if is_yuv:
+        data = data.reshape(n, frame_bytes)
+        luma, quarter = w * h, w * h // 4
+        frames = i420_to_rgb(
+            data[:, :luma].reshape(n, h, w),
+            data[:, luma : luma + quarter].reshape(n, h // 2, w // 2),
+            data[:, luma + quarter :].reshape(n, h // 2, w // 2),
+        )
+    else:
+        frames = np.ascontiguousarray(data.reshape(n, 3, h, w).transpose(0, 2, 3, 1))
+    if fps is not None:
+        rate = fps
+    elif name_fps is not None:
+        rate = name_fps
+    else:
+        logger.info("%s: no frame rate in the name, assuming %g fps", path, DEFAULT_FPS)
+        rate = DEFAULT_FPS
+    logger.debug("read %s: %d raw frames %dx%d @ %.3f fps", path, n, w, h, rate)
+    return Video(frames=frames, fps=float(rate), source=str(path))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float) -> None:
+    """Write RGB frames to a file; the format follows the extension.
+
+    * ``.mp4``: H.264 (libx264, CRF 10, yuv420p, tagged BT.601 limited range) via the FFmpeg
+      binary bundled with imageio-ffmpeg; the 4:2:0 conversion is :func:`rgb_to_i420`.
+    * ``.y4m``: YUV4MPEG2, 8-bit 4:2:0 (:func:`rgb_to_i420`).
+    * ``.yuv``: raw I420 (Y, U, V planes per frame).
+    * ``.rgb``: raw planar RGB 4:4:4 (R, G, B planes per frame).
+
+    The data is written to a temporary file in the target directory and renamed onto ``path``
+    at the end, so a failure never leaves a partial output file.
+
+    Args:
+        path: Output file.
+        frames: ``(N, H, W, 3)`` ``uint8`` RGB, ``N >= 1``; ``H`` and ``W`` even except for
+            ``.rgb``.
+        fps: Frame rate in frames per second (``> 0``); stored in mp4/y4m, ignored for raw.
+
+    Raises:
+        InputError: Bad ``frames``/``fps``, odd size for a 4:2:0 format, unknown extension.
+        OutputError: The directory is missing or unwritable, or the encoder fails.
+    """
+    target = Path(os.fspath(path))
+    suffix = target.suffix.lower()
+    if suffix not in WRITE_EXTENSIONS:
+        raise InputError(
+            f"{target}: cannot write '{suffix}' files (use one of {sorted(WRITE_EXTENSIONS)})"
+        )
+    check_frames(frames, str(target))
+    _check_fps(fps, str(target))
+    n, h, w, _ = frames.shape
+    if suffix != ".rgb":
+        _check_even(h, w, str(target))
+
+    writers: dict[str, Callable[[Path, np.ndarray, float], None]] = {
+        ".mp4": _write_mp4,
+        ".y4m": _write_y4m,
+        ".yuv": _write_yuv,
+        ".rgb": _write_rgb,
+    }
+    directory = target.parent
+    tmp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        tmp.open("xb").close()  # probe writability; default permissions (umask) apply
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write to {directory} ({exc.strerror or exc})") from exc
+    try:
+        writers[suffix](tmp, frames, fps)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise OutputError(f"{target}: write failed ({exc.strerror or exc})") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    logger.debug("wrote %s: %d frames %dx%d @ %.3f fps", target, n, w, h, fps)
+
+
+def _rate_fraction(fps: float) -> Fraction:
+    """Frame rate as a fraction (e.g. 29.97002997 -> 30000/1001)."""
+    return Fraction(fps).limit_denominator(1001)
+
+
+def _i420_chunks(frames: np.ndarray) -> Iterator[bytes]:
+    """Yield the I420 bytes of each frame (Y, U, V planes)."""
+    for i in range(len(frames)):
+        y, u, v = rgb_to_i420(frames[i : i + 1])
+        yield y.tobytes() + u.tobytes() + v.tobytes()
+
+
+def _write_chunks(dst: BinaryIO, chunks: Iterator[bytes]) -> None:
+    """Write all chunks to an open binary stream."""
+    for chunk in chunks:
+        dst.write(chunk)
+
+
+def _write_yuv(tmp: Path, frames: np.ndarray, fps: float) -> None:
+    """Raw I420 (``fps`` is not stored)."""
+    with tmp.open("wb") as f:
+        _write_chunks(f, _i420_chunks(frames))
+
+
+def _write_rgb(tmp: Path, frames: np.ndarray, fps: float) -> None:
+    """Raw planar RGB 4:4:4 (``fps`` is not stored)."""
+    with tmp.open("wb") as f:
+        _write_chunks(f, (np.ascontiguousarray(fr.transpose(2, 0, 1)).tobytes() for fr in frames))
+
+
+def _write_y4m(tmp: Path, frames: np.ndarray, fps: float) -> None:
+    """YUV4MPEG2 4:2:0 8-bit, centre-sited chroma (as OpenCV's 2x2 averaging), limited range."""
+    _, h, w, _ = frames.shape
+    rate = _rate_fraction(fps)
+    header = (
+        f"YUV4MPEG2 W{w} H{h} F{rate.numerator}:{rate.denominator} Ip A1:1 C420jpeg "
+        "XYSCSS=420JPEG XCOLORRANGE=LIMITED\n"
+    )
+    with tmp.open("wb") as f:
+        f.write(header.encode("ascii"))
+        _write_chunks(f, (b"FRAME\n" + chunk for chunk in _i420_chunks(frames)))
+
+
+def _write_mp4(tmp: Path, frames: np.ndarray, fps: float) -> None:
+    """H.264 in MP4 via the bundled FFmpeg binary, fed with I420 on stdin.
+
+    Raises:
+        OutputError: If FFmpeg exits with an error.
+    """
+    _, h, w, _ = frames.shape
+    rate = _rate_fraction(fps)
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner", "-loglevel", "error", "-nostats", "-y",
+        "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}",
+        "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "pipe:0",
+        "-an", "-c:v", "libx264", "-preset", "medium", "-crf", str(MP4_CRF),
+        "-pix_fmt", "yuv420p", "-colorspace", "smpte170m", "-color_primaries", "smpte170m",
+        "-color_trc", "smpte170m", "-color_range", "tv",
+        "-f", "mp4", str(tmp),
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as errlog:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog)
+        stdin = cast(BinaryIO, proc.stdin)
+        try:
+            _write_chunks(stdin, _i420_chunks(frames))
+        except BrokenPipeError:
+            pass  # FFmpeg died early; its exit code and stderr are reported below
+        finally:
+            try:
+                stdin.close()
+            except BrokenPipeError:
+                pass
+            returncode = proc.wait()
+        if returncode != 0:
+            errlog.seek(0)
+            lines = errlog.read().decode(errors="replace").strip().splitlines()
+            detail = lines[-1] if lines else f"exit code {returncode}"
+            raise OutputError(f"ffmpeg failed: {detail}")

@@ -1,0 +1,180 @@
+"""Bit-level reader and writer with the descriptors of H.266 / H.274 clause 7.2.
+
+Descriptors are methods named after the spec: ``u(n)``, ``ue(v)`` (``ue``), ``se(v)`` (``se``),
+``f(n)`` (``f``), ``st(v)`` (``st``), ``b(8)`` (``b8``). Bits are MSB first.
+
+The reader keeps the whole buffer as one Python integer so that every read is a shift and a
+mask; payloads of SEI messages are small (tens to thousands of bytes), so this is the fastest
+pure-Python form. Limits follow VTM (``VLCReader``): ``ue(v)`` values up to 2^32 - 2 (at most 31
+leading zero bits), ``u(n)`` with n <= 32.
+"""
+
+from __future__ import annotations
+
+from .errors import BitstreamError, SEIWriteError
+
+#: Largest value VTM's ``xReadUvlc`` can return (31 leading zeros, 32-bit suffix).
+UE_MAX = (1 << 32) - 2
+
+
+class BitReader:
+    """Reads syntax elements from ``data`` (bytes), limited to its first ``num_bits`` bits.
+
+    Attributes:
+        pos: current bit position from the start of ``data``.
+        end: number of readable bits.
+
+    Raises:
+        BitstreamError: on every read past ``end`` and on malformed codes.
+    """
+
+    __slots__ = ("_val", "end", "pos")
+
+    def __init__(self, data: bytes, num_bits: int | None = None) -> None:
+        total = len(data) * 8
+        end = total if num_bits is None else num_bits
+        if end > total or end < 0:
+            raise BitstreamError(f"bit length {end} outside the {len(data)}-byte buffer")
+        self._val = int.from_bytes(data, "big") >> (total - end)
+        self.end = end
+        self.pos = 0
+
+    @property
+    def bits_left(self) -> int:
+        """Number of bits not read yet."""
+        return self.end - self.pos
+
+    def byte_aligned(self) -> bool:
+        """``byte_aligned()`` of the spec: True when the position is a multiple of 8."""
+        return not self.pos & 7
+
+    def u(self, n: int) -> int:
+        """``u(n)``: unsigned integer of ``n`` bits (0 <= n <= 32)."""
+        if n == 0:
+            return 0
+        new = self.pos + n
+        if new > self.end:
+            raise BitstreamError(f"u({n}) reads past the end of the data", self.pos)
+        self.pos = new
+        return (self._val >> (self.end - new)) & ((1 << n) - 1)
+
+    def f(self, n: int) -> int:
+        """``f(n)``: fixed-pattern bit string; the caller checks the value."""
+        return self.u(n)
+
+    def ue(self) -> int:
+        """``ue(v)``: Exp-Golomb code, order 0; 0 .. 2^32 - 2 (VTM limit)."""
+        left = self.end - self.pos
+        rest = self._val & ((1 << left) - 1)
+        if not rest:
+            raise BitstreamError("ue(v) without a terminating one bit before the end of the data", self.pos)
+        zeros = left - rest.bit_length()
+        if zeros > 31:
+            raise BitstreamError(f"ue(v) with {zeros} leading zero bits (at most 31 allowed)", self.pos)
+        size = 2 * zeros + 1
+        if size > left:
+            raise BitstreamError("ue(v) suffix reads past the end of the data", self.pos)
+        self.pos += size
+        return (rest >> (left - size)) - 1
+
+    def se(self) -> int:
+        """``se(v)``: signed Exp-Golomb (k odd -> (k+1)/2, k even -> -k/2)."""
+        k = self.ue()
+        return (k + 1) >> 1 if k & 1 else -(k >> 1)
+
+    def st(self) -> str:
+        """``st(v)``: null-terminated UTF-8 string (bytes that are not UTF-8 are kept as
+        surrogate escapes so that re-writing gives the same bytes)."""
+        out = bytearray()
+        start = self.pos
+        while True:
+            if self.end - self.pos < 8:
+                self.pos = start
+                raise BitstreamError("st(v) without a terminating null byte", start)
+            b = self.u(8)
+            if b == 0:
+                return out.decode("utf-8", "surrogateescape")
+            out.append(b)
+
+    def b8(self) -> int:
+        """``b(8)``: one byte."""
+        return self.u(8)
+
+    def bytes_to_end(self) -> bytes:
+        """All remaining whole bytes (``b(8)`` loop "while more data"); position must be aligned."""
+        n = (self.end - self.pos) >> 3
+        if n == 0:
+            return b""
+        value = self.u(8 * n)
+        return value.to_bytes(n, "big")
+
+    def peek(self, n: int) -> int:
+        """The next ``n`` bits without advancing (``n`` <= bits_left)."""
+        if n > self.end - self.pos:
+            raise BitstreamError(f"peek of {n} bits past the end of the data", self.pos)
+        return (self._val >> (self.end - self.pos - n)) & ((1 << n) - 1)
+
+
+class BitWriter:
+    """Writes syntax elements; ``getvalue()`` returns the bytes once byte aligned.
+
+    Raises:
+        SEIWriteError: when a value does not fit its descriptor.
+    """
+
+    __slots__ = ("_val", "pos")
+
+    def __init__(self) -> None:
+        self._val = 0
+        self.pos = 0
+
+    def byte_aligned(self) -> bool:
+        """True when the number of written bits is a multiple of 8."""
+        return not self.pos & 7
+
+    def u(self, value: int, n: int) -> None:
+        """``u(n)``: ``value`` in ``n`` bits, 0 <= value < 2^n."""
+        if value < 0 or value >> n:
+            raise SEIWriteError(f"value {value} does not fit u({n})")
+        self._val = (self._val << n) | value
+        self.pos += n
+
+    def f(self, value: int, n: int) -> None:
+        """``f(n)``: fixed-pattern bits."""
+        self.u(value, n)
+
+    def ue(self, value: int) -> None:
+        """``ue(v)``: 0 <= value <= 2^32 - 2."""
+        if value < 0 or value > UE_MAX:
+            raise SEIWriteError(f"value {value} does not fit ue(v) (0..{UE_MAX})")
+        x = value + 1
+        size = 2 * x.bit_length() - 1
+        self._val = (self._val << size) | x
+        self.pos += size
+
+    def se(self, value: int) -> None:
+        """``se(v)``."""
+        self.ue(2 * value - 1 if value > 0 else -2 * value)
+
+    def st(self, value: str) -> None:
+        """``st(v)``: UTF-8 bytes then a null byte; the string may not contain a null."""
+        data = value.encode("utf-8", "surrogateescape")
+        if b"\x00" in data:
+            raise SEIWriteError("st(v) string contains a null byte")
+        self.raw_bytes(data + b"\x00")
+
+    def b8(self, value: int) -> None:
+        """``b(8)``: one byte (0..255)."""
+        self.u(value, 8)
+
+    def raw_bytes(self, data: bytes) -> None:
+        """Appends whole bytes (at any bit position)."""
+        if data:
+            self._val = (self._val << (8 * len(data))) | int.from_bytes(data, "big")
+            self.pos += 8 * len(data)
+
+    def getvalue(self) -> bytes:
+        """The written bytes. Raises SEIWriteError when not byte aligned."""
+        if self.pos & 7:
+            raise SEIWriteError(f"{self.pos} bits written: not byte aligned")
+        return self._val.to_bytes(self.pos >> 3, "big")

@@ -1,0 +1,51 @@
+"""Decoding context: the state that SEI messages carry from one message to the next.
+
+Two modes (``gfv_sei_syntax.md`` sections 3.4 and 4):
+
+``"vtm"``
+    reproduces the VTM master decoder: one state per message type for the whole decoder,
+    whatever ``gfv_id`` / ``gfve_id`` say, with VTM's base-matrix handling.
+``"spec"``
+    one state per (message type, ``gfv_id`` or ``gfve_id``) as the semantics intend; base
+    values are replaced, not appended, by a new base message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .registry import lookup
+
+MODES = ("vtm", "spec")
+
+
+class DecodingContext:
+    """Holds the per-message-type states; the parser asks it for ``state`` by id.
+
+    Args:
+        mode: ``"vtm"`` or ``"spec"``.
+        variant: GFV syntax variant, ``"C"`` (VTM-23.12+) or ``"B"`` (VTM-23.9..23.11).
+
+    Raises:
+        ValueError: unknown mode or variant.
+    """
+
+    def __init__(self, mode: str = "vtm", variant: str = "C") -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown decoding mode {mode!r} (expected one of {MODES})")
+        if variant not in ("B", "C"):
+            raise ValueError(f"unknown GFV syntax variant {variant!r} (expected 'C' or 'B')")
+        self.mode = mode
+        self.variant = variant
+        self._states: dict[tuple[int, Any], Any] = {}
+
+    def select_state(self, payload_type: int, key: Any) -> Any:
+        """The state of ``payload_type`` for id ``key`` (one shared state in ``vtm`` mode)."""
+        k = (payload_type, None if self.mode == "vtm" else key)
+        state = self._states.get(k)
+        if state is None:
+            mt = lookup(payload_type)
+            if mt is None:
+                raise KeyError(f"payloadType {payload_type} has no registered state")
+            state = self._states[k] = mt.new_state()
+        return state

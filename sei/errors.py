@@ -1,0 +1,65 @@
+"""Typed errors of the SEI layer.
+
+Library code raises these; only the command-line apps turn them into a one-line message and an
+exit code (STYLE.md, practice 14).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SEIError(Exception):
+    """Base class of every error raised by the SEI layer."""
+
+
+class BitstreamError(SEIError):
+    """The bytes cannot be parsed: truncated data, an over-long ``ue(v)``, a missing ``st(v)``
+    terminator, a broken emulation-prevention sequence, an impossible ``payloadSize``...
+
+    Attributes:
+        bit_offset: bit position (from the start of the RBSP or payload being read) where the
+            problem was found, or ``None`` when not known.
+    """
+
+    def __init__(self, message: str, bit_offset: int | None = None) -> None:
+        super().__init__(message)
+        self.bit_offset = bit_offset
+
+
+class SEIWriteError(SEIError):
+    """A value cannot be written with its descriptor (out of range, missing element...)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violated rule found while parsing or checking.
+
+    Attributes:
+        element: syntax element (or derived variable) the rule is about, spec name verbatim.
+        bit_offset: bit offset of the element inside the SEI payload (``None`` if not tied to a
+            position); ``byte_offset`` is ``bit_offset // 8``.
+        rule: the rule, in words (e.g. ``"gfv_coordinate_precision_factor_minus1 shall be in 0..31"``).
+        source: where the rule comes from (VSEI clause, JVET document or VTM behaviour).
+        severity: ``"error"`` (a "shall" is violated) or ``"warning"`` (legal, but VTM misbehaves).
+    """
+
+    element: str
+    bit_offset: int | None
+    rule: str
+    source: str
+    severity: str = "error"
+
+    @property
+    def byte_offset(self) -> int | None:
+        """Byte offset of the element inside the SEI payload, or ``None``."""
+        return None if self.bit_offset is None else self.bit_offset // 8
+
+
+class ConformanceError(SEIError):
+    """A "shall" of the syntax or semantics is violated and the caller asked to stop on it."""
+
+    def __init__(self, finding: Finding) -> None:
+        loc = "" if finding.bit_offset is None else f" at byte {finding.bit_offset // 8} bit {finding.bit_offset % 8}"
+        super().__init__(f"{finding.element}{loc}: {finding.rule} [{finding.source}]")
+        self.finding = finding

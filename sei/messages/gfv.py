@@ -1,0 +1,333 @@
+"""Generative face video (GFV) SEI message, payloadType 223: state, reconstruction, writer-side
+quantisation and the derived lines of VTM's SEI dump.
+
+Syntax: :mod:`bitstream_spec.gfv`. Semantics as implemented by VTM master
+(``gfv_sei_syntax.md`` sections 3.2-3.4 and 4). In ``vtm`` mode the state reproduces the VTM
+decoder exactly (one global state, base matrices overwritten by every matrix message, base
+matrix dimensions appended and never cleared); in ``spec`` mode the state is per ``gfv_id`` and
+base values change only with base messages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from bitstream_spec import gfv as gfv_table
+
+from ..engine import compile_syntax
+from ..registry import MessageType, PayloadType, register
+
+#: VTM's decoder defaults printed when no chroma key value / threshold is signalled (Variant C).
+DEFAULT_CHROMA_KEY = (50, 220, 100)
+DEFAULT_THR_LOWER = 48
+DEFAULT_THR_UPPER_DELTA_MINUS1 = 26
+
+
+@dataclass
+class GFVState:
+    """Parse and reconstruction state carried between GFV messages (VTM ``SEIReader`` members).
+
+    Coordinates are normalised (the JVET convention: [-1, 1] across the picture), matrix
+    elements are plain numbers; all lists are float64 Python floats.
+    """
+
+    base_coord_prec: int | None = None
+    base_num_kps: int | None = None
+    base_z_present: int | None = None
+    base_z_max: int | None = None
+    base_matrix_prec: int | None = None
+    base_num_matrix_types: int | None = None
+    base_num_matrices: list[int] = field(default_factory=list)
+    base_matrix_height: list[int] = field(default_factory=list)
+    base_matrix_width: list[int] = field(default_factory=list)
+    base_matrix_type_idx: list[int] = field(default_factory=list)
+    base_xyz: list[list[float]] = field(default_factory=lambda: [[], [], []])
+    prev_xyz: list[list[float]] = field(default_factory=lambda: [[], [], []])
+    base_matrix: list[float] = field(default_factory=list)
+    prev_matrix: list[float] = field(default_factory=list)
+    mode: str = "vtm"
+
+
+def _update_parse_state(v: dict, state: GFVState, ctx: Any) -> None:
+    """Stores the values later messages need to be parsed (hook at the end of the syntax)."""
+    if not v["BasePic"]:
+        return
+    if v["gfv_coordinate_present_flag"]:
+        state.base_coord_prec = v["CoordPrec"]
+        state.base_num_kps = v["NumKps"]
+        state.base_z_present = v["ZPresent"]
+        state.base_z_max = v.get("gfv_coordinate_z_max_value_minus1", -1) + 1
+    if v["gfv_matrix_present_flag"] and not v["gfv_matrix_pred_flag"]:
+        state.base_matrix_prec = v["MatrixPrec"]
+        state.base_num_matrix_types = v["NumMatrixTypes"]
+        n = v["NumMatrixTypes"]
+        dims = ([v["NumMatrices"][i] for i in range(n)], [v["MatrixHeight"][i] for i in range(n)],
+                [v["MatrixWidth"][i] for i in range(n)])
+        types = [v["gfv_matrix_type_idx"][i] for i in range(n)]
+        if getattr(ctx, "mode", "vtm") == "vtm":
+            # VTM appends to the base dimension lists and never clears them (section 3.4 item 4).
+            state.base_num_matrices += dims[0]
+            state.base_matrix_height += dims[1]
+            state.base_matrix_width += dims[2]
+            state.base_matrix_type_idx += types
+        else:
+            state.base_num_matrices, state.base_matrix_height, state.base_matrix_width = dims
+            state.base_matrix_type_idx = types
+
+
+_AXES = ("x", "y", "z")
+
+
+def reconstruct(v: dict, state: GFVState, mode: str) -> dict:
+    """Dequantises and predicts one parsed GFV message (section 3.2, exact VTM expressions).
+
+    Args:
+        v: values from the GFV reader (syntax elements and derived variables).
+        state: the :class:`GFVState` of this message's context (updated in place).
+        mode: ``"vtm"`` or ``"spec"``.
+
+    Returns:
+        ``{"X": [...], "Y": [...], "Z": [...], "matrices": [(type_idx, nested [j][k][m] list), ...],
+        "MatrixElement": [...]}``; coordinates normalised, float64; absent parts are empty lists.
+    """
+    base = bool(v["BasePic"])
+    cnt = v["gfv_cnt"]
+    out: dict[str, Any] = {"X": [], "Y": [], "Z": [], "matrices": [], "MatrixElement": []}
+    if v["gfv_coordinate_present_flag"]:
+        q = 1 << v["CoordPrec"]
+        num = v["NumKps"]
+        pred = v["gfv_kps_pred_flag"]
+        axes = 3 if v["ZPresent"] else 2
+        if base:
+            state.base_xyz = [[], [], []]
+            state.prev_xyz = [[], [], []]
+        for a in range(axes):
+            name = f"gfv_coordinate_{'d' if pred else ''}{_AXES[a]}"
+            mags = v[name + "_abs"]
+            signs = v[name + "_sign_flag"]
+            vals: list[float] = []
+            for i in range(num):
+                mag = mags[i]
+                val = (-(mag / q) if signs.get(i) else mag / q) if mag else 0.0
+                if pred:
+                    if base:
+                        ref = vals[i - 1] if i else 0.0
+                    elif cnt == 0:
+                        ref = _ref(state.base_xyz[a], i)
+                    else:
+                        ref = _ref(state.prev_xyz[a], i)
+                    val = val + ref
+                vals.append(val)
+            if base:
+                state.base_xyz[a] = list(vals)
+                state.prev_xyz[a] = list(vals)
+            else:
+                state.prev_xyz[a] = list(vals)
+            out["XYZ"[a]] = vals
+    if v["gfv_matrix_present_flag"]:
+        p = 1 << v["MatrixPrec"]
+        pred = v["gfv_matrix_pred_flag"]
+        ref_list = state.base_matrix if cnt == 0 else state.prev_matrix
+        flat: list[float] = []
+        n_flat = 0
+        for i in range(v["NumMatrixTypes"]):
+            mats = []
+            for j in range(v["NumMatrices"][i]):
+                rows = []
+                for k in range(v["MatrixHeight"][i]):
+                    row = []
+                    for m in range(v["MatrixWidth"][i]):
+                        key = (i, j, k, m)
+                        if not pred:
+                            ip, dp = v["gfv_matrix_element_int"][key], v["gfv_matrix_element_dec"][key]
+                            mag = dp / p + ip
+                            val = -mag if v["gfv_matrix_element_sign_flag"].get(key) else mag
+                        else:
+                            ip, dp = v["gfv_matrix_delta_element_int"][key], v["gfv_matrix_delta_element_dec"][key]
+                            mag = dp / p + ip
+                            val = (-mag if v["gfv_matrix_delta_element_sign_flag"].get(key) else mag) + \
+                                _ref(ref_list, n_flat)
+                        row.append(val)
+                        flat.append(val)
+                        n_flat += 1
+                    rows.append(row)
+                mats.append(rows)
+            type_idx = state.base_matrix_type_idx[i] if pred else v["gfv_matrix_type_idx"][i]
+            out["matrices"].append((type_idx, mats))
+        out["MatrixElement"] = flat
+        state.prev_matrix = list(flat)
+        if mode == "vtm" or base:
+            # VTM overwrites the base matrices after every matrix message (section 3.4 item 3).
+            state.base_matrix = list(flat)
+    return out
+
+
+def _ref(values: list[float], i: int) -> float:
+    """Reference value for prediction; a missing reference (no earlier message) is 0."""
+    return values[i] if i < len(values) else 0.0
+
+
+def derived(label: str, v: dict, recon: dict | None) -> Any:
+    """Value of a derived line of VTM's SEI dump (``gfv_sei_syntax.md`` section 11)."""
+    if label == "gfv_chroma_key_value":
+        present = [v["gfv_chroma_key_value"][c] for c in range(3) if v["gfv_chroma_key_value_present_flag"].get(c)]
+        return present or list(DEFAULT_CHROMA_KEY)
+    if label == "gfv_chroma_key_thr_lower":
+        return v.get("gfv_chroma_key_thr_lower", DEFAULT_THR_LOWER) if v.get("gfv_chroma_key_thr_present_flag") \
+            else DEFAULT_THR_LOWER
+    if label == "gfv_chroma_key_thr_upper_delta_minus1":
+        return v.get("gfv_chroma_key_thr_upper_delta_minus1") if v.get("gfv_chroma_key_thr_present_flag") \
+            else DEFAULT_THR_UPPER_DELTA_MINUS1
+    if label == "gfv_chroma_key_thr_value":
+        defaults = (48, 75)
+        return [v["gfv_chroma_key_thr_value"][c] if v["gfv_chroma_key_thr_present_flag"].get(c) else defaults[c]
+                for c in range(2)]
+    recon = recon or {}
+    if label == "gfv_coordinate_Xtensor":
+        return recon.get("X", [])
+    if label == "gfv_coordinate_Ytensor":
+        return recon.get("Y", [])
+    if label == "gfv_coordinate_Ztensor":
+        return recon.get("Z", [])
+    if label == "gfv_MatrixElement":
+        return recon.get("MatrixElement", [])
+    raise KeyError(f"unknown derived GFV trace line {label!r}")
+
+
+# --------------------------------------------------------------------------- writer side
+def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVState) -> None:
+    """Fills the coordinate syntax elements of ``v`` from absolute normalised coordinates with
+    VTM's writer quantisation (section 3.3): ``q = (int)(x * 2^Q + 0.5)`` (C truncation), the
+    reference of a predicted value being the writer's reconstruction.
+
+    Args:
+        v: syntax values being built; must already hold ``gfv_cnt``, ``gfv_base_picture_flag``,
+            ``gfv_kps_pred_flag`` and, when coded, the precision / number / z fields.
+        coords: ``[xs, ys]`` or ``[xs, ys, zs]``, each ``NumKps`` floats.
+        state: writer-side :class:`GFVState` (reconstructions are stored as the decoder will).
+    """
+    base = bool(v.get("gfv_base_picture_flag", 0)) and v["gfv_cnt"] == 0
+    pred = v["gfv_kps_pred_flag"]
+    if base or not pred:
+        qexp = v["gfv_coordinate_precision_factor_minus1"] + 1
+        z = v["gfv_coordinate_z_present_flag"]
+    else:
+        qexp, z = state.base_coord_prec, state.base_z_present
+    scale = 1 << qexp
+    axes = 3 if z else 2
+    if base:
+        state.base_xyz = [[], [], []]
+        state.prev_xyz = [[], [], []]
+    for a in range(axes):
+        name = f"gfv_coordinate_{'d' if pred else ''}{_AXES[a]}"
+        mags: dict[int, int] = {}
+        signs: dict[int, int] = {}
+        rec: list[float] = []
+        for i, x in enumerate(coords[a]):
+            if pred:
+                if base:
+                    ref = rec[i - 1] if i else 0.0
+                elif v["gfv_cnt"] == 0:
+                    ref = _ref(state.base_xyz[a], i)
+                else:
+                    ref = _ref(state.prev_xyz[a], i)
+            else:
+                ref = 0.0
+            q = int((x - ref) * scale + 0.5) if pred else int(x * scale + 0.5)
+            mags[i] = abs(q)
+            if q:
+                signs[i] = 1 if q <= 0 else 0
+            rec.append(q / scale + ref if pred else q / scale)
+        v[name + "_abs"] = mags
+        v[name + "_sign_flag"] = signs
+        if base:
+            state.base_xyz[a] = list(rec)
+        state.prev_xyz[a] = list(rec)
+
+
+def quantise_matrices(v: dict, elements: Sequence[float], prec: int, state: GFVState, mode: str = "vtm",
+                      num_kps: int = 0) -> None:
+    """Fills the matrix element syntax of ``v`` from absolute elements (flattened in syntax
+    order: type, matrix, row, column) with VTM's writer quantisation (section 3.3).
+
+    Non-predicted: integer part ``ue(v)``, decimal part ``u(P)`` clipped to 2^P - 1; predicted:
+    both parts of the delta ``ue(v)`` (no clip), the reference being the reconstruction.
+    """
+    scale = 1 << prec
+    pred = v.get("gfv_matrix_pred_flag", 0)
+    base = bool(v.get("gfv_base_picture_flag", 0)) and v["gfv_cnt"] == 0
+    ref_list = state.base_matrix if v["gfv_cnt"] == 0 else state.prev_matrix
+    keys = _element_keys(v, state, num_kps)
+    pre = "gfv_matrix_delta_element" if pred else "gfv_matrix_element"
+    ints: dict = {}
+    decs: dict = {}
+    signs: dict = {}
+    rec: list[float] = []
+    for n, (key, val) in enumerate(zip(keys, elements, strict=True)):
+        ref = _ref(ref_list, n) if pred else 0.0
+        d = val - ref
+        a = math.fabs(d)
+        ip = int(a)
+        dp = int((a - ip) * scale + 0.5)
+        if not pred:
+            dp = min(max(dp, 0), scale - 1)
+        ints[key], decs[key] = ip, dp
+        if ip or dp:
+            signs[key] = 1 if d < 0 else 0
+        mag = dp / scale + ip
+        rec.append((-mag if d < 0 else mag) + ref)
+    v[pre + "_int"], v[pre + "_dec"], v[pre + "_sign_flag"] = ints, decs, signs
+    state.prev_matrix = list(rec)
+    if base or mode == "vtm":
+        state.base_matrix = list(rec)
+
+
+def _element_keys(v: dict, state: GFVState, num_kps: int) -> list[tuple[int, int, int, int]]:
+    """Element index tuples ``(i, j, k, m)`` of a message in syntax order."""
+    z_present = 0
+    if v.get("gfv_coordinate_present_flag", 0):
+        base = bool(v.get("gfv_base_picture_flag", 0)) and v["gfv_cnt"] == 0
+        coded = base or not v.get("gfv_kps_pred_flag", 0)
+        z_present = v.get("gfv_coordinate_z_present_flag", 0) if coded else (state.base_z_present or 0)
+    if v.get("gfv_matrix_pred_flag", 0):
+        dims = list(zip(state.base_num_matrices, state.base_matrix_height, state.base_matrix_width))
+        dims = dims[: state.base_num_matrix_types]
+    else:
+        dims = [matrix_dims(v, i, num_kps, z_present) for i in range(v["gfv_num_matrix_types_minus1"] + 1)]
+    return [(i, j, k, m) for i, (nm, h, w) in enumerate(dims)
+            for j in range(nm) for k in range(h) for m in range(w)]
+
+
+def matrix_dims(v: dict, i: int, num_kps: int, z_present: int) -> tuple[int, int, int]:
+    """``(NumMatrices[i], MatrixHeight[i], MatrixWidth[i])`` of matrix type entry ``i`` of a
+    non-predicted message (section 3.1 table), from its syntax values and the message's
+    ``NumKps`` / ``ZPresent``."""
+    t = v["gfv_matrix_type_idx"][i]
+    coords = v.get("gfv_coordinate_present_flag", 0)
+    space3d = z_present if coords else v.get("gfv_matrix_3d_space_flag", {}).get(i, 0)
+    if t <= 1:
+        if v["gfv_num_matrices_equal_to_num_kps_flag"][i]:
+            nm = num_kps
+        else:
+            info = v["gfv_num_matrices_info"][i]
+            nm = info + 1 if info < num_kps - 1 else info + 2
+        return nm, space3d + 2, space3d + 2
+    if t in (2, 3) or t >= 7:
+        nm = v["gfv_num_matrices_minus1"][i] + 1 if t >= 7 else 1
+        return nm, v["gfv_matrix_height_minus1"][i] + 1, v["gfv_matrix_width_minus1"][i] + 1
+    return 1, space3d + 2, 1 if t in (5, 6) else space3d + 2
+
+
+GFV = register(MessageType(
+    payload_type=PayloadType.GENERATIVE_FACE_VIDEO,
+    short_name="gfv",
+    dump_name="Generative face video",
+    syntax={var: compile_syntax(gfv_table.syntax(var), {"update_parse_state": _update_parse_state})
+            for var in ("C", "B")},
+    new_state=GFVState,
+    reconstruct=reconstruct,
+    derived=derived,
+    prefix_ok=False,
+))

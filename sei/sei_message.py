@@ -1,0 +1,232 @@
+"""``sei_rbsp()``, ``sei_message()`` and ``sei_payload()`` framing (H.274 clause 7.3 / H.266 7.3.2.8).
+
+payloadType / payloadSize in 0xFF chunks, payload trailing bits (``payload_bit_equal_to_one``,
+``payload_bit_equal_to_zero``), ``reserved_payload_extension_data`` and ``rbsp_trailing_bits``
+exist here once. Unknown payload types are kept as raw bytes with a warning, as VTM's
+``default:`` branch does (STYLE.md, practice 4).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from .bitio import BitReader, BitWriter
+from .context import DecodingContext
+from .errors import BitstreamError, Finding, SEIError
+from .registry import lookup
+
+log = logging.getLogger(__name__)
+
+VSEI_FRAMING = "H.274 7.3.1 / H.266 7.3.2.8 (sei_message, sei_payload)"
+
+
+@dataclass
+class SEIMessage:
+    """One SEI message of a NAL unit.
+
+    Attributes:
+        payload_type: payloadType.
+        payload_size: payloadSize in bytes.
+        payload: the payload bytes (RBSP, emulation prevention removed).
+        offset: byte offset of the payload inside the SEI RBSP.
+        values: parsed syntax values and derived variables (``None`` for unknown types or when
+            parsing failed).
+        trace: ``(label, value, bit_pos)`` records in bitstream order (``DERIVED`` markers included).
+        findings: rules violated inside this message.
+        recon: reconstructed values (dequantised keypoints, matrices...), once reconstructed.
+        error: the parse error, if the message could not be parsed.
+    """
+
+    payload_type: int
+    payload_size: int
+    payload: bytes
+    offset: int = 0
+    values: dict | None = None
+    trace: list = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    recon: dict | None = None
+    error: SEIError | None = None
+
+
+def split_sei_rbsp(rbsp: bytes) -> list[tuple[int, int, int]]:
+    """Frames of an ``sei_rbsp()``: ``(payloadType, payloadSize, payload_offset)`` per message.
+
+    The loop runs while more than 8 bits remain, as VTM's ``parseSEImessage``; what remains
+    must be ``rbsp_trailing_bits`` (0x80).
+
+    Raises:
+        BitstreamError: truncated type/size, a payloadSize beyond the NAL unit, or bad
+            ``rbsp_trailing_bits``.
+    """
+    out = []
+    pos, n = 0, len(rbsp)
+    while n - pos > 1:
+        ptype = 0
+        while True:
+            if pos >= n:
+                raise BitstreamError("truncated payloadType", 8 * pos)
+            b = rbsp[pos]
+            pos += 1
+            ptype += b
+            if b != 0xFF:
+                break
+        psize = 0
+        while True:
+            if pos >= n:
+                raise BitstreamError("truncated payloadSize", 8 * pos)
+            b = rbsp[pos]
+            pos += 1
+            psize += b
+            if b != 0xFF:
+                break
+        if pos + psize > n:
+            raise BitstreamError(f"payloadSize {psize} of payloadType {ptype} exceeds the {n - pos} bytes left "
+                                 "in the SEI NAL unit", 8 * pos)
+        out.append((ptype, psize, pos))
+        pos += psize
+    if pos != n - 1 or rbsp[-1] != 0x80:
+        raise BitstreamError("SEI RBSP does not end with rbsp_trailing_bits (0x80)", 8 * pos)
+    return out
+
+
+def parse_payload(msg: SEIMessage, ctx: DecodingContext, want_trace: bool = True) -> SEIMessage:
+    """Parses ``msg.payload`` with its registered syntax, then the payload trailing bits.
+
+    Sets ``values``, ``trace``, ``findings``; a :class:`BitstreamError` sets ``error`` and is
+    re-raised. Unknown payload types are left unparsed (a warning is logged).
+    """
+    mt = lookup(msg.payload_type)
+    if mt is None:
+        log.warning("skipping SEI message with unknown payloadType %d (%d bytes)", msg.payload_type, msg.payload_size)
+        return msg
+    r = BitReader(msg.payload)
+    trace: list | None = [] if want_trace else None
+    findings: list[Finding] = []
+    try:
+        msg.values = mt.compiled(ctx.variant).read(r, ctx, trace, findings)
+    except BitstreamError as err:
+        msg.error = err
+        msg.trace = trace or []
+        msg.findings = findings
+        raise
+    _payload_trailing(r, trace, findings, msg.payload_type)
+    msg.trace = trace or []
+    msg.findings = findings
+    return msg
+
+
+def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding], ptype: int) -> None:
+    """VTM's handling of the bits after the message syntax: all but the last set bit and the
+    zeros after it are ``reserved_payload_extension_data``."""
+    left = r.bits_left
+    if left <= 0:
+        return
+    rest = r.peek(left)
+    if rest == 0:
+        findings.append(Finding("payload_bit_equal_to_one", r.pos, "a payload that does not end byte aligned "
+                                "shall end with payload_bit_equal_to_one", VSEI_FRAMING))
+        return
+    zeros = (rest & -rest).bit_length() - 1
+    n_reserved = left - zeros - 1
+    if n_reserved and findings is not None:
+        findings.append(Finding("reserved_payload_extension_data", r.pos,
+                                f"{n_reserved} bits of reserved_payload_extension_data after payloadType {ptype}: "
+                                "decoders shall ignore them; encoders shall not write them in this version",
+                                VSEI_FRAMING, "warning"))
+    for _ in range(n_reserved):
+        p = r.pos
+        bit = r.u(1)
+        if trace is not None:
+            trace.append(("reserved_payload_extension_data", bit, p))
+    r.u(1)
+    r.u(zeros)
+
+
+def write_payload(payload_type: int, values: dict, ctx: DecodingContext,
+                  trace: list | None = None) -> tuple[bytes, dict]:
+    """Writes one payload with its registered syntax, then ``payload_bit_equal_to_one`` and
+    zero bits if it does not end byte aligned (VTM ``xWriteByteAlign``).
+
+    Returns:
+        ``(payload_bytes, values)`` where ``values`` includes the derived variables.
+
+    Raises:
+        SEIWriteError: a value does not fit its descriptor or a "shall" of the syntax is broken.
+        KeyError: ``payload_type`` is not registered.
+    """
+    mt = lookup(payload_type)
+    if mt is None:
+        raise KeyError(f"no syntax registered for payloadType {payload_type}")
+    w = BitWriter()
+    out = mt.compiled(ctx.variant).write(w, values, ctx, trace)
+    if w.pos & 7:
+        w.u(1, 1)
+        while w.pos & 7:
+            w.u(0, 1)
+    return w.getvalue(), out
+
+
+def frame_sei_message(payload_type: int, payload: bytes) -> bytes:
+    """``sei_message()`` bytes: payloadType and payloadSize in 0xFF chunks, then the payload."""
+    out = bytearray()
+    for value in (payload_type, len(payload)):
+        while value >= 255:
+            out.append(0xFF)
+            value -= 255
+        out.append(value)
+    return bytes(out) + payload
+
+
+def sei_rbsp(messages: list[tuple[int, bytes]]) -> bytes:
+    """``sei_rbsp()`` of ``(payloadType, payload)`` pairs, with ``rbsp_trailing_bits``."""
+    return b"".join(frame_sei_message(t, p) for t, p in messages) + b"\x80"
+
+
+def parse_sei_rbsp(rbsp: bytes, ctx: DecodingContext, want_trace: bool = True) -> list[SEIMessage]:
+    """Frames and parses every message of an SEI RBSP.
+
+    A message whose syntax cannot be parsed keeps ``error`` set and parsing goes on with the
+    next message (its frame is known from payloadSize).
+
+    Raises:
+        BitstreamError: the framing itself is broken (see :func:`split_sei_rbsp`).
+    """
+    out: list[SEIMessage] = []
+    for ptype, psize, off in split_sei_rbsp(rbsp):
+        msg = SEIMessage(ptype, psize, rbsp[off:off + psize], off)
+        try:
+            parse_payload(msg, ctx, want_trace)
+        except BitstreamError:
+            log.debug("payloadType %d could not be parsed: %s", ptype, msg.error)
+        out.append(msg)
+    return out
+
+
+def reconstruct(msg: SEIMessage, ctx: DecodingContext) -> dict | None:
+    """Runs the message type's reconstruction (dequantisation and prediction) on a parsed message."""
+    mt = lookup(msg.payload_type)
+    if mt is None or mt.reconstruct is None or msg.values is None:
+        return None
+    state = ctx.select_state(msg.payload_type, msg.values.get("_state_key"))
+    msg.recon = mt.reconstruct(msg.values, state, ctx.mode)
+    return msg.recon
+
+
+def values_json(values: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    """Syntax values in syntax-table order, indexed elements as lists (JSON-friendly)."""
+    out: dict[str, Any] = {}
+    for name in order:
+        if name not in values:
+            continue
+        val = values[name]
+        if isinstance(val, dict):
+            if not val:
+                continue
+            val = [val[k] for k in sorted(val)] if all(isinstance(k, int) for k in val) else \
+                [[list(k), val[k]] for k in sorted(val)]
+        elif isinstance(val, bytes):
+            val = val.hex()
+        out[name] = val
+    return out
