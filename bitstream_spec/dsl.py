@@ -7,7 +7,11 @@ A table is a tuple of nodes. Conditions and counts are Python expressions over
 * derived variables set by :class:`Let` (spec-style CamelCase names such as ``NumKps``),
 * loop variables of enclosing :class:`For` nodes,
 * ``state``: the parse state of the message type (values carried over from earlier messages,
-  e.g. the base message's ``NumKps``), selected by :class:`SelectState`.
+  e.g. the base message's ``NumKps``), selected by :class:`SelectState`,
+* ``ctx``: the decoding context (external values such as ``ctx.sps_max_sublayers_minus1``),
+* ``payload_bits_left()``: bits of the payload not read yet, trailing bits included (VTM's
+  ``getNumBitsLeft()`` inside an SEI payload); the writer writes what follows such a test
+  unconditionally, as VTM's writers do.
 
 Descriptors are the spec's: ``u(n)`` (``n`` an integer or an expression), ``ue(v)``, ``se(v)``,
 ``f(n)``, ``st(v)``; ``b(8)`` byte strings use :class:`PayloadBytes`.
@@ -57,11 +61,12 @@ class If:
 
 @dataclass(frozen=True)
 class For:
-    """``for( var = 0; var < count; var++ ) body``."""
+    """``for( var = start; var < count; var++ ) body`` (``start`` 0 unless given)."""
 
     var: str
     count: Expr
     body: tuple = ()
+    start: Expr = 0
 
 
 @dataclass(frozen=True)

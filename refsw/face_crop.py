@@ -30,8 +30,11 @@ __all__ = [
 
 #: Frame sizes (H, W) that are already in the CTC format.
 CTC_SIZES = frozenset({(256, 256), (512, 512)})
-#: Minimum detection confidence for MediaPipe face detection.
-MIN_DETECTION_CONFIDENCE = 0.5
+#: Minimum detection score per MediaPipe model (0 short-range, 1 full-range), applied to the
+#: returned detections: MediaPipe's own ``min_detection_confidence`` does not bound the final
+#: (NMS-blended) scores. Random-noise frames scored up to 0.66 short-range and 0.73
+#: full-range; real talking-head frames score >= 0.86 short-range.
+MIN_DETECTION_SCORE = {0: 0.75, 1: 0.8}
 #: Percentiles of the box edges over the sampled frames forming the robust union box.
 UNION_PERCENTILES = (10.0, 90.0)
 #: Margin (fraction of the face size, each side) kept around the robust union box.
@@ -74,18 +77,19 @@ def _detect_boxes(frames: np.ndarray, model_selection: int) -> np.ndarray:
 
     Returns:
         ``(M, 4)`` ``float64`` boxes ``(x0, y0, x1, y1)`` in pixels, one per frame in which a
-        face was found (the highest-scoring detection), ``M <= N``.
+        face was found (the highest-scoring detection, kept if its score reaches
+        ``MIN_DETECTION_SCORE[model_selection]``), ``M <= N``.
     """
     h, w = frames.shape[1:3]
     boxes: list[tuple[float, float, float, float]] = []
-    with mp.solutions.face_detection.FaceDetection(
-        model_selection=model_selection, min_detection_confidence=MIN_DETECTION_CONFIDENCE
-    ) as detector:
+    with mp.solutions.face_detection.FaceDetection(model_selection=model_selection) as detector:
         for frame in frames:
-            result = detector.process(np.ascontiguousarray(frame))
-            if not result.detections:
+            detections = detector.process(np.ascontiguousarray(frame)).detections
+            if not detections:
                 continue
-            best = max(result.detections, key=lambda d: d.score[0])
+            best = max(detections, key=lambda d: d.score[0])
+            if best.score[0] < MIN_DETECTION_SCORE[model_selection]:
+                continue
             rel = best.location_data.relative_bounding_box
             x0, y0 = rel.xmin * w, rel.ymin * h
             boxes.append((x0, y0, x0 + rel.width * w, y0 + rel.height * h))
@@ -97,9 +101,10 @@ def find_crop_window(
 ) -> CropWindow:
     """Find one square, face-centred crop window for a whole clip.
 
-    The face is detected with MediaPipe (short-range model, full-range if that finds nothing)
-    on up to ``sample`` frames spread evenly over the clip. The face size is the median over
-    the sampled frames of the larger side of the detected box; the window is centred on the
+    The face is detected with MediaPipe (short-range model, full-range if that finds nothing;
+    scores below ``MIN_DETECTION_SCORE`` are ignored) on up to ``sample`` frames spread
+    evenly over the clip. The face size is the median over the sampled frames of the larger
+    side of the detected box; the window is centred on the
     robust union of the boxes (10th/90th percentiles of their edges) and has side
     ``scale * face size``, enlarged if needed to keep a margin of 10 % of the face size
     around that union. A window larger than the frame is shrunk to the frame's smaller side

@@ -42,8 +42,6 @@ __all__ = [
     "i420_to_rgb",
 ]
 
-#: Extensions decoded with PyAV (FFmpeg libraries).
-CONTAINER_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".y4m"})
 #: Extensions accepted by :func:`write_video`.
 WRITE_EXTENSIONS = frozenset({".mp4", ".y4m", ".yuv", ".rgb"})
 #: Frame rate assumed for PNG sequences and raw files whose name carries no frame rate.
@@ -264,7 +262,9 @@ def read_video(
             f"{source}: frame size is {got_w}x{got_h}, expected {width or got_w}x{height or got_h}"
         )
     video = Video(frames=frames, fps=float(fps if fps is not None else native_fps), source=source)
-    logger.debug("read %s: %d frames %dx%d @ %.3f fps", source, len(frames), got_w, got_h, video.fps)
+    logger.debug(
+        "read %s: %d frames %dx%d @ %.3f fps", source, len(frames), got_w, got_h, video.fps
+    )
     return video
 
 
@@ -285,7 +285,7 @@ def _read_container(path: Path, max_frames: int | None) -> tuple[np.ndarray, flo
                 raise InputError(f"{source}: no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            rate = stream.guessed_rate or stream.average_rate
             for frame in container.decode(stream):
                 frames.append(_frame_to_rgb(frame))
                 if max_frames is not None and len(frames) >= max_frames:
@@ -571,7 +571,9 @@ def _write_mp4(tmp: Path, frames: np.ndarray, fps: float) -> None:
         "-f", "mp4", str(tmp),
     ]  # fmt: skip
     with tempfile.TemporaryFile() as errlog:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog
+        )
         stdin = cast(BinaryIO, proc.stdin)
         try:
             _write_chunks(stdin, _i420_chunks(frames))

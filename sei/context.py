@@ -25,18 +25,25 @@ class DecodingContext:
     Args:
         mode: ``"vtm"`` or ``"spec"``.
         variant: GFV syntax variant, ``"C"`` (VTM-23.12+) or ``"B"`` (VTM-23.9..23.11).
+        sps_max_sublayers_minus1: ``sps_max_sublayers_minus1`` of the active SPS (0..6), used by
+            an SPTI message with ``spti_persistence_flag`` 0 (``gfv_sei_syntax.md`` section 8;
+            VTM: ``sps->getMaxTLayers() - 1``). The SPS is not parsed; the default 0 means one
+            temporal sub-layer, as in the conformance vectors.
 
     Raises:
-        ValueError: unknown mode or variant.
+        ValueError: unknown mode or variant, or ``sps_max_sublayers_minus1`` outside 0..6.
     """
 
-    def __init__(self, mode: str = "vtm", variant: str = "C") -> None:
+    def __init__(self, mode: str = "vtm", variant: str = "C", sps_max_sublayers_minus1: int = 0) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown decoding mode {mode!r} (expected one of {MODES})")
         if variant not in ("B", "C"):
             raise ValueError(f"unknown GFV syntax variant {variant!r} (expected 'C' or 'B')")
+        if not 0 <= sps_max_sublayers_minus1 <= 6:
+            raise ValueError(f"sps_max_sublayers_minus1 {sps_max_sublayers_minus1} outside 0..6")
         self.mode = mode
         self.variant = variant
+        self.sps_max_sublayers_minus1 = sps_max_sublayers_minus1
         self._states: dict[tuple[int, Any], Any] = {}
 
     def select_state(self, payload_type: int, key: Any) -> Any:

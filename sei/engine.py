@@ -112,6 +112,7 @@ class _Gen:
         self.consts: dict[str, Any] = {}
         self.hooks = hooks
         self.order: list[str] = []
+        self.uses_bits_left = False
 
     def const(self, value: Any) -> str:
         key = f"_c{len(self.consts)}"
@@ -121,6 +122,8 @@ class _Gen:
     def expr(self, text: Any) -> str:
         if isinstance(text, int):
             return repr(text)
+        if "payload_bits_left" in str(text):
+            self.uses_bits_left = True
         tree = ast.parse(str(text), mode="eval")
         return ast.unparse(self.rewrite.visit(tree))
 
@@ -208,7 +211,8 @@ class _Gen:
             self.body(node.orelse, depth + 1)
 
     def node_For(self, node: For, depth: int) -> None:
-        self.emit(depth, f"for {node.var} in range({self.expr(node.count)}):")
+        bounds = self.expr(node.count) if node.start == 0 else f"{self.expr(node.start)}, {self.expr(node.count)}"
+        self.emit(depth, f"for {node.var} in range({bounds}):")
         self.body(node.body, depth + 1)
 
     def node_Let(self, node: Let, depth: int) -> None:
@@ -259,7 +263,12 @@ class _Gen:
             else:
                 self.emit(1, f"v[{name!r}] = {value!r}")
         self.emit(1, "state = None")
+        preamble_at = len(self.lines)
         self.body(self.syntax.body, 1)
+        if self.uses_bits_left:
+            # The writer writes what a ``payload_bits_left()`` test guards (VTM writers do).
+            self.lines.insert(preamble_at, "    " + ("payload_bits_left = _ALWAYS" if self.writer else
+                                                     "payload_bits_left = lambda: r.end - r.pos"))
         self.emit(1, "return v")
         src = "\n".join(self.lines) + "\n"
         indexed = frozenset(self.indexed)
@@ -285,13 +294,19 @@ class _Gen:
 
         namespace: dict[str, Any] = {
             "Finding": Finding, "BitstreamError": BitstreamError, "SEIWriteError": SEIWriteError,
-            "DERIVED": DERIVED, "_prepare": _prepare, "_get": _get, **self.consts,
+            "DERIVED": DERIVED, "_prepare": _prepare, "_get": _get, "_ALWAYS": _always_bits_left,
+            **self.consts,
         }
         for hname, fn in self.hooks.items():
             namespace[f"_hook_{hname}"] = fn
         code = compile(src, f"<{self.syntax.name}.{fname}>", "exec")
         exec(code, namespace)  # noqa: S102 - source generated from our own syntax tables
         return namespace[fname], src
+
+
+def _always_bits_left() -> int:
+    """``payload_bits_left()`` on the writer side: always more than any test asks for."""
+    return 1 << 62
 
 
 def compile_syntax(syntax: Syntax, hooks: dict[str, Callable] | None = None) -> CompiledSyntax:

@@ -77,8 +77,14 @@ def all_types() -> list[MessageType]:
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
+_builtin_loaded = False
+
+
 def _load_builtin() -> None:
-    if not _REGISTRY:
+    # A flag, not "registry empty": importing one message module directly registers only it.
+    global _builtin_loaded
+    if not _builtin_loaded:
+        _builtin_loaded = True
         from .messages import load_all
 
         load_all()

@@ -37,6 +37,8 @@ class SEIMessage:
         findings: rules violated inside this message.
         recon: reconstructed values (dequantised keypoints, matrices...), once reconstructed.
         error: the parse error, if the message could not be parsed.
+        reserved_extension: ``reserved_payload_extension_data`` after the message syntax as
+            ``(num_bits, value)`` (MSB first), or ``None``; :func:`write_payload` re-writes it.
     """
 
     payload_type: int
@@ -48,6 +50,7 @@ class SEIMessage:
     findings: list[Finding] = field(default_factory=list)
     recon: dict | None = None
     error: SEIError | None = None
+    reserved_extension: tuple[int, int] | None = None
 
 
 def split_sei_rbsp(rbsp: bytes) -> list[tuple[int, int, int]]:
@@ -111,23 +114,28 @@ def parse_payload(msg: SEIMessage, ctx: DecodingContext, want_trace: bool = True
         msg.trace = trace or []
         msg.findings = findings
         raise
-    _payload_trailing(r, trace, findings, msg.payload_type)
+    msg.reserved_extension = _payload_trailing(r, trace, findings, msg.payload_type)
     msg.trace = trace or []
     msg.findings = findings
     return msg
 
 
-def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding], ptype: int) -> None:
+def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding],
+                      ptype: int) -> tuple[int, int] | None:
     """VTM's handling of the bits after the message syntax: all but the last set bit and the
-    zeros after it are ``reserved_payload_extension_data``."""
+    zeros after it are ``reserved_payload_extension_data``.
+
+    Returns:
+        ``(num_bits, value)`` of the reserved extension data, or ``None`` when there is none.
+    """
     left = r.bits_left
     if left <= 0:
-        return
+        return None
     rest = r.peek(left)
     if rest == 0:
         findings.append(Finding("payload_bit_equal_to_one", r.pos, "a payload that does not end byte aligned "
                                 "shall end with payload_bit_equal_to_one", VSEI_FRAMING))
-        return
+        return None
     zeros = (rest & -rest).bit_length() - 1
     n_reserved = left - zeros - 1
     if n_reserved and findings is not None:
@@ -135,19 +143,28 @@ def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding],
                                 f"{n_reserved} bits of reserved_payload_extension_data after payloadType {ptype}: "
                                 "decoders shall ignore them; encoders shall not write them in this version",
                                 VSEI_FRAMING, "warning"))
-    for _ in range(n_reserved):
+    # VTM prints the bits before the last 9 one per line; the rest of the reserved bits, inside
+    # the final 9-bit window, are read without a trace line (SEIread.cpp, xReadSEIPayloadData).
+    for n in range(n_reserved):
         p = r.pos
         bit = r.u(1)
-        if trace is not None:
+        if trace is not None and n < left - 9:
             trace.append(("reserved_payload_extension_data", bit, p))
     r.u(1)
     r.u(zeros)
+    return (n_reserved, rest >> (zeros + 1)) if n_reserved else None
 
 
 def write_payload(payload_type: int, values: dict, ctx: DecodingContext,
-                  trace: list | None = None) -> tuple[bytes, dict]:
+                  trace: list | None = None, reserved_extension: tuple[int, int] | None = None) -> tuple[bytes, dict]:
     """Writes one payload with its registered syntax, then ``payload_bit_equal_to_one`` and
     zero bits if it does not end byte aligned (VTM ``xWriteByteAlign``).
+
+    ``reserved_extension`` (``(num_bits, value)``, e.g. :attr:`SEIMessage.reserved_extension`
+    of a parsed message) is written after the syntax as ``reserved_payload_extension_data``,
+    followed by ``payload_bit_equal_to_one`` and zero bits, so that a parsed payload is
+    re-written bit for bit. Encoders shall not write such data (H.274); it exists for
+    round trips of streams that carry it (VTM's GFV writer does, see ``gfv_nnr_payload``).
 
     Returns:
         ``(payload_bytes, values)`` where ``values`` includes the derived variables.
@@ -161,7 +178,9 @@ def write_payload(payload_type: int, values: dict, ctx: DecodingContext,
         raise KeyError(f"no syntax registered for payloadType {payload_type}")
     w = BitWriter()
     out = mt.compiled(ctx.variant).write(w, values, ctx, trace)
-    if w.pos & 7:
+    if reserved_extension is not None:
+        w.u(reserved_extension[1], reserved_extension[0])
+    if reserved_extension is not None or w.pos & 7:
         w.u(1, 1)
         while w.pos & 7:
             w.u(0, 1)

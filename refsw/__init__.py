@@ -1,0 +1,1 @@
+"""Reference encoder/decoder apps, codec backends, face analysis and generator models."""

@@ -1,0 +1,120 @@
+"""Carriage of SEI messages in a VVC byte stream, apart from the SEI syntax.
+
+VTM EncoderApp carriage (``gfv_sei_syntax.md`` section 10.1 "Placement"): every GFV message of a
+key-picture segment is one suffix SEI NAL unit (one message per NAL unit) in the key picture's
+access unit, after its coded slices, in ``gfv_cnt`` order; prefix SEI messages (SPTI, NNPFC,
+NNPFA) are prefix SEI NAL units before the first coded slice. Access units are delimited as in
+H.266 clause 7.4.2.4.3 for streams with one slice per picture (what libvvenc and VTM write).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sei.nal import NalUnit, NalUnitType, make_nal_unit, read_nal_units, write_annexb
+from sei.sei_message import sei_rbsp
+
+#: NAL unit types that may start an access unit (before its first coded slice).
+_AU_START = frozenset({NalUnitType.AUD_NUT, NalUnitType.OPI_NUT, NalUnitType.DCI_NUT, NalUnitType.VPS_NUT,
+                       NalUnitType.SPS_NUT, NalUnitType.PPS_NUT, NalUnitType.PREFIX_APS_NUT,
+                       NalUnitType.PREFIX_SEI_NUT, NalUnitType.PH_NUT})
+
+
+def access_units(nals: list[NalUnit]) -> list[int]:
+    """Access-unit index of every NAL unit (one coded slice per picture assumed).
+
+    A new access unit starts at the first NAL unit of the "before the slice" kind, or at a
+    coded slice, that follows a coded slice of the previous access unit.
+    """
+    out: list[int] = []
+    au = 0
+    seen_vcl = False
+    for nal in nals:
+        starts = nal.is_vcl or nal.nal_unit_type in _AU_START
+        if starts and seen_vcl:
+            au += 1
+            seen_vcl = False
+        if nal.is_vcl:
+            seen_vcl = True
+        out.append(au)
+    return out
+
+
+@dataclass
+class AccessUnitSEI:
+    """SEI messages to add to one access unit.
+
+    Attributes:
+        prefix: ``(payloadType, payload)`` pairs, each in its own prefix SEI NAL unit.
+        suffix: ``(payloadType, payload)`` pairs, each in its own suffix SEI NAL unit.
+    """
+
+    prefix: list[tuple[int, bytes]] = field(default_factory=list)
+    suffix: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+def insert_sei(stream: bytes, per_au: dict[int, AccessUnitSEI]) -> bytes:
+    """Adds SEI NAL units to the access units of ``stream`` (VTM carriage, one message per NAL).
+
+    Args:
+        stream: Annex B VVC byte stream (e.g. the key pictures coded by libvvenc).
+        per_au: SEI messages per access-unit index.
+
+    Returns:
+        The new byte stream; NAL units of ``stream`` are kept byte for byte.
+
+    Raises:
+        ValueError: an access-unit index has no coded slice in ``stream``.
+    """
+    nals = read_nal_units(stream)
+    aus = access_units(nals)
+    first_vcl: dict[int, int] = {}
+    last_vcl: dict[int, int] = {}
+    for i, (nal, au) in enumerate(zip(nals, aus)):
+        if nal.is_vcl or nal.nal_unit_type == NalUnitType.PH_NUT:
+            first_vcl.setdefault(au, i)
+        if nal.is_vcl:
+            last_vcl[au] = i
+    for au in per_au:
+        if au not in last_vcl:
+            raise ValueError(f"access unit {au} has no coded slice in the stream")
+    out: list[bytes] = []
+    au_starts: set[int] = set()
+    prev_au = -1
+    for i, (nal, au) in enumerate(zip(nals, aus)):
+        if au != prev_au:
+            au_starts.add(len(out))
+            prev_au = au
+        sei = per_au.get(au)
+        if sei and i == first_vcl[au]:
+            for ptype, payload in sei.prefix:
+                out.append(make_nal_unit(NalUnitType.PREFIX_SEI_NUT, sei_rbsp([(ptype, payload)]),
+                                         nal.nuh_layer_id, nal.nuh_temporal_id_plus1))
+        out.append(nal.data)
+        if sei and i == last_vcl[au]:
+            for ptype, payload in sei.suffix:
+                out.append(make_nal_unit(NalUnitType.SUFFIX_SEI_NUT, sei_rbsp([(ptype, payload)]),
+                                         nal.nuh_layer_id, nal.nuh_temporal_id_plus1))
+    return write_annexb(out, au_starts)
+
+
+def strip_sei(stream: bytes, payload_types: set[int] | None = None) -> bytes:
+    """The stream without its SEI NAL units (all of them when ``payload_types`` is ``None``),
+    keeping the other NAL units byte for byte (used to compare decoded key pictures)."""
+    from sei.sei_message import split_sei_rbsp
+
+    nals = read_nal_units(stream)
+    aus = access_units(nals)
+    keep: list[bytes] = []
+    starts: set[int] = set()
+    prev = -1
+    for nal, au in zip(nals, aus):
+        if nal.nal_unit_type in (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT):
+            types = {t for t, _, _ in split_sei_rbsp(nal.rbsp)}
+            if payload_types is None or types & payload_types:
+                continue
+        if au != prev:
+            starts.add(len(keep))
+            prev = au
+        keep.append(nal.data)
+    return write_annexb(keep, starts)

@@ -1,0 +1,285 @@
+"""Generative face video codec: VVC key picture + GFV SEI messages + decoder-side generator.
+
+Encoder: the key picture (picture 0) is coded with a VVC backend; the analysis model of the
+selected GFV model extracts face parameters from the decoded key picture and from every
+other picture; they become one GFV SEI message per output picture (``gfv_cnt`` = picture
+index), carried as VTM does (:mod:`refsw.carriage`). An SPTI SEI message gives the picture rate.
+
+Decoder: parses every SEI message, decodes the key picture with FFmpeg's VVC decoder,
+reconstructs the GFV parameters, finds the generator named by ``gfv_uri`` and synthesises every
+output picture.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from sei.context import DecodingContext
+from sei.errors import BitstreamError
+from sei.nal import NalUnitType
+from sei.registry import PayloadType
+from sei.sei_message import SEIMessage, split_sei_rbsp, write_payload
+from sei.stream import StreamSEI, read_stream_sei
+
+from .carriage import AccessUnitSEI, access_units, insert_sei
+from .codecs import create_backend
+from .models import find_by_uri, get_model
+from .models.mapping import RepresentationMismatch
+
+log = logging.getLogger(__name__)
+
+
+class StreamError(ValueError):
+    """The ``.266`` stream is truncated, corrupted or not a GFV stream this decoder can read."""
+
+
+@dataclass
+class EncodeSummary:
+    """What the encoder produced.
+
+    Attributes:
+        frames: output pictures described by the stream.
+        fps: picture rate (pictures/s).
+        width / height: picture size in luma samples.
+        qp: key-picture QP.
+        model: GFV model name.
+        bits_key: bits (incl. start codes) of coded-slice NAL units (the key picture).
+        bits_gfv: bits of SEI NAL units carrying GFV messages.
+        bits_other: bits of every other NAL unit (parameter sets, SPTI...).
+        encode_seconds: wall time of the whole encode.
+    """
+
+    frames: int
+    fps: float
+    width: int
+    height: int
+    qp: int
+    model: str
+    bits_key: int
+    bits_gfv: int
+    bits_other: int
+    encode_seconds: float
+
+    @property
+    def total_bits(self) -> int:
+        """All bits of the stream."""
+        return self.bits_key + self.bits_gfv + self.bits_other
+
+    @property
+    def kbps(self) -> float:
+        """Total rate in kbit/s (1000 bit/s) at the clip's picture rate."""
+        return self.total_bits * self.fps / self.frames / 1000.0
+
+    @property
+    def encode_fps(self) -> float:
+        """Pictures encoded per second of wall time."""
+        return self.frames / self.encode_seconds if self.encode_seconds > 0 else float("inf")
+
+    def text(self) -> str:
+        """Human-readable summary (several lines)."""
+        per = 1000.0 / self.frames * self.fps / 1000.0
+        return (f"frames: {self.frames} ({self.width}x{self.height}, {self.fps:g} fps), model {self.model}, key QP {self.qp}\n"
+                f"key picture NAL units: {self.bits_key:8d} bits ({self.bits_key * per:7.3f} kbit/s)\n"
+                f"GFV SEI NAL units:     {self.bits_gfv:8d} bits ({self.bits_gfv * per:7.3f} kbit/s, "
+                f"{self.bits_gfv / self.frames:.1f} bits/picture)\n"
+                f"other NAL units:       {self.bits_other:8d} bits ({self.bits_other * per:7.3f} kbit/s)\n"
+                f"total:                 {self.total_bits:8d} bits ({self.kbps:7.3f} kbit/s)\n"
+                f"encode speed: {self.encode_fps:.1f} frames/s")
+
+
+def spti_values(fps: float) -> dict[str, Any]:
+    """SPTI syntax values giving the picture rate: one elemental interval = one picture."""
+    rate = Fraction(fps).limit_denominator(1001)
+    return {"spti_cancel_flag": 0, "spti_persistence_flag": 1, "spti_source_timing_equals_output_timing_flag": 0,
+            "spti_source_type_present_flag": 0, "spti_time_scale": rate.numerator * 1000,
+            "spti_num_units_in_elemental_interval": rate.denominator * 1000, "spti_direction_flag": 0,
+            "spti_max_sublayers_minus1": 0, "spti_sublayer_interval_scale_factor": [1],
+            "spti_sublayer_synthesized_picture_flag": [0]}
+
+
+def count_bits(stream: bytes) -> tuple[int, int, int]:
+    """``(bits_key, bits_gfv, bits_other)`` of a stream; each NAL unit counts with its start code."""
+    from sei.nal import split_annexb, parse_nal_unit
+
+    key = gfv = other = 0
+    for off, sc, data in split_annexb(stream):
+        bits = 8 * (len(data) + sc)
+        nal = parse_nal_unit(data, off, sc)
+        if nal.is_vcl:
+            key += bits
+        elif nal.nal_unit_type in (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT) and any(
+                t in (PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT)
+                for t, _, _ in split_sei_rbsp(nal.rbsp)):
+            gfv += bits
+        else:
+            other += bits
+    return key, gfv, other
+
+
+def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: int = 32, precision: int = 7,
+                 backend: str = "vvenc") -> tuple[bytes, EncodeSummary]:
+    """Encodes a face video into one VVC byte stream with GFV SEI messages.
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8 RGB, N >= 1, already in the CTC format.
+        fps: picture rate in pictures/s.
+        model: GFV model name (:func:`refsw.models.get_model`).
+        qp: key-picture QP (0..63).
+        precision: coordinate precision factor (``gfv_coordinate_precision_factor_minus1`` + 1).
+        backend: VVC codec backend name.
+
+    Returns:
+        ``(stream, summary)``: the Annex B byte stream and what it contains.
+
+    Raises:
+        refsw.codecs.CodecError: the VVC encoder failed or refused the input.
+        refsw.models.landmarks.NoFaceInClipError: the analysis found no face.
+        KeyError: unknown model.
+    """
+    t0 = time.perf_counter()
+    spec = get_model(model)
+    codec = create_backend(backend)
+    key = codec.encode(frames[:1], qp=qp, fps=fps)
+    decoded_key = codec.decode(key.bitstream).frames[0]
+    kps, found = spec.make_analyzer().analyze(np.concatenate([decoded_key[None], frames[1:]]))
+    ctx = DecodingContext()
+    payloads = spec.make_mapping(precision=precision).messages(kps, ~found, ctx)
+    spti, _ = write_payload(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps), ctx)
+    sei = AccessUnitSEI(prefix=[(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti)],
+                        suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads])
+    stream = insert_sei(key.bitstream, {0: sei})
+    bits = count_bits(stream)
+    h, w = frames.shape[1:3]
+    return stream, EncodeSummary(len(frames), fps, w, h, qp, model, *bits, time.perf_counter() - t0)
+
+
+@dataclass
+class PictureLog:
+    """One line of the decoder's per-picture log.
+
+    Attributes:
+        index: output picture index.
+        kind: ``"key"`` (decoded VVC picture) or ``"generated"``.
+        key_picture: index of the key picture it comes from.
+        gfv_id / gfv_cnt: of the GFV message describing it (-1 if none).
+        sei_bits: bits of that GFV message's SEI NAL unit payload (payloadSize * 8).
+        low_confidence: ``gfv_low_confidence_face_parameter_flag``.
+    """
+
+    index: int
+    kind: str
+    key_picture: int
+    gfv_id: int = -1
+    gfv_cnt: int = -1
+    sei_bits: int = 0
+    low_confidence: int = 0
+
+
+@dataclass
+class DecodedVideo:
+    """Decoder output.
+
+    Attributes:
+        frames: ``(N, H, W, 3)`` uint8 RGB output pictures.
+        fps: picture rate from the SPTI SEI message (25 when the stream has none).
+        pictures: per-picture log.
+        sei: every parsed SEI message.
+        generator: model name used, or ``None`` when no available generator matches.
+        notes: one-line remarks for the user (e.g. the generator mismatch).
+    """
+
+    frames: np.ndarray
+    fps: float
+    pictures: list[PictureLog]
+    sei: StreamSEI
+    generator: str | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _stream_fps(sei: StreamSEI) -> float:
+    for m in sei.of_type(PayloadType.SOURCE_PICTURE_TIMING_INFO):
+        v = m.values
+        if not v.get("spti_cancel_flag") and not v.get("spti_source_timing_equals_output_timing_flag") and \
+                v.get("spti_num_units_in_elemental_interval"):
+            return v["spti_time_scale"] / v["spti_num_units_in_elemental_interval"]
+    return 25.0
+
+
+def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backend: str = "vvenc") -> DecodedVideo:
+    """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
+
+    Args:
+        stream: Annex B VVC byte stream.
+        mode: reconstruction mode of the decoding context (``"vtm"`` or ``"spec"``).
+        variant: GFV syntax variant (``"C"`` or ``"B"``).
+        backend: VVC decoder backend.
+
+    Raises:
+        StreamError: the stream cannot be split into NAL units, an SEI NAL unit or a GFV
+            message is corrupted, or it has no decodable picture.
+        refsw.codecs.CodecError: the VVC decoder failed.
+    """
+    ctx = DecodingContext(mode, variant)
+    try:
+        sei = read_stream_sei(stream, ctx)
+    except BitstreamError as err:
+        raise StreamError(f"not a VVC byte stream: {err}") from err
+    for idx, err in sei.errors.items():
+        raise StreamError(f"corrupted SEI NAL unit {idx} at byte {sei.nal_units[idx].offset}: {err}")
+    for idx, m in sei.messages:
+        if m.error is not None:
+            raise StreamError(f"corrupted SEI message (payloadType {m.payload_type}) in NAL unit {idx}: {m.error}")
+    if not any(n.is_vcl for n in sei.nal_units):
+        raise StreamError("the stream contains no coded picture")
+    codec = create_backend(backend)
+    keys = codec.decode(stream).frames
+    aus = access_units(sei.nal_units)
+    vcl_aus = sorted({aus[i] for i, n in enumerate(sei.nal_units) if n.is_vcl})
+    key_of_au = {au: k for k, au in enumerate(vcl_aus)}
+    if len(keys) != len(vcl_aus):
+        raise StreamError(f"the VVC decoder returned {len(keys)} pictures for {len(vcl_aus)} coded pictures")
+    per_key: dict[int, list[SEIMessage]] = {k: [] for k in range(len(keys))}
+    for idx, m in sei.messages:
+        if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO and m.values is not None:
+            per_key[key_of_au.get(aus[idx], 0)].append(m)
+    out: list[np.ndarray] = []
+    pics: list[PictureLog] = []
+    notes: list[str] = []
+    used: str | None = None
+    for k, key_picture in enumerate(keys):
+        msgs = per_key[k]
+        if not msgs:
+            pics.append(PictureLog(len(out), "key", k))
+            out.append(key_picture)
+            continue
+        base = next((m for m in msgs if m.values["BasePic"]), None)
+        uri = base.values.get("gfv_uri") if base is not None else None
+        spec = find_by_uri(uri)
+        if spec is None:
+            note = (f"no available generator matches the stream's representation (gfv_uri {uri!r}, "
+                    f"{len(msgs)} GFV messages); writing the key picture only")
+            if note not in notes:
+                notes.append(note)
+            pics.append(PictureLog(len(out), "key", k))
+            out.append(key_picture)
+            continue
+        used = spec.name
+        mapping = spec.make_mapping()
+        generator = spec.make_generator()
+        try:
+            generator.set_key_picture(key_picture, mapping.keypoints(base.recon))
+            for m in sorted(msgs, key=lambda m: m.values["gfv_cnt"]):
+                v = m.values
+                entry = PictureLog(len(out), "key" if v["BasePic"] else "generated", k, v["gfv_id"], v["gfv_cnt"],
+                                   8 * m.payload_size, v["gfv_low_confidence_face_parameter_flag"])
+                out.append(key_picture if v["BasePic"] else generator.generate(mapping.keypoints(m.recon)))
+                pics.append(entry)
+        except RepresentationMismatch as err:
+            raise StreamError(f"GFV messages do not match generator {spec.name}: {err}") from err
+    return DecodedVideo(np.stack(out), _stream_fps(sei), pics, sei, used, notes)

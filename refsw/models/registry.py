@@ -1,0 +1,66 @@
+"""Registry of GFV models (analysis + representation + SEI mapping + generator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One GFV model.
+
+    Attributes:
+        name: registry key (``gfv-encode --model NAME``).
+        uri_tag: ``gfv_uri_tag`` / ``nnpfc_uri_tag`` written in the stream.
+        uri: ``gfv_uri`` naming the generator and its version; the decoder matches on it.
+        representation: human description of what the GFV messages carry.
+        make_analyzer: factory of the encoder-side analysis model.
+        make_generator: factory of the decoder-side generator.
+        make_mapping: factory of the GFV SEI mapping (parameters <-> syntax values).
+    """
+
+    name: str
+    uri_tag: str
+    uri: str
+    representation: str
+    make_analyzer: Callable[..., Any]
+    make_generator: Callable[..., Any]
+    make_mapping: Callable[..., Any]
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Adds ``spec``. Raises ValueError on a duplicate name or URI."""
+    if spec.name in MODELS or any(m.uri == spec.uri for m in MODELS.values()):
+        raise ValueError(f"model {spec.name!r} ({spec.uri}) registered twice")
+    MODELS[spec.name] = spec
+    return spec
+
+
+def _load() -> None:
+    if not MODELS:
+        from . import kptps  # noqa: F401  (registers itself)
+
+
+def get_model(name: str) -> ModelSpec:
+    """The model registered as ``name``.
+
+    Raises:
+        KeyError: with the list of known models.
+    """
+    _load()
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def find_by_uri(uri: str | None) -> ModelSpec | None:
+    """The model whose ``uri`` equals the stream's ``gfv_uri``, or ``None``."""
+    _load()
+    for spec in MODELS.values():
+        if uri is not None and uri == spec.uri:
+            return spec
+    return None

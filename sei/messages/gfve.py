@@ -1,0 +1,292 @@
+"""Generative face video enhancement (GFVE) SEI message, payloadType 224: state,
+reconstruction, writer-side quantisation and the derived lines of VTM's SEI dump.
+
+Syntax: :mod:`bitstream_spec.gfve`. Semantics as implemented by VTM master
+(``gfv_sei_syntax.md`` section 5). In ``vtm`` mode the state reproduces the VTM decoder (one
+global state; the base matrix dimension lists are appended by every base message and never
+cleared, so the first base message's dimensions win); in ``spec`` mode the state is per
+``gfve_id`` and a new base message replaces the base dimensions.
+
+Pupil coordinates are normalised like the GFV keypoints (JVET convention, about [-1, 1]);
+matrix elements are plain numbers; all values are float64 Python floats.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from bitstream_spec import gfve as gfve_table
+
+from ..engine import compile_syntax
+from ..registry import MessageType, PayloadType, register
+
+#: Order of the pupil coordinates in the state and in ``gfve_PupilCoordinate``.
+PUPIL_ORDER = ("left_x", "left_y", "right_x", "right_y")
+
+
+@dataclass
+class GFVEState:
+    """Parse and reconstruction state carried between GFVE messages (VTM ``SEIReader`` members
+    ``gfveBase*``, ``gfvePrev*``, ``checkBasePicPupilPresentIdx``).
+
+    Attributes:
+        base_matrix_prec: ``MatrixPrec`` of the last base message with non-predicted matrices.
+        base_num_matrices: its ``NumMatrices``.
+        base_matrix_height / base_matrix_width: per-matrix dimensions (rows, columns).
+        base_matrix / prev_matrix: reconstructed matrices ``[j][k][m]`` of the base / previous
+            matrix message (prediction references).
+        pupil_base_seen: ``PupilBaseSeen``: a base message with
+            ``gfve_pupil_coordinate_present_idx`` != 0 has been received (sticky).
+        base_pupil_prec: pupil precision factor ``Pp`` of that base message.
+        base_pupil / prev_pupil: ``[left_x, left_y, right_x, right_y]`` references.
+    """
+
+    base_matrix_prec: int | None = None
+    base_num_matrices: int | None = None
+    base_matrix_height: list[int] = field(default_factory=list)
+    base_matrix_width: list[int] = field(default_factory=list)
+    base_matrix: list[list[list[float]]] = field(default_factory=list)
+    prev_matrix: list[list[list[float]]] = field(default_factory=list)
+    pupil_base_seen: bool = False
+    base_pupil_prec: int | None = None
+    base_pupil: list[float] = field(default_factory=lambda: [0.0] * 4)
+    prev_pupil: list[float] = field(default_factory=lambda: [0.0] * 4)
+
+
+def _update_parse_state(v: dict, state: GFVEState, ctx: Any) -> None:
+    """Stores the values later messages need to be parsed (hook at the end of the syntax)."""
+    base = bool(v["BasePic"])
+    if base and v["gfve_matrix_present_flag"] and not v["gfve_matrix_pred_flag"]:
+        n = v["NumMatrices"]
+        heights = [v["MatrixHeight"][j] for j in range(n)]
+        widths = [v["MatrixWidth"][j] for j in range(n)]
+        state.base_matrix_prec = v["MatrixPrec"]
+        state.base_num_matrices = n
+        if getattr(ctx, "mode", "vtm") == "vtm":
+            # VTM appends to the base dimension lists and never clears them (section 5).
+            state.base_matrix_height += heights
+            state.base_matrix_width += widths
+        else:
+            state.base_matrix_height, state.base_matrix_width = heights, widths
+    if base and v["gfve_pupil_coordinate_present_idx"]:
+        state.pupil_base_seen = True
+        state.base_pupil_prec = v["PupilPrec"]
+
+
+def _ref3(ref: list, j: int, k: int, m: int) -> float:
+    """Reference element for prediction; a missing reference (no earlier message) is 0."""
+    try:
+        return ref[j][k][m]
+    except IndexError:
+        return 0.0
+
+
+def _pupil_refs(base: bool, cnt: int, state: GFVEState) -> list[float]:
+    """References of the four pupil coordinates before decoding (section 5): 0 in a base
+    message, the base pupils for a non-base message with ``gfve_gfv_cnt`` 0, else the previous
+    message's pupils."""
+    if cnt == 0:
+        return [0.0] * 4 if base else list(state.base_pupil)
+    return list(state.prev_pupil)
+
+
+def reconstruct(v: dict, state: GFVEState, mode: str) -> dict:
+    """Dequantises and predicts one parsed GFVE message (section 5, exact VTM expressions).
+
+    Args:
+        v: values from the GFVE reader (syntax elements and derived variables).
+        state: the :class:`GFVEState` of this message's context (updated in place).
+        mode: ``"vtm"`` or ``"spec"`` (the reconstruction itself is the same in both).
+
+    Returns:
+        ``{"matrices": [[[...]]] ([j][k][m]), "MatrixElement": flat list, "dims": [(W, H)],
+        "pupil": [left_x, left_y, right_x, right_y] or None when no pupil state exists yet}``.
+    """
+    base = bool(v["BasePic"])
+    cnt = v["gfve_gfv_cnt"]
+    out: dict[str, Any] = {"matrices": [], "MatrixElement": [], "dims": [], "pupil": None}
+    if v["gfve_matrix_present_flag"]:
+        p = 1 << v["MatrixPrec"]
+        pred = v["gfve_matrix_pred_flag"]
+        ref = state.base_matrix if cnt == 0 else state.prev_matrix
+        pre = "gfve_matrix_delta_element" if pred else "gfve_matrix_element"
+        ints, decs, signs = v[pre + "_int"], v[pre + "_dec"], v[pre + "_sign_flag"]
+        mats = []
+        for j in range(v["NumMatrices"]):
+            rows = []
+            for k in range(v["MatrixHeight"][j]):
+                row = []
+                for m in range(v["MatrixWidth"][j]):
+                    key = (j, k, m)
+                    mag = decs[key] / p + ints[key]
+                    val = -mag if signs.get(key) else mag
+                    if pred:
+                        val = val + _ref3(ref, j, k, m)
+                    row.append(val)
+                rows.append(row)
+            mats.append(rows)
+        out["matrices"] = mats
+        out["MatrixElement"] = [x for mat in mats for row in mat for x in row]
+        out["dims"] = [(v["MatrixWidth"][j], v["MatrixHeight"][j]) for j in range(v["NumMatrices"])]
+        state.prev_matrix = mats
+        if base:
+            state.base_matrix = mats
+    if v["PupilBaseSeen"]:
+        idx = v["gfve_pupil_coordinate_present_idx"]
+        scale = 1 << v["PupilPrec"] if idx else 1
+        refs = _pupil_refs(base, cnt, state)
+        vals = list(refs)
+        for eye, first in (("left", 0), ("right", 2)):
+            if eye == "right" and base:
+                # In a base message the right eye is predicted from the decoded left eye.
+                refs[2], refs[3] = vals[0], vals[1]
+                vals[2], vals[3] = vals[0], vals[1]
+            if idx in ((1, 3) if eye == "left" else (2, 3)):
+                for a, axis in enumerate("xy"):
+                    name = f"gfve_pupil_{eye}_eye_d{axis}_coordinate"
+                    mag = v[f"{name}_abs"] / scale
+                    vals[first + a] = (-mag if v.get(f"{name}_sign_flag") else mag) + refs[first + a]
+        if base:
+            state.base_pupil = list(vals)
+        state.prev_pupil = list(vals)
+        out["pupil"] = vals
+    return out
+
+
+def derived(label: str, v: dict, recon: dict | None) -> Any:
+    """Value of a derived line of VTM's SEI dump (``gfv_sei_syntax.md`` section 11)."""
+    recon = recon or {}
+    if label == "gfveMatrixNumber":
+        return v["NumMatrices"]
+    if label == "gfveMatrixWidthXHeight":
+        return [f"{w}x{h}" for w, h in recon.get("dims", [])]
+    if label == "gfveMatrixElement":
+        return recon.get("MatrixElement", [])
+    if label == "gfve_PupilCoordinate":
+        return recon.get("pupil") or []
+    raise KeyError(f"unknown derived GFVE trace line {label!r}")
+
+
+# --------------------------------------------------------------------------- writer side
+def quantise_matrices(v: dict, matrices: Sequence[Sequence[Sequence[float]]], state: GFVEState) -> None:
+    """Fills the matrix element syntax of ``v`` from absolute elements ``[j][k][m]`` (rows,
+    columns) with VTM's writer quantisation (``SEIWriter::xWriteSEIGenerativeFaceVideoEnhancement``,
+    section 5): ``ip = (int)|d|``, ``dp = (int)((|d| - ip) * 2^P + 0.5)``, the sign of ``d``
+    coded when ``ip`` or ``dp`` is non-zero.
+
+    Non-predicted elements clip ``dp`` to 2^P - 1 (as VTM). For predicted elements VTM writes
+    ``dp`` with u(P) unclipped and aborts when it rounds to 2^P; this writer carries it into
+    the integer part instead (``ip + 1``, ``dp = 0``), which is the exact value VTM could not
+    code. The reference of a predicted element is the writer's reconstruction of the base
+    message (``gfve_gfv_cnt`` 0) or of the previous matrix message.
+
+    Args:
+        v: syntax values being built; must hold ``gfve_gfv_cnt``, ``gfve_base_picture_flag``
+            (when cnt is 0), ``gfve_matrix_pred_flag`` and, when not predicted,
+            ``gfve_matrix_element_precision_factor_minus1``.
+        matrices: one nested ``[row][column]`` list of floats per matrix.
+        state: writer-side :class:`GFVEState` (its base values must come from the base message).
+    """
+    cnt = v["gfve_gfv_cnt"]
+    base = cnt == 0 and bool(v.get("gfve_base_picture_flag", 0))
+    pred = v.get("gfve_matrix_pred_flag", 0)
+    prec = state.base_matrix_prec if pred else v["gfve_matrix_element_precision_factor_minus1"] + 1
+    scale = 1 << prec
+    ref = state.base_matrix if cnt == 0 else state.prev_matrix
+    pre = "gfve_matrix_delta_element" if pred else "gfve_matrix_element"
+    ints: dict = {}
+    decs: dict = {}
+    signs: dict = {}
+    rec: list[list[list[float]]] = []
+    for j, mat in enumerate(matrices):
+        rows = []
+        for k, row in enumerate(mat):
+            out_row = []
+            for m, val in enumerate(row):
+                r = _ref3(ref, j, k, m) if pred else 0.0
+                d = val - r
+                a = math.fabs(d)
+                ip = int(a)
+                dp = int((a - ip) * scale + 0.5)
+                if not pred:
+                    dp = min(max(dp, 0), scale - 1)
+                elif dp == scale:
+                    ip, dp = ip + 1, 0
+                key = (j, k, m)
+                ints[key], decs[key] = ip, dp
+                if ip or dp:
+                    signs[key] = 1 if d < 0 else 0
+                mag = ip + dp / scale
+                out_row.append((-mag if d < 0 else mag) + r)
+            rows.append(out_row)
+        rec.append(rows)
+    v[pre + "_int"], v[pre + "_dec"], v[pre + "_sign_flag"] = ints, decs, signs
+    state.prev_matrix = rec
+    if base:
+        state.base_matrix = rec
+
+
+def quantise_pupils(v: dict, left: Sequence[float] | None, right: Sequence[float] | None, prec: int,
+                    state: GFVEState) -> None:
+    """Fills the pupil syntax of ``v`` from absolute pupil coordinates ``(x, y)`` with VTM's
+    writer quantisation (``SEIWriter::xWriteSEIPupilCoordinate``, section 5):
+    ``a = (int)(|c - Ref| * 2^Pp + 0.5)``, sign ``(c - Ref) < 0`` coded when ``a`` != 0, the
+    reference being the writer's reconstruction (0 in a base message, whose right eye is
+    predicted from its reconstructed left eye; else the base or previous message's pupils).
+
+    Args:
+        v: syntax values being built; must hold ``gfve_gfv_cnt``, ``gfve_base_picture_flag``
+            (when cnt is 0) and ``gfve_pupil_coordinate_present_idx``.
+        left / right: the eyes coded in this message (``None`` for an absent eye).
+        prec: ``Pp``. VTM's writer uses the precision configured for *this* message, also in
+            non-base messages where the reader uses the base message's; pass the same value
+            to stay decodable.
+        state: writer-side :class:`GFVEState`; ``pupil_base_seen`` and the references are
+            updated as the reader will.
+    """
+    cnt = v["gfve_gfv_cnt"]
+    base = cnt == 0 and bool(v.get("gfve_base_picture_flag", 0))
+    idx = v["gfve_pupil_coordinate_present_idx"]
+    if idx and base:
+        state.pupil_base_seen = True
+        state.base_pupil_prec = prec
+    if not state.pupil_base_seen:
+        return
+    scale = 1 << prec
+    refs = _pupil_refs(base, cnt, state)
+    vals = list(refs)
+    for eye, coords, first in (("left", left, 0), ("right", right, 2)):
+        if eye == "right" and base:
+            refs[2], refs[3] = vals[0], vals[1]
+            vals[2], vals[3] = vals[0], vals[1]
+        if idx not in ((1, 3) if eye == "left" else (2, 3)):
+            continue
+        if coords is None:
+            raise ValueError(f"gfve_pupil_coordinate_present_idx {idx} needs the {eye} eye coordinates")
+        for a, axis in enumerate("xy"):
+            name = f"gfve_pupil_{eye}_eye_d{axis}_coordinate"
+            d = coords[a] - refs[first + a]
+            q = int(math.fabs(d) * scale + 0.5)
+            v[f"{name}_abs"] = q
+            if q:
+                v[f"{name}_sign_flag"] = 1 if d < 0 else 0
+            else:
+                v.pop(f"{name}_sign_flag", None)
+            vals[first + a] = (-(q / scale) if d < 0 else q / scale) + refs[first + a]
+    if base:
+        state.base_pupil = list(vals)
+    state.prev_pupil = list(vals)
+
+
+GFVE = register(MessageType(
+    payload_type=PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT,
+    short_name="gfve",
+    dump_name="Generative face video enhancement",
+    syntax={"": compile_syntax(gfve_table.syntax(), {"update_parse_state": _update_parse_state})},
+    new_state=GFVEState,
+    reconstruct=reconstruct,
+    derived=derived,
+    prefix_ok=False,
+))
