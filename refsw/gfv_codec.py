@@ -31,6 +31,7 @@ from .carriage import AccessUnitSEI, access_units, insert_sei
 from .codecs import create_backend
 from .models import find_by_uri, get_model
 from .models.mapping import RepresentationMismatch
+from .models.search import choose_keypoints
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class EncodeSummary:
 
     def text(self) -> str:
         """Human-readable summary (several lines)."""
-        per = 1000.0 / self.frames * self.fps / 1000.0
+        per = self.fps / self.frames / 1000.0
         return (f"frames: {self.frames} ({self.width}x{self.height}, {self.fps:g} fps), model {self.model}, key QP {self.qp}\n"
                 f"key picture NAL units: {self.bits_key:8d} bits ({self.bits_key * per:7.3f} kbit/s)\n"
                 f"GFV SEI NAL units:     {self.bits_gfv:8d} bits ({self.bits_gfv * per:7.3f} kbit/s, "
@@ -123,7 +124,7 @@ def count_bits(stream: bytes) -> tuple[int, int, int]:
 
 
 def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: int = 32, precision: int = 7,
-                 backend: str = "vvenc") -> tuple[bytes, EncodeSummary]:
+                 backend: str = "vvenc", search: bool = True) -> tuple[bytes, EncodeSummary]:
     """Encodes a face video into one VVC byte stream with GFV SEI messages.
 
     Args:
@@ -133,6 +134,7 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
         qp: key-picture QP (0..63).
         precision: coordinate precision factor (``gfv_coordinate_precision_factor_minus1`` + 1).
         backend: VVC codec backend name.
+        search: choose the transmitted keypoints by synthesis (:mod:`refsw.models.search`).
 
     Returns:
         ``(stream, summary)``: the Annex B byte stream and what it contains.
@@ -148,6 +150,12 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
     key = codec.encode(frames[:1], qp=qp, fps=fps)
     decoded_key = codec.decode(key.bitstream).frames[0]
     kps, found = spec.make_analyzer().analyze(np.concatenate([decoded_key[None], frames[1:]]))
+    step = 2.0 ** -precision
+    kps = np.round(np.clip(kps, -1.0, 1.0) / step) * step  # on the coordinate grid: no drift, exact identity
+    if search:
+        generator = spec.make_generator()
+        generator.set_key_picture(decoded_key, kps[0])
+        kps = choose_keypoints(frames, kps, generator, step=step)
     ctx = DecodingContext()
     payloads = spec.make_mapping(precision=precision).messages(kps, ~found, ctx)
     spti, _ = write_payload(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps), ctx)

@@ -17,6 +17,7 @@ from refsw.codecs import (
     CodecBackend,
     CodecError,
     CodecInputError,
+    EncodeResult,
     VvencFFmpegBackend,
     X265FFmpegBackend,
     available_backends,
@@ -65,7 +66,7 @@ def vvenc() -> VvencFFmpegBackend:
 
 
 @pytest.fixture(scope="module")
-def intra(vvenc: VvencFFmpegBackend, clip: np.ndarray):
+def intra(vvenc: VvencFFmpegBackend, clip: np.ndarray) -> EncodeResult:
     """One intra picture at QP 32."""
     return vvenc.encode(clip[:1], qp=32, fps=25)
 
@@ -94,7 +95,7 @@ def test_registry_refuses_duplicates_and_unknown_names() -> None:
 
 
 def test_single_intra_picture_round_trip(
-    vvenc: VvencFFmpegBackend, intra, clip: np.ndarray
+    vvenc: VvencFFmpegBackend, intra: EncodeResult, clip: np.ndarray
 ) -> None:
     assert isinstance(vvenc, CodecBackend)
     assert intra.bitstream.startswith(ANNEXB_START_CODES)
@@ -107,7 +108,9 @@ def test_single_intra_picture_round_trip(
     assert _psnr(decoded.frames, clip[:1]) > 33.0
 
 
-def test_encoding_is_deterministic(vvenc: VvencFFmpegBackend, intra, clip: np.ndarray) -> None:
+def test_encoding_is_deterministic(
+    vvenc: VvencFFmpegBackend, intra: EncodeResult, clip: np.ndarray
+) -> None:
     assert vvenc.encode(clip[:1], qp=32, fps=25).bitstream == intra.bitstream
 
 
@@ -147,14 +150,14 @@ def _encoder_picture_lines(log: str) -> list[re.Match[str]]:
     return list(re.finditer(r"^POC +\d+ .*?(\w)-SLICE, QP (\d+).*?\[Y ([\d.]+) dB", log, re.M))
 
 
-def test_intra_picture_is_coded_at_the_requested_qp(intra) -> None:
+def test_intra_picture_is_coded_at_the_requested_qp(intra: EncodeResult) -> None:
     (line,) = _encoder_picture_lines(intra.log)
     assert line.group(1) == "I"
     assert int(line.group(2)) == 32
 
 
 def test_decoder_reproduces_the_encoder_reconstruction(
-    vvenc: VvencFFmpegBackend, intra, clip: np.ndarray
+    vvenc: VvencFFmpegBackend, intra: EncodeResult, clip: np.ndarray
 ) -> None:
     # VVenC reports the Y-PSNR of its own reconstruction with 4 decimals; a decoder that
     # reconstructs the same picture must give the same value.
@@ -169,7 +172,7 @@ def test_decoder_reproduces_the_encoder_reconstruction(
     reason="the VVC decoder of PyAV 18.1's FFmpeg 8.1.2 reconstructs ALF luma differently",
     strict=False,
 )
-def test_pyav_decoder_agrees_with_ffmpeg_binary(intra) -> None:
+def test_pyav_decoder_agrees_with_ffmpeg_binary(intra: EncodeResult) -> None:
     via_pyav = VvencFFmpegBackend(decoder="pyav").decode_yuv(intra.bitstream)
     via_ffmpeg = VvencFFmpegBackend(decoder="ffmpeg").decode_yuv(intra.bitstream)
     for a, b in zip(via_pyav, via_ffmpeg, strict=True):
@@ -263,7 +266,7 @@ def _corrupt(bitstream: bytes, case: str) -> bytes:
 
 @pytest.mark.parametrize("case", CORRUPTIONS)
 @pytest.mark.parametrize("decoder", ["pyav", "ffmpeg"])
-def test_corrupt_stream_raises(intra, decoder: str, case: str) -> None:
+def test_corrupt_stream_raises(intra: EncodeResult, decoder: str, case: str) -> None:
     backend = VvencFFmpegBackend(decoder=decoder)  # type: ignore[arg-type]
     with pytest.raises(CodecError):
         backend.decode(_corrupt(intra.bitstream, case))

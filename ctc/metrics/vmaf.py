@@ -1,10 +1,10 @@
 """VMAF per frame with the libvmaf filter of the bundled FFmpeg.
 
 VMAF (Netflix; Z. Li et al., "Toward a practical perceptual video quality metric", 2016) with
-the model built into libvmaf, ``vmaf_v0.6.1`` by default (trained for 1080p viewing at 3H; we
-apply it unchanged to the 256x256 CTC frames, as the GFVC Konuko fork does). VMAF reads luma
-only. RGB inputs are converted to YUV 4:2:0 with OpenCV ``COLOR_RGB2YUV_I420`` (BT.601
-limited range), written as raw ``yuv420p`` files and scored with::
+the model built into libvmaf, ``vmaf_v0.6.1`` by default (trained for 1080p viewing at 3H; it
+is applied unchanged to the 256x256 CTC frames). VMAF reads luma only. RGB inputs are
+converted to YUV 4:2:0 with OpenCV ``COLOR_RGB2YUV_I420`` (BT.601 limited range), written
+as raw ``yuv420p`` files and scored with::
 
     ffmpeg -f rawvideo ... -i dist.yuv -f rawvideo ... -i ref.yuv \\
            -lavfi "[0:v][1:v]libvmaf=model='version=vmaf_v0.6.1':log_fmt=json:..." -f null -
@@ -134,22 +134,12 @@ def vmaf_per_frame_i420(
                 for i in range(n):
                     for plane in planes:
                         f.write(np.ascontiguousarray(plane[i]).tobytes())
+        # fmt: off
         cmd = [
-            exe,
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            *raw,
-            "dist.yuv",
-            *raw,
-            "ref.yuv",
-            "-lavfi",
-            graph,
-            "-f",
-            "null",
-            "-",
+            exe, "-nostdin", "-hide_banner", "-loglevel", "error",
+            *raw, "dist.yuv", *raw, "ref.yuv", "-lavfi", graph, "-f", "null", "-",
         ]
+        # fmt: on
         try:
             proc = subprocess.run(
                 cmd,

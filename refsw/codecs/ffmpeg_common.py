@@ -32,12 +32,13 @@ import tempfile
 from abc import abstractmethod
 from fractions import Fraction
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
 import av
 import cv2
 import imageio_ffmpeg
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 
 from .base import (
     ANNEXB_START_CODES,
@@ -279,7 +280,7 @@ def _stack_planes(pictures: list[Planes], what: str) -> Planes:
     shapes = {p[0].shape for p in pictures}
     if len(shapes) != 1:
         raise CodecError(f"{what}: picture size changes inside the stream: {sorted(shapes)}")
-    return tuple(np.stack([p[k] for p in pictures]) for k in range(3))  # type: ignore[return-value]
+    return tuple(np.stack([p[k] for p in pictures]) for k in range(3))
 
 
 def _frame_planes(frame: av.VideoFrame, what: str) -> Planes:
@@ -310,7 +311,7 @@ def decode_with_pyav(bitstream: bytes, codec: str) -> tuple[Planes, str]:
     """
     what = f"PyAV {codec} decode"
     try:
-        ctx = av.CodecContext.create(codec, "r")
+        ctx = cast(VideoCodecContext, av.CodecContext.create(codec, "r"))
         ctx.options = {"err_detect": ERR_DETECT}
         frames: list[av.VideoFrame] = []
         for packet in ctx.parse(bytes(bitstream)) + ctx.parse(None):
@@ -343,23 +344,13 @@ def decode_with_ffmpeg(
         CodecError: non-zero return code, no picture, or a non-8-bit-4:2:0 output.
     """
     what = f"ffmpeg {demuxer} decode"
+    # fmt: off
     cmd = [
-        ffmpeg,
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-xerror",
-        "-err_detect",
-        ERR_DETECT,
-        "-f",
-        demuxer,
-        "-i",
-        "pipe:0",
-        "-f",
-        "yuv4mpegpipe",
-        "pipe:1",
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-xerror",
+        "-err_detect", ERR_DETECT, "-f", demuxer, "-i", "pipe:0",
+        "-f", "yuv4mpegpipe", "pipe:1",
     ]
+    # fmt: on
     try:
         proc = subprocess.run(
             cmd, input=bytes(bitstream), capture_output=True, timeout=timeout_s, check=False
@@ -507,33 +498,16 @@ class FFmpegBackend(CodecBackend):
         what = f"{self.encoder} encode of {n} picture(s) {w}x{h} at QP {qp}"
         with tempfile.TemporaryDirectory(prefix="gfv_codec_") as tmp:
             out = Path(tmp) / f"out.{self.stream_format}"
+            # fmt: off
             cmd = [
-                self.ffmpeg,
-                "-nostdin",
-                "-hide_banner",
-                "-nostats",
-                "-loglevel",
-                self.encoder_loglevel,
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                pix_fmt,
-                "-s",
-                f"{w}x{h}",
-                "-framerate",
-                str(rate),
-                "-i",
-                "pipe:0",
-                "-frames:v",
-                str(n),
-                "-c:v",
-                self.encoder,
-                *self._encoder_args(qp, low_delay),
-                "-f",
-                self.stream_format,
-                "-y",
-                str(out),
+                self.ffmpeg, "-nostdin", "-hide_banner", "-nostats",
+                "-loglevel", self.encoder_loglevel,
+                "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{w}x{h}",
+                "-framerate", str(rate), "-i", "pipe:0",
+                "-frames:v", str(n), "-c:v", self.encoder, *self._encoder_args(qp, low_delay),
+                "-f", self.stream_format, "-y", str(out),
             ]
+            # fmt: on
             try:
                 log = run_tool(cmd, stdin=raw, what=what, timeout_s=self.timeout_s)
             except CodecError as exc:

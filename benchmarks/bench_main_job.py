@@ -1,0 +1,76 @@
+"""Benchmark of the main job (issue: end-to-end GFV codec), printed as a table.
+
+For every clip of ``../shared/data`` (prepared to 256x256 with the face-centred CTC crop, first
+250 pictures or the whole clip): encode with the default settings, decode, and measure
+rate (kbit/s at the clip's picture rate), MS-SSIM and VMAF of the decoded video and of the
+frozen-frame baseline (the decoded key picture repeated), encode and decode frames/s.
+
+Targets (issue 2): decoded beats frozen on MS-SSIM and VMAF on every clip; at most 10 kbit/s
+at 25 fps; encode >= 8 frames/s and decode >= 10 frames/s on a 2-core machine.
+
+Usage: python benchmarks/bench_main_job.py [--data DIR] [--frames 250] [--qp 32] [--csv FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ctc.metrics.msssim import msssim_per_frame  # noqa: E402
+from ctc.metrics.vmaf import vmaf_per_frame  # noqa: E402
+from refsw.face_crop import prepare_ctc  # noqa: E402
+from refsw.gfv_codec import decode_stream, encode_video  # noqa: E402
+from refsw.video_io import read_video  # noqa: E402
+
+
+def main() -> int:
+    here = Path(__file__).resolve()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.environ.get("GFV_SHARED", str(here.parents[2] / "shared")) + "/data")
+    p.add_argument("--frames", type=int, default=250)
+    p.add_argument("--qp", type=int, default=32)
+    p.add_argument("--model", default="kptps")
+    p.add_argument("--csv", help="also write the table as CSV")
+    p.add_argument("clips", nargs="*", help="clip file names (default: all *.mp4)")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    clips = [Path(args.data) / c for c in args.clips] or sorted(Path(args.data).glob("*.mp4"))
+    rows = []
+    header = ("clip", "frames", "fps", "kbps", "kbps@25", "gfv_bits/pic", "msssim", "msssim_frozen", "vmaf",
+              "vmaf_frozen", "enc_fps", "dec_fps", "beats_frozen")
+    print(" | ".join(header))
+    for clip in clips:
+        video = read_video(clip, max_frames=args.frames)
+        frames, _ = prepare_ctc(video.frames, size=256, force=True)
+        stream, summary = encode_video(frames, video.fps, model=args.model, qp=args.qp)
+        t0 = time.perf_counter()
+        decoded = decode_stream(stream)
+        dec_fps = len(decoded.frames) / (time.perf_counter() - t0)
+        frozen = np.repeat(decoded.frames[:1], len(frames), axis=0)
+        ms, ms_f = msssim_per_frame(frames, decoded.frames).mean(), msssim_per_frame(frames, frozen).mean()
+        vm, vm_f = vmaf_per_frame(frames, decoded.frames, video.fps).mean(), vmaf_per_frame(frames, frozen, video.fps).mean()
+        row = (clip.name, summary.frames, round(video.fps, 3), round(summary.kbps, 3),
+               round(summary.total_bits * 25 / summary.frames / 1000, 3), round(summary.bits_gfv / summary.frames, 1),
+               round(float(ms), 4), round(float(ms_f), 4), round(float(vm), 2), round(float(vm_f), 2),
+               round(summary.encode_fps, 1), round(dec_fps, 1), bool(ms > ms_f and vm > vm_f))
+        rows.append(row)
+        print(" | ".join(str(x) for x in row), flush=True)
+    if args.csv:
+        with open(args.csv, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+    return 0 if all(r[-1] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

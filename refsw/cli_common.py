@@ -1,0 +1,85 @@
+"""Shared plumbing of the command-line apps: layered YAML config, output-path checks, error
+reporting (one line, non-zero exit, no partial output)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+DEFAULT_CFG = Path(__file__).resolve().parent.parent / "cfg" / "encoder_default.yaml"
+
+
+class UsageError(ValueError):
+    """A bad option or configuration value."""
+
+
+def load_config(files: list[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Merges ``defaults`` with YAML files in order (later wins); unknown keys are refused.
+
+    Raises:
+        UsageError: unreadable file, not a mapping, or an unknown key.
+    """
+    cfg = dict(defaults)
+    for name in files:
+        try:
+            data = yaml.safe_load(Path(name).read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise UsageError(f"cannot read config {name}: {err}".splitlines()[0]) from err
+        if not isinstance(data, dict):
+            raise UsageError(f"config {name} is not a mapping of options")
+        unknown = set(data) - set(defaults)
+        if unknown:
+            raise UsageError(f"config {name}: unknown option(s) {', '.join(sorted(unknown))}")
+        cfg.update(data)
+    return cfg
+
+
+def check_output_path(path: str, overwrite: bool) -> Path:
+    """Refuses an output that exists (unless ``overwrite``) or whose directory is not writable.
+
+    Raises:
+        UsageError: with a one-line reason.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"output {path} is a directory")
+    if p.exists() and not overwrite:
+        raise UsageError(f"output {path} exists; pass -y/--overwrite to replace it")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {path}: directory {parent} is not writable")
+    return p
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Writes ``data`` to a temporary file beside ``path`` and renames it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_app(prog: str, body: Callable[[], int], expected: tuple[type[BaseException], ...]) -> int:
+    """Runs ``body``; expected errors become ``"<prog>: error: <one line>"`` on stderr and exit 1."""
+    logging.basicConfig(level=logging.WARNING, format=f"{prog}: %(levelname)s: %(message)s")
+    try:
+        return body()
+    except expected as err:
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"{prog}: error: {msg}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

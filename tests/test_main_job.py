@@ -1,0 +1,217 @@
+"""End-to-end tests of the main job: gfv-encode / gfv-decode on a real talking-head clip, called
+in-process through ``main(argv)``, and one test per bad input of the issue."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from ctc.metrics.msssim import msssim_per_frame
+from ctc.metrics.vmaf import vmaf_per_frame
+from refsw import decoder_app, encoder_app
+from refsw.carriage import strip_sei
+from refsw.codecs import create_backend
+from refsw.face_crop import prepare_ctc
+from refsw.video_io import read_video, write_video
+from sei.nal import NalUnitType, read_nal_units
+from sei.registry import PayloadType
+from sei.sei_message import split_sei_rbsp
+
+FRAMES = 40
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict:
+    """lp_d3 (head turns, talking), first 40 pictures, encoded and decoded with the defaults."""
+    out = tmp_path_factory.mktemp("e2e")
+    src = data_dir / "lp_d3.mp4"
+    stream = out / "clip.266"
+    assert encoder_app.main(["-i", str(src), "-b", str(stream), "-f", str(FRAMES), "--force-crop"]) == 0
+    decoded = out / "clip_dec.y4m"
+    trace = out / "clip.sei.txt"
+    assert decoder_app.main(["-b", str(stream), "-o", str(decoded), "--trace-sei", str(trace)]) == 0
+    original, _ = prepare_ctc(read_video(src, max_frames=FRAMES).frames, force=True)
+    return {"dir": out, "stream": stream, "decoded": decoded, "trace": trace, "original": original}
+
+
+def test_stream_layout_is_vtm_carriage(encoded: dict) -> None:
+    nals = read_nal_units(encoded["stream"].read_bytes())
+    types = [n.nal_unit_type for n in nals]
+    last_vcl = max(i for i, n in enumerate(nals) if n.is_vcl)
+    suffix = [n for n in nals if n.nal_unit_type == NalUnitType.SUFFIX_SEI_NUT]
+    assert len(suffix) == FRAMES
+    for n in suffix:
+        frames = split_sei_rbsp(n.rbsp)
+        assert [f[0] for f in frames] == [PayloadType.GENERATIVE_FACE_VIDEO]  # one message per NAL unit
+    assert all(i > last_vcl for i, t in enumerate(types) if t == NalUnitType.SUFFIX_SEI_NUT)
+    prefix = [i for i, t in enumerate(types) if t == NalUnitType.PREFIX_SEI_NUT]
+    assert prefix and all(i < last_vcl for i in prefix)
+
+
+def test_ffmpeg_decodes_stream_and_key_picture_unchanged(encoded: dict, tmp_path: Path) -> None:
+    stream = encoded["stream"].read_bytes()
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    run = subprocess.run([ffmpeg, "-v", "error", "-f", "vvc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+                         input=stream, capture_output=True, check=False)
+    assert run.returncode == 0 and run.stderr == b"", run.stderr[-500:]
+    plain = strip_sei(stream)
+    assert len(plain) < len(stream)
+    run2 = subprocess.run([ffmpeg, "-v", "error", "-f", "vvc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+                          input=plain, capture_output=True, check=True)
+    assert run.stdout == run2.stdout and len(run.stdout) == 256 * 256 * 3 // 2
+    backend = create_backend("vvenc")
+    y1, y2 = backend.decode_yuv(stream), backend.decode_yuv(plain)
+    assert all(np.array_equal(a, b) for a, b in zip(y1, y2))
+
+
+def test_decoded_video_beats_frozen_frame(encoded: dict) -> None:
+    dec = read_video(encoded["decoded"]).frames
+    orig = encoded["original"]
+    assert dec.shape == orig.shape == (FRAMES, 256, 256, 3)
+    frozen = np.repeat(dec[:1], FRAMES, axis=0)
+    ms, ms_frozen = msssim_per_frame(orig, dec).mean(), msssim_per_frame(orig, frozen).mean()
+    vm, vm_frozen = vmaf_per_frame(orig, dec, 25).mean(), vmaf_per_frame(orig, frozen, 25).mean()
+    assert ms > ms_frozen + 0.02, (ms, ms_frozen)
+    assert vm > vm_frozen + 1.0, (vm, vm_frozen)
+
+
+def test_decoded_video_follows_head_motion(encoded: dict) -> None:
+    dec = read_video(encoded["decoded"]).frames.astype(np.float64)
+    motion = np.abs(np.diff(dec, axis=0)).mean(axis=(1, 2, 3))
+    assert (motion > 0.05).sum() > FRAMES // 2  # the generated pictures change over time
+
+
+def test_trace_and_log(encoded: dict) -> None:
+    trace = encoded["trace"].read_text().splitlines()
+    assert trace[1] == "Source picture timing info SEI message (10 bytes)"
+    assert sum(line.startswith("Generative face video SEI message") for line in trace) == FRAMES
+    assert any(line.endswith("gfv_uri: urn:gfv-refsw:generator:kptps:v1") for line in trace)
+    log = (encoded["decoded"].parent / (encoded["decoded"].name + ".pictures.csv")).read_text().splitlines()
+    assert log[0].startswith("index,kind,key_picture,gfv_id,gfv_cnt")
+    assert len(log) == FRAMES + 1 and log[1].split(",")[1] == "key" and log[2].split(",")[1] == "generated"
+
+
+def test_decode_vtm_vector_without_generator(shared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    vec = shared_dir / "conformance" / "public" / "gfv_vtm_sample"
+    out = tmp_path / "key.y4m"
+    trace = tmp_path / "trace.txt"
+    assert decoder_app.main(["-b", str(vec / "gfv_vtm_sample.266"), "-o", str(out), "--trace-sei", str(trace)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("no available generator matches the stream's representation") == 1
+    assert trace.read_text() == (vec / "gfv_vtm_sample.sei.txt").read_text()
+    assert read_video(out).frames.shape == (1, 64, 64, 3)
+
+
+# ------------------------------------------------------------------------------- bad input
+def _fails(app, argv: list[str], capsys: pytest.CaptureFixture, needle: str, code: int = 1) -> None:
+    if code == 2:
+        with pytest.raises(SystemExit) as exc:
+            app.main(argv)
+        assert exc.value.code == 2
+    else:
+        assert app.main(argv) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and needle in err[-1], err
+    assert len(err[-1]) < 300
+
+
+@pytest.fixture()
+def out_stream(tmp_path: Path) -> Path:
+    return tmp_path / "out.266"
+
+
+def _no_output(path: Path) -> None:
+    assert not path.exists()
+    assert not [p for p in path.parent.iterdir() if p.name.startswith("." + path.name)]
+
+
+def test_missing_input(tmp_path: Path, out_stream: Path, capsys) -> None:
+    _fails(encoder_app, ["-i", str(tmp_path / "nope.mp4"), "-b", str(out_stream)], capsys, "nope.mp4")
+    _no_output(out_stream)
+
+
+def test_unreadable_input(tmp_path: Path, out_stream: Path, capsys) -> None:
+    folder = tmp_path / "empty_dir"
+    folder.mkdir()
+    _fails(encoder_app, ["-i", str(folder), "-b", str(out_stream)], capsys, "empty_dir")
+    _no_output(out_stream)
+
+
+def test_not_a_video(tmp_path: Path, out_stream: Path, capsys) -> None:
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("this is not a video\n")
+    _fails(encoder_app, ["-i", str(fake), "-b", str(out_stream)], capsys, "fake.mp4")
+    _no_output(out_stream)
+
+
+def test_zero_frames(tmp_path: Path, out_stream: Path, capsys) -> None:
+    empty = tmp_path / "empty_256x256_25_8bit_420.yuv"
+    empty.write_bytes(b"")
+    _fails(encoder_app, ["-i", str(empty), "-b", str(out_stream)], capsys, "empty_256x256_25_8bit_420.yuv")
+    _no_output(out_stream)
+
+
+def test_size_the_codec_cannot_take(tmp_path: Path, out_stream: Path, data_dir: Path, capsys) -> None:
+    tiny = tmp_path / "tiny_8x8_25_8bit_444.rgb"
+    write_video(tiny, np.full((3, 8, 8, 3), 128, np.uint8), 25)
+    _fails(encoder_app, ["-i", str(tiny), "-b", str(out_stream), "--no-crop"], capsys, "8x8")
+    _no_output(out_stream)
+
+
+def test_no_face(tmp_path: Path, out_stream: Path, capsys) -> None:
+    noise = tmp_path / "noise.y4m"
+    write_video(noise, np.random.default_rng(1).integers(0, 256, (5, 128, 128, 3), dtype=np.uint8), 25)
+    _fails(encoder_app, ["-i", str(noise), "-b", str(out_stream)], capsys, "no face")
+    _no_output(out_stream)
+
+
+@pytest.mark.parametrize("qp", ["64", "-1", "abc"])
+def test_qp_out_of_range(qp: str, data_dir: Path, out_stream: Path, capsys) -> None:
+    _fails(encoder_app, ["-i", str(data_dir / "lp_d19.mp4"), "-b", str(out_stream), "--qp", qp], capsys, "QP", code=2)
+    _no_output(out_stream)
+
+
+def test_unwritable_output(tmp_path: Path, data_dir: Path, capsys) -> None:
+    target = tmp_path / "missing_dir" / "out.266"
+    _fails(encoder_app, ["-i", str(data_dir / "lp_d19.mp4"), "-b", str(target), "-f", "3"], capsys, "missing_dir")
+    assert not target.parent.exists()
+
+
+def test_existing_output_not_overwritten(tmp_path: Path, data_dir: Path, capsys) -> None:
+    target = tmp_path / "mine.266"
+    target.write_bytes(b"precious")
+    _fails(encoder_app, ["-i", str(data_dir / "lp_d19.mp4"), "-b", str(target), "-f", "3"], capsys, "exists")
+    assert target.read_bytes() == b"precious"
+
+
+def test_truncated_stream(encoded: dict, tmp_path: Path, capsys) -> None:
+    data = encoded["stream"].read_bytes()
+    cut = tmp_path / "cut.266"
+    cut.write_bytes(data[: len(data) - 7])
+    out = tmp_path / "cut.y4m"
+    _fails(decoder_app, ["-b", str(cut), "-o", str(out)], capsys, "corrupted")
+    _no_output(out)
+
+
+def test_corrupted_stream(encoded: dict, tmp_path: Path, capsys) -> None:
+    data = bytearray(encoded["stream"].read_bytes())
+    nals = read_nal_units(bytes(data))
+    sei = next(n for n in nals if n.nal_unit_type == NalUnitType.SUFFIX_SEI_NUT)
+    data[sei.offset + 3] = 0xFF  # payloadSize of the base GFV message
+    bad = tmp_path / "bad.266"
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "bad.y4m"
+    _fails(decoder_app, ["-b", str(bad), "-o", str(out)], capsys, "corrupted")
+    _no_output(out)
+
+
+def test_not_a_stream(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "junk.266"
+    bad.write_bytes(b"\x12\x34" * 100)
+    out = tmp_path / "junk.y4m"
+    _fails(decoder_app, ["-b", str(bad), "-o", str(out)], capsys, "not a VVC byte stream")
+    _no_output(out)
