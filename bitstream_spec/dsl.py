@@ -38,6 +38,9 @@ class Element:
         infer: value inferred when the element is not present (scalars only).
         equal: required value (``f(n)`` alignment bits).
         source: where the range/inference rule comes from.
+        stop: a value outside ``range`` stops parsing (a ``BitstreamError``) instead of being a
+            finding: used where VTM's reader aborts and where the value sizes shifts or loops
+            that later syntax or reconstruction could not bound (e.g. precision factors).
     """
 
     name: str
@@ -48,6 +51,7 @@ class Element:
     infer: Expr | None = None
     equal: int | None = None
     source: str = ""
+    stop: bool = False
 
 
 @dataclass(frozen=True)

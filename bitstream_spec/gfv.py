@@ -9,10 +9,25 @@ Reference: ``gfv_sei_syntax.md`` sections 3.1 (syntax), 3.4 (reader quirks), 3.5
 
 from __future__ import annotations
 
-from .dsl import Align, Check, Derived, Element, For, Hook, If, Let, PayloadBytes, Require, SelectState, Syntax
+from .dsl import (
+    Align,
+    Check,
+    Derived,
+    Element,
+    For,
+    Hook,
+    If,
+    Let,
+    PayloadBytes,
+    Require,
+    SelectState,
+    Syntax,
+)
 
 PAYLOAD_TYPE = 223
 VTM = "VTM-23.13 SEIread.cpp"
+VTM_BEHAVIOUR = "VTM-23.13 behaviour"
+PAYLOAD_FIT = "H.274 sei_payload(): the message syntax shall fit in payloadSize bytes"
 AJ0207 = "JVET-AJ0207 (GFV SEI)"
 
 _NN_INFO = (
@@ -86,8 +101,12 @@ _COORDINATES = (
     Element("gfv_coordinate_present_flag", "u(1)"),
     If("gfv_coordinate_present_flag", (
         Element("gfv_kps_pred_flag", "u(1)", infer=0),
+        Check("BasePic or gfv_cnt != 0 or not gfv_kps_pred_flag", "gfv_kps_pred_flag",
+              "a non-base message with gfv_cnt equal to 0 and gfv_kps_pred_flag equal to 1: VTM's reader "
+              "predicts it from the base message, VTM's writer (base-picture flag set for every message) from "
+              "the previous one", VTM_BEHAVIOUR + " (gfv_sei_syntax.md 3.3)", "warning"),
         If("BasePic or not gfv_kps_pred_flag", (
-            Element("gfv_coordinate_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM),
+            Element("gfv_coordinate_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM, stop=True),
             Element("gfv_num_kps_minus1", "ue(v)", range=(0, 65535),
                     source="this software: bounded to keep memory bounded (VTM has no check)"),
             Element("gfv_coordinate_z_present_flag", "u(1)"),
@@ -106,6 +125,10 @@ _COORDINATES = (
             Let("NumKps", "state.base_num_kps"),
             Let("ZPresent", "state.base_z_present"),
         )),
+        # Every coordinate takes at least one bit: refuse a count the payload cannot hold before
+        # looping over it (keeps parsing time and memory bounded by the payload size).
+        Require("NumKps * (2 + ZPresent) <= payload_bits_left()", "NumKps",
+                "NumKps keypoints need more bits than the payload has left", PAYLOAD_FIT),
         For("i", "NumKps", (
             If("not gfv_kps_pred_flag", (
                 *_coordinate("x", "gfv_coordinate_x_abs[ i ]"),
@@ -127,11 +150,15 @@ _COORDINATES = (
 )
 
 _MATRIX_TYPES = (
+    Let("NumMatrixElements", "0"),
+    Let("PrecedingAreType01", "True"),
+    Let("PrecedingAreType01WithInfo", "True"),
+    Let("PrecedingAreType456", "True"),
     For("i", "NumMatrixTypes", (
         Element("gfv_matrix_type_idx", "u(6)", index=("i",), trace="gfv_matrix_type_idx"),
         If("gfv_matrix_type_idx[i] <= 1", (
-            Check("gfv_coordinate_present_flag", "gfv_matrix_type_idx",
-                  "matrix types 0 and 1 require gfv_coordinate_present_flag equal to 1", VTM),
+            Require("gfv_coordinate_present_flag", "gfv_matrix_type_idx",
+                    "matrix types 0 and 1 require gfv_coordinate_present_flag equal to 1 (VTM's reader stops)", VTM),
             Element("gfv_num_matrices_equal_to_num_kps_flag", "u(1)", index=("i",),
                     trace="gfv_num_matrices_equal_to_num_kps_flag"),
             If("not gfv_num_matrices_equal_to_num_kps_flag[i]", (
@@ -154,6 +181,21 @@ _MATRIX_TYPES = (
                 )),
             )),
         )),
+        # VTM's reader stores gfv_num_matrices_equal_to_num_kps_flag, gfv_num_matrices_info and
+        # gfv_Matrix3DSpaceFlag only for the types that carry them but indexes them with i, so it
+        # misreads other orders (section 3.4 item 5).
+        Check("not (gfv_matrix_type_idx[i] <= 1 and not (PrecedingAreType01WithInfo"
+              " if not gfv_num_matrices_equal_to_num_kps_flag[i] else PrecedingAreType01))"
+              " and not (4 <= gfv_matrix_type_idx[i] <= 6 and not PrecedingAreType456)",
+              "gfv_matrix_type_idx",
+              "matrix type order VTM's reader misparses: a type 0/1 entry shall follow only type 0/1 entries "
+              "(with gfv_num_matrices_info: only such entries), a type 4..6 entry only type 4..6 entries",
+              VTM_BEHAVIOUR + " (SEIread.cpp indexes per-type vectors by i; gfv_sei_syntax.md 3.4 item 5)",
+              "warning"),
+        Let("PrecedingAreType01", "PrecedingAreType01 and gfv_matrix_type_idx[i] <= 1"),
+        Let("PrecedingAreType01WithInfo", "PrecedingAreType01WithInfo and gfv_matrix_type_idx[i] <= 1"
+            " and not gfv_num_matrices_equal_to_num_kps_flag[i]"),
+        Let("PrecedingAreType456", "PrecedingAreType456 and 4 <= gfv_matrix_type_idx[i] <= 6"),
         Let("Space3D", "(ZPresent if gfv_coordinate_present_flag else gfv_matrix_3d_space_flag[i])"
             " if gfv_matrix_type_idx[i] in (0, 1, 4, 5, 6) else 0", ("i",)),
         Let("NumMatrices",
@@ -167,6 +209,7 @@ _MATRIX_TYPES = (
         Let("MatrixWidth",
             "gfv_matrix_width_minus1[i] + 1 if gfv_matrix_type_idx[i] in (2, 3) or gfv_matrix_type_idx[i] >= 7"
             " else (1 if gfv_matrix_type_idx[i] in (5, 6) else Space3D[i] + 2)", ("i",)),
+        Let("NumMatrixElements", "NumMatrixElements + NumMatrices[i] * MatrixHeight[i] * MatrixWidth[i]"),
     )),
 )
 
@@ -177,9 +220,16 @@ _MATRICES = (
     Check("gfv_coordinate_present_flag or gfv_matrix_present_flag", "gfv_matrix_present_flag",
           "gfv_coordinate_present_flag and gfv_matrix_present_flag shall not both be 0", VTM),
     If("gfv_matrix_present_flag", (
-        If("not BasePic", (Element("gfv_matrix_pred_flag", "u(1)", infer=0),)),
+        If("not BasePic", (
+            Element("gfv_matrix_pred_flag", "u(1)", infer=0),
+            Check("gfv_cnt != 0 or not gfv_matrix_pred_flag", "gfv_matrix_pred_flag",
+                  "a non-base message with gfv_cnt equal to 0 and gfv_matrix_pred_flag equal to 1: VTM's reader "
+                  "predicts it from the last matrix message (it overwrites its base matrices with every one), "
+                  "VTM's writer from the last base message",
+                  VTM_BEHAVIOUR + " (gfv_sei_syntax.md 3.4 item 3)", "warning"),
+        )),
         If("not gfv_matrix_pred_flag", (
-            Element("gfv_matrix_element_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM),
+            Element("gfv_matrix_element_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM, stop=True),
             Element("gfv_num_matrix_types_minus1", "ue(v)", range=(0, 63),
                     source="this software: at most 64 matrix types (u(6) type index)"),
             Let("MatrixPrec", "gfv_matrix_element_precision_factor_minus1 + 1"),
@@ -191,12 +241,17 @@ _MATRICES = (
                     "gfv_sei_syntax.md 3.1 (matrix parameters copied from the base message)"),
             Let("MatrixPrec", "state.base_matrix_prec"),
             Let("NumMatrixTypes", "state.base_num_matrix_types"),
+            Let("NumMatrixElements", "0"),
             For("i", "NumMatrixTypes", (
                 Let("NumMatrices", "state.base_num_matrices[i]", ("i",)),
                 Let("MatrixHeight", "state.base_matrix_height[i]", ("i",)),
                 Let("MatrixWidth", "state.base_matrix_width[i]", ("i",)),
+                Let("NumMatrixElements", "NumMatrixElements + NumMatrices[i] * MatrixHeight[i] * MatrixWidth[i]"),
             )),
         )),
+        # Every matrix element takes at least two bits (integer and decimal part).
+        Require("2 * NumMatrixElements <= payload_bits_left()", "NumMatrices",
+                "the matrices need more bits than the payload has left", PAYLOAD_FIT),
         For("i", "NumMatrixTypes", (
             For("j", "NumMatrices[i]", (
                 For("k", "MatrixHeight[i]", (

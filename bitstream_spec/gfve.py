@@ -10,7 +10,20 @@ Reference: ``gfv_sei_syntax.md`` section 5 (syntax, derived variables, the stick
 
 from __future__ import annotations
 
-from .dsl import Align, Derived, Element, For, Hook, If, Let, PayloadBytes, Require, SelectState, Syntax
+from .dsl import (
+    Align,
+    Check,
+    Derived,
+    Element,
+    For,
+    Hook,
+    If,
+    Let,
+    PayloadBytes,
+    Require,
+    SelectState,
+    Syntax,
+)
 
 PAYLOAD_TYPE = 224
 VTM = "VTM-23.13 SEIread.cpp (xParseSEIGenerativeFaceVideoEnhancement)"
@@ -50,11 +63,12 @@ _MATRICES = (
     If("gfve_matrix_present_flag", (
         If("not BasePic", (Element("gfve_matrix_pred_flag", "u(1)", infer=0),)),
         If("not gfve_matrix_pred_flag", (
-            Element("gfve_matrix_element_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM),
+            Element("gfve_matrix_element_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM, stop=True),
             Element("gfve_num_matrices_minus1", "ue(v)", range=(0, 1023),
                     source="VTM-23.13 SEIwrite.cpp (writer CHECK; the reader has none)"),
             Let("MatrixPrec", "gfve_matrix_element_precision_factor_minus1 + 1"),
             Let("NumMatrices", "gfve_num_matrices_minus1 + 1"),
+            Let("NumMatrixElements", "0"),
             For("j", "NumMatrices", (
                 Element("gfve_matrix_height_minus1", "ue(v)", index=("j",), range=(0, 1023),
                         source="this software: bounded to keep memory bounded (VTM has no check)"),
@@ -62,6 +76,7 @@ _MATRICES = (
                         source="this software: bounded to keep memory bounded (VTM has no check)"),
                 Let("MatrixHeight", "gfve_matrix_height_minus1[j] + 1", ("j",)),
                 Let("MatrixWidth", "gfve_matrix_width_minus1[j] + 1", ("j",)),
+                Let("NumMatrixElements", "NumMatrixElements + MatrixHeight[j] * MatrixWidth[j]"),
             )),
         ), (
             Require("state.base_num_matrices is not None", "gfve_matrix_pred_flag",
@@ -69,11 +84,18 @@ _MATRICES = (
                     "gfv_sei_syntax.md 5 (P, NumMatrices and dimensions come from the base message)"),
             Let("MatrixPrec", "state.base_matrix_prec"),
             Let("NumMatrices", "state.base_num_matrices"),
+            Let("NumMatrixElements", "0"),
             For("j", "NumMatrices", (
                 Let("MatrixHeight", "state.base_matrix_height[j]", ("j",)),
                 Let("MatrixWidth", "state.base_matrix_width[j]", ("j",)),
+                Let("NumMatrixElements", "NumMatrixElements + MatrixHeight[j] * MatrixWidth[j]"),
             )),
         )),
+        # Every matrix element takes at least two bits (integer and decimal part): a count the
+        # payload cannot hold is refused before looping over it.
+        Require("2 * NumMatrixElements <= payload_bits_left()", "NumMatrices",
+                "the matrices need more bits than the payload has left",
+                "H.274 sei_payload(): the message syntax shall fit in payloadSize bytes"),
         For("j", "NumMatrices", (
             For("k", "MatrixHeight[j]", (
                 For("m", "MatrixWidth[j]", (
@@ -101,8 +123,12 @@ def _pupil(eye: str, axis: str) -> tuple:
 
 _PUPIL = (
     Element("gfve_pupil_coordinate_present_idx", "u(2)"),
+    Check("BasePic or not gfve_pupil_coordinate_present_idx or state.pupil_base_seen",
+          "gfve_pupil_coordinate_present_idx",
+          "a non-base message shall not signal pupils before a base message has (VTM's writer refuses it; "
+          "VTM's reader then reads no pupil syntax)", "VTM-23.13 SEIwrite.cpp (writer CHECK) and SEIread.cpp"),
     If("gfve_pupil_coordinate_present_idx != 0 and BasePic", (
-        Element("gfve_pupil_coordinate_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM),
+        Element("gfve_pupil_coordinate_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM, stop=True),
         Let("PupilPrec", "gfve_pupil_coordinate_precision_factor_minus1 + 1"),
     ), (
         Let("PupilPrec", "state.base_pupil_prec if gfve_pupil_coordinate_present_idx != 0 else 0"),

@@ -20,6 +20,11 @@ UE_MAX = (1 << 32) - 2
 class BitReader:
     """Reads syntax elements from ``data`` (bytes), limited to its first ``num_bits`` bits.
 
+    The bits are read from a window: one Python integer holding the data from (at most
+    :attr:`WINDOW` bytes before) the current position up to ``_wend``, so that a read is a
+    shift and a mask on a small integer whatever the size of the data (reading is linear in the
+    data size; a single integer for the whole data would make every read cost O(size)).
+
     Attributes:
         pos: current bit position from the start of ``data``.
         end: number of readable bits.
@@ -28,16 +33,38 @@ class BitReader:
         BitstreamError: on every read past ``end`` and on malformed codes.
     """
 
-    __slots__ = ("_val", "end", "pos")
+    __slots__ = ("_data", "_wend", "_win", "_wlim", "end", "pos")
+
+    #: Window size in bytes; payloads up to this size are held in one integer.
+    WINDOW = 512
 
     def __init__(self, data: bytes, num_bits: int | None = None) -> None:
         total = len(data) * 8
         end = total if num_bits is None else num_bits
         if end > total or end < 0:
             raise BitstreamError(f"bit length {end} outside the {len(data)}-byte buffer")
-        self._val = int.from_bytes(data, "big") >> (total - end)
+        self._data = data
         self.end = end
         self.pos = 0
+        self._fill(0, 0)
+
+    def _fill(self, pos: int, need: int) -> None:
+        """Loads the window at the byte holding bit ``pos`` with at least ``need`` bits past
+        ``pos`` (fewer when the data ends before).
+
+        ``_win`` holds the bits up to ``_wlim``; valid data ends at ``_wend`` (= ``_wlim``
+        inside the data). The last window of the data is followed by 64 zero bits, so that an
+        ``ue(v)`` prefix can always be looked at in one 64-bit slice.
+        """
+        first = pos >> 3
+        last = min((self.end + 7) >> 3, first + max(self.WINDOW, (need + 80) >> 3))
+        wend = min(last << 3, self.end)
+        win = int.from_bytes(self._data[first:last], "big") >> ((last << 3) - wend)
+        if wend == self.end:
+            self._win, self._wlim = win << 64, wend + 64
+        else:
+            self._win, self._wlim = win, wend
+        self._wend = wend
 
     @property
     def bits_left(self) -> int:
@@ -49,33 +76,38 @@ class BitReader:
         return not self.pos & 7
 
     def u(self, n: int) -> int:
-        """``u(n)``: unsigned integer of ``n`` bits (0 <= n <= 32)."""
-        if n == 0:
-            return 0
+        """``u(n)``: unsigned integer of ``n`` bits (n >= 0; VTM uses n <= 32)."""
         new = self.pos + n
-        if new > self.end:
-            raise BitstreamError(f"u({n}) reads past the end of the data", self.pos)
+        if new > self._wend:
+            if new > self.end:
+                raise BitstreamError(f"u({n}) reads past the end of the data", self.pos)
+            self._fill(self.pos, n)
         self.pos = new
-        return (self._val >> (self.end - new)) & ((1 << n) - 1)
+        return (self._win >> (self._wlim - new)) & ((1 << n) - 1)
 
     def f(self, n: int) -> int:
         """``f(n)``: fixed-pattern bit string; the caller checks the value."""
         return self.u(n)
 
     def ue(self) -> int:
-        """``ue(v)``: Exp-Golomb code, order 0; 0 .. 2^32 - 2 (VTM limit)."""
-        left = self.end - self.pos
-        rest = self._val & ((1 << left) - 1)
-        if not rest:
-            raise BitstreamError("ue(v) without a terminating one bit before the end of the data", self.pos)
-        zeros = left - rest.bit_length()
+        """``ue(v)``: Exp-Golomb code, order 0; 0 .. 2^32 - 2 (VTM limit: at most 31 leading
+        zero bits, so a code has at most 63 bits)."""
+        pos = self.pos
+        rem = self._wlim - pos
+        if rem < 64:
+            self._fill(pos, 64)
+            rem = self._wlim - pos
+        head = (self._win >> (rem - 64)) & 0xFFFFFFFFFFFFFFFF
+        zeros = 64 - head.bit_length()
         if zeros > 31:
-            raise BitstreamError(f"ue(v) with {zeros} leading zero bits (at most 31 allowed)", self.pos)
-        size = 2 * zeros + 1
-        if size > left:
-            raise BitstreamError("ue(v) suffix reads past the end of the data", self.pos)
-        self.pos += size
-        return (rest >> (left - size)) - 1
+            if pos + zeros >= self.end:
+                raise BitstreamError("ue(v) without a terminating one bit before the end of the data", pos)
+            raise BitstreamError(f"ue(v) with {zeros} leading zero bits (at most 31 allowed)", pos)
+        new = pos + 2 * zeros + 1
+        if new > self._wend:
+            raise BitstreamError("ue(v) reads past the end of the data", pos)
+        self.pos = new
+        return (head >> (63 - 2 * zeros)) - 1
 
     def se(self) -> int:
         """``se(v)``: signed Exp-Golomb (k odd -> (k+1)/2, k even -> -k/2)."""
@@ -85,34 +117,51 @@ class BitReader:
     def st(self) -> str:
         """``st(v)``: null-terminated UTF-8 string (bytes that are not UTF-8 are kept as
         surrogate escapes so that re-writing gives the same bytes)."""
-        out = bytearray()
         start = self.pos
-        while True:
-            if self.end - self.pos < 8:
-                self.pos = start
-                raise BitstreamError("st(v) without a terminating null byte", start)
-            b = self.u(8)
-            if b == 0:
-                return out.decode("utf-8", "surrogateescape")
-            out.append(b)
+        if start & 7:
+            out = bytearray()
+            while self.end - self.pos >= 8:
+                b = self.u(8)
+                if b == 0:
+                    return out.decode("utf-8", "surrogateescape")
+                out.append(b)
+        else:
+            first, last = start >> 3, self.end >> 3
+            nul = self._data.find(b"\x00", first, last)
+            if nul >= 0:
+                self.pos = (nul + 1) << 3
+                return self._data[first:nul].decode("utf-8", "surrogateescape")
+        self.pos = start
+        raise BitstreamError("st(v) without a terminating null byte", start)
 
     def b8(self) -> int:
         """``b(8)``: one byte."""
         return self.u(8)
 
     def bytes_to_end(self) -> bytes:
-        """All remaining whole bytes (``b(8)`` loop "while more data"); position must be aligned."""
+        """All remaining whole bytes (``b(8)`` loop "while more data")."""
         n = (self.end - self.pos) >> 3
         if n == 0:
             return b""
-        value = self.u(8 * n)
-        return value.to_bytes(n, "big")
+        if not self.pos & 7:
+            first = self.pos >> 3
+            self.pos += 8 * n
+            return bytes(self._data[first:first + n])
+        return self.peek_advance(8 * n).to_bytes(n, "big")
 
     def peek(self, n: int) -> int:
         """The next ``n`` bits without advancing (``n`` <= bits_left)."""
         if n > self.end - self.pos:
             raise BitstreamError(f"peek of {n} bits past the end of the data", self.pos)
-        return (self._val >> (self.end - self.pos - n)) & ((1 << n) - 1)
+        if self.pos + n > self._wend:
+            self._fill(self.pos, n)
+        return (self._win >> (self._wlim - self.pos - n)) & ((1 << n) - 1)
+
+    def peek_advance(self, n: int) -> int:
+        """``n`` bits (any number) as one integer, advancing past them."""
+        value = self.peek(n)
+        self.pos += n
+        return value
 
 
 class BitWriter:

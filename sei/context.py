@@ -1,13 +1,16 @@
 """Decoding context: the state that SEI messages carry from one message to the next.
 
-Two modes (``gfv_sei_syntax.md`` sections 3.4 and 4):
+Two modes (``gfv_sei_syntax.md`` sections 3.4 and 4; ``docs/reconstruction_modes.md`` has the
+full comparison and ``tests/test_modes.py`` shows each difference):
 
 ``"vtm"``
-    reproduces the VTM master decoder: one state per message type for the whole decoder,
-    whatever ``gfv_id`` / ``gfve_id`` say, with VTM's base-matrix handling.
+    reproduces the VTM-23.13 decoder: one state per message type for the whole stream,
+    whatever ``gfv_id`` / ``gfve_id`` say; the GFV base matrices are overwritten by every
+    message with matrices (base or not); the base matrix dimensions are appended by every base
+    message and never cleared, so predicted messages use the first base message's dimensions.
 ``"spec"``
     one state per (message type, ``gfv_id`` or ``gfve_id``) as the semantics intend; base
-    values are replaced, not appended, by a new base message.
+    matrices and dimensions are replaced by base messages only.
 """
 
 from __future__ import annotations

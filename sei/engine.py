@@ -20,8 +20,9 @@ Parsed values: a dict keyed by spec names; indexed elements are dicts keyed by t
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from bitstream_spec.dsl import (
     Align,
@@ -44,6 +45,29 @@ from .errors import BitstreamError, Finding, SEIWriteError
 DERIVED = object()
 
 
+@dataclass(frozen=True)
+class Run:
+    """Trace value standing for ``count`` consecutive elements of ``width`` bits with the same
+    label (NN payload bytes, reserved payload extension bits): one record instead of one per
+    element keeps a trace's size independent of such data. :meth:`items` gives the element
+    values (MSB first); element ``n`` starts ``n * width`` bits after the record's position.
+    """
+
+    value: int
+    count: int
+    width: int
+    signed: bool = False
+
+    def items(self) -> list[int]:
+        """The element values in order (bytes as signed -128..127 when ``signed``)."""
+        if self.width == 8:
+            data = self.value.to_bytes(self.count, "big")
+            return [b - 256 if b > 127 else b for b in data] if self.signed else list(data)
+        mask = (1 << self.width) - 1
+        total = self.count * self.width
+        return [(self.value >> (total - (n + 1) * self.width)) & mask for n in range(self.count)]
+
+
 def _names(body: tuple, out: set[str], indexed: set[str], inferred: dict[str, Any]) -> None:
     for node in body:
         if isinstance(node, Element):
@@ -56,8 +80,6 @@ def _names(body: tuple, out: set[str], indexed: set[str], inferred: dict[str, An
             out.add(node.name)
             if node.index:
                 indexed.add(node.name)
-        elif isinstance(node, (Align,)):
-            pass
         elif isinstance(node, PayloadBytes):
             out.add(node.name)
         elif isinstance(node, If):
@@ -67,17 +89,103 @@ def _names(body: tuple, out: set[str], indexed: set[str], inferred: dict[str, An
             _names(node.body, out, indexed, inferred)
 
 
-class _Rewrite(ast.NodeTransformer):
-    """Rewrites element and derived-variable names into ``v['name']`` lookups."""
+def _local(prefix: str, name: str) -> str:
+    """A local variable name of the generated code for ``name``."""
+    return f"{prefix}_{name}"
 
-    def __init__(self, names: set[str]) -> None:
+
+class _Scope:
+    """Values of syntax elements and derived variables known to sit in local variables.
+
+    A value read (or derived) in a body is valid for the nodes after it in that body and in
+    their nested bodies; re-reading the name in a nested body invalidates outer aliases, and a
+    loop over ``var`` hides aliases whose index uses ``var`` from outer iterations.
+    """
+
+    def __init__(self, parent: _Scope | None, loop_var: str | None = None) -> None:
+        self.parent = parent
+        self.loop_var = loop_var
+        self.aliases: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def find(self, name: str) -> tuple[str, tuple[str, ...]] | None:
+        scope: _Scope | None = self
+        hidden: set[str] = set()
+        while scope is not None:
+            hit = scope.aliases.get(name)
+            if hit is not None:
+                return None if hidden.intersection(hit[1]) else hit
+            if scope.loop_var is not None:
+                hidden.add(scope.loop_var)
+            scope = scope.parent
+        return None
+
+    def set(self, name: str, alias: str, index: tuple[str, ...]) -> None:
+        self.forget(name)
+        self.aliases[name] = (alias, index)
+
+    def forget(self, name: str) -> None:
+        scope: _Scope | None = self
+        while scope is not None:
+            scope.aliases.pop(name, None)
+            scope = scope.parent
+
+    def clear(self) -> None:
+        scope: _Scope | None = self
+        while scope is not None:
+            scope.aliases.clear()
+            scope = scope.parent
+
+
+class _Rewrite(ast.NodeTransformer):
+    """Rewrites element and derived-variable names of a table expression into the generated
+    code's storage: a local alias when the value is known to be in one, the local dict of an
+    indexed name, else ``v['name']``."""
+
+    def __init__(self, names: set[str], indexed: set[str], scope: _Scope, reader: bool,
+                 keys: dict[tuple[str, ...], str]) -> None:
         self.names = names
+        self.indexed = indexed
+        self.scope = scope
+        self.reader = reader
+        self.keys = keys
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if isinstance(node.value, ast.Name) and node.value.id in self.indexed:
+            index = _index_vars(node.slice)
+            hit = self.scope.find(node.value.id)
+            if hit is not None and index == hit[1]:
+                return ast.copy_location(ast.Name(hit[0], ast.Load()), node)
+            if index in self.keys:
+                node.slice = ast.Name(self.keys[index], ast.Load())
+        return self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if self.reader and isinstance(node.func, ast.Name) and node.func.id == "payload_bits_left":
+            # The reader's bits left: ``r.end - pos`` (``pos`` is the generated code's local).
+            return ast.copy_location(ast.BinOp(
+                ast.Attribute(ast.Name("r", ast.Load()), "end", ast.Load()), ast.Sub(), ast.Name("pos", ast.Load())),
+                node)
+        return self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
-        if node.id in self.names:
-            return ast.copy_location(
-                ast.Subscript(value=ast.Name("v", ast.Load()), slice=ast.Constant(node.id), ctx=ast.Load()), node)
-        return node
+        if node.id not in self.names:
+            return node
+        if node.id in self.indexed:
+            return ast.copy_location(ast.Name(_local("_d", node.id), ast.Load()), node)
+        hit = self.scope.find(node.id)
+        if hit is not None:
+            return ast.copy_location(ast.Name(hit[0], ast.Load()), node)
+        return ast.copy_location(
+            ast.Subscript(value=ast.Name("v", ast.Load()), slice=ast.Constant(node.id), ctx=ast.Load()), node)
+
+
+def _index_vars(node: ast.AST) -> tuple[str, ...] | None:
+    """``("i", "j")`` for a subscript ``[i, j]`` made of plain names, else ``None``."""
+    if isinstance(node, ast.Name):
+        return (node.id,)
+    if isinstance(node, ast.Tuple) and all(isinstance(e, ast.Name) for e in node.elts):
+        return tuple(e.id for e in node.elts)  # type: ignore[attr-defined]
+    return None
 
 
 @dataclass
@@ -86,10 +194,13 @@ class CompiledSyntax:
 
     Attributes:
         syntax: the table.
-        read: generated reader (see module docstring).
-        write: generated writer (see module docstring).
+        read: generated reader (see module docstring); runs a variant without any trace code
+            when ``t`` is ``None``.
+        write: generated writer (see module docstring), likewise.
         element_order: element names in syntax order (JSON field order).
         source: the generated Python source (for debugging and ``--dump-generated``).
+        lines: per generated function (code file name), the syntax element handled on each
+            source line; :meth:`element_at` uses it to name the element of an error.
     """
 
     syntax: Syntax
@@ -97,22 +208,42 @@ class CompiledSyntax:
     write: Callable[..., dict]
     element_order: tuple[str, ...]
     source: str
+    lines: dict[str, dict[int, str]]
+
+    def element_at(self, exc: BaseException) -> str | None:
+        """The syntax element being read or written when ``exc`` was raised inside generated
+        code (innermost frame of this syntax), or ``None``."""
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            table = self.lines.get(tb.tb_frame.f_code.co_filename)
+            if table is not None:
+                found = table.get(tb.tb_lineno, found)
+            tb = tb.tb_next
+        return found
 
 
 class _Gen:
-    def __init__(self, syntax: Syntax, hooks: dict[str, Callable], writer: bool) -> None:
+    """Generates one function (reader or writer, traced or not) from a table."""
+
+    def __init__(self, syntax: Syntax, hooks: dict[str, Callable], writer: bool, traced: bool) -> None:
         self.syntax = syntax
         self.writer = writer
+        self.traced = traced
         self.lines: list[str] = []
-        names: set[str] = set()
+        self.names: set[str] = set()
         self.indexed: set[str] = set()
         self.inferred: dict[str, Any] = {}
-        _names(syntax.body, names, self.indexed, self.inferred)
-        self.rewrite = _Rewrite(names)
+        _names(syntax.body, self.names, self.indexed, self.inferred)
+        self.scope = _Scope(None)
         self.consts: dict[str, Any] = {}
         self.hooks = hooks
         self.order: list[str] = []
         self.uses_bits_left = False
+        self.line_element: dict[int, str] = {}
+        self.keys: dict[tuple[str, ...], str] = {}
+        self.n_alias = 0
+        self.methods: set[str] = set()
 
     def const(self, value: Any) -> str:
         key = f"_c{len(self.consts)}"
@@ -125,21 +256,38 @@ class _Gen:
         if "payload_bits_left" in str(text):
             self.uses_bits_left = True
         tree = ast.parse(str(text), mode="eval")
-        return ast.unparse(self.rewrite.visit(tree))
+        return ast.unparse(_Rewrite(self.names, self.indexed, self.scope, not self.writer, self.keys).visit(tree))
 
-    def emit(self, depth: int, line: str) -> None:
+    def emit(self, depth: int, line: str, element: str | None = None) -> None:
         self.lines.append("    " * depth + line)
+        if element is not None:
+            self.line_element[len(self.lines)] = element
 
     def key(self, index: tuple[str, ...]) -> str:
-        return index[0] if len(index) == 1 else "(" + ", ".join(index) + ")"
+        if len(index) == 1:
+            return index[0]
+        return self.keys.get(index) or "(" + ", ".join(index) + ")"
 
     def target(self, name: str, index: tuple[str, ...]) -> str:
-        return f"v[{name!r}][{self.key(index)}]" if index else f"v[{name!r}]"
+        return f"{_local('_d', name)}[{self.key(index)}]" if index else f"v[{name!r}]"
 
-    def body(self, nodes: tuple, depth: int) -> None:
+    def alias(self, name: str, index: tuple[str, ...]) -> str:
+        self.n_alias += 1
+        local = f"_a{self.n_alias}"
+        self.scope.set(name, local, index)
+        return local
+
+    def method(self, name: str) -> str:
+        self.methods.add(name)
+        return f"_m_{name}"
+
+    def body(self, nodes: tuple, depth: int, loop_var: str | None = None) -> None:
         start = len(self.lines)
+        outer = self.scope
+        self.scope = _Scope(outer, loop_var)
         for node in nodes:
             getattr(self, "node_" + type(node).__name__)(node, depth)
+        self.scope = outer
         if len(self.lines) == start:
             self.emit(depth, "pass")
 
@@ -148,48 +296,89 @@ class _Gen:
             self.order.append(e.name)
         label = e.trace or e.name
         desc = e.desc
-        target = self.target(e.name, e.index)
-        if desc.startswith("u(") or desc.startswith("f("):
-            width = self.expr(desc[2:-1])
-            call_r, call_w = f"r.u({width})", f"w.u(x, {width})"
-        elif desc == "ue(v)":
-            call_r, call_w = "r.ue()", "w.ue(x)"
-        elif desc == "se(v)":
-            call_r, call_w = "r.se()", "w.se(x)"
-        elif desc == "st(v)":
-            call_r, call_w = "r.st()", "w.st(x)"
-        else:
+        if not (desc.startswith(("u(", "f(")) or desc in ("ue(v)", "se(v)", "st(v)")):
             raise ValueError(f"{self.syntax.name}: unsupported descriptor {desc!r} of {e.name}")
-        self.emit(depth, "p = w.pos" if self.writer else "p = r.pos")
+        need_pos = self.traced or (e.range is not None and not self.writer)
         if self.writer:
-            self.emit(depth, f"x = _get(v, {e.name!r}, {self.key(e.index) if e.index else 'None'})")
-            self.emit(depth, call_w)
+            if need_pos:
+                self.emit(depth, "p = w.pos")
+            if desc.startswith(("u(", "f(")):
+                call = f"{self.method('u')}(x, {self.expr(desc[2:-1])})"
+            else:
+                call = f"{self.method(desc[:2])}(x)"
+            self.emit(depth, f"x = {self.target(e.name, e.index)}", e.name)
+            self.emit(depth, call, e.name)
         else:
-            self.emit(depth, f"x = {call_r}")
-            self.emit(depth, f"{target} = x")
-        self.emit(depth, f"if t is not None: t.append(({label!r}, x, p))")
+            if need_pos:
+                self.emit(depth, "p = pos")
+            self.read_value(desc, depth, e.name)
+            self.emit(depth, f"{self.target(e.name, e.index)} = x")
+        if self.traced:
+            self.emit(depth, f"t.append(({label!r}, x, p))")
         if e.range is not None:
             lo, hi = self.expr(e.range[0]), self.expr(e.range[1])
             rule = self.const(f"{e.name} shall be in the range {e.range[0]}..{e.range[1]}")
             src = self.const(e.source or self.syntax.sources[0])
             self.emit(depth, f"if not ({lo} <= x <= {hi}):")
             if self.writer:
-                self.emit(depth + 1, f"raise SEIWriteError({e.name!r} + ' = ' + str(x) + ': ' + {rule})")
+                self.emit(depth + 1, f"raise SEIWriteError({e.name!r} + ' = ' + str(x) + ': ' + {rule})", e.name)
+            elif e.stop:
+                self.emit(depth + 1, f"raise BitstreamError({e.name!r} + ' = ' + str(x) + ': ' + {rule}, p, "
+                                     f"{e.name!r}, {src})", e.name)
             else:
                 self.emit(depth + 1, f"f.append(Finding({e.name!r}, p, {rule}, {src}))")
+        self.emit(depth, f"{self.alias(e.name, e.index)} = x")
+
+    def read_value(self, desc: str, depth: int, element: str) -> None:
+        """Reader code leaving the value of one descriptor in ``x``.
+
+        ``u(n)``, ``f(n)``, ``ue(v)`` and ``se(v)`` are read inline from the reader's window
+        (locals ``_win``, ``_wlim``, ``_wend``, ``pos``; see :class:`sei.bitio.BitReader`):
+        a shift and a mask per element instead of a method call. ``st(v)`` calls the reader.
+        """
+        def emit(line: str) -> None:
+            self.emit(depth, line, element)
+
+        if desc.startswith(("u(", "f(")):
+            width = self.expr(desc[2:-1])
+            if width.isdigit():
+                n, mask = width, str((1 << int(width)) - 1)
+            else:
+                emit(f"_n = {width}")
+                n, mask = "_n", "((1 << _n) - 1)"
+            emit(f"pos += {n}")
+            emit(f"if pos > _wend: _win, _wlim, _wend = _refill(r, pos - {n}, {n})")
+            emit(f"x = (_win >> (_wlim - pos)) & {mask}")
+        elif desc in ("ue(v)", "se(v)"):
+            emit("_h = _wlim - pos")
+            emit("if _h < 64: _win, _wlim, _wend = _refill(r, pos, 0, 64); _h = _wlim - pos")
+            emit("_h = (_win >> (_h - 64)) & 0xFFFFFFFFFFFFFFFF")
+            emit("_z = 64 - _h.bit_length()")
+            emit("if _z > 31 or pos + _z + _z >= _wend: _ue_error(r, pos, _z)")
+            emit("pos += _z + _z + 1")
+            emit("x = (_h >> (63 - _z - _z)) - 1")
+            if desc == "se(v)":
+                emit("x = (x + 1) >> 1 if x & 1 else -(x >> 1)")
+        else:
+            emit("r.pos = pos")
+            emit(f"x = {self.method('st')}()")
+            emit("pos = r.pos; _win, _wlim, _wend = r._win, r._wlim, r._wend")
 
     def node_Align(self, a: Align, depth: int) -> None:
         label = a.trace or a.name
         if self.writer:
             self.emit(depth, "while w.pos & 7:")
-            self.emit(depth + 1, "p = w.pos; w.u(0, 1)")
-            self.emit(depth + 1, f"if t is not None: t.append(({label!r}, 0, p))")
+            if self.traced:
+                self.emit(depth + 1, f"t.append(({label!r}, 0, w.pos))")
+            self.emit(depth + 1, f"{self.method('u')}(0, 1)", a.name)
         else:
             rule = self.const(f"{a.name} shall be equal to 0")
             src = self.const(a.source or self.syntax.sources[0])
-            self.emit(depth, "while r.pos & 7:")
-            self.emit(depth + 1, "p = r.pos; x = r.u(1)")
-            self.emit(depth + 1, f"if t is not None: t.append(({label!r}, x, p))")
+            self.emit(depth, "while pos & 7:")
+            self.emit(depth + 1, "p = pos")
+            self.read_value("u(1)", depth + 1, a.name)
+            if self.traced:
+                self.emit(depth + 1, f"t.append(({label!r}, x, p))")
             self.emit(depth + 1, f"if x: f.append(Finding({a.name!r}, p, {rule}, {src}))")
 
     def node_PayloadBytes(self, pb: PayloadBytes, depth: int) -> None:
@@ -197,11 +386,12 @@ class _Gen:
         if pb.name not in self.order:
             self.order.append(pb.name)
         if self.writer:
-            self.emit(depth, f"x = bytes(_get(v, {pb.name!r}, None)); p = w.pos; w.raw_bytes(x)")
+            self.emit(depth, f"x = bytes(v[{pb.name!r}]); p = w.pos; w.raw_bytes(x)", pb.name)
         else:
-            self.emit(depth, f"p = r.pos; x = r.bytes_to_end(); v[{pb.name!r}] = x")
-        self.emit(depth, "if t is not None:")
-        self.emit(depth + 1, f"t.extend(({label!r}, b - 256 if b > 127 else b, p + 8 * n) for n, b in enumerate(x))")
+            self.emit(depth, f"p = r.pos = pos; x = r.bytes_to_end(); v[{pb.name!r}] = x", pb.name)
+            self.emit(depth, "pos = r.pos; _win, _wlim, _wend = r._win, r._wlim, r._wend")
+        if self.traced:
+            self.emit(depth, f"if x: t.append(({label!r}, Run(int.from_bytes(x, 'big'), len(x), 8, True), p))")
 
     def node_If(self, node: If, depth: int) -> None:
         self.emit(depth, f"if {self.expr(node.cond)}:")
@@ -209,31 +399,51 @@ class _Gen:
         if node.orelse:
             self.emit(depth, "else:")
             self.body(node.orelse, depth + 1)
+        # A name set in only one branch (or in both) is not known to be in a local afterwards.
+        for name in _assigned(node.then) | _assigned(node.orelse):
+            self.scope.forget(name)
 
     def node_For(self, node: For, depth: int) -> None:
         bounds = self.expr(node.count) if node.start == 0 else f"{self.expr(node.start)}, {self.expr(node.count)}"
         self.emit(depth, f"for {node.var} in range({bounds}):")
-        self.body(node.body, depth + 1)
+        # From the second iteration on, what the body stores replaces what was known before it.
+        for name in _assigned(node.body):
+            self.scope.forget(name)
+        # A multi-index key used more than once in this iteration is built once.
+        keys = [ix for ix in _indices(node.body) if len(ix) > 1 and ix[-1] == node.var]
+        added = [ix for ix in dict.fromkeys(keys) if keys.count(ix) > 1 and ix not in self.keys]
+        for ix in added:
+            self.keys[ix] = f"_k{len(self.keys)}"
+            self.emit(depth + 1, f"{self.keys[ix]} = ({', '.join(ix)})")
+        self.body(node.body, depth + 1, node.var)
+        for ix in added:
+            del self.keys[ix]
+        for name in _assigned(node.body):
+            self.scope.forget(name)
 
     def node_Let(self, node: Let, depth: int) -> None:
-        self.emit(depth, f"{self.target(node.name, node.index)} = {self.expr(node.expr)}")
+        value = self.expr(node.expr)
+        local = self.alias(node.name, node.index)
+        self.emit(depth, f"{self.target(node.name, node.index)} = {local} = {value}")
 
     def node_Check(self, node: Check, depth: int) -> None:
+        if self.writer and node.severity != "error":
+            return  # a warning (legal syntax that VTM mishandles) does not stop a writer
         rule, src = self.const(node.rule), self.const(node.source)
-        pos = "w.pos" if self.writer else "r.pos"
         self.emit(depth, f"if not ({self.expr(node.cond)}):")
         if self.writer:
-            self.emit(depth + 1, f"raise SEIWriteError({node.element!r} + ': ' + {rule})")
+            self.emit(depth + 1, f"raise SEIWriteError({node.element!r} + ': ' + {rule})", node.element)
         else:
-            self.emit(depth + 1, f"f.append(Finding({node.element!r}, {pos}, {rule}, {src}, {node.severity!r}))")
+            self.emit(depth + 1, f"f.append(Finding({node.element!r}, pos, {rule}, {src}, {node.severity!r}))")
 
     def node_Require(self, node: Require, depth: int) -> None:
         rule, src = self.const(node.rule), self.const(node.source)
-        pos = "w.pos" if self.writer else "r.pos"
-        err = "SEIWriteError" if self.writer else "BitstreamError"
         self.emit(depth, f"if not ({self.expr(node.cond)}):")
-        self.emit(depth + 1, f"raise {err}({node.element!r} + ': ' + {rule} + ' [' + {src} + ']', {pos})"
-                  if not self.writer else f"raise {err}({node.element!r} + ': ' + {rule})")
+        if self.writer:
+            self.emit(depth + 1, f"raise SEIWriteError({node.element!r} + ': ' + {rule})", node.element)
+        else:
+            self.emit(depth + 1, f"raise BitstreamError({node.element!r} + ': ' + {rule}, pos, {node.element!r}, "
+                                 f"{src})", node.element)
 
     def node_SelectState(self, node: SelectState, depth: int) -> None:
         key = self.expr(node.key)
@@ -244,64 +454,122 @@ class _Gen:
         if node.name not in self.hooks:
             raise ValueError(f"{self.syntax.name}: hook {node.name!r} not provided")
         self.emit(depth, f"_hook_{node.name}(v, state, ctx)")
+        self.scope.clear()
 
     def node_Derived(self, node: Derived, depth: int) -> None:
-        self.emit(depth, f"if t is not None and ({self.expr(node.cond)}): t.append((DERIVED, {node.label!r}, None))")
+        if self.traced:
+            cond = self.expr(node.cond)
+            test = "" if cond == "True" else f"if {cond}: "
+            self.emit(depth, f"{test}t.append((DERIVED, {node.label!r}, None))")
 
-    def build(self) -> tuple[Callable, str]:
-        fname = "write" if self.writer else "read"
+    def build(self) -> tuple[Callable, str, str, dict[int, str]]:
+        kind = "write" if self.writer else "read"
+        fname = f"{kind}_traced" if self.traced else f"{kind}_plain"
         args = "w, v, ctx, t" if self.writer else "r, ctx, t, f"
         self.emit(0, f"def {fname}({args}):")
+        dicts = sorted(self.indexed)
         if self.writer:
             self.emit(1, "v = _prepare(v)")
-        else:
-            init = {name: {} for name in sorted(self.indexed)}
-            self.emit(1, f"v = {{{', '.join(f'{k!r}: {{}}' for k in init)}}}")
-        for name, value in self.inferred.items():
-            if self.writer:
+            for name, value in self.inferred.items():
                 self.emit(1, f"v.setdefault({name!r}, {value!r})")
-            else:
+            for name in dicts:
+                self.emit(1, f"{_local('_d', name)} = v[{name!r}]")
+        else:
+            for name in dicts:
+                self.emit(1, f"{_local('_d', name)} = {{}}")
+            self.emit(1, "v = {" + ", ".join(f"{n!r}: {_local('_d', n)}" for n in dicts) + "}")
+            for name, value in self.inferred.items():
                 self.emit(1, f"v[{name!r}] = {value!r}")
+            self.emit(1, "pos = r.pos; _win, _wlim, _wend = r._win, r._wlim, r._wend")
         self.emit(1, "state = None")
-        preamble_at = len(self.lines)
-        self.body(self.syntax.body, 1)
-        if self.uses_bits_left:
-            # The writer writes what a ``payload_bits_left()`` test guards (VTM writers do).
-            self.lines.insert(preamble_at, "    " + ("payload_bits_left = _ALWAYS" if self.writer else
-                                                     "payload_bits_left = lambda: r.end - r.pos"))
+        body_at = len(self.lines)
+        self.emit(1, "try:")
+        self.body(self.syntax.body, 2)
+        if self.writer:
+            self.emit(1, "except KeyError as err:")
+            self.emit(2, f"raise _missing(err, _element_at_line(err, {fname!r})) from None")
+        else:
+            self.emit(1, "except BitstreamError as err:")
+            self.emit(2, f"if err.element is None: err.element = _element_at_line(err, {fname!r})")
+            self.emit(2, "raise")
+            self.emit(1, "r.pos = pos")
         self.emit(1, "return v")
+        preamble = []
+        obj = "w" if self.writer else "r"
+        for m in sorted(self.methods):
+            preamble.append(f"    _m_{m} = {obj}.{m}")
+        if self.uses_bits_left and self.writer:
+            # The writer writes what a ``payload_bits_left()`` test guards (VTM writers do).
+            preamble.append("    payload_bits_left = _ALWAYS")
+        self.lines[body_at:body_at] = preamble
+        shift = len(preamble)
+        line_element = {(n + shift if n > body_at else n): el for n, el in self.line_element.items()}
+        return self._compile(fname), fname, "\n".join(self.lines) + "\n", line_element
+
+    def _compile(self, fname: str) -> Callable:
         src = "\n".join(self.lines) + "\n"
-        indexed = frozenset(self.indexed)
-
-        def _prepare(values: dict) -> dict:
-            out = dict(values)
-            for name in indexed:
-                cur = out.get(name)
-                if cur is None:
-                    out[name] = {}
-                elif not isinstance(cur, dict):
-                    out[name] = dict(enumerate(cur))
-                else:
-                    out[name] = dict(cur)
-            return out
-
-        def _get(values: dict, name: str, key: Any) -> Any:
-            try:
-                return values[name] if key is None else values[name][key]
-            except KeyError:
-                where = "" if key is None else f"[{key}]"
-                raise SEIWriteError(f"missing value of syntax element {name}{where}") from None
-
         namespace: dict[str, Any] = {
             "Finding": Finding, "BitstreamError": BitstreamError, "SEIWriteError": SEIWriteError,
-            "DERIVED": DERIVED, "_prepare": _prepare, "_get": _get, "_ALWAYS": _always_bits_left,
-            **self.consts,
+            "DERIVED": DERIVED, "Run": Run, "_ALWAYS": _always_bits_left, "_missing": _missing,
+            "_refill": _refill, "_ue_error": _ue_error, **self.consts,
         }
         for hname, fn in self.hooks.items():
             namespace[f"_hook_{hname}"] = fn
-        code = compile(src, f"<{self.syntax.name}.{fname}>", "exec")
+        self.namespace = namespace
+        code = compile(src, self.filename(fname), "exec")
         exec(code, namespace)  # noqa: S102 - source generated from our own syntax tables
-        return namespace[fname], src
+        return namespace[fname]
+
+    def filename(self, fname: str) -> str:
+        return f"<{self.syntax.name}.{fname}>"
+
+
+def _indices(body: tuple) -> list[tuple[str, ...]]:
+    """Index tuples of the elements and derived variables stored by ``body`` outside nested
+    loops (one entry per storing node)."""
+    out: list[tuple[str, ...]] = []
+    for node in body:
+        if isinstance(node, (Element, Let)) and node.index:
+            out.append(node.index)
+        elif isinstance(node, If):
+            out += _indices(node.then) + _indices(node.orelse)
+    return out
+
+
+def _assigned(body: tuple) -> set[str]:
+    """Names an element or derived variable of ``body`` (at any depth) is stored under."""
+    out: set[str] = set()
+    _names(body, out, set(), {})
+    return out
+
+
+def _missing(err: KeyError, element: str | None) -> SEIWriteError:
+    """The writer's error for a value missing from its input."""
+    key = err.args[0] if err.args else None
+    what = element or (key if isinstance(key, str) else "?")
+    where = "" if key is None or key == what else f" ({key!r})"
+    return SEIWriteError(f"missing value of syntax element {what}{where}")
+
+
+def _refill(r: Any, start: int, n: int, need: int | None = None) -> tuple[int, int, int]:
+    """Reader window after a read of ``n`` bits at ``start`` went past it (inline ``u(n)``),
+    or with ``need`` bits past ``start`` (inline ``ue(v)``); ``(_win, _wlim, _wend)``.
+
+    Raises:
+        BitstreamError: the read goes past the end of the data.
+    """
+    if start + n > r.end:
+        raise BitstreamError(f"u({n}) reads past the end of the data", start)
+    r.pos = start
+    r._fill(start, n if need is None else need)
+    return r._win, r._wlim, r._wend
+
+
+def _ue_error(r: Any, pos: int, zeros: int) -> None:
+    """Raises the error of an inline ``ue(v)`` at ``pos`` with ``zeros`` leading zero bits."""
+    r.pos = pos
+    r.ue()
+    raise BitstreamError("ue(v) reads past the end of the data", pos)
 
 
 def _always_bits_left() -> int:
@@ -310,7 +578,8 @@ def _always_bits_left() -> int:
 
 
 def compile_syntax(syntax: Syntax, hooks: dict[str, Callable] | None = None) -> CompiledSyntax:
-    """Compiles ``syntax`` into reader and writer functions.
+    """Compiles ``syntax`` into reader and writer functions (each in a variant with and one
+    without trace code).
 
     Args:
         syntax: the table.
@@ -320,8 +589,51 @@ def compile_syntax(syntax: Syntax, hooks: dict[str, Callable] | None = None) -> 
         ValueError: the table uses an unknown descriptor or hook.
     """
     hooks = hooks or {}
-    rgen = _Gen(syntax, hooks, writer=False)
-    read, rsrc = rgen.build()
-    wgen = _Gen(syntax, hooks, writer=True)
-    write, wsrc = wgen.build()
-    return CompiledSyntax(syntax, read, write, tuple(rgen.order), rsrc + "\n" + wsrc)
+    funcs: dict[str, Callable] = {}
+    sources: list[str] = []
+    lines: dict[str, dict[int, str]] = {}
+    order: tuple[str, ...] = ()
+    indexed: frozenset[str] = frozenset()
+    gens = []
+    for writer in (False, True):
+        for traced in (False, True):
+            gen = _Gen(syntax, hooks, writer, traced)
+            gens.append(gen)
+            fn, fname, src, line_element = gen.build()
+            funcs[fname] = fn
+            sources.append(src)
+            lines[gen.filename(fname)] = line_element
+            if not writer:
+                order = tuple(gen.order)
+                indexed = frozenset(gen.indexed)
+
+    def _prepare(values: dict) -> dict:
+        out = dict(values)
+        for name in indexed:
+            cur = out.get(name)
+            if cur is None:
+                out[name] = {}
+            elif not isinstance(cur, dict):
+                out[name] = dict(enumerate(cur))
+            else:
+                out[name] = dict(cur)
+        return out
+
+    def _element_at_line(err: BaseException, fname: str) -> str | None:
+        return compiled.element_at(err)
+
+    for gen in gens:
+        gen.namespace["_prepare"] = _prepare
+        gen.namespace["_element_at_line"] = _element_at_line
+
+    read_plain, read_traced = funcs["read_plain"], funcs["read_traced"]
+    write_plain, write_traced = funcs["write_plain"], funcs["write_traced"]
+
+    def read(r: Any, ctx: Any, t: list | None, f: list) -> dict:
+        return read_plain(r, ctx, t, f) if t is None else read_traced(r, ctx, t, f)
+
+    def write(w: Any, v: dict, ctx: Any, t: list | None) -> dict:
+        return write_plain(w, v, ctx, t) if t is None else write_traced(w, v, ctx, t)
+
+    compiled = CompiledSyntax(syntax, read, write, order, "\n".join(sources), lines)
+    return compiled

@@ -20,11 +20,18 @@ class BitstreamError(SEIError):
     Attributes:
         bit_offset: bit position (from the start of the RBSP or payload being read) where the
             problem was found, or ``None`` when not known.
+        element: the syntax element being read (spec name, or a framing field such as
+            ``payloadSize``), or ``None`` when not known.
+        source: where the violated rule comes from (VSEI clause, JVET document, VTM
+            behaviour), or ``None`` when the data simply ends too early.
     """
 
-    def __init__(self, message: str, bit_offset: int | None = None) -> None:
+    def __init__(self, message: str, bit_offset: int | None = None, element: str | None = None,
+                 source: str | None = None) -> None:
         super().__init__(message)
         self.bit_offset = bit_offset
+        self.element = element
+        self.source = source
 
 
 class SEIWriteError(SEIError):

@@ -42,7 +42,7 @@ class NalUnitType(IntEnum):
 
 
 #: VCL NAL unit types (coded slices), H.266 Table 5.
-VCL_TYPES = frozenset(range(0, 12))
+VCL_TYPES = frozenset(range(12))
 #: NAL unit types VTM writes with a 4-byte start code.
 _LONG_START_CODE = frozenset({NalUnitType.OPI_NUT, NalUnitType.DCI_NUT, NalUnitType.VPS_NUT, NalUnitType.SPS_NUT,
                               NalUnitType.PPS_NUT, NalUnitType.PREFIX_APS_NUT, NalUnitType.SUFFIX_APS_NUT})
@@ -93,29 +93,75 @@ def ebsp_to_rbsp(ebsp: bytes) -> bytes:
 
     Raises:
         BitstreamError: ``00 00 0x`` with x < 3 inside the NAL unit, or a byte > 3 after an
-            emulation prevention byte.
+            emulation prevention byte (the first such problem; :func:`scan_ebsp` lists all).
     """
     if b"\x00\x00" not in ebsp:
         return bytes(ebsp)
+    rbsp, _, problems = scan_ebsp(ebsp)
+    if problems:
+        first = problems[0]
+        raise BitstreamError(f"{first.rule} (byte {first.byte_offset})", 8 * first.byte_offset, first.element,
+                             EPB_RULES)
+    return rbsp
+
+
+#: Source of the emulation prevention rules.
+EPB_RULES = "H.266 7.4.2 (NAL unit semantics: emulation prevention)"
+
+
+@dataclass(frozen=True)
+class EbspProblem:
+    """A byte sequence inside a NAL unit that breaks the emulation prevention rules.
+
+    Attributes:
+        byte_offset: offset in the EBSP given to :func:`scan_ebsp` of the offending byte.
+        element: ``"emulation_prevention_three_byte"`` or ``"rbsp_byte"``.
+        rule: the rule, in words.
+    """
+
+    byte_offset: int
+    element: str
+    rule: str
+
+
+def scan_ebsp(ebsp: bytes) -> tuple[bytes, list[int], list[EbspProblem]]:
+    """Lenient :func:`ebsp_to_rbsp` for conformance checking: never raises.
+
+    Returns:
+        ``(rbsp, epb_offsets, problems)``: the RBSP (an ``03`` after ``00 00`` is always removed,
+        forbidden bytes are kept), the EBSP offsets of the removed emulation prevention bytes
+        (to map RBSP positions back to the NAL unit), and every violation of H.266 7.4.2:
+        ``00 00 0x`` with x < 3, and a byte greater than 3 after an emulation prevention byte.
+    """
     out = bytearray()
-    zeros = 0
-    i, n = 0, len(ebsp)
-    while i < n:
+    epbs: list[int] = []
+    problems: list[EbspProblem] = []
+    n = len(ebsp)
+    start = 0
+    # Only the positions after two zero bytes need a look; jump between them with find().
+    while True:
+        hit = ebsp.find(b"\x00\x00", start)
+        if hit < 0 or hit + 2 >= n:
+            break
+        i = hit + 2
         b = ebsp[i]
-        if zeros >= 2:
-            if b < 3:
-                raise BitstreamError(f"forbidden sequence 00 00 {b:02x} inside a NAL unit at byte {i}", 8 * i)
-            if b == 3:
-                if i + 1 < n and ebsp[i + 1] > 3:
-                    raise BitstreamError(f"byte {ebsp[i + 1]:02x} > 03 after an emulation prevention byte at {i}",
-                                         8 * i)
-                zeros = 0
-                i += 1
-                continue
-        out.append(b)
-        zeros = zeros + 1 if b == 0 else 0
-        i += 1
-    return bytes(out)
+        if b < 3:
+            problems.append(EbspProblem(i, "rbsp_byte", f"the byte sequence 00 00 {b:02x} shall not occur "
+                                                        "inside a NAL unit"))
+            start = hit + 1
+            continue
+        if b == 3:
+            out += ebsp[len(out) + len(epbs):i]
+            epbs.append(i)
+            if i + 1 < n and ebsp[i + 1] > 3:
+                problems.append(EbspProblem(i + 1, "emulation_prevention_three_byte",
+                                            f"byte {ebsp[i + 1]:02x} after an emulation prevention byte "
+                                            "(00 00 03 shall be followed by 00, 01, 02 or 03)"))
+            start = i + 1
+            continue
+        start = i
+    out += ebsp[len(out) + len(epbs):]
+    return bytes(out), epbs, problems
 
 
 def rbsp_to_ebsp(rbsp: bytes) -> bytes:

@@ -44,7 +44,7 @@ class MessageType:
     syntax: dict[str, CompiledSyntax]
     new_state: Callable[[], Any]
     reconstruct: Callable[[dict, Any, str], dict] | None = None
-    derived: Callable[[str, dict, dict], Any] | None = None
+    derived: Callable[[str, dict, dict | None], Any] | None = None
     prefix_ok: bool = True
     suffix_ok: bool = True
     extra: dict[str, Any] = field(default_factory=dict)

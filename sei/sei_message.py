@@ -14,12 +14,15 @@ from typing import Any
 
 from .bitio import BitReader, BitWriter
 from .context import DecodingContext
+from .engine import Run
 from .errors import BitstreamError, Finding, SEIError
 from .registry import lookup
 
 log = logging.getLogger(__name__)
 
 VSEI_FRAMING = "H.274 7.3.1 / H.266 7.3.2.8 (sei_message, sei_payload)"
+SEI_RBSP = "H.266 7.3.2 (sei_rbsp, rbsp_trailing_bits)"
+RESERVED_EXTENSION_RULE = "H.274 sei_payload() semantics (reserved_payload_extension_data)"
 
 
 @dataclass
@@ -53,45 +56,64 @@ class SEIMessage:
     reserved_extension: tuple[int, int] | None = None
 
 
-def split_sei_rbsp(rbsp: bytes) -> list[tuple[int, int, int]]:
-    """Frames of an ``sei_rbsp()``: ``(payloadType, payloadSize, payload_offset)`` per message.
+def scan_sei_rbsp(rbsp: bytes) -> tuple[list[tuple[int, int, int]], BitstreamError | None]:
+    """Frames of an ``sei_rbsp()`` up to the first framing problem, and that problem.
 
     The loop runs while more than 8 bits remain, as VTM's ``parseSEImessage``; what remains
     must be ``rbsp_trailing_bits`` (0x80).
 
-    Raises:
-        BitstreamError: truncated type/size, a payloadSize beyond the NAL unit, or bad
-            ``rbsp_trailing_bits``.
+    Returns:
+        ``(frames, error)``: ``(payloadType, payloadSize, payload_offset)`` of every message framed
+        before the problem, and a :class:`BitstreamError` (``element`` ``payload_type_byte``,
+        ``payload_size_byte``, ``payloadSize`` or ``rbsp_trailing_bits``; ``bit_offset`` in the
+        RBSP) or ``None``.
     """
-    out = []
+    out: list[tuple[int, int, int]] = []
     pos, n = 0, len(rbsp)
     while n - pos > 1:
+        start = pos
         ptype = 0
         while True:
             if pos >= n:
-                raise BitstreamError("truncated payloadType", 8 * pos)
+                return out, BitstreamError("truncated payloadType", 8 * start, "payload_type_byte", VSEI_FRAMING)
             b = rbsp[pos]
             pos += 1
             ptype += b
             if b != 0xFF:
                 break
+        size_at = pos
         psize = 0
         while True:
             if pos >= n:
-                raise BitstreamError("truncated payloadSize", 8 * pos)
+                return out, BitstreamError("truncated payloadSize", 8 * size_at, "payload_size_byte", VSEI_FRAMING)
             b = rbsp[pos]
             pos += 1
             psize += b
             if b != 0xFF:
                 break
         if pos + psize > n:
-            raise BitstreamError(f"payloadSize {psize} of payloadType {ptype} exceeds the {n - pos} bytes left "
-                                 "in the SEI NAL unit", 8 * pos)
+            return out, BitstreamError(f"payloadSize {psize} of payloadType {ptype} exceeds the {n - pos} bytes "
+                                       "left in the SEI NAL unit", 8 * size_at, "payloadSize", VSEI_FRAMING)
         out.append((ptype, psize, pos))
         pos += psize
     if pos != n - 1 or rbsp[-1] != 0x80:
-        raise BitstreamError("SEI RBSP does not end with rbsp_trailing_bits (0x80)", 8 * pos)
-    return out
+        return out, BitstreamError("SEI RBSP does not end with rbsp_trailing_bits (0x80)", 8 * pos,
+                                   "rbsp_trailing_bits", SEI_RBSP)
+    return out, None
+
+
+def split_sei_rbsp(rbsp: bytes) -> list[tuple[int, int, int]]:
+    """Frames of an ``sei_rbsp()``: ``(payloadType, payloadSize, payload_offset)`` per message
+    (see :func:`scan_sei_rbsp`).
+
+    Raises:
+        BitstreamError: truncated type/size, a payloadSize beyond the NAL unit, or bad
+            ``rbsp_trailing_bits``.
+    """
+    frames, error = scan_sei_rbsp(rbsp)
+    if error is not None:
+        raise error
+    return frames
 
 
 def parse_payload(msg: SEIMessage, ctx: DecodingContext, want_trace: bool = True) -> SEIMessage:
@@ -138,20 +160,25 @@ def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding],
         return None
     zeros = (rest & -rest).bit_length() - 1
     n_reserved = left - zeros - 1
-    if n_reserved and findings is not None:
+    if zeros > 7:
+        findings.append(Finding("payload_bit_equal_to_zero", r.end - zeros,
+                                f"{zeros} zero bits after payload_bit_equal_to_one: only those up to the next byte "
+                                "boundary belong to the payload (payloadSize too large)", VSEI_FRAMING))
+    if n_reserved:
+        # An error, not a warning: H.274 says reserved_payload_extension_data "shall not be
+        # present in bitstreams conforming to this version" (decoders shall ignore it, so the
+        # message still decodes). VTM's GFV writer appends the NN payload of mode 0 to every
+        # message, so its non-base messages in vector gfv_nnr_payload violate this rule.
         findings.append(Finding("reserved_payload_extension_data", r.pos,
                                 f"{n_reserved} bits of reserved_payload_extension_data after payloadType {ptype}: "
-                                "decoders shall ignore them; encoders shall not write them in this version",
-                                VSEI_FRAMING, "warning"))
+                                "shall not be present in bitstreams conforming to this version (decoders ignore "
+                                "them)", RESERVED_EXTENSION_RULE))
     # VTM prints the bits before the last 9 one per line; the rest of the reserved bits, inside
     # the final 9-bit window, are read without a trace line (SEIread.cpp, xReadSEIPayloadData).
-    for n in range(n_reserved):
-        p = r.pos
-        bit = r.u(1)
-        if trace is not None and n < left - 9:
-            trace.append(("reserved_payload_extension_data", bit, p))
-    r.u(1)
-    r.u(zeros)
+    traced = min(n_reserved, left - 9)
+    if trace is not None and traced > 0:
+        trace.append(("reserved_payload_extension_data", Run(rest >> (left - traced), traced, 1), r.pos))
+    r.pos = r.end
     return (n_reserved, rest >> (zeros + 1)) if n_reserved else None
 
 

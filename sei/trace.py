@@ -9,9 +9,10 @@ with each value followed by a space; doubles as C++ iostream default (6 signific
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from .engine import DERIVED
+from .engine import DERIVED, Run
 from .registry import lookup
 from .sei_message import SEIMessage
 
@@ -32,9 +33,14 @@ def message_lines(msg: SEIMessage) -> list[str]:
     lines = ["-" * len(name), f"{name} ({msg.payload_size} bytes)"]
     for label, value, _pos in msg.trace:
         if label is DERIVED:
+            if msg.values is None:
+                continue  # the message could not be parsed to its end: nothing to derive from
             label = value
             value = mt.derived(label, msg.values, msg.recon) if mt and mt.derived else ""
-        lines.append(f"  {label:>55}: {format_value(value)}")
+        if isinstance(value, Run):
+            lines.extend(f"  {label:>55}: {item}" for item in value.items())
+        else:
+            lines.append(f"  {label:>55}: {format_value(value)}")
     return lines
 
 

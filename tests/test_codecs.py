@@ -88,7 +88,7 @@ def test_registry_refuses_duplicates_and_unknown_names() -> None:
         register_backend(Duplicate)
     assert get_backend_class("vvenc") is VvencFFmpegBackend
     with pytest.raises(BackendRegistryError, match="unknown codec backend"):
-        create_backend("vtm")
+        create_backend("hm")
 
 
 # --------------------------------------------------------------------------- VVC round trips

@@ -73,12 +73,15 @@ def distorted(clip: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def test_registry_names_and_refusals(clip: np.ndarray) -> None:
-    assert set(available_metrics()) == {"psnr_rgb", "psnr_y", "psnr_yuv", "msssim", "vmaf"}
+    assert set(available_metrics()) == {
+        "psnr_rgb", "psnr_y", "psnr_yuv", "ssim_rgb", "ssim_y", "ssim_yuv", "msssim",
+        "lpips", "lpips_alex", "dists", "vmaf", "xpsnr_y", "xpsnr_yuv",
+    }  # fmt: skip
     assert get_metric("psnr_rgb") is psnr_rgb_per_frame
     with pytest.raises(MetricRegistryError, match="already registered"):
         register_metric("psnr_rgb", psnr_rgb_per_frame)
     with pytest.raises(MetricRegistryError, match="unknown metric"):
-        get_metric("lpips")
+        get_metric("no_such_metric")
     values = get_metric("psnr_yuv")(clip, _noisy(clip, 3.0))
     assert values.shape == (NUM_FRAMES,) and values.dtype == np.float64
 

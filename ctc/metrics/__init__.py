@@ -3,15 +3,31 @@
 Every registered metric is a function ``fn(ref, dist) -> (N,) float64`` taking two
 ``(N, H, W, 3)`` ``uint8`` RGB arrays (reference first). Registered names:
 
-=============  ===============================================================  ==============
-name           definition                                                       module
-=============  ===============================================================  ==============
-``psnr_rgb``   PSNR over the RGB samples, peak 255 (dB, ``inf`` if identical)   :mod:`.psnr`
-``psnr_y``     Y PSNR after OpenCV I420 conversion (dB)                         :mod:`.psnr`
-``psnr_yuv``   GFVC 4:1:1 MSE-weighted YUV 4:2:0 PSNR (dB)                       :mod:`.psnr`
-``msssim``     MS-SSIM on RGB, mean of R, G, B (pytorch_msssim)                 :mod:`.msssim`
-``vmaf``       VMAF vmaf_v0.6.1 via FFmpeg's libvmaf, 25 Hz                     :mod:`.vmaf`
-=============  ===============================================================  ==============
+==============  ==============================================================  ==============
+name            definition                                                      module
+==============  ==============================================================  ==============
+``psnr_rgb``    PSNR over the RGB samples, peak 255 (dB, ``inf`` if identical)  :mod:`.psnr`
+``psnr_y``      Y PSNR after OpenCV I420 conversion (dB)                        :mod:`.psnr`
+``psnr_yuv``    GFVC 4:1:1 MSE-weighted YUV 4:2:0 PSNR (dB)                     :mod:`.psnr`
+``ssim_rgb``    SSIM (Gaussian 11x11, sigma 1.5), mean of R, G, B               :mod:`.ssim`
+``ssim_y``      SSIM of the I420 Y plane                                        :mod:`.ssim`
+``ssim_yuv``    (4 SSIM_Y + SSIM_U + SSIM_V) / 6 on I420 planes                 :mod:`.ssim`
+``msssim``      MS-SSIM on RGB, mean of R, G, B (pytorch_msssim)                :mod:`.msssim`
+``lpips``       LPIPS, VGG16, ImageNet input normalisation (GFVC LPIPSvgg)      :mod:`.lpips`
+``lpips_alex``  LPIPS, AlexNet, lpips input scaling                             :mod:`.lpips`
+``dists``       DISTS distance                                                  :mod:`.dists`
+``vmaf``        VMAF vmaf_v0.6.1 via FFmpeg's libvmaf, 25 Hz                    :mod:`.vmaf`
+``xpsnr_y``     XPSNR of the I420 Y plane via FFmpeg's xpsnr, 25 Hz (dB)        :mod:`.xpsnr`
+``xpsnr_yuv``   (4, 1, 1)-weighted XPSNR of the I420 planes (dB)                :mod:`.xpsnr`
+==============  ==============================================================  ==============
+
+LPIPS and DISTS are distances (0 = identical, lower is better); the others are higher-is-better.
+LPIPS and DISTS need locally stored weights (:mod:`.weights`, ``GFV_METRIC_WEIGHTS``); without
+them they stay registered, :func:`metric_status` says "not available: <reason>" and a call
+raises :class:`MetricUnavailable`. Nothing is skipped silently.
+
+ColorVideoVDP (``cvvdp`` 0.5.7) is not wrapped: it imports torchvision when imported and its
+installation pulls another torch; XPSNR is the perceptual video metric that runs offline here.
 
 :func:`register_metric` refuses a second registration of a name.
 """
@@ -23,32 +39,59 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .common import MetricError, MetricInputError
+from .common import (
+    MetricError,
+    MetricInputError,
+    MetricUnavailable,
+    ffmpeg_has_filter,
+    resolve_ffmpeg,
+)
+from .dists import dists_per_frame, dists_status
+from .lpips import lpips_per_frame, lpips_status
 from .msssim import msssim_per_frame
 from .psnr import YuvPsnr, psnr_i420_per_frame, psnr_rgb_per_frame, psnr_yuv_per_frame
+from .ssim import YuvSsim, ssim_i420_per_frame, ssim_rgb_per_frame, ssim_yuv_per_frame
 from .vmaf import vmaf_per_frame, vmaf_per_frame_i420
+from .xpsnr import Xpsnr, xpsnr_per_frame, xpsnr_per_frame_i420, xpsnr_status
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "AVAILABLE",
     "MetricError",
     "MetricFn",
     "MetricInputError",
     "MetricRegistryError",
+    "MetricUnavailable",
+    "StatusFn",
+    "Xpsnr",
     "YuvPsnr",
+    "YuvSsim",
     "available_metrics",
+    "dists_per_frame",
     "get_metric",
+    "lpips_per_frame",
+    "metric_status",
     "msssim_per_frame",
     "psnr_i420_per_frame",
     "psnr_rgb_per_frame",
     "psnr_yuv_per_frame",
     "register_metric",
+    "ssim_i420_per_frame",
+    "ssim_rgb_per_frame",
+    "ssim_yuv_per_frame",
     "vmaf_per_frame",
     "vmaf_per_frame_i420",
+    "xpsnr_per_frame",
+    "xpsnr_per_frame_i420",
 ]
 
 #: ``fn(ref, dist) -> (N,) float64``; ref and dist are ``(N, H, W, 3)`` ``uint8`` RGB.
 MetricFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: ``status() -> None`` when the metric can run here, else the reason it cannot.
+StatusFn = Callable[[], "str | None"]
+#: What :func:`metric_status` returns for a metric that can run.
+AVAILABLE = "available"
 
 
 class MetricRegistryError(LookupError):
@@ -56,10 +99,17 @@ class MetricRegistryError(LookupError):
 
 
 _REGISTRY: dict[str, MetricFn] = {}
+_STATUS: dict[str, StatusFn] = {}
 
 
-def register_metric(name: str, fn: MetricFn) -> MetricFn:
+def register_metric(name: str, fn: MetricFn, *, status: StatusFn | None = None) -> MetricFn:
     """Register ``fn`` under ``name`` and return it.
+
+    Args:
+        name: registry key.
+        fn: ``fn(ref, dist) -> (N,) float64``.
+        status: availability probe for metrics that need weights or tools; ``None`` means
+            always available.
 
     Raises:
         MetricRegistryError: ``name`` is empty or already registered.
@@ -69,6 +119,8 @@ def register_metric(name: str, fn: MetricFn) -> MetricFn:
     if name in _REGISTRY:
         raise MetricRegistryError(f"metric {name!r} already registered")
     _REGISTRY[name] = fn
+    if status is not None:
+        _STATUS[name] = status
     return fn
 
 
@@ -87,8 +139,22 @@ def get_metric(name: str) -> MetricFn:
 
 
 def available_metrics() -> tuple[str, ...]:
-    """Registered metric names, sorted."""
+    """Registered metric names, sorted (including those that cannot run here; see
+    :func:`metric_status`)."""
     return tuple(sorted(_REGISTRY))
+
+
+def metric_status(name: str) -> str:
+    """``"available"`` when metric ``name`` can run here, else ``"not available: <reason>"``
+    (e.g. LPIPS without ``GFV_METRIC_WEIGHTS``). Checks files and tools, runs nothing.
+
+    Raises:
+        MetricRegistryError: no metric of that name.
+    """
+    get_metric(name)
+    probe = _STATUS.get(name)
+    reason = probe() if probe is not None else None
+    return AVAILABLE if reason is None else f"not available: {reason}"
 
 
 def _psnr_y(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
@@ -106,8 +172,55 @@ def _vmaf(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
     return vmaf_per_frame(ref, dist)
 
 
+def _vmaf_status() -> str | None:
+    """Reason VMAF cannot run (no FFmpeg, or one without libvmaf), else ``None``."""
+    try:
+        exe = resolve_ffmpeg(None, "vmaf")
+    except MetricError as exc:
+        return str(exc)
+    return None if ffmpeg_has_filter(exe, "libvmaf") else f"vmaf: FFmpeg at {exe} has no libvmaf"
+
+
+def _ssim_y(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """``(N,)`` SSIM of the I420 Y plane."""
+    return ssim_yuv_per_frame(ref, dist).y
+
+
+def _ssim_yuv(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """``(N,)`` (4 SSIM_Y + SSIM_U + SSIM_V) / 6 on I420 planes."""
+    return ssim_yuv_per_frame(ref, dist).yuv
+
+
+def _lpips_vgg(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """``(N,)`` LPIPS, VGG16 backbone, ImageNet normalisation (GFVC LPIPSvgg)."""
+    return lpips_per_frame(ref, dist, net="vgg")
+
+
+def _lpips_alex(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """``(N,)`` LPIPS, AlexNet backbone, lpips input scaling."""
+    return lpips_per_frame(ref, dist, net="alex")
+
+
+def _xpsnr_y(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """``(N,)`` XPSNR of the I420 Y plane in dB, 25 Hz."""
+    return xpsnr_per_frame(ref, dist).y
+
+
+def _xpsnr_yuv(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """``(N,)`` (4, 1, 1)-weighted XPSNR in dB, 25 Hz."""
+    return xpsnr_per_frame(ref, dist).yuv
+
+
 register_metric("psnr_rgb", psnr_rgb_per_frame)
 register_metric("psnr_y", _psnr_y)
 register_metric("psnr_yuv", _psnr_yuv)
+register_metric("ssim_rgb", ssim_rgb_per_frame)
+register_metric("ssim_y", _ssim_y)
+register_metric("ssim_yuv", _ssim_yuv)
 register_metric("msssim", msssim_per_frame)
-register_metric("vmaf", _vmaf)
+register_metric("lpips", _lpips_vgg, status=lambda: lpips_status("vgg"))
+register_metric("lpips_alex", _lpips_alex, status=lambda: lpips_status("alex"))
+register_metric("dists", dists_per_frame, status=dists_status)
+register_metric("vmaf", _vmaf, status=_vmaf_status)
+register_metric("xpsnr_y", _xpsnr_y, status=xpsnr_status)
+register_metric("xpsnr_yuv", _xpsnr_yuv, status=xpsnr_status)

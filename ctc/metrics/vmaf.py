@@ -16,20 +16,28 @@ feature of the first frame is 0 by definition, so the first score is usually a l
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
-import shutil
 import subprocess
 import tempfile
 from fractions import Fraction
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
-from .common import MetricError, MetricInputError, check_rgb_pair, rgb_to_i420_planes
+from .common import (
+    MetricError,
+    MetricInputError,
+    Planes,
+    check_i420_planes,
+    check_rgb_pair,
+    ffmpeg_has_filter,
+    log_tail,
+    resolve_ffmpeg,
+    rgb_to_i420_planes,
+    write_i420,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,53 +45,6 @@ __all__ = ["DEFAULT_MODEL", "vmaf_per_frame", "vmaf_per_frame_i420"]
 
 #: libvmaf built-in model selector.
 DEFAULT_MODEL = "version=vmaf_v0.6.1"
-#: Lines of FFmpeg's log quoted in error messages.
-_LOG_TAIL = 8
-
-Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def _resolve_ffmpeg(ffmpeg: str | os.PathLike[str] | None) -> str:
-    """Absolute path of the FFmpeg executable (imageio-ffmpeg's by default)."""
-    exe = os.fspath(ffmpeg) if ffmpeg is not None else imageio_ffmpeg.get_ffmpeg_exe()
-    found = shutil.which(exe)
-    if found is None:
-        raise MetricError(f"vmaf: FFmpeg executable not found: {exe}")
-    return os.path.abspath(found)
-
-
-@functools.cache
-def _has_libvmaf(ffmpeg: str) -> bool:
-    """Whether ``ffmpeg`` lists the libvmaf filter."""
-    proc = subprocess.run(
-        [ffmpeg, "-hide_banner", "-filters"], capture_output=True, text=True, check=False
-    )
-    return proc.returncode == 0 and any(
-        line.split()[1:2] == ["libvmaf"] for line in proc.stdout.splitlines()
-    )
-
-
-def _tail(log: str) -> str:
-    """Last non-empty lines of ``log`` on one line."""
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    return " | ".join(lines[-_LOG_TAIL:]) or "(empty log)"
-
-
-def _check_planes(planes: Planes, name: str) -> tuple[int, int, int]:
-    """Check ``(y, u, v)`` uint8 4:2:0 planes and return ``(N, H, W)``."""
-    if len(planes) != 3 or not all(isinstance(p, np.ndarray) for p in planes):
-        raise MetricInputError(f"vmaf: {name} must be a (y, u, v) tuple of numpy arrays")
-    y, u, v = planes
-    if y.dtype != np.uint8 or y.ndim != 3 or min(y.shape) == 0 or y.shape[1] % 2 or y.shape[2] % 2:
-        raise MetricInputError(
-            f"vmaf: {name} luma must be uint8 (N, H, W), H and W even, got {y.shape}"
-        )
-    n, h, w = y.shape
-    if any(p.dtype != np.uint8 or p.shape != (n, h // 2, w // 2) for p in (u, v)):
-        raise MetricInputError(
-            f"vmaf: {name} chroma must be uint8 (N, H/2, W/2) for luma {y.shape}"
-        )
-    return n, h, w
 
 
 def vmaf_per_frame_i420(
@@ -115,13 +76,13 @@ def vmaf_per_frame_i420(
         MetricError: FFmpeg or its libvmaf filter is missing, the run fails or the log is
             unusable.
     """
-    n, h, w = _check_planes(ref, "ref")
-    if _check_planes(dist, "dist") != (n, h, w):
+    n, h, w = check_i420_planes(ref, "vmaf", "ref")
+    if check_i420_planes(dist, "vmaf", "dist") != (n, h, w):
         raise MetricInputError(f"vmaf: ref {ref[0].shape} and dist {dist[0].shape} differ in shape")
     if not (isinstance(fps, (int, float)) and fps > 0):
         raise MetricInputError(f"vmaf: fps must be positive, got {fps!r}")
-    exe = _resolve_ffmpeg(ffmpeg)
-    if not _has_libvmaf(exe):
+    exe = resolve_ffmpeg(ffmpeg, "vmaf")
+    if not ffmpeg_has_filter(exe, "libvmaf"):
         raise MetricError(f"vmaf: FFmpeg at {exe} has no libvmaf filter")
     rate = str(Fraction(fps).limit_denominator(1_000_000))
     raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", rate, "-i"]
@@ -130,10 +91,7 @@ def vmaf_per_frame_i420(
     )
     with tempfile.TemporaryDirectory(prefix="gfv_vmaf_") as tmp:
         for name, planes in (("ref.yuv", ref), ("dist.yuv", dist)):
-            with open(Path(tmp) / name, "wb") as f:
-                for i in range(n):
-                    for plane in planes:
-                        f.write(np.ascontiguousarray(plane[i]).tobytes())
+            write_i420(Path(tmp) / name, planes)
         # fmt: off
         cmd = [
             exe, "-nostdin", "-hide_banner", "-loglevel", "error",
@@ -153,7 +111,9 @@ def vmaf_per_frame_i420(
         except subprocess.TimeoutExpired as exc:
             raise MetricError(f"vmaf: FFmpeg timed out after {timeout_s:g} s") from exc
         if proc.returncode != 0:
-            raise MetricError(f"vmaf: FFmpeg return code {proc.returncode}: {_tail(proc.stderr)}")
+            raise MetricError(
+                f"vmaf: FFmpeg return code {proc.returncode}: {log_tail(proc.stderr)}"
+            )
         try:
             log = json.loads((Path(tmp) / "vmaf.json").read_text())
             frames = sorted(log["frames"], key=lambda fr: fr["frameNum"])

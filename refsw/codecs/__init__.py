@@ -25,6 +25,7 @@ from .base import (
 )
 from .ffmpeg_hevc import X265FFmpegBackend
 from .ffmpeg_vvc import VvencFFmpegBackend
+from .vtm import VtmBackend
 
 __all__ = [
     "ANNEXB_START_CODES",
@@ -34,6 +35,7 @@ __all__ = [
     "CodecInputError",
     "DecodeResult",
     "EncodeResult",
+    "VtmBackend",
     "VvencFFmpegBackend",
     "X265FFmpegBackend",
     "available_backends",

@@ -61,7 +61,7 @@ class KeypointMapping:
                          gfv_coordinate_precision_factor_minus1=self.precision - 1,
                          gfv_num_kps_minus1=self.num_kps - 1, gfv_coordinate_z_present_flag=0)
             pts = np.clip(pts, -1.0, 1.0)
-            quantise_coordinates(v, [pts[:, 0].tolist(), pts[:, 1].tolist()], state)
+            quantise_coordinates(v, [pts[:, 0].tolist(), pts[:, 1].tolist()], state, rounding="nearest")
             out.append(write_payload(PayloadType.GENERATIVE_FACE_VIDEO, v, ctx))
         return out
 

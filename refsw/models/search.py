@@ -2,22 +2,27 @@
 
 The decoder is deterministic, so the encoder can run it. For every picture it tries keypoints
 that move only part of the way from the key picture's keypoints to the tracked ones,
-``kps(alpha) = key + alpha * (tracked - key)``, and keeps the alpha whose synthesised picture
-is most similar (luma SSIM, Wang et al., IEEE TIP 2004) to the source picture; a warp must beat
-the previous candidate by ``margin`` to be chosen. Alpha 0 reproduces the key picture exactly, so a
-picture is never synthesised worse than repeating the key picture, and landmark jitter that
-would misalign a still face is not sent. The decoder needs nothing new: it just receives the
-chosen keypoints (a rate-distortion decision in the spirit of the encoder decisions of the VTM
-reference encoder).
+``kps(alpha) = key + alpha * (tracked - key)``, snapped to the coordinate quantisation grid so
+that what is tried is exactly what the decoder will reconstruct. Alpha 0 reproduces the key
+picture exactly. A larger alpha is chosen only when its synthesised picture is closer to the
+source picture than the key picture is: its luma SSIM (Wang et al., IEEE TIP 2004) gains at
+least ``margin``; optionally (``use_vmaf``) its per-picture VMAF score (VMAF v0.6.1 via FFmpeg's
+libvmaf) must not drop either. So a picture is never synthesised worse than repeating the key
+picture, and landmark jitter that would misalign a still face is not sent. This is an encoder
+decision only: the decoder and the bitstream syntax do not change (the same kind of
+rate-distortion-style choice a VTM encoder makes with its own criteria).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import logging
+from typing import Callable, Sequence
 
 import numpy as np
 
-#: Default candidate alphas.
+log = logging.getLogger(__name__)
+
+#: Default candidate alphas (fractions of the tracked motion).
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -42,35 +47,56 @@ def ssim_luma(a: np.ndarray, b: np.ndarray) -> float:
     return float(s.mean())
 
 
-def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, alphas: Sequence[float] = ALPHAS,
-                     margin: float = 0.002, step: float = 0.0) -> np.ndarray:
+def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: float = 25.0,
+                     alphas: Sequence[float] = ALPHAS, margin: float = 0.001, step: float = 0.0,
+                     use_vmaf: bool = False,
+                     vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None) -> np.ndarray:
     """Per-picture keypoints chosen by synthesis.
 
     Args:
-        frames: ``(N, H, W, 3)`` uint8 RGB source pictures; picture 0 is replaced by the key picture
-            already given to ``generator.set_key_picture``.
-        kps: ``(N, K, 2)`` float64 tracked normalised keypoints; ``kps[0]`` are the key picture's.
+        frames: ``(N, H, W, 3)`` uint8 RGB source pictures (picture 0 is the key picture's source).
+        kps: ``(N, K, 2)`` float64 tracked normalised keypoints on the quantisation grid;
+            ``kps[0]`` are the key picture's (already given to ``generator.set_key_picture``).
         generator: object with ``generate(kps (K, 2)) -> (H, W, 3) uint8``.
-        alphas: candidate fractions of the motion from the key picture, in increasing order.
-        margin: SSIM gain a larger alpha needs over the best smaller one.
-        step: quantisation step of the coordinates (``2**-precision``); candidates are snapped to
-            it so that what is searched is exactly what the decoder reconstructs. ``kps`` must
-            already lie on that grid. 0 disables snapping.
+        fps: picture rate (for VMAF's temporal feature).
+        alphas: candidate fractions of the motion, starting with 0.
+        margin: SSIM gain a candidate needs over the key picture.
+        step: quantisation step of the coordinates (``2**-precision``); 0 disables snapping.
+        use_vmaf: also require that the per-picture VMAF does not drop.
+        vmaf: per-picture VMAF function ``(ref, dist, fps) -> (N,)``; ``None`` uses
+            :func:`ctc.metrics.vmaf.vmaf_per_frame`.
 
     Returns:
         ``(N, K, 2)`` float64 keypoints to transmit (row 0 unchanged).
     """
-    out = kps.copy()
+    if use_vmaf and vmaf is None:
+        from ctc.metrics.vmaf import vmaf_per_frame as vmaf
+    n = len(kps)
     key = kps[0]
-    for i in range(1, len(kps)):
-        target = _luma(frames[i])
-        best, best_score = key, -np.inf
-        for a in alphas:
-            cand = key + a * (kps[i] - key)
-            if step:
-                cand = np.round(cand / step) * step
-            score = ssim_luma(_luma(generator.generate(cand)), target)
-            if score > best_score + (margin if a else 0.0):
-                best, best_score = cand, score
-        out[i] = best
+    cands = np.empty((len(alphas), n) + kps.shape[1:])
+    for a_idx, a in enumerate(alphas):
+        c = key + a * (kps - key)
+        cands[a_idx] = np.round(c / step) * step if step else c
+    cands[:, 0] = key
+    pictures = np.empty((len(alphas), n) + frames.shape[1:], dtype=np.uint8)
+    ssim = np.zeros((len(alphas), n))
+    targets = [_luma(f) for f in frames]
+    for a_idx in range(len(alphas)):
+        for i in range(n):
+            pictures[a_idx, i] = generator.generate(cands[a_idx, i]) if i else frames[0]
+            if i:
+                ssim[a_idx, i] = ssim_luma(_luma(pictures[a_idx, i]), targets[i])
+    scores = np.stack([vmaf(frames, pictures[a_idx], fps) for a_idx in range(len(alphas))]) if use_vmaf \
+        else np.zeros((len(alphas), n))
+    out = kps.copy()
+    out[1:] = key
+    chosen = np.zeros(n, dtype=int)
+    for i in range(1, n):
+        ok = (ssim[:, i] >= ssim[0, i] + margin) & (scores[:, i] >= scores[0, i])
+        ok[0] = False
+        if ok.any():
+            best = int(np.argmax(np.where(ok, ssim[:, i], -np.inf)))
+            chosen[i] = best
+            out[i] = cands[best, i]
+    log.info("analysis by synthesis: alpha histogram %s", np.bincount(chosen, minlength=len(alphas)).tolist())
     return out

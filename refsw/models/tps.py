@@ -57,9 +57,12 @@ class TPSWarpGenerator:
         grid: side of the coarse grid on which the TPS is evaluated before upsampling.
     """
 
-    def __init__(self, regularisation: float = 0.01, grid: int = 64) -> None:
+    def __init__(self, regularisation: float = 0.01, grid: int = 64, snap: float = 0.0,
+                 interpolation: str = "bilinear") -> None:
         self.regularisation = regularisation
         self.grid = grid
+        self.snap = snap
+        self.interpolation = interpolation
         self._key: torch.Tensor | None = None
         self._key_kps: np.ndarray | None = None
         g = np.linspace(-1.0, 1.0, grid)
@@ -86,8 +89,30 @@ class TPSWarpGenerator:
         u = _radial(((self._coarse[:, None] - dst[None]) ** 2).sum(-1))
         mapped = u @ coef[:n] + coef[n] + self._coarse @ coef[n + 1:]
         coarse = torch.from_numpy(mapped.reshape(1, self.grid, self.grid, 2).astype(np.float32)).permute(0, 3, 1, 2)
-        fine = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=True)
-        return fine.permute(0, 2, 3, 1)
+        fine = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=True).permute(0, 2, 3, 1)
+        if self.snap > 0:
+            ident = torch.stack(torch.meshgrid(torch.linspace(-1, 1, width), torch.linspace(-1, 1, height),
+                                               indexing="xy"), -1)[None]
+            scale = torch.tensor([(width - 1) / 2.0, (height - 1) / 2.0])
+            disp = (fine - ident) * scale
+            still = disp.norm(dim=-1, keepdim=True) < self.snap
+            fine = torch.where(still, ident, fine)
+        return fine
+
+    @torch.no_grad()
+    def warp(self, kps: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The warped key picture and its displacement field.
+
+        Returns:
+            ``(warped (1, 3, H, W) float32 in [0, 255], disp (1, 2, H, W) float32 normalised)``.
+        """
+        if self._key is None:
+            raise RuntimeError("set_key_picture() must be called before warp()")
+        _, _, h, w = self._key.shape
+        grid = self.sampling_grid(kps, h, w)
+        out = F.grid_sample(self._key, grid, mode=self.interpolation, padding_mode="border", align_corners=True)
+        ident = torch.stack(torch.meshgrid(torch.linspace(-1, 1, w), torch.linspace(-1, 1, h), indexing="xy"), -1)
+        return out, (grid - ident[None]).permute(0, 3, 1, 2)
 
     @torch.no_grad()
     def generate(self, kps: np.ndarray) -> np.ndarray:
@@ -106,5 +131,5 @@ class TPSWarpGenerator:
             raise RuntimeError("set_key_picture() must be called before generate()")
         _, _, h, w = self._key.shape
         grid = self.sampling_grid(kps, h, w)
-        out = F.grid_sample(self._key, grid, mode="bilinear", padding_mode="border", align_corners=True)
+        out = F.grid_sample(self._key, grid, mode=self.interpolation, padding_mode="border", align_corners=True)
         return out[0].permute(1, 2, 0).round_().clamp_(0, 255).to(torch.uint8).numpy()

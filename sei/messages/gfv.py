@@ -11,8 +11,9 @@ base values change only with base messages.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from bitstream_spec import gfv as gfv_table
 
@@ -84,7 +85,8 @@ def reconstruct(v: dict, state: GFVState, mode: str) -> dict:
     """Dequantises and predicts one parsed GFV message (section 3.2, exact VTM expressions).
 
     Args:
-        v: values from the GFV reader (syntax elements and derived variables).
+        v: values from the GFV reader (syntax elements and derived variables; indexed elements
+            in syntax order, as the reader stores them).
         state: the :class:`GFVState` of this message's context (updated in place).
         mode: ``"vtm"`` or ``"spec"``.
 
@@ -96,72 +98,70 @@ def reconstruct(v: dict, state: GFVState, mode: str) -> dict:
     cnt = v["gfv_cnt"]
     out: dict[str, Any] = {"X": [], "Y": [], "Z": [], "matrices": [], "MatrixElement": []}
     if v["gfv_coordinate_present_flag"]:
-        q = 1 << v["CoordPrec"]
-        num = v["NumKps"]
-        pred = v["gfv_kps_pred_flag"]
-        axes = 3 if v["ZPresent"] else 2
-        if base:
-            state.base_xyz = [[], [], []]
-            state.prev_xyz = [[], [], []]
-        for a in range(axes):
-            name = f"gfv_coordinate_{'d' if pred else ''}{_AXES[a]}"
-            mags = v[name + "_abs"]
-            signs = v[name + "_sign_flag"]
-            vals: list[float] = []
-            for i in range(num):
-                mag = mags[i]
-                val = (-(mag / q) if signs.get(i) else mag / q) if mag else 0.0
-                if pred:
-                    if base:
-                        ref = vals[i - 1] if i else 0.0
-                    elif cnt == 0:
-                        ref = _ref(state.base_xyz[a], i)
-                    else:
-                        ref = _ref(state.prev_xyz[a], i)
-                    val = val + ref
-                vals.append(val)
-            if base:
-                state.base_xyz[a] = list(vals)
-                state.prev_xyz[a] = list(vals)
-            else:
-                state.prev_xyz[a] = list(vals)
-            out["XYZ"[a]] = vals
+        _reconstruct_coordinates(v, state, base, cnt, out)
     if v["gfv_matrix_present_flag"]:
-        p = 1 << v["MatrixPrec"]
+        flat = _reconstruct_matrix_elements(v, state.base_matrix if cnt == 0 else state.prev_matrix)
         pred = v["gfv_matrix_pred_flag"]
-        ref_list = state.base_matrix if cnt == 0 else state.prev_matrix
-        flat: list[float] = []
-        n_flat = 0
+        types, nums, heights, widths = v["gfv_matrix_type_idx"], v["NumMatrices"], v["MatrixHeight"], v["MatrixWidth"]
+        pos = 0
         for i in range(v["NumMatrixTypes"]):
-            mats = []
-            for j in range(v["NumMatrices"][i]):
-                rows = []
-                for k in range(v["MatrixHeight"][i]):
-                    row = []
-                    for m in range(v["MatrixWidth"][i]):
-                        key = (i, j, k, m)
-                        if not pred:
-                            ip, dp = v["gfv_matrix_element_int"][key], v["gfv_matrix_element_dec"][key]
-                            mag = dp / p + ip
-                            val = -mag if v["gfv_matrix_element_sign_flag"].get(key) else mag
-                        else:
-                            ip, dp = v["gfv_matrix_delta_element_int"][key], v["gfv_matrix_delta_element_dec"][key]
-                            mag = dp / p + ip
-                            val = (-mag if v["gfv_matrix_delta_element_sign_flag"].get(key) else mag) + \
-                                _ref(ref_list, n_flat)
-                        row.append(val)
-                        flat.append(val)
-                        n_flat += 1
-                    rows.append(row)
-                mats.append(rows)
-            type_idx = state.base_matrix_type_idx[i] if pred else v["gfv_matrix_type_idx"][i]
-            out["matrices"].append((type_idx, mats))
+            n, h, w = nums[i], heights[i], widths[i]
+            rows = [flat[o:o + w] for o in range(pos, pos + n * h * w, w)]
+            mats = [rows[o:o + h] for o in range(0, n * h, h)]
+            pos += n * h * w
+            out["matrices"].append((state.base_matrix_type_idx[i] if pred else types[i], mats))
         out["MatrixElement"] = flat
         state.prev_matrix = list(flat)
         if mode == "vtm" or base:
             # VTM overwrites the base matrices after every matrix message (section 3.4 item 3).
             state.base_matrix = list(flat)
     return out
+
+
+def _reconstruct_coordinates(v: dict, state: GFVState, base: bool, cnt: int, out: dict) -> None:
+    """``X``/``Y``/``Z`` of section 3.2: ``s * abs / 2^Q``, plus the reference when predicted
+    (previous keypoint of a base message, else the base or previous message)."""
+    q = 1 << v["CoordPrec"]
+    num = v["NumKps"]
+    pred = v["gfv_kps_pred_flag"]
+    if base:
+        state.base_xyz = [[], [], []]
+        state.prev_xyz = [[], [], []]
+    for a in range(3 if v["ZPresent"] else 2):
+        name = f"gfv_coordinate_{'d' if pred else ''}{_AXES[a]}"
+        mags = v[name + "_abs"]
+        signs = v[name + "_sign_flag"]
+        vals = [(-(mag / q) if signs[i] else mag / q) if mag else 0.0 for i, mag in mags.items()]
+        if pred:
+            if base:
+                for i in range(1, num):
+                    vals[i] = vals[i] + vals[i - 1]
+                vals[0] = vals[0] + 0.0
+            else:
+                ref = state.base_xyz[a] if cnt == 0 else state.prev_xyz[a]
+                known = min(len(ref), num)
+                vals = [x + r for x, r in zip(vals, ref)] + [x + 0.0 for x in vals[known:]]
+        if base:
+            state.base_xyz[a] = list(vals)
+        state.prev_xyz[a] = list(vals)
+        out["XYZ"[a]] = vals
+
+
+def _reconstruct_matrix_elements(v: dict, ref: list[float]) -> list[float]:
+    """All matrix elements of a message in syntax order (type, matrix, row, column):
+    ``s * (dec / 2^P + int)``, plus the reference element when predicted."""
+    # A float divisor gives the same correctly rounded quotient as VTM's (double)dec / (1 << P)
+    # (dec < 2^53, the divisor a power of two) and is cheaper than int / int.
+    p = float(1 << v["MatrixPrec"])
+    pre = "gfv_matrix_delta_element" if v["gfv_matrix_pred_flag"] else "gfv_matrix_element"
+    sign = v[pre + "_sign_flag"].get
+    # The reader fills the _int and _dec dicts in the same loop, so their orders agree.
+    flat = [-(dec / p + ip) if sign(key) else dec / p + ip
+            for (key, ip), dec in zip(v[pre + "_int"].items(), v[pre + "_dec"].values())]
+    if v["gfv_matrix_pred_flag"]:
+        known = min(len(ref), len(flat))
+        flat = [x + r for x, r in zip(flat, ref)] + [x + 0.0 for x in flat[known:]]
+    return flat
 
 
 def _ref(values: list[float], i: int) -> float:
@@ -197,10 +197,15 @@ def derived(label: str, v: dict, recon: dict | None) -> Any:
 
 
 # --------------------------------------------------------------------------- writer side
-def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVState) -> None:
-    """Fills the coordinate syntax elements of ``v`` from absolute normalised coordinates with
-    VTM's writer quantisation (section 3.3): ``q = (int)(x * 2^Q + 0.5)`` (C truncation), the
+def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVState,
+                         rounding: str = "vtm") -> None:
+    """Fills the coordinate syntax elements of ``v`` from absolute normalised coordinates, the
     reference of a predicted value being the writer's reconstruction.
+
+    ``rounding="vtm"`` is VTM's writer quantisation (section 3.3): ``q = (int)(x * 2^Q + 0.5)``
+    with C truncation, so a negative value can be off by a whole step (-3.0 gives -2);
+    ``"nearest"`` rounds to the nearest step (``floor(x * 2^Q + 0.5)``), which our encoder uses:
+    a coordinate already on the 2^-Q grid is then reconstructed exactly.
 
     Args:
         v: syntax values being built; must already hold ``gfv_cnt``, ``gfv_base_picture_flag``,
@@ -235,7 +240,8 @@ def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVS
                     ref = _ref(state.prev_xyz[a], i)
             else:
                 ref = 0.0
-            q = int((x - ref) * scale + 0.5) if pred else int(x * scale + 0.5)
+            scaled = (x - ref) * scale if pred else x * scale
+            q = int(scaled + 0.5) if rounding == "vtm" else int(math.floor(scaled + 0.5))
             mags[i] = abs(q)
             if q:
                 signs[i] = 1 if q <= 0 else 0

@@ -1,0 +1,98 @@
+"""``gfv-check``: conformance check of the SEI messages of a VVC Annex B byte stream.
+
+Usage::
+
+    gfv-check STREAM [--json] [--variant C|B] [--mode vtm|spec] [--trace FILE]
+
+Lists the NAL units and SEI messages and every violated rule (:mod:`sei.checker`) on stderr;
+with ``--json`` the same report goes to stdout as JSON (``conformant``, ``num_errors``,
+``num_warnings``, ``nal_units``, ``messages``, ``findings`` with element, offsets, rule, source,
+severity, NAL and message index). ``--trace`` writes VTM's decoded-SEI dump format of the
+parsed messages to FILE.
+
+Exit status: 0 conformant (warnings allowed), 1 at least one error finding, 2 unreadable input
+(missing file, not an Annex B byte stream).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .checker import CheckReport, check_stream
+from .errors import BitstreamError
+
+EXIT_OK = 0
+EXIT_NONCONFORMANT = 1
+EXIT_UNREADABLE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gfv-check", description=__doc__.splitlines()[0])
+    p.add_argument("stream", help="VVC Annex B byte stream (.266)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument("--variant", choices=("C", "B"), default="C",
+                   help="GFV syntax: C = VTM-23.12 and later (default), B = VTM-23.9..23.11")
+    p.add_argument("--mode", choices=("vtm", "spec"), default="vtm",
+                   help="reconstruction state: VTM decoder behaviour (default) or per-id as the semantics intend")
+    p.add_argument("--trace", metavar="FILE", help="write the VTM-format SEI trace of the parsed messages to FILE")
+    return p
+
+
+def _human(report: CheckReport, name: str, out: TextIO) -> None:
+    """The listing and the findings, for people."""
+    print(f"{name}: {len(report.nal_units)} NAL units, {len(report.messages)} SEI messages "
+          f"(GFV variant {report.variant}, mode {report.mode})", file=out)
+    by_nal: dict[int, list] = {}
+    for m in report.messages:
+        by_nal.setdefault(m.nal_index, []).append(m)
+    for n in report.nal_units:
+        tid = "-" if n.nuh_temporal_id_plus1 is None else n.nuh_temporal_id_plus1 - 1
+        print(f"  NAL {n.index:4d} @{n.offset:8d}  {n.type_name:<15} layer {n.nuh_layer_id} tid {tid} "
+              f"{n.size:6d} bytes", file=out)
+        for m in by_nal.get(n.index, []):
+            fields = " ".join(f"{k} {v}" for k, v in m.fields.items())
+            state = "" if m.parsed else "  (not parsed)"
+            print(f"      msg {m.index:4d}  payloadType {m.payload_type} ({m.name}) {m.payload_size} bytes "
+                  f"@NAL byte {m.payload_offset}  {fields}{state}", file=out)
+    for f in report.findings:
+        print("  " + f.describe(), file=out)
+    verdict = "conformant" if report.conformant else "NOT conformant"
+    print(f"{name}: {len(report.errors)} errors, {len(report.warnings)} warnings: {verdict}", file=out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs ``gfv-check``; returns the exit status (0, 1 or 2, see the module docstring)."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    path = Path(args.stream)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        print(f"gfv-check: cannot read {path}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        report = check_stream(data, variant=args.variant, mode=args.mode, want_trace=bool(args.trace))
+    except BitstreamError as err:
+        print(f"gfv-check: {path}: unreadable: {err}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    _human(report, str(path), sys.stderr)
+    if args.trace:
+        try:
+            Path(args.trace).write_text(report.trace)
+        except OSError as err:
+            print(f"gfv-check: cannot write {args.trace}: {err.strerror or err}", file=sys.stderr)
+            return EXIT_UNREADABLE
+    if args.json:
+        json.dump({"stream": str(path), **report.to_json()}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    return EXIT_OK if report.conformant else EXIT_NONCONFORMANT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

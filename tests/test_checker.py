@@ -1,0 +1,115 @@
+"""``gfv-check`` end to end, in-process through ``main(argv)`` (STYLE.md practice 12).
+
+* every public vector checks clean (exit 0) except ``gfv_nnr_payload``, where VTM's writer puts
+  reserved_payload_extension_data in the non-base messages (exit 1, those errors only);
+* every hand-made broken stream (``sei_streams.BROKEN``) of severity error exits 1 and names
+  its element; warnings exit 0;
+* unreadable input exits 2;
+* ``--json`` is valid JSON with the documented fields; ``--trace`` writes VTM's dump format.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sei_streams import BROKEN
+from test_conformance import VECTORS
+
+from sei.check_app import main
+
+FINDING_FIELDS = {"element", "rule", "source", "severity", "nal_index", "message_index", "payload_type",
+                  "payload_byte_offset", "payload_bit_offset", "nal_byte_offset", "nal_bit_offset",
+                  "stream_byte_offset"}
+#: Vectors in which VTM itself breaks a rule, with the only element that may be in error.
+VTM_VIOLATIONS = {"gfv_nnr_payload": "reserved_payload_extension_data"}
+
+
+def _vector(shared_dir: Path, name: str) -> Path:
+    return shared_dir / "conformance" / "public" / name / f"{name}.266"
+
+
+def _run_json(capsys: pytest.CaptureFixture, argv: list[str]) -> tuple[int, dict]:
+    code = main([*argv, "--json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+@pytest.mark.parametrize("mode", ["vtm", "spec"])
+@pytest.mark.parametrize("name", VECTORS)
+def test_public_vectors(shared_dir: Path, capsys: pytest.CaptureFixture, name: str, mode: str) -> None:
+    code, report = _run_json(capsys, [str(_vector(shared_dir, name)), "--mode", mode])
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    if name in VTM_VIOLATIONS:
+        assert code == 1
+        assert {f["element"] for f in errors} == {VTM_VIOLATIONS[name]}
+        # Only the non-base messages carry the NN payload VTM appends.
+        assert [f["message_index"] for f in errors] == list(range(1, len(report["messages"])))
+    else:
+        assert code == 0, errors
+        assert report["conformant"] and errors == []
+    assert report["messages"] and all(m["parsed"] for m in report["messages"])
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_streams(tmp_path: Path, capsys: pytest.CaptureFixture, name: str) -> None:
+    build, element, severity = BROKEN[name]
+    path = tmp_path / f"{name}.266"
+    path.write_bytes(build())
+    code, report = _run_json(capsys, [str(path)])
+    named = [f for f in report["findings"] if f["element"] == element and f["severity"] == severity]
+    assert named, report["findings"]
+    if severity == "error":
+        assert code == 1 and not report["conformant"]
+    else:
+        assert code == 0 and report["conformant"]
+    for f in named:
+        assert FINDING_FIELDS <= set(f)
+        assert f["nal_index"] is not None and f["source"]
+        if f["payload_bit_offset"] is not None:
+            assert f["payload_byte_offset"] == f["payload_bit_offset"] // 8
+            assert f["nal_bit_offset"] >= 8 * 2 + f["payload_bit_offset"]
+
+
+def test_finding_offsets(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Positions in the payload and in the NAL unit (2-byte header, payloadType and
+    payloadSize bytes before the payload) of a range violation found by the reader."""
+    path = tmp_path / "prec.266"
+    path.write_bytes(BROKEN["precision_factor_out_of_range"][0]())
+    _, report = _run_json(capsys, [str(path)])
+    [f] = report["findings"]
+    # gfv_id, gfv_cnt (1 bit each), 5 flags, gfv_kps_pred_flag: the precision factor is bit 8.
+    assert (f["payload_byte_offset"], f["payload_bit_offset"]) == (1, 8)
+    assert (f["nal_byte_offset"], f["nal_bit_offset"]) == (5, 40)
+    assert f["message_index"] == 0 and f["payload_type"] == 223 and f["nal_index"] == 1
+
+
+def test_human_report_on_stderr(shared_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([str(_vector(shared_dir, "gfv_nnr_payload"))]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "SUFFIX_SEI_NUT" in captured.err and "reserved_payload_extension_data" in captured.err
+    assert "NOT conformant" in captured.err
+
+
+def test_trace_file_is_vtm_dump(shared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    trace = tmp_path / "out.sei.txt"
+    assert main([str(_vector(shared_dir, "gfv_vtm_sample")), "--trace", str(trace)]) == 0
+    expected = _vector(shared_dir, "gfv_vtm_sample").with_suffix(".sei.txt").read_text()
+    assert trace.read_text() == expected
+
+
+def test_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([str(tmp_path / "missing.266")]) == 2
+    for name, data in (("text.266", b"not a video"), ("empty.266", b"")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert main([str(path), "--json"]) == 2
+    assert main([str(tmp_path)]) == 2  # a directory
+    assert "unreadable" in capsys.readouterr().err
+
+
+def test_variant_option(shared_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    """The sample stream is Variant C: read as Variant B (old chroma-key syntax) it breaks."""
+    assert main([str(_vector(shared_dir, "gfv_vtm_sample")), "--variant", "B"]) == 1
