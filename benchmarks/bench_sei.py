@@ -68,7 +68,7 @@ def main() -> int:
     data = Path(args.vector).read_bytes()
     parsed = [m for _, m in read_stream_sei(data).messages if m.payload_type == GFV]
     payloads = [m.payload for m in parsed]
-    values = [m.values for m in parsed]
+    values = [m.values for m in parsed if m.values is not None]
 
     def parse(want_trace: bool) -> Callable[[], int]:
         def run() -> int:

@@ -292,6 +292,7 @@ def syntax(variant: str = "C") -> Syntax:
     Raises:
         ValueError: unknown variant.
     """
+    non_base: tuple
     if variant == "C":
         base_block = (*_NN_INFO, *_CHROMA_KEY_C)
         non_base = (If("gfv_cnt == 0", (Element("gfv_fusion_pic_flag", "u(1)", infer=0),)),)

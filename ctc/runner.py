@@ -40,6 +40,7 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_as_completed
@@ -287,21 +288,28 @@ def _executor(
                 }
 
             def submit(job: Job) -> Any:
-                return client.submit(run_job, job, key=f"gfv-ctc-{job.job_id}", pure=False)
+                key = f"gfv-ctc-{job.job_id}-{uuid.uuid4().hex[:8]}"
+                return client.submit(run_job, job, key=key, pure=False)
 
             yield submit, lambda fs: iter(dask_as_completed(fs)), desc
         return
     if workers == 1:
+        deferred: dict[Future[dict[str, Any]], Job] = {}
 
-        def run_inline(job: Job) -> Future[dict[str, Any]]:
+        def defer(job: Job) -> Future[dict[str, Any]]:
             fut: Future[dict[str, Any]] = Future()
-            try:
-                fut.set_result(run_job(job))
-            except Exception as exc:  # noqa: BLE001 - reported per job by the caller
-                fut.set_exception(exc)
+            deferred[fut] = job
             return fut
 
-        yield run_inline, lambda fs: iter(fs), {"kind": "inline", "workers": 1}
+        def run_in_order(futures: list[Future[dict[str, Any]]]) -> Iterator[Future[dict[str, Any]]]:
+            for fut in futures:
+                try:
+                    fut.set_result(run_job(deferred[fut]))
+                except Exception as exc:  # noqa: BLE001 - reported per job by the caller
+                    fut.set_exception(exc)
+                yield fut
+
+        yield defer, run_in_order, {"kind": "inline", "workers": 1}
         return
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(

@@ -155,7 +155,7 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
     if search:
         generator = spec.make_generator()
         generator.set_key_picture(decoded_key, kps[0])
-        kps = choose_keypoints(frames, kps, generator, fps=fps, step=step)
+        kps = choose_keypoints(frames, kps, generator, fps=fps, step=step, use_vmaf=True)
     ctx = DecodingContext()
     payloads = spec.make_mapping(precision=precision).messages(kps, ~found, ctx)
     spti, _ = write_payload(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps), ctx)

@@ -21,9 +21,15 @@ class BitReader:
     """Reads syntax elements from ``data`` (bytes), limited to its first ``num_bits`` bits.
 
     The bits are read from a window: one Python integer holding the data from (at most
-    :attr:`WINDOW` bytes before) the current position up to ``_wend``, so that a read is a
-    shift and a mask on a small integer whatever the size of the data (reading is linear in the
-    data size; a single integer for the whole data would make every read cost O(size)).
+    :attr:`WINDOW` bytes before) the current position on, so that a read is a shift and a mask
+    on a small integer whatever the size of the data (reading is linear in the data size; one
+    integer for the whole data would make every read cost O(size)). Payloads up to
+    :attr:`WINDOW` bytes fit in one window.
+
+    Window invariant (relied on by the inline reads of :mod:`sei.engine`): ``_win`` holds the
+    bits before ``_wlim``; reads up to ``_wend`` need no refill, and whenever ``pos <= _wend``
+    at least 64 bits follow ``pos`` in the window (real data, or the 64 zero bits appended
+    after the end of the data), so an ``ue(v)`` prefix is one 64-bit slice.
 
     Attributes:
         pos: current bit position from the start of ``data``.
@@ -35,7 +41,7 @@ class BitReader:
 
     __slots__ = ("_data", "_wend", "_win", "_wlim", "end", "pos")
 
-    #: Window size in bytes; payloads up to this size are held in one integer.
+    #: Window size in bytes.
     WINDOW = 512
 
     def __init__(self, data: bytes, num_bits: int | None = None) -> None:
@@ -49,22 +55,22 @@ class BitReader:
         self._fill(0, 0)
 
     def _fill(self, pos: int, need: int) -> None:
-        """Loads the window at the byte holding bit ``pos`` with at least ``need`` bits past
-        ``pos`` (fewer when the data ends before).
-
-        ``_win`` holds the bits up to ``_wlim``; valid data ends at ``_wend`` (= ``_wlim``
-        inside the data). The last window of the data is followed by 64 zero bits, so that an
-        ``ue(v)`` prefix can always be looked at in one 64-bit slice.
-        """
+        """Loads the window at the byte holding bit ``pos`` so that reads of ``need`` bits
+        from ``pos`` need no refill (unless the data ends before)."""
         first = pos >> 3
         last = min((self.end + 7) >> 3, first + max(self.WINDOW, (need + 80) >> 3))
         wend = min(last << 3, self.end)
         win = int.from_bytes(self._data[first:last], "big") >> ((last << 3) - wend)
         if wend == self.end:
-            self._win, self._wlim = win << 64, wend + 64
+            self._win, self._wlim, self._wend = win << 64, wend + 64, wend
         else:
-            self._win, self._wlim = win, wend
-        self._wend = wend
+            self._win, self._wlim, self._wend = win, wend, wend - 64
+
+    def _seek(self, pos: int) -> None:
+        """Moves to ``pos`` (<= ``end``), refilling the window when needed."""
+        self.pos = pos
+        if pos > self._wend:
+            self._fill(pos, 0)
 
     @property
     def bits_left(self) -> int:
@@ -93,11 +99,7 @@ class BitReader:
         """``ue(v)``: Exp-Golomb code, order 0; 0 .. 2^32 - 2 (VTM limit: at most 31 leading
         zero bits, so a code has at most 63 bits)."""
         pos = self.pos
-        rem = self._wlim - pos
-        if rem < 64:
-            self._fill(pos, 64)
-            rem = self._wlim - pos
-        head = (self._win >> (rem - 64)) & 0xFFFFFFFFFFFFFFFF
+        head = (self._win >> (self._wlim - pos - 64)) & 0xFFFFFFFFFFFFFFFF
         zeros = 64 - head.bit_length()
         if zeros > 31:
             if pos + zeros >= self.end:
@@ -105,7 +107,9 @@ class BitReader:
             raise BitstreamError(f"ue(v) with {zeros} leading zero bits (at most 31 allowed)", pos)
         new = pos + 2 * zeros + 1
         if new > self._wend:
-            raise BitstreamError("ue(v) reads past the end of the data", pos)
+            if new > self.end:
+                raise BitstreamError("ue(v) reads past the end of the data", pos)
+            self._fill(new, 0)
         self.pos = new
         return (head >> (63 - 2 * zeros)) - 1
 
@@ -129,9 +133,9 @@ class BitReader:
             first, last = start >> 3, self.end >> 3
             nul = self._data.find(b"\x00", first, last)
             if nul >= 0:
-                self.pos = (nul + 1) << 3
+                self._seek((nul + 1) << 3)
                 return self._data[first:nul].decode("utf-8", "surrogateescape")
-        self.pos = start
+        self._seek(start)
         raise BitstreamError("st(v) without a terminating null byte", start)
 
     def b8(self) -> int:
@@ -145,7 +149,7 @@ class BitReader:
             return b""
         if not self.pos & 7:
             first = self.pos >> 3
-            self.pos += 8 * n
+            self._seek(self.pos + 8 * n)
             return bytes(self._data[first:first + n])
         return self.peek_advance(8 * n).to_bytes(n, "big")
 
@@ -160,7 +164,7 @@ class BitReader:
     def peek_advance(self, n: int) -> int:
         """``n`` bits (any number) as one integer, advancing past them."""
         value = self.peek(n)
-        self.pos += n
+        self._seek(self.pos + n)
         return value
 
 

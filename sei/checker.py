@@ -6,7 +6,8 @@ NAL unit as coded, emulation prevention bytes included), the rule and its source
 
 * NAL units (H.266 7.4.2): header fields (``forbidden_zero_bit``, ``nuh_reserved_zero_bit``,
   ``nuh_layer_id`` range, ``nuh_temporal_id_plus1`` != 0, TemporalId of IRAP NAL units),
-  emulation prevention (no ``00 00 0x`` with x < 3, no byte > 3 after ``00 00 03``);
+  emulation prevention (no ``00 00 0x`` with x < 3, no byte > 3 after ``00 00 03``), a suffix
+  SEI NAL unit after a VCL NAL unit;
 * SEI framing (H.274 / H.266): ``payload_type_byte`` / ``payload_size_byte`` present,
   ``payloadSize`` within the NAL unit, ``rbsp_trailing_bits``, at least one ``sei_message``,
   payload trailing bits and ``reserved_payload_extension_data``; payload types placed where
@@ -32,7 +33,7 @@ from bitstream_spec.dsl import Element, For, If
 
 from .context import DecodingContext
 from .errors import BitstreamError, Finding
-from .nal import EPB_RULES, NalUnitType, scan_ebsp, split_annexb
+from .nal import EPB_RULES, VCL_TYPES, NalUnitType, scan_ebsp, split_annexb
 from .registry import PayloadType, lookup
 from .sei_message import (
     VSEI_FRAMING,
@@ -46,6 +47,7 @@ from .trace import format_trace
 log = logging.getLogger(__name__)
 
 NAL_HEADER = "H.266 7.4.2.2 (NAL unit header semantics)"
+NAL_ORDER = "H.266 7.4.2.4 (order of NAL units within a picture unit)"
 VTM_BEHAVIOUR = "VTM-23.13 behaviour"
 GFV_SEMANTICS = "JVET-AJ0207 (GFV semantics: gfv_id, gfv_cnt, gfv_base_picture_flag)"
 GFVE_SEMANTICS = "JVET-AK0239 (GFVE semantics: gfve_gfv_id, gfve_gfv_cnt)"
@@ -53,7 +55,7 @@ NNPFA_SEMANTICS = "H.274 NNPFA semantics (nnpfa_target_id); VTM-23.13 DecLib CHE
 
 #: NAL unit types reserved by H.266 Table 5 (decoders ignore such NAL units).
 _RESERVED_NUT = frozenset({4, 5, 6, 11, 26, 27})
-#: IRAP NAL unit types (IDR_W_RADL .. RSV_IRAP_11): TemporalId shall be 0.
+#: IDR_W_RADL .. RSV_IRAP_11 (GDR_NUT included): TemporalId shall be 0.
 _IRAP_NUT = frozenset(range(7, 12))
 #: Syntax elements shown per message in the listing.
 _KEY_FIELDS: dict[int, tuple[str, ...]] = {
@@ -246,6 +248,7 @@ class _Checker:
         self.gfve_base_seen: set[int] = set()
         self.gfve_refs: list[tuple[tuple[int, int], _NalPositions, tuple[int, int, int], int | None]] = []
         self.nnpfc_ids: set[int] = set()
+        self.seen_vcl = False
 
     # ------------------------------------------------------------------ findings
     def add(self, element: str, rule: str, source: str, severity: str = "error", *, nal: _NalPositions | None = None,
@@ -312,6 +315,11 @@ class _Checker:
         rbsp, epbs, problems = scan_ebsp(raw[2:])
         for p in problems:
             self.add(p.element, p.rule, EPB_RULES, nal=pos, nal_bit=8 * (2 + p.byte_offset))
+        if nut in VCL_TYPES:
+            self.seen_vcl = True
+        if nut == NalUnitType.SUFFIX_SEI_NUT and not self.seen_vcl:
+            self.add("nal_unit_type", "suffix SEI NAL unit before any VCL NAL unit: it shall follow the first VCL "
+                     "NAL unit of its picture unit", NAL_ORDER, nal=pos, nal_bit=8)
         if nut in (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT):
             self.sei_nal_unit(_NalPositions(nal_index, offset, epbs), rbsp, nut == NalUnitType.SUFFIX_SEI_NUT)
 

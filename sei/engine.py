@@ -15,6 +15,21 @@ stays the only place where the syntax is written down:
 
 Parsed values: a dict keyed by spec names; indexed elements are dicts keyed by the index
 (an ``int`` for one index, a tuple for several); derived variables are stored the same way.
+
+Generated code (what makes it fast without a hand-written parser; the source is
+:attr:`CompiledSyntax.source`):
+
+* two variants of each function, with and without trace code; ``read``/``write`` pick one by
+  ``trace is None``, so a parse without a trace does no trace work at all;
+* the reader reads ``u(n)``, ``f(n)``, ``ue(v)``, ``se(v)`` inline from the
+  :class:`sei.bitio.BitReader` window held in local variables (a shift and a mask per element;
+  the reader object is called only to refill its window, for ``st(v)`` and on errors);
+* values just read or derived stay in local variables for the conditions and counts after them
+  (scoped like the table: a value set in a branch is not used after it; loop-carried values
+  are re-read); indexed elements live in local dicts, a multi-index key is built once per
+  iteration, and scalars that loops read are loaded once into locals;
+* the source line of every read is mapped to its element, so an error raised deep inside a
+  read names the element (:meth:`CompiledSyntax.element_at`) at no cost when nothing fails.
 """
 
 from __future__ import annotations
@@ -242,6 +257,7 @@ class _Gen:
         self.uses_bits_left = False
         self.line_element: dict[int, str] = {}
         self.keys: dict[tuple[str, ...], str] = {}
+        self.loop_refs = _loop_refs(syntax.body)
         self.n_alias = 0
         self.methods: set[str] = set()
 
@@ -350,13 +366,15 @@ class _Gen:
             emit(f"if pos > _wend: _win, _wlim, _wend = _refill(r, pos - {n}, {n})")
             emit(f"x = (_win >> (_wlim - pos)) & {mask}")
         elif desc in ("ue(v)", "se(v)"):
-            emit("_h = _wlim - pos")
-            emit("if _h < 64: _win, _wlim, _wend = _refill(r, pos, 0, 64); _h = _wlim - pos")
-            emit("_h = (_win >> (_h - 64)) & 0xFFFFFFFFFFFFFFFF")
+            # At least 64 bits follow pos in the window (BitReader's invariant); a code that
+            # ends past _wend (window end, or a broken code) takes the reader's own path.
+            emit("_h = (_win >> (_wlim - pos - 64)) & 0xFFFFFFFFFFFFFFFF")
             emit("_z = 64 - _h.bit_length()")
-            emit("if _z > 31 or pos + _z + _z >= _wend: _ue_error(r, pos, _z)")
-            emit("pos += _z + _z + 1")
-            emit("x = (_h >> (63 - _z - _z)) - 1")
+            emit("if _z > 31 or pos + _z + _z >= _wend:")
+            self.emit(depth + 1, "x, pos, _win, _wlim, _wend = _ue_slow(r, pos)", element)
+            emit("else:")
+            self.emit(depth + 1, "pos += _z + _z + 1", element)
+            self.emit(depth + 1, "x = (_h >> (63 - _z - _z)) - 1", element)
             if desc == "se(v)":
                 emit("x = (x + 1) >> 1 if x & 1 else -(x >> 1)")
         else:
@@ -399,9 +417,15 @@ class _Gen:
         if node.orelse:
             self.emit(depth, "else:")
             self.body(node.orelse, depth + 1)
-        # A name set in only one branch (or in both) is not known to be in a local afterwards.
-        for name in _assigned(node.then) | _assigned(node.orelse):
+        # What the branches stored is not known to be in a local afterwards ...
+        assigned = _assigned(node.then) | _assigned(node.orelse)
+        for name in assigned:
             self.scope.forget(name)
+        # ... but a scalar that is surely set (in both branches, or inferred at the start) and
+        # is read inside some loop later is worth one reload into a local.
+        sure = (_definite(node.then) & _definite(node.orelse)) | (assigned & set(self.inferred))
+        for name in sorted((sure - self.indexed) & self.loop_refs):
+            self.emit(depth, f"{self.alias(name, ())} = v[{name!r}]")
 
     def node_For(self, node: For, depth: int) -> None:
         bounds = self.expr(node.count) if node.start == 0 else f"{self.expr(node.start)}, {self.expr(node.count)}"
@@ -511,7 +535,7 @@ class _Gen:
         namespace: dict[str, Any] = {
             "Finding": Finding, "BitstreamError": BitstreamError, "SEIWriteError": SEIWriteError,
             "DERIVED": DERIVED, "Run": Run, "_ALWAYS": _always_bits_left, "_missing": _missing,
-            "_refill": _refill, "_ue_error": _ue_error, **self.consts,
+            "_refill": _refill, "_ue_slow": _ue_slow, **self.consts,
         }
         for hname, fn in self.hooks.items():
             namespace[f"_hook_{hname}"] = fn
@@ -522,6 +546,45 @@ class _Gen:
 
     def filename(self, fname: str) -> str:
         return f"<{self.syntax.name}.{fname}>"
+
+
+def _definite(body: tuple) -> set[str]:
+    """Scalar names ``body`` stores whichever way its conditions go."""
+    out: set[str] = set()
+    for node in body:
+        if isinstance(node, (Element, Let)) and not node.index:
+            out.add(node.name)
+        elif isinstance(node, If):
+            out |= _definite(node.then) & _definite(node.orelse)
+    return out
+
+
+def _loop_refs(body: tuple, in_loop: bool = False) -> set[str]:
+    """Names read by expressions inside loops of ``body``."""
+    out: set[str] = set()
+
+    def names(text: Any) -> set[str]:
+        if isinstance(text, int):
+            return set()
+        return {n.id for n in ast.walk(ast.parse(str(text), mode="eval")) if isinstance(n, ast.Name)}
+
+    for node in body:
+        if isinstance(node, If):
+            if in_loop:
+                out |= names(node.cond)
+            out |= _loop_refs(node.then, in_loop) | _loop_refs(node.orelse, in_loop)
+        elif isinstance(node, For):
+            if in_loop:
+                out |= names(node.count) | names(node.start)
+            out |= _loop_refs(node.body, True)
+        elif in_loop and isinstance(node, Element):
+            if node.desc.startswith(("u(", "f(")):
+                out |= names(node.desc[2:-1])
+            if node.range:
+                out |= names(node.range[0]) | names(node.range[1])
+        elif in_loop and isinstance(node, (Let, Check, Require)):
+            out |= names(node.expr if isinstance(node, Let) else node.cond)
+    return out
 
 
 def _indices(body: tuple) -> list[tuple[str, ...]]:
@@ -551,9 +614,9 @@ def _missing(err: KeyError, element: str | None) -> SEIWriteError:
     return SEIWriteError(f"missing value of syntax element {what}{where}")
 
 
-def _refill(r: Any, start: int, n: int, need: int | None = None) -> tuple[int, int, int]:
-    """Reader window after a read of ``n`` bits at ``start`` went past it (inline ``u(n)``),
-    or with ``need`` bits past ``start`` (inline ``ue(v)``); ``(_win, _wlim, _wend)``.
+def _refill(r: Any, start: int, n: int) -> tuple[int, int, int]:
+    """Reader window after an inline ``u(n)`` read at ``start`` went past ``_wend``:
+    ``(_win, _wlim, _wend)``.
 
     Raises:
         BitstreamError: the read goes past the end of the data.
@@ -561,15 +624,20 @@ def _refill(r: Any, start: int, n: int, need: int | None = None) -> tuple[int, i
     if start + n > r.end:
         raise BitstreamError(f"u({n}) reads past the end of the data", start)
     r.pos = start
-    r._fill(start, n if need is None else need)
+    r._fill(start, n)
     return r._win, r._wlim, r._wend
 
 
-def _ue_error(r: Any, pos: int, zeros: int) -> None:
-    """Raises the error of an inline ``ue(v)`` at ``pos`` with ``zeros`` leading zero bits."""
+def _ue_slow(r: Any, pos: int) -> tuple[int, int, int, int, int]:
+    """An ``ue(v)`` at ``pos`` that the inline code does not finish (window end or broken
+    code): ``(value, new pos, _win, _wlim, _wend)``.
+
+    Raises:
+        BitstreamError: the code is broken or goes past the end of the data.
+    """
     r.pos = pos
-    r.ue()
-    raise BitstreamError("ue(v) reads past the end of the data", pos)
+    value = r.ue()
+    return value, r.pos, r._win, r._wlim, r._wend
 
 
 def _always_bits_left() -> int:

@@ -304,6 +304,7 @@ BROKEN: dict[str, tuple] = {
     "nnpfa_without_nnpfc": (lambda: stream([(NNPFA, NNPFA_VALUES)]), "nnpfa_target_id", "error"),
     "spti_in_suffix_sei": (lambda: annexb(nal(SPTI, written([(SPTI, SPTI_VALUES)])[0], SUFFIX)), "payloadType",
                            "error"),
+    "suffix_sei_before_vcl": (lambda: write_annexb([nal(GFV, _base_payload()), SLICE]), "nal_unit_type", "error"),
     "gfv_in_prefix_sei": (lambda: annexb(nal(GFV, _base_payload(), PREFIX)), "payloadType", "error"),
     "gfve_in_prefix_sei": (lambda: annexb(nal(GFVE, written([(GFVE, gfve_message())])[0], PREFIX)), "payloadType",
                            "error"),

@@ -43,7 +43,7 @@ from sei.stream import read_stream_sei
 
 #: Seconds one input may take at most (a hang guard; typical inputs take milliseconds).
 HANG_GUARD = 20.0
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -252,3 +252,52 @@ def test_large_payload_parses_in_linear_time() -> None:
     assert time.perf_counter() - start < 5.0
     assert stream.messages[0][1].values["gfv_nn_payload_byte"] == big
     assert stream.messages[1][1].reserved_extension is not None
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.integers(0, (1 << 32) - 1))
+def test_bit_reader_across_windows(seed: int) -> None:
+    """Codes of every size read back across window refills (data of several windows)."""
+    import random
+
+    from sei.bitio import BitWriter
+
+    rng = random.Random(seed)
+    fields: list[tuple] = []
+    for _ in range(1200):
+        kind = rng.choice(("ue", "se", "u"))
+        if kind == "ue":
+            fields.append(("ue", rng.choice((0, 1, rng.randrange(1 << 16), (1 << 32) - 2))))
+        elif kind == "se":
+            fields.append(("se", rng.randrange(-(1 << 31) + 1, 1 << 31)))
+        else:
+            n = rng.randrange(33)
+            fields.append(("u", rng.randrange(1 << n), n))
+    w = BitWriter()
+    for f in fields:
+        getattr(w, f[0])(*f[1:])
+    while w.pos & 7:
+        w.u(0, 1)
+    data = w.getvalue()
+    assert len(data) > 2 * BitReader.WINDOW
+    r = BitReader(data)
+    assert [getattr(r, f[0])(*f[2:]) for f in fields] == [f[1] for f in fields]
+
+
+def test_generated_reader_across_windows() -> None:
+    """A GFV payload of tens of kilobytes (3000 keypoints, a 40 x 40 matrix) parsed by the
+    generated inline reader, whose window is refilled many times, equals what was written."""
+    import random
+
+    from sei.sei_message import SEIMessage, parse_payload, write_payload
+
+    rng = random.Random(3)
+    values = gfv_base(xs=tuple(rng.randrange(-5000, 5000) for _ in range(3000)),
+                      ys=tuple(rng.randrange(-70000, 70000) for _ in range(3000)), width=40, height=40,
+                      elements=tuple(rng.randrange(-10**6, 10**6) for _ in range(1600)))
+    payload, _ = write_payload(GFV, values, DecodingContext())
+    assert len(payload) > 20 * BitReader.WINDOW
+    msg = parse_payload(SEIMessage(GFV, len(payload), payload), DecodingContext())
+    assert msg.findings == []
+    for name, value in values.items():
+        assert msg.values[name] == value, name

@@ -79,15 +79,24 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
         cands[a_idx] = np.round(c / step) * step if step else c
     cands[:, 0] = key
     pictures = np.empty((len(alphas), n) + frames.shape[1:], dtype=np.uint8)
+    pictures[:, 0] = frames[0]
+    key_picture = generator.generate(key)  # alpha 0: the key picture itself (TPS identity)
+    pictures[0, 1:] = key_picture
+    key_luma = _luma(key_picture)
     ssim = np.zeros((len(alphas), n))
-    targets = [_luma(f) for f in frames]
-    for a_idx in range(len(alphas)):
-        for i in range(n):
-            pictures[a_idx, i] = generator.generate(cands[a_idx, i]) if i else frames[0]
-            if i:
-                ssim[a_idx, i] = ssim_luma(_luma(pictures[a_idx, i]), targets[i])
-    scores = np.stack([vmaf(frames, pictures[a_idx], fps) for a_idx in range(len(alphas))]) if use_vmaf \
-        else np.zeros((len(alphas), n))
+    for i in range(1, n):
+        target = _luma(frames[i])
+        ssim[0, i] = ssim_luma(key_luma, target)
+        for a_idx in range(1, len(alphas)):
+            pictures[a_idx, i] = generator.generate(cands[a_idx, i])
+            ssim[a_idx, i] = ssim_luma(_luma(pictures[a_idx, i]), target)
+    if use_vmaf:
+        needed = [a for a in range(len(alphas)) if a == 0 or (ssim[a, 1:] >= ssim[0, 1:] + margin).any()]
+        scores = np.full((len(alphas), n), -np.inf)
+        for a_idx in needed:
+            scores[a_idx] = vmaf(frames, pictures[a_idx], fps)
+    else:
+        scores = np.zeros((len(alphas), n))
     out = kps.copy()
     out[1:] = key
     chosen = np.zeros(n, dtype=int)

@@ -16,8 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-#: Border anchors (normalised x, y) that map to themselves: corners and edge midpoints.
-BORDER_ANCHORS = np.array([[-1, -1], [0, -1], [1, -1], [-1, 0], [1, 0], [-1, 1], [0, 1], [1, 1]], dtype=np.float64)
+#: Border anchors (normalised x, y) that map to themselves: 16 points, 5 per picture edge.
+_EDGE = np.linspace(-1.0, 1.0, 5)
+BORDER_ANCHORS = np.array([[x, -1.0] for x in _EDGE] + [[x, 1.0] for x in _EDGE] +
+                          [[-1.0, y] for y in _EDGE[1:-1]] + [[1.0, y] for y in _EDGE[1:-1]], dtype=np.float64)
 
 
 def _radial(d2: np.ndarray) -> np.ndarray:
@@ -55,19 +57,19 @@ class TPSWarpGenerator:
         regularisation: TPS smoothing weight (normalised units); small values avoid folds
             when neighbouring keypoints move differently.
         grid: side of the coarse grid on which the TPS is evaluated before upsampling.
+        interpolation: ``grid_sample`` mode used to resample the key picture.
     """
 
-    def __init__(self, regularisation: float = 0.01, grid: int = 64, snap: float = 0.0,
-                 interpolation: str = "bilinear") -> None:
+    def __init__(self, regularisation: float = 0.01, grid: int = 64, interpolation: str = "bilinear") -> None:
         self.regularisation = regularisation
         self.grid = grid
-        self.snap = snap
         self.interpolation = interpolation
         self._key: torch.Tensor | None = None
         self._key_kps: np.ndarray | None = None
         g = np.linspace(-1.0, 1.0, grid)
         ys, xs = np.meshgrid(g, g, indexing="ij")
         self._coarse = np.stack([xs, ys], -1).reshape(-1, 2)
+        self._coarse_sq = (self._coarse * self._coarse).sum(1)
 
     def set_key_picture(self, key_picture: np.ndarray, key_kps: np.ndarray) -> None:
         """Sets the picture to animate.
@@ -86,33 +88,12 @@ class TPSWarpGenerator:
         src = np.concatenate([self._key_kps, BORDER_ANCHORS])
         coef = tps_coefficients(dst, src, self.regularisation)
         n = len(dst)
-        u = _radial(((self._coarse[:, None] - dst[None]) ** 2).sum(-1))
+        d2 = self._coarse_sq[:, None] + (dst * dst).sum(1)[None] - 2.0 * (self._coarse @ dst.T)
+        u = _radial(np.maximum(d2, 0.0))
         mapped = u @ coef[:n] + coef[n] + self._coarse @ coef[n + 1:]
         coarse = torch.from_numpy(mapped.reshape(1, self.grid, self.grid, 2).astype(np.float32)).permute(0, 3, 1, 2)
         fine = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=True).permute(0, 2, 3, 1)
-        if self.snap > 0:
-            ident = torch.stack(torch.meshgrid(torch.linspace(-1, 1, width), torch.linspace(-1, 1, height),
-                                               indexing="xy"), -1)[None]
-            scale = torch.tensor([(width - 1) / 2.0, (height - 1) / 2.0])
-            disp = (fine - ident) * scale
-            still = disp.norm(dim=-1, keepdim=True) < self.snap
-            fine = torch.where(still, ident, fine)
         return fine
-
-    @torch.no_grad()
-    def warp(self, kps: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """The warped key picture and its displacement field.
-
-        Returns:
-            ``(warped (1, 3, H, W) float32 in [0, 255], disp (1, 2, H, W) float32 normalised)``.
-        """
-        if self._key is None:
-            raise RuntimeError("set_key_picture() must be called before warp()")
-        _, _, h, w = self._key.shape
-        grid = self.sampling_grid(kps, h, w)
-        out = F.grid_sample(self._key, grid, mode=self.interpolation, padding_mode="border", align_corners=True)
-        ident = torch.stack(torch.meshgrid(torch.linspace(-1, 1, w), torch.linspace(-1, 1, h), indexing="xy"), -1)
-        return out, (grid - ident[None]).permute(0, 3, 1, 2)
 
     @torch.no_grad()
     def generate(self, kps: np.ndarray) -> np.ndarray:

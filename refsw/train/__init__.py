@@ -1,1 +1,0 @@
-"""Training scripts of the models we train here (weights are committed with their command)."""
