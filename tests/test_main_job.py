@@ -215,3 +215,12 @@ def test_not_a_stream(tmp_path: Path, capsys) -> None:
     out = tmp_path / "junk.y4m"
     _fails(decoder_app, ["-b", str(bad), "-o", str(out)], capsys, "not a VVC byte stream")
     _no_output(out)
+
+
+def test_decode_every_vtm_vector(shared_dir: Path, tmp_path: Path) -> None:
+    """gfv-decode reads every VTM-made vector: key picture written, trace equal to VTM's dump."""
+    for vec in sorted((shared_dir / "conformance" / "public").iterdir()):
+        out, trace = tmp_path / f"{vec.name}.y4m", tmp_path / f"{vec.name}.txt"
+        assert decoder_app.main(["-b", str(vec / f"{vec.name}.266"), "-o", str(out), "--trace-sei", str(trace)]) == 0
+        assert trace.read_text() == (vec / f"{vec.name}.sei.txt").read_text(), vec.name
+        assert read_video(out).frames.shape == (1, 64, 64, 3)
