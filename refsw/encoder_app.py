@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--qp", type=_qp, help="key-picture QP, 0..63")
     p.add_argument("-f", "--frames", type=int, help="number of pictures to code (0 = all)")
     p.add_argument("--model", help="GFV model (default kptps)")
+    p.add_argument("--decision", choices=("ssim+vmaf", "ssim", "none"),
+                   help="encoder choice of the sent keypoints (default ssim+vmaf)")
     p.add_argument("--size", type=int, choices=(256, 512), help="CTC picture size for cropped input")
     p.add_argument("--force-crop", action="store_true", help="crop and resize even CTC-format input")
     p.add_argument("--no-crop", action="store_true", help="code the input as it is (no face crop)")
@@ -63,13 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from refsw.face_crop import prepare_ctc
-    from refsw.gfv_codec import encode_video
+    from refsw.gfv_codec import DECISIONS, encode_video
     from refsw.models import get_model
     from refsw.video_io import read_video
 
     defaults = yaml.safe_load(DEFAULT_CFG.read_text())
     cfg = load_config(args.config, defaults)
-    for key in ("qp", "frames", "model", "size"):
+    for key in ("qp", "frames", "model", "size", "decision"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
     if not 0 <= int(cfg["qp"]) <= 63:
@@ -77,6 +79,8 @@ def _run(args: argparse.Namespace) -> int:
     if int(cfg["frames"]) < 0:
         raise UsageError(f"--frames {cfg['frames']} is negative")
     get_model(cfg["model"])
+    if cfg["decision"] not in DECISIONS:
+        raise UsageError(f"decision {cfg['decision']!r} is not one of {', '.join(DECISIONS)}")
     out = check_output_path(args.bitstream, args.overwrite)
     if args.summary_json:
         check_output_path(args.summary_json, args.overwrite)
@@ -92,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
                   f"crop x0={window.x0} y0={window.y0} size={window.size} resized to {cfg['size']}x{cfg['size']}",
                   file=sys.stderr)
     stream, summary = encode_video(frames, video.fps, model=cfg["model"], qp=int(cfg["qp"]),
-                                   precision=int(cfg["coordinate_precision"]), backend=cfg["backend"])
+                                   precision=int(cfg["coordinate_precision"]), backend=cfg["backend"],
+                                   decision=cfg["decision"])
     write_atomic(out, stream)
     print(summary.text())
     if args.summary_json:

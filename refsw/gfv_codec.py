@@ -36,6 +36,10 @@ from .models.search import choose_keypoints
 log = logging.getLogger(__name__)
 
 
+#: Encoder keypoint decisions (see :func:`encode_video`).
+DECISIONS = ("ssim+vmaf", "ssim", "none")
+
+
 class StreamError(ValueError):
     """The ``.266`` stream is truncated, corrupted or not a GFV stream this decoder can read."""
 
@@ -124,7 +128,7 @@ def count_bits(stream: bytes) -> tuple[int, int, int]:
 
 
 def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: int = 32, precision: int = 7,
-                 backend: str = "vvenc", search: bool = True) -> tuple[bytes, EncodeSummary]:
+                 backend: str = "vvenc", decision: str = "ssim+vmaf") -> tuple[bytes, EncodeSummary]:
     """Encodes a face video into one VVC byte stream with GFV SEI messages.
 
     Args:
@@ -134,7 +138,10 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
         qp: key-picture QP (0..63).
         precision: coordinate precision factor (``gfv_coordinate_precision_factor_minus1`` + 1).
         backend: VVC codec backend name.
-        search: choose the transmitted keypoints by synthesis (:mod:`refsw.models.search`).
+        decision: how the transmitted keypoints are chosen (:mod:`refsw.models.search`):
+            ``"ssim+vmaf"`` (default) a picture moves only where both its SSIM and its VMAF beat
+            the key picture; ``"ssim"`` SSIM only (follows more motion, VMAF may drop);
+            ``"none"`` the tracked keypoints as they are.
 
     Returns:
         ``(stream, summary)``: the Annex B byte stream and what it contains.
@@ -152,10 +159,12 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
     kps, found = spec.make_analyzer().analyze(np.concatenate([decoded_key[None], frames[1:]]))
     step = 2.0 ** -precision
     kps = np.round(np.clip(kps, -1.0, 1.0) / step) * step  # on the coordinate grid: no drift, exact identity
-    if search:
+    if decision not in DECISIONS:
+        raise ValueError(f"unknown keypoint decision {decision!r} (expected one of {', '.join(DECISIONS)})")
+    if decision != "none":
         generator = spec.make_generator()
         generator.set_key_picture(decoded_key, kps[0])
-        kps = choose_keypoints(frames, kps, generator, fps=fps, step=step, use_vmaf=True)
+        kps = choose_keypoints(frames, kps, generator, fps=fps, step=step, use_vmaf=decision == "ssim+vmaf")
     ctx = DecodingContext()
     payloads = spec.make_mapping(precision=precision).messages(kps, ~found, ctx)
     spti, _ = write_payload(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps), ctx)

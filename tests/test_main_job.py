@@ -224,3 +224,13 @@ def test_decode_every_vtm_vector(shared_dir: Path, tmp_path: Path) -> None:
         assert decoder_app.main(["-b", str(vec / f"{vec.name}.266"), "-o", str(out), "--trace-sei", str(trace)]) == 0
         assert trace.read_text() == (vec / f"{vec.name}.sei.txt").read_text(), vec.name
         assert read_video(out).frames.shape == (1, 64, 64, 3)
+
+
+def test_bad_config_value(tmp_path: Path, data_dir: Path, capsys) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("decision: fastest\n")
+    target = tmp_path / "out.266"
+    _fails(encoder_app, ["-i", str(data_dir / "lp_d19.mp4"), "-b", str(target), "-c", str(cfg)], capsys, "decision")
+    cfg.write_text("no_such_option: 1\n")
+    _fails(encoder_app, ["-i", str(data_dir / "lp_d19.mp4"), "-b", str(target), "-c", str(cfg)], capsys, "unknown option")
+    _no_output(target)
