@@ -230,11 +230,14 @@ def sei_rbsp(messages: list[tuple[int, bytes]]) -> bytes:
     return b"".join(frame_sei_message(t, p) for t, p in messages) + b"\x80"
 
 
-def parse_sei_rbsp(rbsp: bytes, ctx: DecodingContext, want_trace: bool = True) -> list[SEIMessage]:
+def parse_sei_rbsp(rbsp: bytes, ctx: DecodingContext, want_trace: bool = True,
+                   suffix: bool | None = None) -> list[SEIMessage]:
     """Frames and parses every message of an SEI RBSP.
 
     A message whose syntax cannot be parsed keeps ``error`` set and parsing goes on with the
-    next message (its frame is known from payloadSize).
+    next message (its frame is known from payloadSize). With ``suffix`` given (the NAL unit is a
+    suffix / prefix SEI NAL unit), messages that VTM does not parse in that NAL unit type are
+    kept unparsed (``values`` is ``None``) with a warning.
 
     Raises:
         BitstreamError: the framing itself is broken (see :func:`split_sei_rbsp`).
@@ -242,10 +245,15 @@ def parse_sei_rbsp(rbsp: bytes, ctx: DecodingContext, want_trace: bool = True) -
     out: list[SEIMessage] = []
     for ptype, psize, off in split_sei_rbsp(rbsp):
         msg = SEIMessage(ptype, psize, rbsp[off:off + psize], off)
-        try:
-            parse_payload(msg, ctx, want_trace)
-        except BitstreamError:
-            log.debug("payloadType %d could not be parsed: %s", ptype, msg.error)
+        mt = lookup(ptype)
+        if suffix is not None and mt is not None and not (mt.suffix_ok if suffix else mt.prefix_ok):
+            log.warning("payloadType %d is not parsed in a %s SEI NAL unit (VTM skips it)", ptype,
+                        "suffix" if suffix else "prefix")
+        else:
+            try:
+                parse_payload(msg, ctx, want_trace)
+            except BitstreamError:
+                log.debug("payloadType %d could not be parsed: %s", ptype, msg.error)
         out.append(msg)
     return out
 

@@ -47,8 +47,6 @@ def read_stream_sei(stream: bytes, ctx: DecodingContext | None = None, *, want_t
     Raises:
         BitstreamError: the byte stream itself cannot be split into NAL units.
     """
-    from .registry import lookup
-
     ctx = ctx or DecodingContext()
     nals = read_nal_units(stream)
     out = StreamSEI(nals)
@@ -57,7 +55,7 @@ def read_stream_sei(stream: bytes, ctx: DecodingContext | None = None, *, want_t
             continue
         suffix = nal.nal_unit_type == NalUnitType.SUFFIX_SEI_NUT
         try:
-            msgs = parse_sei_rbsp_filtered(nal.rbsp, ctx, suffix, want_trace, lookup)
+            msgs = parse_sei_rbsp(nal.rbsp, ctx, want_trace, suffix=suffix)
         except BitstreamError as err:
             out.errors[idx] = err
             log.warning("SEI NAL unit %d at byte %d: %s", idx, nal.offset, err)
@@ -68,24 +66,3 @@ def read_stream_sei(stream: bytes, ctx: DecodingContext | None = None, *, want_t
             out.messages.append((idx, m))
     return out
 
-
-def parse_sei_rbsp_filtered(rbsp: bytes, ctx: DecodingContext, suffix: bool, want_trace: bool,
-                            lookup) -> list[SEIMessage]:
-    """Like :func:`sei.sei_message.parse_sei_rbsp`, skipping messages VTM does not parse in this
-    NAL unit type (they keep ``values`` = ``None``)."""
-    from .sei_message import split_sei_rbsp, parse_payload
-
-    msgs = []
-    for ptype, psize, off in split_sei_rbsp(rbsp):
-        msg = SEIMessage(ptype, psize, rbsp[off:off + psize], off)
-        mt = lookup(ptype)
-        if mt is not None and ((suffix and mt.suffix_ok) or (not suffix and mt.prefix_ok)):
-            try:
-                parse_payload(msg, ctx, want_trace)
-            except BitstreamError:
-                pass
-        elif mt is not None:
-            log.warning("payloadType %d is not parsed in a %s SEI NAL unit (VTM skips it)", ptype,
-                        "suffix" if suffix else "prefix")
-        msgs.append(msg)
-    return msgs

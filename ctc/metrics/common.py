@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 
 __all__ = [
@@ -19,7 +17,6 @@ __all__ = [
     "check_i420_planes",
     "check_rgb_pair",
     "ffmpeg_has_filter",
-    "log_tail",
     "resolve_ffmpeg",
     "rgb_to_i420_planes",
     "write_i420",
@@ -27,8 +24,6 @@ __all__ = [
 
 #: ``(y, u, v)`` 8-bit 4:2:0 planes: ``(N, H, W)``, ``(N, H/2, W/2)``, ``(N, H/2, W/2)``.
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
-#: Lines of a tool's log quoted in error messages.
-LOG_TAIL_LINES = 8
 
 
 class MetricError(RuntimeError):
@@ -119,16 +114,19 @@ def check_i420_planes(planes: Planes, what: str, name: str) -> tuple[int, int, i
 
 
 def resolve_ffmpeg(ffmpeg: str | os.PathLike[str] | None, what: str) -> str:
-    """Absolute path of the FFmpeg executable (imageio-ffmpeg's bundled one by default).
+    """Absolute path of the FFmpeg executable (imageio-ffmpeg's bundled one by default); the
+    codec backends' resolver, with the metric's error type.
 
     Raises:
         MetricError: the executable is not found.
     """
-    exe = os.fspath(ffmpeg) if ffmpeg is not None else imageio_ffmpeg.get_ffmpeg_exe()
-    found = shutil.which(exe)
-    if found is None:
-        raise MetricError(f"{what}: FFmpeg executable not found: {exe}")
-    return os.path.abspath(found)
+    from refsw.codecs.base import CodecError
+    from refsw.codecs.ffmpeg_common import resolve_ffmpeg as resolve
+
+    try:
+        return resolve(ffmpeg)
+    except CodecError as err:
+        raise MetricError(f"{what}: {err}") from err
 
 
 @functools.cache
@@ -140,12 +138,6 @@ def ffmpeg_has_filter(ffmpeg: str, name: str) -> bool:
     return proc.returncode == 0 and any(
         line.split()[1:2] == [name] for line in proc.stdout.splitlines()
     )
-
-
-def log_tail(log: str, lines: int = LOG_TAIL_LINES) -> str:
-    """Last non-empty lines of a tool's log joined on one line."""
-    kept = [line.strip() for line in log.splitlines() if line.strip()]
-    return " | ".join(kept[-lines:]) or "(empty log)"
 
 
 def write_i420(path: str | os.PathLike[str], planes: Planes) -> None:

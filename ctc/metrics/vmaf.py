@@ -33,11 +33,12 @@ from .common import (
     check_i420_planes,
     check_rgb_pair,
     ffmpeg_has_filter,
-    log_tail,
     resolve_ffmpeg,
     rgb_to_i420_planes,
     write_i420,
 )
+
+from refsw.codecs.ffmpeg_common import log_tail
 
 logger = logging.getLogger(__name__)
 
