@@ -3,7 +3,8 @@
 Encoder: the key picture (picture 0) is coded with a VVC backend; the analysis model of the
 selected GFV model extracts face parameters from the decoded key picture and from every
 other picture; they become one GFV SEI message per output picture (``gfv_cnt`` = picture
-index), carried as VTM does (:mod:`refsw.carriage`). An SPTI SEI message gives the picture rate.
+index), carried as VTM does (:mod:`refsw.carriage`). An SPTI SEI message gives the picture rate;
+an NNPFC SEI message, activated by an NNPFA, names the generator by the same URI as ``gfv_uri``.
 
 Decoder: parses every SEI message, decodes the key picture with FFmpeg's VVC decoder,
 reconstructs the GFV parameters, finds the generator named by ``gfv_uri`` and synthesises every
@@ -108,6 +109,25 @@ def spti_values(fps: float) -> dict[str, Any]:
             "spti_sublayer_synthesized_picture_flag": [0]}
 
 
+#: ``nnpfc_id`` of the NNPFC message that identifies the generator (0..255: not reserved).
+NNPFC_ID = 1
+
+
+def nnpfc_values(uri_tag: str, uri: str) -> dict[str, Any]:
+    """NNPFC syntax values that identify the generator by URI (``nnpfc_mode_idc`` = 1, the same
+    URI as the base GFV message's ``gfv_uri``); no property information."""
+    return {"nnpfc_purpose": 0, "nnpfc_id": NNPFC_ID, "nnpfc_base_flag": 1, "nnpfc_mode_idc": 1,
+            "nnpfc_uri_tag": uri_tag, "nnpfc_uri": uri, "nnpfc_property_present_flag": 0}
+
+
+def nnpfa_values() -> dict[str, Any]:
+    """NNPFA syntax values activating :data:`NNPFC_ID` for the whole coded layer video sequence."""
+    return {"nnpfa_target_id": NNPFC_ID, "nnpfa_cancel_flag": 0, "nnpfa_persistence_flag": 1,
+            "nnpfa_target_base_flag": 1, "nnpfa_no_prev_clvs_flag": 0, "nnpfa_no_foll_clvs_flag": 0,
+            "nnpfa_num_output_entries": 0, "nnpfa_prompt_update_flag": 0, "nnpfa_seed_update_flag": 0,
+            "nnpfa_selected_input_flag": 0}
+
+
 def count_bits(stream: bytes) -> tuple[int, int, int]:
     """``(bits_key, bits_gfv, bits_other)`` of a stream; each NAL unit counts with its start code."""
     from sei.nal import split_annexb, parse_nal_unit
@@ -167,8 +187,10 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
         kps = choose_keypoints(frames, kps, generator, fps=fps, step=step, use_vmaf=decision == "ssim+vmaf")
     ctx = DecodingContext()
     payloads = spec.make_mapping(precision=precision).messages(kps, ~found, ctx)
-    spti, _ = write_payload(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps), ctx)
-    sei = AccessUnitSEI(prefix=[(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti)],
+    prefix = [(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
+              (PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS, nnpfc_values(spec.uri_tag, spec.uri)),
+              (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values())]
+    sei = AccessUnitSEI(prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix],
                         suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads])
     stream = insert_sei(key.bitstream, {0: sei})
     bits = count_bits(stream)

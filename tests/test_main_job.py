@@ -87,7 +87,7 @@ def test_decoded_video_follows_head_motion(encoded: dict) -> None:
 
 def test_trace_and_log(encoded: dict) -> None:
     trace = encoded["trace"].read_text().splitlines()
-    assert trace[1] == "Source picture timing info SEI message (10 bytes)"
+    assert trace[1] == "Source picture timing info SEI message (10 bytes)"  # first prefix SEI
     assert sum(line.startswith("Generative face video SEI message") for line in trace) == FRAMES
     assert any(line.endswith("gfv_uri: urn:gfv-refsw:generator:kptps:v1") for line in trace)
     log = (encoded["decoded"].parent / (encoded["decoded"].name + ".pictures.csv")).read_text().splitlines()
@@ -234,3 +234,13 @@ def test_bad_config_value(tmp_path: Path, data_dir: Path, capsys) -> None:
     cfg.write_text("no_such_option: 1\n")
     _fails(encoder_app, ["-i", str(data_dir / "lp_d19.mp4"), "-b", str(target), "-c", str(cfg)], capsys, "unknown option")
     _no_output(target)
+
+
+def test_own_stream_is_conformant_and_names_generator(encoded: dict, capsys) -> None:
+    from sei import check_app
+
+    assert check_app.main([str(encoded["stream"])]) == 0
+    trace = encoded["trace"].read_text()
+    assert "Neural network post-filter characteristics SEI message" in trace
+    assert "nnpfc_uri: urn:gfv-refsw:generator:kptps:v1" in trace
+    assert "Neural network post-filter activation SEI message" in trace
