@@ -14,7 +14,14 @@ from typing import Sequence
 
 import yaml
 
-from .cli_common import DEFAULT_CFG, UsageError, check_output_path, load_config, run_app, write_atomic
+from .cli_common import (
+    DEFAULT_CFG,
+    UsageError,
+    check_output_path,
+    load_config,
+    run_app,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 

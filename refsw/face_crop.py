@@ -15,6 +15,7 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+from refsw.quiet import native_stderr_silenced
 from refsw.video_io import InputError, check_frames
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def _detect_boxes(frames: np.ndarray, model_selection: int) -> np.ndarray:
     """
     h, w = frames.shape[1:3]
     boxes: list[tuple[float, float, float, float]] = []
-    with mp.solutions.face_detection.FaceDetection(model_selection=model_selection) as detector:
+    with native_stderr_silenced(), mp.solutions.face_detection.FaceDetection(model_selection=model_selection) as detector:
         for frame in frames:
             detections = detector.process(np.ascontiguousarray(frame)).detections
             if not detections:

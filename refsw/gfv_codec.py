@@ -130,7 +130,7 @@ def nnpfa_values() -> dict[str, Any]:
 
 def count_bits(stream: bytes) -> tuple[int, int, int]:
     """``(bits_key, bits_gfv, bits_other)`` of a stream; each NAL unit counts with its start code."""
-    from sei.nal import split_annexb, parse_nal_unit
+    from sei.nal import parse_nal_unit, split_annexb
 
     key = gfv = other = 0
     for off, sc, data in split_annexb(stream):

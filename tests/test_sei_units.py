@@ -13,7 +13,14 @@ from sei.context import DecodingContext
 from sei.engine import DERIVED
 from sei.errors import BitstreamError, SEIWriteError
 from sei.nal import ebsp_to_rbsp, make_nal_unit, parse_nal_unit, rbsp_to_ebsp
-from sei.sei_message import SEIMessage, frame_sei_message, parse_payload, sei_rbsp, split_sei_rbsp, write_payload
+from sei.sei_message import (
+    SEIMessage,
+    frame_sei_message,
+    parse_payload,
+    sei_rbsp,
+    split_sei_rbsp,
+    write_payload,
+)
 
 GFV = 223
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from refsw.codecs.ffmpeg_common import log_tail
+
 from .common import (
     MetricError,
     MetricInputError,
@@ -37,8 +39,6 @@ from .common import (
     rgb_to_i420_planes,
     write_i420,
 )
-
-from refsw.codecs.ffmpeg_common import log_tail
 
 logger = logging.getLogger(__name__)
 

@@ -52,7 +52,14 @@ from .base import (
     EncodeResult,
     register_backend,
 )
-from .ffmpeg_common import _parse_y4m, _stack_planes, check_fps, check_frames, check_qp, run_tool
+from .ffmpeg_common import (
+    _parse_y4m,
+    _stack_planes,
+    check_fps,
+    check_frames,
+    check_qp,
+    run_tool,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..quiet import native_stderr_silenced
+
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -54,8 +56,9 @@ class LandmarkAnalyzer:
         n = len(frames)
         kps = np.zeros((n, len(self.indices), 2), dtype=np.float64)
         found = np.zeros(n, dtype=bool)
-        with mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True,
-                                             min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
+        with native_stderr_silenced(), mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+                min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
             for i, frame in enumerate(frames):
                 res = mesh.process(np.ascontiguousarray(frame))
                 if res.multi_face_landmarks:
