@@ -88,7 +88,22 @@ class L2Pool2d(nn.Module):
         return torch.sqrt(F.conv2d(x * x, weight, stride=2, padding=1, groups=channels) + self.EPS)
 
 
-class Vgg16Features(nn.Module):
+class _TappedFeatures(nn.Module):
+    """``self.features`` run layer by layer, returning the outputs of the layers in ``self.taps``."""
+
+    features: nn.Sequential
+    taps: tuple[int, ...]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        outs = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in self.taps:
+                outs.append(x)
+        return outs
+
+
+class Vgg16Features(_TappedFeatures):
     """VGG16 convolutional layers up to relu5_3.
 
     Args:
@@ -114,16 +129,8 @@ class Vgg16Features(nn.Module):
         self.taps = VGG16_TAPS
         self.channels = VGG16_CHANNELS
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outs = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.taps:
-                outs.append(x)
-        return outs
 
-
-class AlexNetFeatures(nn.Module):
+class AlexNetFeatures(_TappedFeatures):
     """AlexNet convolutional layers up to relu5.
 
     ``forward(x)``: ``(N, 3, H, W)`` normalised input, H and W >= 31 -> the five taps with
@@ -148,14 +155,6 @@ class AlexNetFeatures(nn.Module):
         )
         self.taps = ALEXNET_TAPS
         self.channels = ALEXNET_CHANNELS
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        outs = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.taps:
-                outs.append(x)
-        return outs
 
 
 def load_features(

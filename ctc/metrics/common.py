@@ -18,6 +18,7 @@ __all__ = [
     "check_rgb_pair",
     "ffmpeg_has_filter",
     "resolve_ffmpeg",
+    "rgb_pair_to_i420",
     "rgb_to_i420_planes",
     "write_i420",
 ]
@@ -84,6 +85,18 @@ def rgb_to_i420_planes(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         flat[:, luma : luma + chroma].reshape(n, h // 2, w // 2),
         flat[:, luma + chroma :].reshape(n, h // 2, w // 2),
     )
+
+
+def rgb_pair_to_i420(ref: np.ndarray, dist: np.ndarray, what: str) -> tuple[Planes, Planes]:
+    """Checks an RGB pair (see :func:`check_rgb_pair`) and converts both to 4:2:0 planes.
+
+    Raises:
+        MetricInputError: malformed pair, or an odd frame size (4:2:0 needs even sizes).
+    """
+    _, h, w = check_rgb_pair(ref, dist, what)
+    if h % 2 or w % 2:
+        raise MetricInputError(f"{what}: 4:2:0 needs an even frame size, got {w}x{h}")
+    return rgb_to_i420_planes(ref), rgb_to_i420_planes(dist)
 
 
 def check_i420_planes(planes: Planes, what: str, name: str) -> tuple[int, int, int]:

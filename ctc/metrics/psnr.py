@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import MetricInputError, check_rgb_pair, rgb_to_i420_planes
+from .common import MetricInputError, check_rgb_pair, rgb_pair_to_i420
 
 logger = logging.getLogger(__name__)
 
@@ -207,12 +207,10 @@ def psnr_yuv_per_frame(
     Raises:
         MetricInputError: wrong dtype or shapes, or an odd frame size.
     """
-    _, h, w = check_rgb_pair(ref, dist, "psnr_yuv")
-    if h % 2 or w % 2:
-        raise MetricInputError(f"psnr_yuv: 4:2:0 needs an even frame size, got {w}x{h}")
+    ref_planes, dist_planes = rgb_pair_to_i420(ref, dist, "psnr_yuv")
     return psnr_i420_per_frame(
-        rgb_to_i420_planes(ref),
-        rgb_to_i420_planes(dist),
+        ref_planes,
+        dist_planes,
         ten_bit_scaled=ten_bit_scaled,
         max_db=max_db,
     )

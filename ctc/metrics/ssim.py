@@ -37,7 +37,7 @@ from .common import (
     Planes,
     check_i420_planes,
     check_rgb_pair,
-    rgb_to_i420_planes,
+    rgb_pair_to_i420,
 )
 
 logger = logging.getLogger(__name__)
@@ -199,7 +199,4 @@ def ssim_yuv_per_frame(ref: np.ndarray, dist: np.ndarray) -> YuvSsim:
     Raises:
         MetricInputError: wrong dtype or shapes, odd or too small frames.
     """
-    _, h, w = check_rgb_pair(ref, dist, "ssim_yuv")
-    if h % 2 or w % 2:
-        raise MetricInputError(f"ssim_yuv: 4:2:0 needs an even frame size, got {w}x{h}")
-    return ssim_i420_per_frame(rgb_to_i420_planes(ref), rgb_to_i420_planes(dist))
+    return ssim_i420_per_frame(*rgb_pair_to_i420(ref, dist, "ssim_yuv"))

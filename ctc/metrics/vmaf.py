@@ -33,10 +33,9 @@ from .common import (
     MetricInputError,
     Planes,
     check_i420_planes,
-    check_rgb_pair,
     ffmpeg_has_filter,
     resolve_ffmpeg,
-    rgb_to_i420_planes,
+    rgb_pair_to_i420,
     write_i420,
 )
 
@@ -155,12 +154,10 @@ def vmaf_per_frame(
         MetricInputError: wrong dtype or shapes, or an odd frame size.
         MetricError: libvmaf missing or failing.
     """
-    _, h, w = check_rgb_pair(ref, dist, "vmaf")
-    if h % 2 or w % 2:
-        raise MetricInputError(f"vmaf: 4:2:0 needs an even frame size, got {w}x{h}")
+    ref_planes, dist_planes = rgb_pair_to_i420(ref, dist, "vmaf")
     return vmaf_per_frame_i420(
-        rgb_to_i420_planes(ref),
-        rgb_to_i420_planes(dist),
+        ref_planes,
+        dist_planes,
         fps,
         n_threads=n_threads,
         model=model,

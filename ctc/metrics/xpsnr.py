@@ -47,10 +47,9 @@ from .common import (
     MetricUnavailable,
     Planes,
     check_i420_planes,
-    check_rgb_pair,
     ffmpeg_has_filter,
     resolve_ffmpeg,
-    rgb_to_i420_planes,
+    rgb_pair_to_i420,
     write_i420,
 )
 
@@ -206,9 +205,7 @@ def xpsnr_per_frame(
         MetricUnavailable: FFmpeg has no xpsnr filter.
         MetricError: FFmpeg missing or failing.
     """
-    _, h, w = check_rgb_pair(ref, dist, "xpsnr")
-    if h % 2 or w % 2:
-        raise MetricInputError(f"xpsnr: 4:2:0 needs an even frame size, got {w}x{h}")
+    ref_planes, dist_planes = rgb_pair_to_i420(ref, dist, "xpsnr")
     return xpsnr_per_frame_i420(
-        rgb_to_i420_planes(ref), rgb_to_i420_planes(dist), fps, ffmpeg=ffmpeg, timeout_s=timeout_s
+        ref_planes, dist_planes, fps, ffmpeg=ffmpeg, timeout_s=timeout_s
     )
