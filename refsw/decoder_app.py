@@ -11,8 +11,8 @@ import csv
 import dataclasses
 import io
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .cli_common import UsageError, check_output_path, run_app, write_atomic
 
@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("vtm", "spec"), default="vtm",
                    help="GFV reconstruction: VTM decoder behaviour (default) or per-gfv_id state")
     p.add_argument("--variant", choices=("C", "B"), default="C", help="GFV syntax: C (VTM-23.12+) or B (23.9-23.11)")
+    p.add_argument("--key-pictures-only", action="store_true",
+                   help="when the stream's generator is not available, output its key pictures instead of failing")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace existing output files")
     return p
 
@@ -56,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     stream = src.read_bytes()
     if not stream:
         raise UsageError(f"{args.bitstream} is empty")
-    decoded = decode_stream(stream, mode=args.mode, variant=args.variant)
+    decoded = decode_stream(stream, mode=args.mode, variant=args.variant, key_pictures_only=args.key_pictures_only)
     for note in decoded.notes:
         print(f"gfv-decode: {note}", file=sys.stderr)
     write_video(out, decoded.frames, decoded.fps)

@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import yaml
 
@@ -45,10 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", action="append", default=[], help="YAML config (repeatable, later wins)")
     p.add_argument("-q", "--qp", type=_qp, help="key-picture QP, 0..63")
     p.add_argument("-f", "--frames", type=int, help="number of pictures to code (0 = all)")
-    p.add_argument("--model", help="GFV model (default kptps)")
+    p.add_argument("--model", help="GFV model: kptps (default), fomm, cfte, cttr, fv2v")
+    p.add_argument("--precision", type=int, help="coordinate precision factor 1..31 (default: the model's)")
+    p.add_argument("--matrix-precision", type=int, help="matrix element precision factor 1..31 (default: the model's)")
+    p.add_argument("--nnpfc-mode", type=int, choices=(1, 0),
+                   help="NNPFC nnpfc_mode_idc: 1 = generator URI (default), 0 = network in the payload")
     p.add_argument("--decision", choices=("ssim+vmaf", "ssim", "none"),
                    help="encoder choice of the sent keypoints (default ssim+vmaf)")
-    p.add_argument("--size", type=int, choices=(256, 512), help="CTC picture size for cropped input")
+    p.add_argument("--size", type=int, choices=(256, 384, 512), help="CTC picture size for cropped input")
     p.add_argument("--force-crop", action="store_true", help="crop and resize even CTC-format input")
     p.add_argument("--no-crop", action="store_true", help="code the input as it is (no face crop)")
     p.add_argument("-wdt", "--width", type=int, help="width of raw input (else from the file name)")
@@ -78,9 +82,16 @@ def _run(args: argparse.Namespace) -> int:
 
     defaults = yaml.safe_load(DEFAULT_CFG.read_text())
     cfg = load_config(args.config, defaults)
-    for key in ("qp", "frames", "model", "size", "decision"):
-        if getattr(args, key) is not None:
-            cfg[key] = getattr(args, key)
+    for key, opt in (("qp", "qp"), ("frames", "frames"), ("model", "model"), ("size", "size"),
+                     ("decision", "decision"), ("coordinate_precision", "precision"),
+                     ("matrix_precision", "matrix_precision"), ("nnpfc_mode", "nnpfc_mode")):
+        if getattr(args, opt) is not None:
+            cfg[key] = getattr(args, opt)
+    for key in ("coordinate_precision", "matrix_precision"):
+        if cfg[key] is not None and not 1 <= int(cfg[key]) <= 31:
+            raise UsageError(f"{key} {cfg[key]} outside 1..31")
+    if int(cfg["nnpfc_mode"]) not in (0, 1):
+        raise UsageError(f"nnpfc_mode {cfg['nnpfc_mode']} is not 0 or 1")
     if not 0 <= int(cfg["qp"]) <= 63:
         raise UsageError(f"QP {cfg['qp']} outside 0..63")
     if int(cfg["frames"]) < 0:
@@ -102,9 +113,11 @@ def _run(args: argparse.Namespace) -> int:
             print(f"gfv-encode: input {w}x{h} is not in the CTC format: face-centred "
                   f"crop x0={window.x0} y0={window.y0} size={window.size} resized to {cfg['size']}x{cfg['size']}",
                   file=sys.stderr)
-    stream, summary = encode_video(frames, video.fps, model=cfg["model"], qp=int(cfg["qp"]),
-                                   precision=int(cfg["coordinate_precision"]), backend=cfg["backend"],
-                                   decision=cfg["decision"])
+    prec = None if cfg["coordinate_precision"] is None else int(cfg["coordinate_precision"])
+    mprec = None if cfg["matrix_precision"] is None else int(cfg["matrix_precision"])
+    stream, summary = encode_video(frames, video.fps, model=cfg["model"], qp=int(cfg["qp"]), precision=prec,
+                                   matrix_precision=mprec, backend=cfg["backend"], decision=cfg["decision"],
+                                   nnpfc_mode=int(cfg["nnpfc_mode"]))
     write_atomic(out, stream)
     print(summary.text())
     if args.summary_json:

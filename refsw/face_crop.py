@@ -21,10 +21,10 @@ from refsw.video_io import InputError, check_frames
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "NoFaceError",
     "CropWindow",
-    "find_crop_window",
+    "NoFaceError",
     "apply_crop",
+    "find_crop_window",
     "is_ctc_format",
     "prepare_ctc",
 ]

@@ -113,11 +113,28 @@ def spti_values(fps: float) -> dict[str, Any]:
 NNPFC_ID = 1
 
 
-def nnpfc_values(uri_tag: str, uri: str) -> dict[str, Any]:
-    """NNPFC syntax values that identify the generator by URI (``nnpfc_mode_idc`` = 1, the same
-    URI as the base GFV message's ``gfv_uri``); no property information."""
-    return {"nnpfc_purpose": 0, "nnpfc_id": NNPFC_ID, "nnpfc_base_flag": 1, "nnpfc_mode_idc": 1,
-            "nnpfc_uri_tag": uri_tag, "nnpfc_uri": uri, "nnpfc_property_present_flag": 0}
+#: ``nnpfc_mode_idc`` values the encoder can write: 1 = URI (default), 0 = the network in the payload.
+NNPFC_MODES = (1, 0)
+
+
+def nnpfc_values(uri_tag: str, uri: str, mode_idc: int = 1, network: bytes | None = None) -> dict[str, Any]:
+    """NNPFC syntax values that identify the generator (no property information).
+
+    ``mode_idc`` 1: by URI, the same as the base GFV message's ``gfv_uri``; ``mode_idc`` 0: the
+    network itself as ``nnpfc_payload_byte`` (``network``: the checkpoint bytes, whose SHA-256 the
+    GFV URI names). Raises ValueError for another mode or a missing network.
+    """
+    v: dict[str, Any] = {"nnpfc_purpose": 0, "nnpfc_id": NNPFC_ID, "nnpfc_base_flag": 1, "nnpfc_mode_idc": mode_idc}
+    if mode_idc == 1:
+        v.update(nnpfc_uri_tag=uri_tag, nnpfc_uri=uri)
+    elif mode_idc == 0:
+        if not network:
+            raise ValueError(f"nnpfc_mode_idc 0 needs the network bytes; generator {uri} has none")
+        v["nnpfc_payload_byte"] = network
+    else:
+        raise ValueError(f"nnpfc_mode_idc {mode_idc} not supported (use 1 or 0)")
+    v["nnpfc_property_present_flag"] = 0
+    return v
 
 
 def nnpfa_values() -> dict[str, Any]:
@@ -147,8 +164,9 @@ def count_bits(stream: bytes) -> tuple[int, int, int]:
     return key, gfv, other
 
 
-def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: int = 32, precision: int = 7,
-                 backend: str = "vvenc", decision: str = "ssim+vmaf") -> tuple[bytes, EncodeSummary]:
+def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: int = 32, precision: int | None = None,
+                 backend: str = "vvenc", decision: str = "ssim+vmaf", matrix_precision: int | None = None,
+                 nnpfc_mode: int = 1) -> tuple[bytes, EncodeSummary]:
     """Encodes a face video into one VVC byte stream with GFV SEI messages.
 
     Args:
@@ -156,7 +174,12 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
         fps: picture rate in pictures/s.
         model: GFV model name (:func:`refsw.models.get_model`).
         qp: key-picture QP (0..63).
-        precision: coordinate precision factor (``gfv_coordinate_precision_factor_minus1`` + 1).
+        precision: coordinate precision factor (``gfv_coordinate_precision_factor_minus1`` + 1);
+            ``None``: the model's default (``docs/models.md``).
+        matrix_precision: matrix element precision factor
+            (``gfv_matrix_element_precision_factor_minus1`` + 1); ``None``: the model's default.
+        nnpfc_mode: ``nnpfc_mode_idc`` of the NNPFC message naming the generator: 1 its URI,
+            0 the checkpoint bytes in the payload (learned models only).
         backend: VVC codec backend name.
         decision: how the transmitted keypoints are chosen (:mod:`refsw.models.search`):
             ``"ssim+vmaf"`` (default) a picture moves only where both its SSIM and its VMAF beat
@@ -173,22 +196,32 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
     """
     t0 = time.perf_counter()
     spec = get_model(model)
+    if decision not in DECISIONS:
+        raise ValueError(f"unknown keypoint decision {decision!r} (expected one of {', '.join(DECISIONS)})")
+    if nnpfc_mode not in NNPFC_MODES:
+        raise ValueError(f"nnpfc_mode_idc {nnpfc_mode} not supported (use 1 or 0)")
+    mapping = spec.make_mapping(precision=precision) if matrix_precision is None else \
+        spec.make_mapping(precision=precision, matrix_precision=matrix_precision)
+    network = None
+    if nnpfc_mode == 0:
+        network = getattr(spec.make_analyzer(), "checkpoint", None)
+        if network is None:
+            raise ValueError(f"model {model} has no network to carry in the NNPFC payload (nnpfc_mode_idc 0)")
     codec = create_backend(backend)
     key = codec.encode(frames[:1], qp=qp, fps=fps)
     decoded_key = codec.decode(key.bitstream).frames[0]
-    kps, found = spec.make_analyzer().analyze(np.concatenate([decoded_key[None], frames[1:]]))
-    step = 2.0 ** -precision
-    kps = np.round(np.clip(kps, -1.0, 1.0) / step) * step  # on the coordinate grid: no drift, exact identity
-    if decision not in DECISIONS:
-        raise ValueError(f"unknown keypoint decision {decision!r} (expected one of {', '.join(DECISIONS)})")
+    params, found = spec.make_analyzer().analyze(np.concatenate([decoded_key[None], frames[1:]]))
+    params = mapping.snap(params)  # on the GFV grids: no drift, exact identity
     if decision != "none":
         generator = spec.make_generator()
-        generator.set_key_picture(decoded_key, kps[0])
-        kps = choose_keypoints(frames, kps, generator, fps=fps, step=step, use_vmaf=decision == "ssim+vmaf")
+        generator.set_key_picture(decoded_key, params[0])
+        params = choose_keypoints(frames, params, generator, fps=fps, snap=mapping.snap,
+                                  use_vmaf=decision == "ssim+vmaf")
     ctx = DecodingContext()
-    payloads = spec.make_mapping(precision=precision).messages(kps, ~found, ctx)
+    payloads = mapping.messages(params, ~found, ctx)
     prefix = [(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
-              (PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS, nnpfc_values(spec.uri_tag, spec.uri)),
+              (PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
+               nnpfc_values(spec.uri_tag, spec.uri, nnpfc_mode, network)),
               (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values())]
     sei = AccessUnitSEI(prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix],
                         suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads])
@@ -250,16 +283,57 @@ def _stream_fps(sei: StreamSEI) -> float:
     return 25.0
 
 
-def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backend: str = "vvenc") -> DecodedVideo:
+class UnknownGeneratorError(StreamError):
+    """The stream names a generator this decoder does not have (and does not carry it)."""
+
+
+@dataclass
+class _StreamGenerator:
+    name: str
+    make_mapping: Any
+    make_generator: Any
+
+
+def _stream_generators(sei: StreamSEI) -> dict[str, _StreamGenerator]:
+    """Generators carried in the stream: NNPFC messages with ``nnpfc_mode_idc`` 0 whose payload
+    is a checkpoint, keyed by their URI (:func:`refsw.models.learned.generator_uri`)."""
+    from .models.learned import CheckpointError, LearnedModel, make_mapping
+
+    out: dict[str, _StreamGenerator] = {}
+    for m in sei.of_type(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS):
+        v = m.values or {}
+        data = v.get("nnpfc_payload_byte")
+        if v.get("nnpfc_mode_idc") != 0 or not data:
+            continue
+        try:
+            model = LearnedModel.from_bytes(bytes(data))
+        except CheckpointError as err:
+            raise StreamError(f"NNPFC nnpfc_id {v.get('nnpfc_id')} carries a network this decoder cannot load: "
+                              f"{err}") from None
+        out[model.uri] = _StreamGenerator(model.name, lambda n=model.name, u=model.uri: make_mapping(n, u),
+                                          model.make_generator)
+    return out
+
+
+def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backend: str = "vvenc",
+                  key_pictures_only: bool = False) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
+
+    The generator is chosen from the stream alone: the base GFV message's ``gfv_uri`` names it;
+    a network carried in an NNPFC message (``nnpfc_mode_idc`` 0) with that URI is used first,
+    then the registry (:func:`refsw.models.find_by_uri`; the URI includes the checkpoint hash).
 
     Args:
         stream: Annex B VVC byte stream.
         mode: reconstruction mode of the decoding context (``"vtm"`` or ``"spec"``).
         variant: GFV syntax variant (``"C"`` or ``"B"``).
         backend: VVC decoder backend.
+        key_pictures_only: when the named generator is not available, output the key pictures
+            (with a note) instead of failing; for analysing foreign streams.
 
     Raises:
+        UnknownGeneratorError: the stream names a generator that is neither carried in the
+            stream nor available here (the message names it), unless ``key_pictures_only``.
         StreamError: the stream cannot be split into NAL units, an SEI NAL unit or a GFV
             message is corrupted, or it has no decodable picture.
         refsw.codecs.CodecError: the VVC decoder failed.
@@ -283,6 +357,7 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
     key_of_au = {au: k for k, au in enumerate(vcl_aus)}
     if len(keys) != len(vcl_aus):
         raise StreamError(f"the VVC decoder returned {len(keys)} pictures for {len(vcl_aus)} coded pictures")
+    carried = _stream_generators(sei)
     per_key: dict[int, list[SEIMessage]] = {k: [] for k in range(len(keys))}
     for idx, m in sei.messages:
         if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO and m.values is not None:
@@ -299,8 +374,16 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
             continue
         base = next((m for m in msgs if m.values["BasePic"]), None)
         uri = base.values.get("gfv_uri") if base is not None else None
-        spec = find_by_uri(uri)
+        spec: Any = carried.get(uri) if uri is not None else None
+        spec = spec or find_by_uri(uri)
         if spec is None:
+            if not key_pictures_only:
+                from .models import available_models
+
+                named = f"generator {uri!r}" if uri else "no generator (no base GFV message with gfv_uri)"
+                raise UnknownGeneratorError(f"the stream needs {named}, which is not in the stream and not "
+                                            f"available here (available: {', '.join(available_models())}); "
+                                            f"use --key-pictures-only to output the key pictures")
             note = (f"no available generator matches the stream's representation (gfv_uri {uri!r}, "
                     f"{len(msgs)} GFV messages); writing the key picture only")
             if note not in notes:
@@ -312,12 +395,20 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
         mapping = spec.make_mapping()
         generator = spec.make_generator()
         try:
-            generator.set_key_picture(key_picture, mapping.keypoints(base.recon))
+            generator.set_key_picture(key_picture, mapping.params(base.recon))
+            previous = None
+            uses_previous = getattr(generator, "uses_previous", False)
             for m in sorted(msgs, key=lambda m: m.values["gfv_cnt"]):
                 v = m.values
                 entry = PictureLog(len(out), "key" if v["BasePic"] else "generated", k, v["gfv_id"], v["gfv_cnt"],
                                    8 * m.payload_size, v["gfv_low_confidence_face_parameter_flag"])
-                out.append(key_picture if v["BasePic"] else generator.generate(mapping.keypoints(m.recon)))
+                if v["BasePic"]:
+                    out.append(key_picture)
+                else:
+                    params = mapping.params(m.recon)
+                    out.append(generator.generate(params, previous=previous) if uses_previous
+                               else generator.generate(params))
+                    previous = params
                 pics.append(entry)
         except RepresentationMismatch as err:
             raise StreamError(f"GFV messages do not match generator {spec.name}: {err}") from err

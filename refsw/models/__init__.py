@@ -5,6 +5,13 @@ message (mapping), and what the decoder runs (generator). The decoder finds the 
 stream alone: the base GFV message's ``gfv_uri`` names it.
 """
 
-from .registry import MODELS, ModelSpec, find_by_uri, get_model, register_model
+from .registry import (
+    MODELS,
+    ModelSpec,
+    available_models,
+    find_by_uri,
+    get_model,
+    register_model,
+)
 
-__all__ = ["MODELS", "ModelSpec", "find_by_uri", "get_model", "register_model"]
+__all__ = ["MODELS", "ModelSpec", "available_models", "find_by_uri", "get_model", "register_model"]

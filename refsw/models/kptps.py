@@ -38,5 +38,5 @@ SPEC = register_model(ModelSpec(
     representation=f"{len(KEYPOINTS)} 2-D facial keypoints (GFV coordinates), no matrices",
     make_analyzer=lambda: LandmarkAnalyzer(KEYPOINTS),
     make_generator=lambda: TPSWarpGenerator(),
-    make_mapping=lambda precision=7: KeypointMapping(len(KEYPOINTS), precision, URI_TAG, URI),
+    make_mapping=lambda precision=None: KeypointMapping(len(KEYPOINTS), precision or 7, URI_TAG, URI),
 ))

@@ -65,6 +65,15 @@ class KeypointMapping:
             out.append(write_payload(PayloadType.GENERATIVE_FACE_VIDEO, v, ctx))
         return out
 
+    def snap(self, kps: np.ndarray) -> np.ndarray:
+        """``kps`` ``(..., K, 2)`` clipped to [-1, 1] and rounded to the coordinate grid."""
+        step = 2.0 ** -self.precision
+        return np.round(np.clip(kps, -1.0, 1.0) / step) * step
+
+    def params(self, recon: dict) -> np.ndarray:
+        """Same as :meth:`keypoints` (the common name of all mappings)."""
+        return self.keypoints(recon)
+
     def keypoints(self, recon: dict) -> np.ndarray:
         """``(K, 2)`` float64 keypoints from a reconstructed GFV message.
 

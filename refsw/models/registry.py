@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ def register_model(spec: ModelSpec) -> ModelSpec:
 def _load() -> None:
     if not MODELS:
         from . import kptps  # noqa: F401  (registers itself)
+        from .learned import register_learned_models
+
+        register_learned_models()
 
 
 def get_model(name: str) -> ModelSpec:
@@ -64,3 +68,9 @@ def find_by_uri(uri: str | None) -> ModelSpec | None:
         if uri is not None and uri == spec.uri:
             return spec
     return None
+
+
+def available_models() -> list[str]:
+    """Names of the registered models (those whose checkpoints are present)."""
+    _load()
+    return sorted(MODELS)

@@ -16,7 +16,7 @@ rate-distortion-style choice a VTM encoder makes with its own criteria).
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -50,7 +50,8 @@ def ssim_luma(a: np.ndarray, b: np.ndarray) -> float:
 def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: float = 25.0,
                      alphas: Sequence[float] = ALPHAS, margin: float = 0.001, step: float = 0.0,
                      use_vmaf: bool = False,
-                     vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None) -> np.ndarray:
+                     vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None,
+                     snap: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Per-picture keypoints chosen by synthesis.
 
     Args:
@@ -62,6 +63,10 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
         alphas: candidate fractions of the motion, starting with 0.
         margin: SSIM gain a candidate needs over the key picture.
         step: quantisation step of the coordinates (``2**-precision``); 0 disables snapping.
+        snap: puts candidates on the quantisation grid(s) (overrides ``step``; learned models
+            whose parameter vector mixes coordinate and matrix precisions). Any parameter
+            shape works: ``kps`` may be ``(N, D)`` parameter vectors. A generator with
+            ``uses_previous`` gets the same candidate's previous picture as ``previous=``.
         use_vmaf: also require that the per-picture VMAF does not drop.
         vmaf: per-picture VMAF function ``(ref, dist, fps) -> (N,)``; ``None`` uses
             :func:`ctc.metrics.vmaf.vmaf_per_frame`.
@@ -76,7 +81,7 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
     cands = np.empty((len(alphas), n) + kps.shape[1:])
     for a_idx, a in enumerate(alphas):
         c = key + a * (kps - key)
-        cands[a_idx] = np.round(c / step) * step if step else c
+        cands[a_idx] = snap(c) if snap is not None else (np.round(c / step) * step if step else c)
     cands[:, 0] = key
     pictures = np.empty((len(alphas), n) + frames.shape[1:], dtype=np.uint8)
     pictures[:, 0] = frames[0]
@@ -88,7 +93,10 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
         target = _luma(frames[i])
         ssim[0, i] = ssim_luma(key_luma, target)
         for a_idx in range(1, len(alphas)):
-            pictures[a_idx, i] = generator.generate(cands[a_idx, i])
+            if getattr(generator, "uses_previous", False):
+                pictures[a_idx, i] = generator.generate(cands[a_idx, i], previous=cands[a_idx, i - 1])
+            else:
+                pictures[a_idx, i] = generator.generate(cands[a_idx, i])
             ssim[a_idx, i] = ssim_luma(_luma(pictures[a_idx, i]), target)
     if use_vmaf:
         needed = [a for a in range(len(alphas)) if a == 0 or (ssim[a, 1:] >= ssim[0, 1:] + margin).any()]

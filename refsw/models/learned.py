@@ -1,0 +1,335 @@
+"""The learned GFV models (FOMM, CFTE, CTTR, FV2V): checkpoints, analysis, generators, SEI layouts.
+
+Each model has an *analyzer* (encoder side: pictures -> one parameter vector per picture), a
+*generator* (decoder side: decoded key picture + parameter vector -> picture) and a
+:class:`~refsw.models.gfv_mapping.GFVLayout` (parameter vector <-> GFV syntax). Parameter vectors,
+``(D,)`` float64, normalised units:
+
+========  ===  ========================================================================
+model     D    layout
+========  ===  ========================================================================
+fomm      60   10 keypoints (x, y) then 10 Jacobians 2x2 row-major
+cfte      16   the 4x4 compact feature, row-major
+cttr      16   as cfte (the generator also uses the previous picture's feature)
+fv2v      57   head rotation 3x3 row-major, translation (3), expression deltas 15 x (x, y, z)
+========  ===  ========================================================================
+
+The GFV mapping of each model is the table in ``docs/models.md``. Checkpoints
+(``refsw/models/weights/<name>.pt``) hold the fp16 state dict, the network config and how they
+were trained; the generator URI carries the checkpoint's SHA-256, so a stream names the exact
+network that must animate it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+URI_TAG = "tag:gfv-refsw.jvet,2026:generator"
+
+#: Layouts with the precision factors chosen from the sweep in ``docs/models.md``.
+LAYOUTS: dict[str, GFVLayout] = {
+    "fomm": GFVLayout(dim=60, num_kps=10, z=False, coord_start=0, matrices=(MatrixEntry(0, 10, 2, 2, 20),),
+                      coord_precision=7, matrix_precision=5),
+    "cfte": GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_precision=4),
+    "cttr": GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_precision=4),
+    "fv2v": GFVLayout(dim=57, num_kps=15, z=True, coord_start=12,
+                      matrices=(MatrixEntry(4, 1, 3, 3, 0), MatrixEntry(5, 1, 3, 1, 9)),
+                      coord_precision=7, matrix_precision=7),
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint (file or NNPFC payload) cannot be loaded as a GFV generator."""
+
+
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 of ``data`` as 64 lowercase hex digits."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def generator_uri(name: str, checkpoint: bytes) -> str:
+    """``gfv_uri`` / ``nnpfc_uri`` naming model ``name`` with exactly these checkpoint bytes."""
+    return f"urn:gfv-refsw:generator:{name}:sha256:{sha256_hex(checkpoint)}"
+
+
+def parse_uri(uri: str | None) -> tuple[str, str] | None:
+    """``(model name, sha256)`` of a URI made by :func:`generator_uri`, else ``None``."""
+    parts = (uri or "").split(":")
+    if len(parts) == 6 and parts[:3] == ["urn", "gfv-refsw", "generator"] and parts[4] == "sha256":
+        return parts[3], parts[5]
+    return None
+
+
+def load_checkpoint(data: bytes) -> dict[str, Any]:
+    """Parses checkpoint bytes (``torch.save`` of ``{"model", "config", "state_dict", "meta"}``)
+    with ``weights_only=True`` (no code is executed).
+
+    Raises:
+        CheckpointError: not such a checkpoint.
+    """
+    try:
+        ck = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001  (torch raises many types for foreign bytes)
+        raise CheckpointError(f"not a GFV generator checkpoint ({type(err).__name__})") from None
+    if not isinstance(ck, dict) or not {"model", "config", "state_dict"} <= set(ck):
+        raise CheckpointError("not a GFV generator checkpoint (missing model/config/state_dict)")
+    if ck["model"] not in LAYOUTS:
+        raise CheckpointError(f"checkpoint of unknown model {ck['model']!r}")
+    return ck
+
+
+def weights_path(name: str) -> Path:
+    """Committed checkpoint of model ``name``."""
+    return WEIGHTS_DIR / f"{name}.pt"
+
+
+@lru_cache(maxsize=8)
+def _read_weights(name: str) -> bytes:
+    path = weights_path(name)
+    if not path.is_file():
+        raise CheckpointError(f"model {name}: checkpoint {path} is missing (train it with gfv-train {name})")
+    return path.read_bytes()
+
+
+def build_network(ck: dict[str, Any]) -> torch.nn.Module:
+    """The network of a loaded checkpoint, fp32, in eval mode.
+
+    Raises:
+        CheckpointError: the state dict does not fit the config.
+    """
+    name, cfg = ck["model"], dict(ck["config"])
+    if name == "fomm":
+        from .nets.fomm import FOMM, FOMMConfig
+        net: torch.nn.Module = FOMM(FOMMConfig(**cfg))
+    elif name in ("cfte", "cttr"):
+        from .nets.cfte import CFTE, CFTEConfig
+        cfg["src_channels"] = tuple(cfg["src_channels"])
+        net = CFTE(CFTEConfig(**cfg))
+    else:
+        from .nets.fv2v import FV2V, FV2VConfig
+        net = FV2V(FV2VConfig(**cfg))
+    try:
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["state_dict"].items()})
+    except (RuntimeError, TypeError) as err:
+        raise CheckpointError(f"{name} checkpoint does not fit its config: {str(err).splitlines()[0]}") from None
+    return net.eval()
+
+
+def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    return (x[0].float().clamp(0, 1) * 255).round_().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+@dataclass
+class LearnedModel:
+    """A loaded model: network, layout and identity.
+
+    Attributes:
+        name: ``fomm`` / ``cfte`` / ``cttr`` / ``fv2v``.
+        net: the network (eval mode).
+        layout: its GFV layout.
+        checkpoint: the checkpoint bytes (what NNPFC mode 0 carries).
+        uri: the generator URI (:func:`generator_uri`).
+        meta: training provenance stored in the checkpoint.
+    """
+
+    name: str
+    net: torch.nn.Module
+    layout: GFVLayout
+    checkpoint: bytes
+    uri: str
+    meta: dict
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LearnedModel:
+        """Loads checkpoint bytes (a committed file or an NNPFC ``nnpfc_mode_idc`` 0 payload).
+
+        Raises:
+            CheckpointError: not a loadable checkpoint.
+        """
+        ck = load_checkpoint(data)
+        return cls(ck["model"], build_network(ck), LAYOUTS[ck["model"]], data, generator_uri(ck["model"], data),
+                   dict(ck.get("meta") or {}))
+
+    @classmethod
+    def committed(cls, name: str) -> LearnedModel:
+        """The committed checkpoint of ``name`` (cached)."""
+        return _committed(name)
+
+    # ------------------------------------------------------------------ encoder side
+    @torch.inference_mode()
+    def analyze(self, frames: np.ndarray, chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
+        """Per-picture parameters.
+
+        Args:
+            frames: ``(N, H, W, 3)`` uint8 RGB, square; picture 0 the decoded key picture.
+
+        Returns:
+            ``(params (N, D) float64, found (N,) bool)``; ``found`` is all True (the networks
+            always give parameters; there is no face detection to fail).
+        """
+        out = []
+        for s in range(0, len(frames), chunk):
+            x = _to_tensor(frames[s:s + chunk])
+            if self.name == "fomm":
+                kp = self.net.kp_detector(x)
+                out.append(torch.cat([kp["value"].flatten(1), kp["jacobian"].flatten(1)], 1))
+            elif self.name in ("cfte", "cttr"):
+                out.append(self.net.extractor(x).flatten(1))
+            else:
+                from .nets.fv2v import rotation_matrix
+
+                he = self.net.he_estimator(x)
+                rot = rotation_matrix(he["yaw"], he["pitch"], he["roll"])
+                out.append(torch.cat([rot.flatten(1), he["t"], he["exp"].flatten(1)], 1))
+        params = torch.cat(out).double().numpy()
+        return params, np.ones(len(params), dtype=bool)
+
+    def make_generator(self) -> LearnedGenerator:
+        """A new decoder-side generator."""
+        return LearnedGenerator(self)
+
+
+@lru_cache(maxsize=8)
+def _committed(name: str) -> LearnedModel:
+    return LearnedModel.from_bytes(_read_weights(name))
+
+
+class LearnedGenerator:
+    """Decoder-side synthesis with a learned model.
+
+    ``generate`` runs in bfloat16 autocast with channels-last tensors (oneDNN on the CPU); a
+    picture whose parameters equal the key picture's is the key picture itself.
+    """
+
+    def __init__(self, model: LearnedModel) -> None:
+        self.model = model
+        # channels-last 2-D tensors run faster with oneDNN; FV2V's 3-D convolutions stay as they are
+        self.net = model.net if model.name == "fv2v" else model.net.to(memory_format=torch.channels_last)
+        self._key: np.ndarray | None = None
+        self._key_params: np.ndarray | None = None
+        self._state: dict[str, Any] = {}
+        self.uses_previous = model.name == "cttr"
+
+    def _autocast(self):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+    @torch.inference_mode()
+    def set_key_picture(self, key_picture: np.ndarray, key_params: np.ndarray) -> None:
+        """Sets the picture to animate.
+
+        Args:
+            key_picture: ``(H, W, 3)`` uint8 RGB decoded key picture.
+            key_params: ``(D,)`` float64 parameters of the key picture (from the base GFV message).
+        """
+        self._key = key_picture
+        self._key_params = np.asarray(key_params, dtype=np.float64)
+        src = _to_tensor(key_picture[None])
+        if self.model.name != "fv2v":
+            src = src.contiguous(memory_format=torch.channels_last)
+        st: dict[str, Any] = {"source": src, "source_params": self._params_tensors(self._key_params)}
+        with self._autocast():
+            st["features"] = self.net.generator.encode(src)
+            if self.model.name == "fv2v":
+                st["kp_canonical"] = self.net.kp_detector(src).float()  # decoder-side re-analysis
+        self._state = st
+
+    def _params_tensors(self, p: np.ndarray) -> Any:
+        t = torch.from_numpy(np.asarray(p, dtype=np.float32))[None]
+        if self.model.name == "fomm":
+            return {"value": t[:, :20].view(1, 10, 2), "jacobian": t[:, 20:].view(1, 10, 2, 2)}
+        if self.model.name in ("cfte", "cttr"):
+            return t.view(1, 1, 4, 4)
+        return t
+
+    def _fv2v_kp(self, p: torch.Tensor) -> torch.Tensor:
+        from .nets.fv2v import transform_keypoints
+
+        return transform_keypoints(self._state["kp_canonical"], p[:, :9].view(1, 3, 3), p[:, 9:12],
+                                   p[:, 12:].view(1, 15, 3))
+
+    @torch.inference_mode()
+    def generate(self, params: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
+        """One output picture.
+
+        Args:
+            params: ``(D,)`` float64 parameters of the picture.
+            previous: ``(D,)`` parameters of the previous output picture (CTTR's trajectory;
+                ``None``: the key picture's).
+
+        Returns:
+            ``(H, W, 3)`` uint8 RGB.
+
+        Raises:
+            RuntimeError: :meth:`set_key_picture` was not called.
+        """
+        if self._key is None:
+            raise RuntimeError("set_key_picture() must be called before generate()")
+        params = np.asarray(params, dtype=np.float64)
+        if np.array_equal(params, self._key_params):
+            return self._key
+        st = self._state
+        drv = self._params_tensors(params)
+        gen = self.net.generator
+        with self._autocast():
+            if self.model.name == "fomm":
+                out = gen(st["source"], drv, st["source_params"], features=st["features"])
+            elif self.model.name in ("cfte", "cttr"):
+                prev = None
+                if self.model.name == "cttr":
+                    prev = self._params_tensors(self._key_params if previous is None else previous)
+                out = gen(st["source"], drv, st["source_params"], prev, features=st["features"])
+            else:
+                out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]),
+                          features=st["features"])
+        return _to_uint8(out["prediction"])
+
+
+def make_mapping(name: str, uri: str, precision: int | None = None, matrix_precision: int | None = None
+                 ) -> LayoutMapping:
+    """The GFV mapping of model ``name`` naming generator ``uri``."""
+    return LayoutMapping(LAYOUTS[name].with_precision(precision, matrix_precision), URI_TAG, uri)
+
+
+#: What each learned model sends, for ``gfv-encode --help`` and the registry.
+REPRESENTATIONS = {
+    "fomm": "FOMM: 10 2-D keypoints (GFV coordinates) + 10 Jacobians 2x2 (matrix type 0)",
+    "cfte": "CFTE: one 4x4 compact feature (matrix type 7)",
+    "cttr": "CTTR: one 4x4 compact feature (matrix type 7), temporal trajectory, 256/384/512",
+    "fv2v": "FV2V: head rotation 3x3 (type 4), translation (type 5), 15 expression deltas (3-D coordinates)",
+}
+
+
+def register_learned_models() -> None:
+    """Registers every learned model whose checkpoint is in :data:`WEIGHTS_DIR`."""
+    from .registry import ModelSpec, register_model
+
+    for name in LAYOUTS:
+        if not weights_path(name).is_file():
+            log.debug("model %s: no checkpoint, not registered", name)
+            continue
+        uri = generator_uri(name, _read_weights(name))
+        register_model(ModelSpec(
+            name=name, uri_tag=URI_TAG, uri=uri, representation=REPRESENTATIONS[name],
+            make_analyzer=lambda n=name: LearnedModel.committed(n),
+            make_generator=lambda n=name: LearnedModel.committed(n).make_generator(),
+            make_mapping=lambda precision=None, matrix_precision=None, n=name, u=uri:
+                make_mapping(n, u, precision, matrix_precision),
+        ))

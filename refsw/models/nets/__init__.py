@@ -1,0 +1,1 @@
+"""torch networks of the learned GFV models (FOMM, CFTE/CTTR, FV2V) and their building blocks."""

@@ -1,0 +1,216 @@
+"""Building blocks shared by the FOMM, CFTE/CTTR and FV2V networks.
+
+Architecture as published for the First Order Motion Model (Siarohin et al., "First Order
+Motion Model for Image Animation", NeurIPS 2019, section 3 and appendix) and reused by CFTE
+(Chen et al., "Beyond Keypoint Coding: Temporal Evolution Inference with Compact Feature
+Representation for Talking Face Video Compression", DCC 2022) and face-vid2vid (Wang et al.,
+"One-Shot Free-View Neural Talking-Head Synthesis for Video Conferencing", CVPR 2021): an
+hourglass (U-Net) of down/up blocks whose width doubles per level from ``block_expansion``
+up to ``max_features``. Every width is a constructor argument, so the published widths and
+the small widths trained here share one implementation.
+
+Coordinates are normalised, ``(x, y[, z])`` in [-1, 1] with ``align_corners=True`` sampling
+(-1 and +1 are the centres of the first and last sample).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def coordinate_grid(height: int, width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(H, W, 2)`` grid of normalised ``(x, y)`` sample positions."""
+    y = torch.linspace(-1.0, 1.0, height, dtype=dtype)
+    x = torch.linspace(-1.0, 1.0, width, dtype=dtype)
+    yy, xx = torch.meshgrid(y, x, indexing="ij")
+    return torch.stack([xx, yy], dim=-1)
+
+
+def coordinate_grid_3d(depth: int, height: int, width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(D, H, W, 3)`` grid of normalised ``(x, y, z)`` sample positions."""
+    z = torch.linspace(-1.0, 1.0, depth, dtype=dtype)
+    y = torch.linspace(-1.0, 1.0, height, dtype=dtype)
+    x = torch.linspace(-1.0, 1.0, width, dtype=dtype)
+    zz, yy, xx = torch.meshgrid(z, y, x, indexing="ij")
+    return torch.stack([xx, yy, zz], dim=-1)
+
+
+def warp(inp: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Backward warp: ``inp`` ``(B, C, H, W)`` (or ``(B, C, D, H, W)``) sampled at ``grid``
+    ``(B, H', W', 2)`` (``(B, D', H', W', 3)``) normalised positions; the grid is resized to the
+    input's spatial size first when they differ."""
+    spatial = inp.shape[2:]
+    if grid.shape[1:-1] != spatial:
+        mode = "bilinear" if grid.dim() == 4 else "trilinear"
+        g = grid.permute(0, grid.dim() - 1, *range(1, grid.dim() - 1))
+        grid = F.interpolate(g, size=spatial, mode=mode, align_corners=True)
+        grid = grid.permute(0, *range(2, grid.dim()), 1)
+    return F.grid_sample(inp, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def _norm(kind: str, channels: int, dims: int = 2) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm3d(channels)
+    if kind == "group":
+        return nn.GroupNorm(min(8, channels), channels)
+    raise ValueError(f"unknown normalisation {kind!r}")
+
+
+class SameBlock2d(nn.Module):
+    """conv(k) + norm + ReLU, same resolution."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, norm: str = "batch") -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
+        self.norm = _norm(norm, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.norm(self.conv(x)))
+
+
+class DownBlock2d(nn.Module):
+    """conv 3x3 + norm + ReLU + 2x2 average pooling (half resolution)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, norm: str = "batch") -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
+        self.norm = _norm(norm, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.relu(self.norm(self.conv(x))), 2)
+
+
+class UpBlock2d(nn.Module):
+    """2x nearest upsampling + conv 3x3 + norm + ReLU (double resolution)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, norm: str = "batch") -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
+        self.norm = _norm(norm, cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.norm(self.conv(F.interpolate(x, scale_factor=2.0))))
+
+
+class ResBlock2d(nn.Module):
+    """Pre-activation residual block: (norm, ReLU, conv 3x3) x 2 + identity."""
+
+    def __init__(self, channels: int, kernel: int = 3, norm: str = "batch") -> None:
+        super().__init__()
+        self.norm1, self.norm2 = _norm(norm, channels), _norm(norm, channels)
+        self.conv1 = nn.Conv2d(channels, channels, kernel, padding=kernel // 2)
+        self.conv2 = nn.Conv2d(channels, channels, kernel, padding=kernel // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(F.relu(self.norm1(x)))
+        return x + self.conv2(F.relu(self.norm2(out)))
+
+
+class ResBlock3d(nn.Module):
+    """3-D pre-activation residual block (face-vid2vid appearance features)."""
+
+    def __init__(self, channels: int, norm: str = "batch") -> None:
+        super().__init__()
+        self.norm1, self.norm2 = _norm(norm, channels, 3), _norm(norm, channels, 3)
+        self.conv1 = nn.Conv3d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv3d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(F.relu(self.norm1(x)))
+        return x + self.conv2(F.relu(self.norm2(out)))
+
+
+class Hourglass(nn.Module):
+    """U-Net hourglass: ``num_blocks`` down blocks (width ``min(max_features, be * 2^(i+1))``),
+    the mirrored up blocks with skip concatenation; the output has ``be + in_features``
+    channels at the input resolution (FOMM appendix, Fig. 7)."""
+
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 norm: str = "batch") -> None:
+        super().__init__()
+        widths = [in_features] + [min(max_features, block_expansion * 2 ** (i + 1)) for i in range(num_blocks)]
+        self.down = nn.ModuleList(DownBlock2d(widths[i], widths[i + 1], norm=norm) for i in range(num_blocks))
+        ups = []
+        for i in reversed(range(num_blocks)):
+            cin = widths[i + 1] * (1 if i == num_blocks - 1 else 2)
+            cout = min(max_features, block_expansion * 2 ** i)
+            ups.append(UpBlock2d(cin, cout, norm=norm))
+        self.up = nn.ModuleList(ups)
+        self.out_filters = block_expansion + in_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [x]
+        for block in self.down:
+            skips.append(block(skips[-1]))
+        out = skips.pop()
+        for block in self.up:
+            out = torch.cat([block(out), skips.pop()], dim=1)
+        return out
+
+
+class AntiAliasDownsample(nn.Module):
+    """Gaussian low-pass then subsampling by ``scale`` < 1 (FOMM's ``AntiAliasInterpolation2d``)."""
+
+    def __init__(self, channels: int, scale: float) -> None:
+        super().__init__()
+        sigma = (1 / scale - 1) / 2
+        size = 2 * round(sigma * 4) + 1
+        self.ka = size // 2
+        self.step = round(1 / scale)
+        ax = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+        g = torch.exp(-(ax ** 2) / (2 * sigma ** 2))
+        kernel = (g[:, None] * g[None, :])
+        kernel = kernel / kernel.sum()
+        self.register_buffer("weight", kernel.expand(channels, 1, size, size).contiguous(), persistent=False)
+        self.groups = channels
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.scale == 1.0:
+            return x
+        out = F.conv2d(F.pad(x, (self.ka,) * 4, mode="replicate"), self.weight, groups=self.groups)
+        return out[:, :, :: self.step, :: self.step]
+
+
+class GDN(nn.Module):
+    """Generalised divisive normalisation, ``y_i = x_i / sqrt(beta_i + sum_j gamma_ij x_j^2)``
+    (Ballé, Laparra and Simoncelli, "Density Modeling of Images Using a Generalized Normalization
+    Transformation", ICLR 2016); parameters kept positive by squaring."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.beta = nn.Parameter(torch.ones(channels))
+        self.gamma = nn.Parameter(0.1 * torch.eye(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        gamma = (self.gamma ** 2).view(c, c, 1, 1)
+        return x / torch.sqrt(F.conv2d(x * x, gamma, self.beta ** 2 + 1e-6))
+
+
+def kp_to_gaussian(kp: torch.Tensor, spatial: tuple[int, ...], variance: float) -> torch.Tensor:
+    """Gaussian heatmaps ``(B, K, *spatial)`` centred on ``kp`` ``(B, K, 2 or 3)`` normalised."""
+    dims = kp.shape[-1]
+    grid = (coordinate_grid(*spatial) if dims == 2 else coordinate_grid_3d(*spatial)).to(kp)
+    diff = grid[None, None] - kp.view(kp.shape[0], kp.shape[1], *([1] * dims), dims)
+    return torch.exp(-0.5 * (diff ** 2).sum(-1) / variance)
+
+
+def heatmap_to_kp(heatmap: torch.Tensor) -> torch.Tensor:
+    """Expected position ``(B, K, 2 or 3)`` of softmax-normalised heatmaps ``(B, K, *spatial)``."""
+    spatial = heatmap.shape[2:]
+    grid = (coordinate_grid(*spatial) if len(spatial) == 2 else coordinate_grid_3d(*spatial)).to(heatmap)
+    return (heatmap.unsqueeze(-1) * grid).flatten(2, -2).sum(2)
+
+
+def spatial_softmax(x: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Softmax over all spatial positions of ``(B, K, *spatial)``."""
+    shape = x.shape
+    return F.softmax(x.flatten(2) / temperature, dim=2).view(shape)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,200 @@
+"""``gfv-train``: trains one learned GFV model on the CPU, resumably.
+
+Example (the commands that produced the committed checkpoints are in
+``refsw/models/weights/README.md``)::
+
+    gfv-train fomm --steps 3000 --work-dir runs/fomm
+
+The work directory holds ``last.pt`` (network, optimiser, step, RNG; written every
+``--save-every`` steps and on Ctrl-C), ``log.jsonl`` (losses every 10 steps, validation every
+``--val-every`` steps) and ``config.json``. Re-running the same command resumes. ``--export``
+writes the fp16 network with its config and provenance to ``refsw/models/weights/NAME.pt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .data import TRAIN_CLIPS, VALIDATION_CLIPS, PairSampler, load_clip
+from .tasks import TASKS, TRAINED_CONFIGS, lr_at, to_tensor
+
+log = logging.getLogger("gfv-train")
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "models" / "weights"
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def export(task, step: int, args: argparse.Namespace, val: dict | None, out: Path) -> Path:
+    """Writes the fp16 network (no training-only heads) with config and provenance."""
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in task.net.state_dict().items()}
+    meta = {"model": task.name, "steps": step, "batch": args.batch, "sizes": args.sizes, "lr": args.lr,
+            "train_clips": list(TRAIN_CLIPS), "validation_clips": list(VALIDATION_CLIPS),
+            "command": args.command, "init": args.init, "validation": val}
+    _atomic_save({"model": task.name, "config": task.cfg.as_dict(), "state_dict": state, "meta": meta}, out)
+    return out
+
+
+@torch.no_grad()
+def validate(task, clips: list, pairs: int = 6) -> dict:
+    """Full-picture L1 / PSNR of the reconstruction and of the frozen source on fixed pairs."""
+    task.net.eval()
+    l1 = frozen = psnr = 0.0
+    n = 0
+    for clip in clips:
+        idx = np.linspace(1, len(clip.frames) - 1, pairs).astype(int)
+        src = to_tensor(clip.frames[:1])
+        for j in idx:
+            drv = to_tensor(clip.frames[j:j + 1])
+            prev = to_tensor(clip.frames[j - 1:j])
+            pred = task.predict(src, drv, prev)
+            l1 += float((pred - drv).abs().mean())
+            frozen += float((src - drv).abs().mean())
+            psnr += float(10 * torch.log10(1 / ((pred - drv) ** 2).mean()))
+            n += 1
+    task.net.train()
+    return {"val_l1": l1 / n, "val_frozen_l1": frozen / n, "val_psnr": psnr / n}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``gfv-train``."""
+    p = argparse.ArgumentParser(prog="gfv-train", description=__doc__.split("\n\n")[0])
+    p.add_argument("model", choices=sorted(TASKS))
+    p.add_argument("--steps", type=int, default=3000, help="total optimiser steps")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--sizes", default="256", help="comma-separated picture sizes (CTTR: 256,384)")
+    p.add_argument("--work-dir", type=Path, default=None, help="default runs/MODEL")
+    p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's network (fine-tuning)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--save-every", type=int, default=50)
+    p.add_argument("--val-every", type=int, default=250)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--export", action="store_true", help="only export the work directory's last.pt and exit")
+    p.add_argument("--out", type=Path, default=None, help="export path (default refsw/models/weights/MODEL.pt)")
+    args = p.parse_args(argv)
+    args.command = "gfv-train " + " ".join(a for a in (argv if argv is not None else sys.argv[1:])
+                                           if a != "--export")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    work = args.work_dir or Path("runs") / args.model
+    work.mkdir(parents=True, exist_ok=True)
+    out = args.out or WEIGHTS_DIR / f"{args.model}.pt"
+    preset = TRAINED_CONFIGS[args.model]
+    task = TASKS[args.model](preset["config"], preset["noise"])
+    opt = torch.optim.Adam(task.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    step, val = 0, None
+    rng = np.random.default_rng(args.seed)
+    last = work / "last.pt"
+    if last.exists():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        task.net.load_state_dict(ck["net"])
+        task.aux.load_state_dict(ck["aux"])
+        opt.load_state_dict(ck["opt"])
+        step, val = ck["step"], ck.get("val")
+        rng.bit_generator.state = ck["rng"]
+        log.info("resumed %s at step %d", last, step)
+    elif args.init is not None:
+        ck = torch.load(args.init, map_location="cpu", weights_only=False)
+        src = ck["state_dict"] if "state_dict" in ck else ck["net"]
+        own = task.net.state_dict()
+        fits = {k: v.float() if v.is_floating_point() else v for k, v in src.items()
+                if k in own and own[k].shape == v.shape}
+        task.net.load_state_dict(fits, strict=False)
+        log.info("initialised %d of %d tensors from %s", len(fits), len(own), args.init)
+    if args.export:
+        print(export(task, step, args, val, out))
+        return 0
+    (work / "config.json").write_text(json.dumps({"model": args.model, "config": task.cfg.as_dict(),
+                                                  "noise": preset["noise"], "args": args.command}, indent=1))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    samplers = {s: PairSampler([load_clip(c, size=s) for c in TRAIN_CLIPS], seed=args.seed + s) for s in sizes}
+    for s, smp in samplers.items():
+        smp.rng = np.random.default_rng([args.seed, s, step])
+    val_clips = [load_clip(c) for c in VALIDATION_CLIPS]
+
+    run = _Run(task, opt, args, rng, samplers, sizes, val_clips, last, out, step, val)
+    with open(work / "log.jsonl", "a") as logf:
+        return run.loop(logf)
+
+
+@dataclass
+class _Run:
+    """State of one training run (what ``last.pt`` saves)."""
+
+    task: Any
+    opt: torch.optim.Optimizer
+    args: argparse.Namespace
+    rng: np.random.Generator
+    samplers: dict[int, PairSampler]
+    sizes: list[int]
+    val_clips: list
+    last: Path
+    out: Path
+    step: int
+    val: dict | None
+
+    def save(self) -> None:
+        _atomic_save({"net": self.task.net.state_dict(), "aux": self.task.aux.state_dict(),
+                      "opt": self.opt.state_dict(), "step": self.step, "rng": self.rng.bit_generator.state,
+                      "val": self.val}, self.last)
+
+    def loop(self, logf: Any) -> int:
+        from tqdm import tqdm
+
+        args, task, opt = self.args, self.task, self.opt
+        bar = tqdm(total=args.steps, initial=self.step, desc=f"train {args.model}", unit="step", dynamic_ncols=True)
+        t0 = time.time()
+        try:
+            while self.step < args.steps:
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(self.step, args.steps, args.lr)
+                size = self.sizes[int(self.rng.integers(len(self.sizes)))]
+                batch = self.samplers[size].batch(args.batch, per_source=task.per_source)
+                losses = task.losses(batch, self.rng, self.step / args.steps)
+                opt.zero_grad(set_to_none=True)
+                sum(losses.values()).backward()
+                torch.nn.utils.clip_grad_norm_(task.parameters(), 10.0)
+                opt.step()
+                self.step += 1
+                bar.update(1)
+                if self.step % 10 == 0:
+                    rec = {"step": self.step, "size": size, "time": round(time.time() - t0, 1),
+                           **{k: round(float(v), 5) for k, v in losses.items()}}
+                    logf.write(json.dumps(rec) + "\n")
+                    logf.flush()
+                    bar.set_postfix(rec=f"{float(losses['rec']):.4f}")
+                if self.step % args.val_every == 0 or self.step == args.steps:
+                    self.val = validate(task, self.val_clips)
+                    logf.write(json.dumps({"step": self.step, **self.val}) + "\n")
+                    logf.flush()
+                    log.info("step %d validation %s", self.step, self.val)
+                if self.step % args.save_every == 0 or self.step == args.steps:
+                    self.save()
+        except KeyboardInterrupt:
+            self.save()
+            log.info("interrupted at step %d; saved %s", self.step, self.last)
+            return 130
+        bar.close()
+        print(export(task, self.step, args, self.val, self.out))
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

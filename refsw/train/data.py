@@ -1,0 +1,154 @@
+"""Training data: the shared talking-head clips prepared to the CTC format, with landmarks.
+
+Every clip is read once, cropped to a face-centred 256x256 square (:func:`refsw.face_crop.prepare_ctc`)
+and tracked with MediaPipe Face Mesh (478 landmarks incl. iris). The result is cached as one
+``.npz`` per clip (``frames`` ``(N, S, S, 3)`` uint8 RGB; ``landmarks`` ``(N, 478, 3)`` float32
+with x, y normalised to [-1, 1] and z in the same units; ``found`` ``(N,)`` bool) so that training
+runs and restarts do not repeat the preparation.
+
+Split (fixed, so every checkpoint is comparable): :data:`TRAIN_CLIPS` are used for training,
+:data:`VALIDATION_CLIPS` for validation during training, :data:`TEST_CLIPS` never.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: Clips of ``../shared/data`` used for training.
+TRAIN_CLIPS = ("lp_d0", "lp_d3", "lp_d6", "lp_d10", "lp_d12", "lp_d14")
+#: Held out: validation loss during training and the benchmark.
+VALIDATION_CLIPS = ("lp_d19",)
+#: Never seen in training nor validation: the benchmark only.
+TEST_CLIPS = ("tpsmm_driving",)
+
+
+def default_data_dir() -> Path:
+    """``$GFV_DATA`` or ``../shared/data`` next to the repository."""
+    env = os.environ.get("GFV_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def default_cache_dir() -> Path:
+    """``$GFV_CACHE`` or ``~/.cache/gfv-refsw``."""
+    env = os.environ.get("GFV_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "gfv-refsw"
+
+
+@dataclass
+class Clip:
+    """One prepared clip.
+
+    Attributes:
+        name: clip name (file stem).
+        frames: ``(N, S, S, 3)`` uint8 RGB.
+        landmarks: ``(N, 478, 3)`` float32 Face Mesh landmarks, x/y normalised to [-1, 1].
+        found: ``(N,)`` bool, False where the tracker lost the face (landmarks repeated).
+        fps: picture rate (pictures/s).
+    """
+
+    name: str
+    frames: np.ndarray
+    landmarks: np.ndarray
+    found: np.ndarray
+    fps: float
+
+
+def _track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import mediapipe as mp
+
+    from ..quiet import native_stderr_silenced
+
+    lms = np.zeros((len(frames), 478, 3), dtype=np.float32)
+    found = np.zeros(len(frames), dtype=bool)
+    with native_stderr_silenced(), mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=1, refine_landmarks=True) as mesh:
+        for i, f in enumerate(frames):
+            res = mesh.process(np.ascontiguousarray(f))
+            if res.multi_face_landmarks:
+                lm = res.multi_face_landmarks[0].landmark
+                lms[i] = [(2 * p.x - 1, 2 * p.y - 1, 2 * p.z) for p in lm]
+                found[i] = True
+            elif i:
+                lms[i] = lms[i - 1]
+    return lms, found
+
+
+def load_clip(name: str, size: int = 256, data_dir: Path | None = None, cache_dir: Path | None = None,
+              max_frames: int | None = None) -> Clip:
+    """The prepared clip ``name`` (cached after the first call).
+
+    Raises:
+        FileNotFoundError: ``<data_dir>/<name>.mp4`` does not exist.
+    """
+    from ..face_crop import prepare_ctc
+    from ..video_io import read_video
+
+    data_dir = data_dir or default_data_dir()
+    cache_dir = cache_dir or default_cache_dir()
+    cache = cache_dir / f"{name}_{size}.npz"
+    if cache.exists():
+        z = np.load(cache)
+        clip = Clip(name, z["frames"], z["landmarks"], z["found"], float(z["fps"]))
+    else:
+        src = data_dir / f"{name}.mp4"
+        if not src.exists():
+            raise FileNotFoundError(f"training clip {src} not found")
+        video = read_video(src)
+        frames, _ = prepare_ctc(video.frames, size=size, force=True)
+        lms, found = _track(frames)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, frames=frames, landmarks=lms, found=found, fps=video.fps)
+        os.replace(tmp, cache)
+        log.info("prepared %s: %d pictures", name, len(frames))
+        clip = Clip(name, frames, lms, found, float(video.fps))
+    if max_frames:
+        clip = Clip(clip.name, clip.frames[:max_frames], clip.landmarks[:max_frames], clip.found[:max_frames], clip.fps)
+    return clip
+
+
+class PairSampler:
+    """Random (source, driving) picture pairs from the same clip, as in FOMM training.
+
+    Args:
+        clips: prepared clips.
+        seed: RNG seed (the sampler state is saved in checkpoints through ``rng``).
+    """
+
+    def __init__(self, clips: list[Clip], seed: int = 0) -> None:
+        self.clips = clips
+        self.rng = np.random.default_rng(seed)
+        self.weights = np.array([len(c.frames) for c in clips], dtype=np.float64)
+        self.weights /= self.weights.sum()
+
+    def batch(self, n: int, flip: bool = False, per_source: int = 1) -> dict[str, np.ndarray]:
+        """``n`` pairs: ``source``/``driving`` ``(n, S, S, 3)`` uint8, ``source_lm``/``driving_lm``
+        ``(n, 478, 3)`` float32, ``previous`` ``(n, S, S, 3)`` the picture before the driving one
+        (CTTR's trajectory); with ``flip`` all are mirrored together at random (landmark x negated).
+        ``per_source`` consecutive pairs share their source picture (its features are computed
+        once in training)."""
+        out: dict[str, list] = {"source": [], "driving": [], "source_lm": [], "driving_lm": [], "previous": []}
+        for k in range(n):
+            if k % per_source == 0:
+                c = self.clips[self.rng.choice(len(self.clips), p=self.weights)]
+                i = int(self.rng.integers(len(c.frames)))
+            j = int(self.rng.integers(len(c.frames)))
+            s, d, p = c.frames[i], c.frames[j], c.frames[max(j - 1, 0)]
+            ls, ld = c.landmarks[i].copy(), c.landmarks[j].copy()
+            if flip and self.rng.random() < 0.5:
+                s, d, p = s[:, ::-1], d[:, ::-1], p[:, ::-1]
+                ls[:, 0] *= -1
+                ld[:, 0] *= -1
+            out["source"].append(s)
+            out["driving"].append(d)
+            out["previous"].append(p)
+            out["source_lm"].append(ls)
+            out["driving_lm"].append(ld)
+        return {k: np.ascontiguousarray(np.stack(v)) for k, v in out.items()}

@@ -1,0 +1,267 @@
+"""Per-model training objectives (FOMM, CFTE, CTTR, FV2V).
+
+Every task builds its network from a config, samples (source, driving) pairs of one clip and
+returns the losses of one batch. Common to all:
+
+- reconstruction of the driving picture from the source picture: L1 at 1, 1/2 and 1/4 scale
+  plus (1 - SSIM) (no VGG weights can be had here, so FOMM's perceptual pyramid is replaced by
+  pixel and structural terms), computed on a random window of the output (``crop``: patch
+  training, the decoder runs on 1/4 of the picture, the motion on all of it);
+- transmitted parameters see the GFV quantisation during training: uniform noise of one
+  quantisation step is added to them (the additive-noise proxy of learned compression).
+
+Model-specific terms (all documented in ``docs/models.md``):
+
+- FOMM: the published equivariance loss (keypoints and Jacobians under a random affine
+  transform) and a landmark prior pulling the 10 keypoints towards 10 MediaPipe Face Mesh
+  landmarks, weight decaying over training (the detector is still free to move them);
+- CFTE/CTTR: an auxiliary linear probe predicting 10 landmark positions from the 4x4 feature
+  (training only) so that the feature learns face motion within a CPU budget;
+- FV2V: a landmark prior on the 3-D keypoints ``R kp_c + t + delta`` (Face Mesh x, y, z) and the
+  published L1 prior on the expression deltas.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pytorch_msssim import ssim
+from torch import nn
+
+from ..models.nets.cfte import CFTE, CFTEConfig
+from ..models.nets.fomm import FOMM, FOMMConfig
+from ..models.nets.fv2v import FV2V, FV2VConfig
+
+#: Face Mesh indices of the landmark priors: forehead, chin, jaw L/R, nose tip, iris L/R,
+#: mouth corners L/R, lower lip (FOMM / CFTE probe: 10); FV2V adds brows L/R, upper lip,
+#: lower jaw L/R (15).
+LANDMARKS_10 = (10, 152, 234, 454, 1, 468, 473, 61, 291, 17)
+LANDMARKS_15 = LANDMARKS_10 + (105, 334, 0, 172, 397)
+
+
+def to_tensor(x: np.ndarray) -> torch.Tensor:
+    """``(B, H, W, 3)`` uint8 -> ``(B, 3, H, W)`` float32 in [0, 1]."""
+    return torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 pyramid (1, 1/2, 1/4) + (1 - SSIM) of ``(B, 3, H, W)`` pictures in [0, 1]."""
+    loss = F.l1_loss(pred, target)
+    p, t = pred, target
+    for _ in range(2):
+        p, t = F.avg_pool2d(p, 2), F.avg_pool2d(t, 2)
+        loss = loss + F.l1_loss(p, t)
+    return loss + (1.0 - ssim(pred, target, data_range=1.0, size_average=True))
+
+
+def random_crop(rng: np.random.Generator, feature_size: int, window: int) -> tuple[int, int, int]:
+    """A random decoder window ``(y0, x0, window)`` in feature samples."""
+    y0, x0 = (int(v) for v in rng.integers(0, feature_size - window + 1, size=2))
+    return y0, x0, window
+
+
+def crop_target(target: torch.Tensor, crop: tuple[int, int, int], factor: int) -> torch.Tensor:
+    """The window of ``target`` ``(B, 3, H, W)`` matching a decoder crop."""
+    y0, x0, n = crop
+    return target[:, :, factor * y0:factor * (y0 + n), factor * x0:factor * (x0 + n)]
+
+
+def random_affine(b: int, rng: np.random.Generator, sigma: float = 0.05) -> torch.Tensor:
+    """``(B, 2, 3)`` float32 affine transforms near the identity (equivariance loss)."""
+    theta = np.tile(np.eye(2, 3, dtype=np.float32), (b, 1, 1))
+    theta += rng.normal(0.0, sigma, size=theta.shape).astype(np.float32)
+    return torch.from_numpy(theta)
+
+
+class Task:
+    """Base class: a network, its losses and the parameters it transmits."""
+
+    name = ""
+    config_class: Any = None
+    net_class: Any = None
+
+    #: consecutive pairs of a batch that share their source picture
+    per_source = 2
+
+    def __init__(self, config: dict, step_noise: float, crop: int = 32) -> None:
+        self.cfg = self.config_class(**config)
+        self.net = self.net_class(self.cfg)
+        self.noise = step_noise
+        self.crop = crop
+        self.aux = nn.Module()
+
+    def parameters(self) -> list[nn.Parameter]:
+        """Trainable parameters (network and training-only heads)."""
+        return list(self.net.parameters()) + list(self.aux.parameters())
+
+    def source_features(self, src: torch.Tensor) -> torch.Tensor:
+        """Generator features of a batch whose consecutive ``per_source`` sources are equal."""
+        k = self.per_source
+        return self.net.generator.encode(src[::k]).repeat_interleave(k, 0)
+
+    def quantisation_noise(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` plus uniform noise of one quantisation step (training only)."""
+        return x + (torch.rand_like(x) - 0.5) * self.noise if self.net.training and self.noise else x
+
+    def losses(self, batch: dict[str, np.ndarray], rng: np.random.Generator, progress: float
+               ) -> dict[str, torch.Tensor]:
+        """Loss terms of one batch (``progress`` in [0, 1] for scheduled weights)."""
+        raise NotImplementedError
+
+    def predict(self, source: torch.Tensor, driving: torch.Tensor, previous: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """Full-picture reconstruction of ``driving`` (validation)."""
+        raise NotImplementedError
+
+
+def _landmarks(lm: np.ndarray, idx: tuple[int, ...], dims: int = 2) -> torch.Tensor:
+    return torch.from_numpy(lm[:, list(idx), :dims].astype(np.float32))
+
+
+class FOMMTask(Task):
+    """FOMM: 10 keypoints + Jacobians."""
+
+    name = "fomm"
+    config_class = FOMMConfig
+    net_class = FOMM
+
+    def _kp(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        kp = self.net.kp_detector(image)
+        return {"value": self.quantisation_noise(kp["value"]), "jacobian": self.quantisation_noise(kp["jacobian"])}
+
+    def losses(self, batch, rng, progress):
+        src, drv = to_tensor(batch["source"]), to_tensor(batch["driving"])
+        k = self.per_source
+        kp_s = {n: v.repeat_interleave(k, 0) for n, v in self._kp(src[::k]).items()}
+        kp_d = self._kp(drv)
+        crop = random_crop(rng, src.shape[-1] // 4, self.crop)
+        out = self.net.generator(src, kp_d, kp_s, features=self.source_features(src), crop=crop)
+        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4))}
+        theta = random_affine(len(drv), rng)
+        grid = F.affine_grid(theta, list(drv.shape), align_corners=True)
+        kp_t = self.net.kp_detector(F.grid_sample(drv, grid, padding_mode="reflection", align_corners=True))
+        # a point p of the transformed picture comes from theta @ (p, 1) of the driving picture
+        mapped = kp_t["value"] @ theta[:, :, :2].transpose(1, 2) + theta[:, None, :, 2]
+        loss["equivariance_value"] = 10.0 * F.l1_loss(mapped, kp_d["value"])
+        jac = theta[:, None, :, :2] @ kp_t["jacobian"]
+        eye = torch.eye(2).expand_as(jac)
+        loss["equivariance_jacobian"] = 10.0 * F.l1_loss(torch.inverse(kp_d["jacobian"]) @ jac, eye)
+        w = 10.0 * max(0.01, 1.0 - progress / 0.5)
+        target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_10), _landmarks(batch["driving_lm"], LANDMARKS_10)])
+        loss["landmark_prior"] = w * F.l1_loss(torch.cat([kp_s["value"], kp_d["value"]]), target)
+        return loss
+
+    @torch.no_grad()
+    def predict(self, source, driving, previous=None):
+        return self.net.generator(source, self.net.kp_detector(driving), self.net.kp_detector(source))["prediction"]
+
+
+class CFTETask(Task):
+    """CFTE: one 4x4 compact feature."""
+
+    name = "cfte"
+    config_class = CFTEConfig
+    net_class = CFTE
+
+    def __init__(self, config, step_noise, crop=32):
+        super().__init__(config, step_noise, crop)
+        self.aux.probe = nn.Linear(16, 2 * len(LANDMARKS_10))
+
+    def losses(self, batch, rng, progress):
+        src, drv = to_tensor(batch["source"]), to_tensor(batch["driving"])
+        f_s = self.quantisation_noise(self.net.extractor(src[::self.per_source])).repeat_interleave(self.per_source, 0)
+        f_d = self.quantisation_noise(self.net.extractor(drv))
+        f_p = None
+        if self.cfg.trajectory:
+            f_p = self.quantisation_noise(self.net.extractor(to_tensor(batch["previous"])))
+        crop = random_crop(rng, src.shape[-1] // 4, self.crop)
+        out = self.net.generator(src, f_d, f_s, f_p, features=self.source_features(src), crop=crop)
+        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4))}
+        w = 10.0 * max(0.01, 1.0 - progress / 0.5)
+        target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_10), _landmarks(batch["driving_lm"], LANDMARKS_10)])
+        probe = self.aux.probe(torch.cat([f_s, f_d]).flatten(1)).view(-1, len(LANDMARKS_10), 2)
+        loss["landmark_probe"] = w * F.l1_loss(probe, target)
+        return loss
+
+    @torch.no_grad()
+    def predict(self, source, driving, previous=None):
+        f_p = self.net.extractor(previous) if self.cfg.trajectory and previous is not None else None
+        return self.net.generator(source, self.net.extractor(driving), self.net.extractor(source), f_p)["prediction"]
+
+
+class CTTRTask(CFTETask):
+    """CTTR: CFTE's feature with the temporal trajectory, several resolutions."""
+
+    name = "cttr"
+
+
+class FV2VTask(Task):
+    """FV2V: canonical 3-D keypoints, rotation, translation, expression deltas."""
+
+    name = "fv2v"
+    config_class = FV2VConfig
+    net_class = FV2V
+
+    def _kp(self, kp_c: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        he = self.net.he_estimator(image)
+        from ..models.nets.fv2v import rotation_matrix, transform_keypoints
+
+        rot = self.quantisation_noise(rotation_matrix(he["yaw"], he["pitch"], he["roll"]))
+        kp = transform_keypoints(kp_c, rot, self.quantisation_noise(he["t"]), self.quantisation_noise(he["exp"]))
+        return kp, he
+
+    def losses(self, batch, rng, progress):
+        src, drv = to_tensor(batch["source"]), to_tensor(batch["driving"])
+        kp_c = self.net.kp_detector(src[::self.per_source]).repeat_interleave(self.per_source, 0)
+        kp_s, he_s = self._kp(kp_c, src)
+        kp_d, he_d = self._kp(kp_c, drv)
+        crop = random_crop(rng, src.shape[-1] // 4, self.crop)
+        out = self.net.generator(src, kp_d, kp_s, features=self.source_features(src), crop=crop)
+        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4))}
+        w = 10.0 * max(0.01, 1.0 - progress / 0.5)
+        target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_15, 3), _landmarks(batch["driving_lm"], LANDMARKS_15, 3)])
+        loss["landmark_prior"] = w * F.l1_loss(torch.cat([kp_s, kp_d]), target)
+        loss["expression_prior"] = 0.2 * (he_s["exp"].abs().mean() + he_d["exp"].abs().mean())
+        return loss
+
+    @torch.no_grad()
+    def predict(self, source, driving, previous=None):
+        kp_c = self.net.kp_detector(source)
+        kp_s = self.net.keypoints(kp_c, self.net.he_estimator(source))
+        kp_d = self.net.keypoints(kp_c, self.net.he_estimator(driving))
+        return self.net.generator(source, kp_d, kp_s)["prediction"]
+
+
+TASKS: dict[str, type[Task]] = {t.name: t for t in (FOMMTask, CFTETask, CTTRTask, FV2VTask)}
+
+#: Widths trained here (small enough for CPU training and fast decoding; published widths
+#: are the config classes' defaults). ``noise``: one GFV quantisation step of the transmitted
+#: parameters (section "precision" of ``docs/models.md``).
+_CFTE_SMALL = {"ex_block_expansion": 16, "ex_max_features": 128, "ex_num_blocks": 4, "src_channels": (16, 32, 64, 64),
+               "dm_block_expansion": 16, "dm_max_features": 128, "dm_num_blocks": 4, "gen_block_expansion": 16,
+               "gen_max_features": 64, "num_bottleneck_blocks": 3, "image_skip": True}
+TRAINED_CONFIGS: dict[str, dict[str, Any]] = {
+    "fomm": {"config": {"kp_block_expansion": 16, "kp_max_features": 128, "kp_num_blocks": 4,
+                        "dm_block_expansion": 16, "dm_max_features": 128, "dm_num_blocks": 4,
+                        "gen_block_expansion": 16, "gen_max_features": 64, "num_bottleneck_blocks": 3,
+                        "image_skip": True},
+             "noise": 2.0 ** -7},
+    "cfte": {"config": _CFTE_SMALL, "noise": 2.0 ** -4},
+    "cttr": {"config": {**_CFTE_SMALL, "trajectory": True}, "noise": 2.0 ** -4},
+    "fv2v": {"config": {"kp_block_expansion": 16, "kp_max_features": 128, "kp_num_blocks": 4, "kp_reshape_channels": 64,
+                        "kp_depth": 8, "kp_scale_factor": 0.25, "he_block_expansion": 8, "he_scale_factor": 0.5,
+                        "gen_block_expansion": 16, "gen_max_features": 64, "feat_channels": 8, "feat_depth": 8,
+                        "num_resblocks_3d": 2, "dm_block_expansion": 8, "dm_max_features": 64, "dm_num_blocks": 3,
+                        "dm_compress": 2, "dm_mask_kernel": 3, "motion_scale_factor": 0.125, "num_resblocks_2d": 3,
+                        "image_skip": True},
+             "noise": 2.0 ** -7},
+}
+
+
+def lr_at(step: int, total: int, base: float) -> float:
+    """Cosine decay from ``base`` to ``base / 10`` over ``total`` steps."""
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))

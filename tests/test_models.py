@@ -1,0 +1,247 @@
+"""The learned GFV models (FOMM, CFTE, CTTR, FV2V): architecture as published, GFV carriage exact
+on the quantisation grids, generator identified from the stream (NNPFC URI or network in the
+payload), unknown generators refused, CTTR's resolutions, and the frozen-frame bar."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ctc.metrics.msssim import msssim_per_frame
+from ctc.metrics.vmaf import vmaf_per_frame
+from refsw.gfv_codec import (
+    StreamError,
+    UnknownGeneratorError,
+    decode_stream,
+    encode_video,
+)
+from refsw.models import available_models, find_by_uri, get_model
+from refsw.models.learned import (
+    LAYOUTS,
+    CheckpointError,
+    LearnedModel,
+    generator_uri,
+    load_checkpoint,
+    parse_uri,
+    weights_path,
+)
+from refsw.models.nets.blocks import count_parameters
+from refsw.train.data import TEST_CLIPS, TRAIN_CLIPS, VALIDATION_CLIPS, load_clip
+from sei.context import DecodingContext
+from sei.registry import PayloadType
+from sei.sei_message import SEIMessage, parse_payload, reconstruct
+from sei.stream import read_stream_sei
+
+LEARNED = ("fomm", "cfte", "cttr", "fv2v")
+
+
+@pytest.fixture(scope="module")
+def held_out(shared_dir) -> np.ndarray:
+    """First 16 pictures of the validation clip (never trained on), 256x256."""
+    return load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data", max_frames=16).frames
+
+
+def test_split_keeps_clips_out_of_training() -> None:
+    assert not set(TRAIN_CLIPS) & set(VALIDATION_CLIPS + TEST_CLIPS)
+
+
+def test_published_fomm_parameter_counts() -> None:
+    # analytic counts of the vox-256 config (gfvc_common_software_and_ctc.md section 2.1)
+    from refsw.models.nets.fomm import FOMM, PUBLISHED
+
+    net = FOMM(PUBLISHED)
+    assert round(count_parameters(net.kp_detector) / 1e6, 2) == 14.22
+    assert round(count_parameters(net.generator) / 1e6, 2) == 45.58
+    assert round(count_parameters(net.generator.dense_motion) / 1e6, 2) == 37.73
+
+
+def test_published_shapes_of_cfte_and_fv2v() -> None:
+    from refsw.models.nets.cfte import CFTE
+    from refsw.models.nets.cfte import PUBLISHED as CFTE_PUB
+    from refsw.models.nets.fv2v import FV2V, NUM_BINS
+    from refsw.models.nets.fv2v import PUBLISHED as FV2V_PUB
+
+    x = torch.rand(1, 3, 256, 256)
+    with torch.no_grad():
+        feat = CFTE(CFTE_PUB).eval().extractor(x)
+        fv = FV2V(FV2V_PUB).eval()
+        kp = fv.kp_detector(x)
+        he = fv.he_estimator(x)
+    assert feat.shape == (1, 1, 4, 4)
+    assert kp.shape == (1, 15, 3) and kp.abs().max() <= 1
+    assert fv.he_estimator.yaw.out_features == NUM_BINS and he["exp"].shape == (1, 15, 3)
+    assert fv.kp_detector.kp.in_channels == 1024 // 16  # 2-D hourglass reshaped to depth 16
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_checkpoint_committed_small_and_described(name: str) -> None:
+    path = weights_path(name)
+    assert path.is_file() and path.stat().st_size < 20 * 2 ** 20
+    ck = load_checkpoint(path.read_bytes())
+    assert ck["model"] == name
+    meta = ck["meta"]
+    assert meta["command"].startswith(f"gfv-train {name}") and meta["steps"] > 0
+    assert meta["train_clips"] == list(TRAIN_CLIPS)
+    assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
+    spec = get_model(name)
+    assert spec.uri == generator_uri(name, path.read_bytes()) and parse_uri(spec.uri)[0] == name
+    assert find_by_uri(spec.uri) is spec
+
+
+def _parse(payloads: list[bytes]) -> list[dict]:
+    ctx = DecodingContext()
+    out = []
+    for p in payloads:
+        msg = SEIMessage(PayloadType.GENERATIVE_FACE_VIDEO, len(p), p)
+        parse_payload(msg, ctx)
+        out.append(reconstruct(msg, ctx))
+    return out
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_gfv_carriage_is_exact_on_the_grid(name: str, held_out: np.ndarray) -> None:
+    spec = get_model(name)
+    params, found = spec.make_analyzer().analyze(held_out)
+    assert params.shape == (len(held_out), LAYOUTS[name].dim) and found.all()
+    assert np.ptp(params, axis=0).max() > 0  # the analysis follows the pictures
+    mapping = spec.make_mapping()
+    snapped = mapping.snap(params)
+    payloads = [p for p, _ in mapping.messages(snapped, ~found, DecodingContext())]
+    recon = np.stack([mapping.params(r) for r in _parse(payloads)])
+    np.testing.assert_array_equal(recon, snapped)
+    # coarser precision, values off the grid: a smaller base message, and closed-loop
+    # prediction keeps every picture within one step (no drift along the clip)
+    coarse = spec.make_mapping(precision=4, matrix_precision=3)
+    cp = [p for p, _ in coarse.messages(params, ~found, DecodingContext())]
+    assert len(cp[0]) < len(payloads[0])
+    err = np.abs(np.stack([coarse.params(r) for r in _parse(cp)]) - mapping.snap(params))
+    assert err.max() <= 2.0 ** -3 + 2.0 ** -7
+
+
+def test_gfv_syntax_per_model(held_out: np.ndarray) -> None:
+    """The documented mapping: FOMM coordinates + type 0 (one 2x2 per keypoint), CFTE/CTTR one
+    type-7 4x4 without coordinates, FV2V 3-D coordinates + types 4 and 5."""
+    want = {"fomm": (10, 0, [(0, 10, 2, 2)]), "cfte": (0, 0, [(7, 1, 4, 4)]), "cttr": (0, 0, [(7, 1, 4, 4)]),
+            "fv2v": (15, 1, [(4, 1, 3, 3), (5, 1, 3, 1)])}
+    for name, (kps, z, mats) in want.items():
+        spec = get_model(name)
+        params, found = spec.make_analyzer().analyze(held_out[:3])
+        payloads = spec.make_mapping().messages(spec.make_mapping().snap(params), ~found, DecodingContext())
+        v = payloads[0][1]
+        assert v["gfv_nn_present_flag"] == 1 and v["gfv_nn_mode_idc"] == 1 and v["gfv_uri"] == spec.uri
+        assert v["gfv_coordinate_present_flag"] == int(kps > 0)
+        if kps:
+            assert v["gfv_num_kps_minus1"] == kps - 1 and v["gfv_coordinate_z_present_flag"] == z
+        assert [v["gfv_matrix_type_idx"][i] for i in range(len(mats))] == [m[0] for m in mats]
+        if mats[0][0] == 0:
+            assert v["gfv_num_matrices_equal_to_num_kps_flag"][0] == 1
+        rec = _parse([p for p, _ in payloads])
+        assert [(t, len(m), len(m[0]), len(m[0][0])) for t, m in rec[1]["matrices"]] == mats
+        assert payloads[1][1]["gfv_matrix_pred_flag"] == 1
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_stream_names_generator_and_decoder_uses_it(name: str, held_out: np.ndarray) -> None:
+    frames = held_out[:6]
+    stream, _ = encode_video(frames, 25.0, model=name, decision="none")
+    sei = read_stream_sei(stream, DecodingContext())
+    nnpfc = sei.of_type(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS)[0].values
+    assert nnpfc["nnpfc_mode_idc"] == 1 and nnpfc["nnpfc_uri"] == get_model(name).uri
+    dec = decode_stream(stream)
+    assert dec.generator == name and dec.frames.shape == frames.shape
+    assert [p.kind for p in dec.pictures] == ["key"] + ["generated"] * 5
+    # the decoder's pictures are the encoder's synthesis: same parameters, same generator
+    spec = get_model(name)
+    gen = spec.make_generator()
+    mapping = spec.make_mapping()
+    recon = [m.recon for _, m in sei.messages if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO]
+    gen.set_key_picture(dec.frames[0], mapping.params(recon[0]))
+    prev = None
+    for i in range(1, 6):
+        p = mapping.params(recon[i])
+        np.testing.assert_array_equal(dec.frames[i], gen.generate(p, previous=prev) if gen.uses_previous
+                                      else gen.generate(p))
+        prev = p
+
+
+def test_network_carried_in_nnpfc_payload(held_out: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    frames = held_out[:4]
+    stream, _ = encode_video(frames, 25.0, model="cfte", decision="none", nnpfc_mode=0)
+    by_uri, _ = encode_video(frames, 25.0, model="cfte", decision="none")
+    sei = read_stream_sei(stream, DecodingContext())
+    nnpfc = sei.of_type(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS)[0].values
+    assert nnpfc["nnpfc_mode_idc"] == 0 and bytes(nnpfc["nnpfc_payload_byte"]) == weights_path("cfte").read_bytes()
+    reference = decode_stream(stream).frames
+    # a decoder without the committed CFTE still decodes the stream that carries the network ...
+    from refsw.models import registry
+
+    monkeypatch.delitem(registry.MODELS, "cfte")
+    uri = generator_uri("cfte", weights_path("cfte").read_bytes())
+    assert find_by_uri(uri) is None
+    dec = decode_stream(stream)
+    assert dec.generator == "cfte"
+    np.testing.assert_array_equal(dec.frames, reference)
+    # ... and refuses the one that only names it
+    with pytest.raises(UnknownGeneratorError, match=uri):
+        decode_stream(by_uri)
+
+
+def test_decoder_refuses_unknown_generator(held_out: np.ndarray, shared_dir) -> None:
+    vec = shared_dir / "conformance" / "public" / "gfv_fomm_10kp_q6" / "gfv_fomm_10kp_q6.266"
+    with pytest.raises(UnknownGeneratorError, match="https://example.com/gfv/fomm_generator_v1.nnr"):
+        decode_stream(vec.read_bytes())
+    assert decode_stream(vec.read_bytes(), key_pictures_only=True).generator is None
+    # a stream whose URI names our model with another checkpoint hash is refused too
+    spec = get_model("fomm")
+    stream, _ = encode_video(held_out[:3], 25.0, model="fomm", decision="none")
+    forged = stream.replace(spec.uri.encode(), spec.uri[:-8].encode() + b"00000000")
+    with pytest.raises(UnknownGeneratorError, match=spec.uri[:-8] + "00000000"):
+        decode_stream(forged)
+
+
+def test_corrupted_network_payload_is_refused(held_out: np.ndarray) -> None:
+    from refsw.carriage import AccessUnitSEI, insert_sei
+    from refsw.gfv_codec import nnpfc_values
+    from sei.sei_message import write_payload
+
+    stream, _ = encode_video(held_out[:3], 25.0, model="cfte", decision="none")
+    data = bytearray(weights_path("cfte").read_bytes())
+    data[:4] = b"JUNK"  # no longer a zip archive
+    payload = write_payload(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
+                            nnpfc_values("t", "u", 0, bytes(data)), DecodingContext())[0]
+    broken = insert_sei(stream, {0: AccessUnitSEI(
+        prefix=[(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS, payload)], suffix=[])})
+    with pytest.raises(StreamError, match="carries a network this decoder cannot load"):
+        decode_stream(broken)
+    with pytest.raises(CheckpointError):
+        LearnedModel.from_bytes(b"PK\x03\x04 not a checkpoint")
+
+
+@pytest.mark.parametrize("size", [256, 384, 512])
+def test_cttr_resolutions_from_the_same_4x4_feature(size: int, shared_dir) -> None:
+    clip = load_clip(VALIDATION_CLIPS[0], size=size, data_dir=shared_dir / "data", max_frames=4).frames
+    spec = get_model("cttr")
+    params, _ = spec.make_analyzer().analyze(clip)
+    assert params.shape == (4, 16)
+    gen = spec.make_generator()
+    gen.set_key_picture(clip[0], params[0])
+    out = gen.generate(params[2], previous=params[1])
+    assert out.shape == (size, size, 3)
+    frozen_err = np.abs(clip[0].astype(float) - clip[2]).mean()
+    assert np.abs(out.astype(float) - clip[2]).mean() < 2 * frozen_err + 8  # a face, not noise
+
+
+@pytest.mark.parametrize("name", LEARNED)
+@pytest.mark.parametrize("clip_name", VALIDATION_CLIPS + TEST_CLIPS)
+def test_beats_frozen_frame_on_unseen_clips(name: str, clip_name: str, shared_dir) -> None:
+    frames = load_clip(clip_name, data_dir=shared_dir / "data", max_frames=40).frames
+    stream, _ = encode_video(frames, 25.0, model=name)
+    dec = decode_stream(stream).frames
+    frozen = np.repeat(dec[:1], len(frames), axis=0)
+    assert msssim_per_frame(frames, dec).mean() > msssim_per_frame(frames, frozen).mean()
+    assert vmaf_per_frame(frames, dec, 25.0).mean() > vmaf_per_frame(frames, frozen, 25.0).mean()
+
+
+def test_available_models_lists_the_learned_ones() -> None:
+    assert set(LEARNED) <= set(available_models())
