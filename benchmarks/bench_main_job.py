@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ctc.metrics.msssim import msssim_per_frame  # noqa: E402
-from ctc.metrics.vmaf import vmaf_per_frame  # noqa: E402
-from refsw.face_crop import prepare_ctc  # noqa: E402
-from refsw.gfv_codec import decode_stream, encode_video  # noqa: E402
-from refsw.video_io import read_video  # noqa: E402
+from ctc.metrics.msssim import msssim_per_frame
+from ctc.metrics.vmaf import vmaf_per_frame
+from refsw.face_crop import prepare_ctc
+from refsw.gfv_codec import decode_stream, encode_video
+from refsw.video_io import read_video
 
 
 def main() -> int:

@@ -36,10 +36,10 @@ __all__ = [
     "OutputError",
     "Video",
     "check_frames",
-    "read_video",
-    "write_video",
-    "rgb_to_i420",
     "i420_to_rgb",
+    "read_video",
+    "rgb_to_i420",
+    "write_video",
 ]
 
 #: Extensions accepted by :func:`write_video`.
@@ -523,8 +523,7 @@ def _i420_chunks(frames: np.ndarray) -> Iterator[bytes]:
 
 def _write_chunks(dst: BinaryIO, chunks: Iterator[bytes]) -> None:
     """Write all chunks to an open binary stream."""
-    for chunk in chunks:
-        dst.write(chunk)
+    dst.writelines(chunks)
 
 
 def _write_yuv(tmp: Path, frames: np.ndarray, fps: float) -> None:

@@ -147,7 +147,7 @@ def test_low_delay_has_a_single_intra_picture(vvenc: VvencFFmpegBackend, clip: n
 
 def _encoder_picture_lines(log: str) -> list[re.Match[str]]:
     """VVenC's per-picture lines: slice type, QP and reconstruction Y-PSNR."""
-    return list(re.finditer(r"^POC +\d+ .*?(\w)-SLICE, QP (\d+).*?\[Y ([\d.]+) dB", log, re.M))
+    return list(re.finditer(r"^POC +\d+ .*?(\w)-SLICE, QP (\d+).*?\[Y ([\d.]+) dB", log, re.MULTILINE))
 
 
 def test_intra_picture_is_coded_at_the_requested_qp(intra: EncodeResult) -> None:

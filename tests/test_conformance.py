@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ def _public_dir() -> Path:
 VECTORS = sorted(p.name for p in _public_dir().glob("*") if (p / f"{p.name}.266").is_file())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parsed(path: str) -> StreamSEI:
     """The vector's SEI messages, parsed and reconstructed once per session."""
     return read_stream_sei(Path(path).read_bytes())
