@@ -245,3 +245,23 @@ def test_beats_frozen_frame_on_unseen_clips(name: str, clip_name: str, shared_di
 
 def test_available_models_lists_the_learned_ones() -> None:
     assert set(LEARNED) <= set(available_models())
+
+
+def test_training_resumes_and_exports(tmp_path, shared_dir, monkeypatch: pytest.MonkeyPatch) -> None:
+    from refsw.train import cli
+
+    monkeypatch.setenv("GFV_DATA", str(shared_dir / "data"))
+    work, out = tmp_path / "run", tmp_path / "fomm.pt"
+    common = ["fomm", "--work-dir", str(work), "--out", str(out), "--batch", "2", "--train-clips", "lp_d0",
+              "--val-every", "100", "--save-every", "1"]
+    assert cli.main(common + ["--steps", "1"]) == 0
+    first = torch.load(work / "last.pt", weights_only=False)
+    assert first["step"] == 1
+    assert cli.main(common + ["--steps", "2"]) == 0  # resumes at step 1
+    log = [line for line in (work / "log.jsonl").read_text().splitlines() if '"val_l1"' in line]
+    assert len(log) == 2  # validation at the end of each run
+    model = LearnedModel.from_bytes(out.read_bytes())
+    assert model.name == "fomm" and model.meta["steps"] == 2 and model.meta["train_clips"] == ["lp_d0"]
+    assert model.meta["command"].startswith("gfv-train fomm --work-dir")
+    with pytest.raises(SystemExit):
+        cli.main(["fomm", "--train-clips", VALIDATION_CLIPS[0], "--work-dir", str(tmp_path / "x")])

@@ -44,7 +44,7 @@ def export(task, step: int, args: argparse.Namespace, val: dict | None, out: Pat
     """Writes the fp16 network (no training-only heads) with config and provenance."""
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in task.net.state_dict().items()}
     meta = {"model": task.name, "steps": step, "batch": args.batch, "sizes": args.sizes, "lr": args.lr,
-            "train_clips": list(TRAIN_CLIPS), "validation_clips": list(VALIDATION_CLIPS),
+            "train_clips": args.train_clips.split(","), "validation_clips": list(VALIDATION_CLIPS),
             "command": args.command, "init": args.init, "validation": val}
     _atomic_save({"model": task.name, "config": task.cfg.as_dict(), "state_dict": state, "meta": meta}, out)
     return out
@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-clips", default=",".join(TRAIN_CLIPS),
+                   help="comma-separated clip names of the data directory (default: the fixed training split)")
     p.add_argument("--export", action="store_true", help="only export the work directory's last.pt and exit")
     p.add_argument("--out", type=Path, default=None, help="export path (default refsw/models/weights/MODEL.pt)")
     args = p.parse_args(argv)
@@ -124,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     (work / "config.json").write_text(json.dumps({"model": args.model, "config": task.cfg.as_dict(),
                                                   "noise": preset["noise"], "args": args.command}, indent=1))
     sizes = [int(s) for s in args.sizes.split(",")]
-    samplers = {s: PairSampler([load_clip(c, size=s) for c in TRAIN_CLIPS], seed=args.seed + s) for s in sizes}
+    train_clips = args.train_clips.split(",")
+    if set(train_clips) & set(VALIDATION_CLIPS):
+        p.error(f"training clips must not include the validation clips {', '.join(VALIDATION_CLIPS)}")
+    samplers = {s: PairSampler([load_clip(c, size=s) for c in train_clips], seed=args.seed + s) for s in sizes}
     for s, smp in samplers.items():
         smp.rng = np.random.default_rng([args.seed, s, step])
     val_clips = [load_clip(c) for c in VALIDATION_CLIPS]
