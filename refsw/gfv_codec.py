@@ -294,25 +294,38 @@ class _StreamGenerator:
     make_generator: Any
 
 
-def _stream_generators(sei: StreamSEI) -> dict[str, _StreamGenerator]:
-    """Generators carried in the stream: NNPFC messages with ``nnpfc_mode_idc`` 0 whose payload
-    is a checkpoint, keyed by their URI (:func:`refsw.models.learned.generator_uri`)."""
-    from .models.learned import CheckpointError, LearnedModel, make_mapping
+def _carried_networks(sei: StreamSEI) -> dict[str, bytes]:
+    """Networks carried in NNPFC messages (``nnpfc_mode_idc`` 0), keyed by the SHA-256 of their
+    bytes (what a generator URI names); nothing is loaded here."""
+    from .models.learned import sha256_hex
 
-    out: dict[str, _StreamGenerator] = {}
+    out: dict[str, bytes] = {}
     for m in sei.of_type(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS):
         v = m.values or {}
         data = v.get("nnpfc_payload_byte")
-        if v.get("nnpfc_mode_idc") != 0 or not data:
-            continue
-        try:
-            model = LearnedModel.from_bytes(bytes(data))
-        except CheckpointError as err:
-            raise StreamError(f"NNPFC nnpfc_id {v.get('nnpfc_id')} carries a network this decoder cannot load: "
-                              f"{err}") from None
-        out[model.uri] = _StreamGenerator(model.name, lambda n=model.name, u=model.uri: make_mapping(n, u),
-                                          model.make_generator)
+        if v.get("nnpfc_mode_idc") == 0 and data:
+            out[sha256_hex(bytes(data))] = bytes(data)
     return out
+
+
+def _carried_generator(uri: str | None, networks: dict[str, bytes]) -> _StreamGenerator | None:
+    """The generator ``uri`` names when the stream carries its network, else ``None``.
+
+    Raises:
+        StreamError: the carried network with that hash cannot be loaded.
+    """
+    from .models.learned import CheckpointError, LearnedModel, make_mapping, parse_uri
+
+    named = parse_uri(uri)
+    if named is None or named[1] not in networks:
+        return None
+    try:
+        model = LearnedModel.from_bytes(networks[named[1]])
+    except CheckpointError as err:
+        raise StreamError(f"the NNPFC message carries a network this decoder cannot load: {err}") from None
+    if model.name != named[0]:
+        raise StreamError(f"gfv_uri names a {named[0]} network, the NNPFC message carries a {model.name} network")
+    return _StreamGenerator(model.name, lambda: make_mapping(model.name, model.uri), model.make_generator)
 
 
 def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backend: str = "vvenc",
@@ -357,7 +370,7 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
     key_of_au = {au: k for k, au in enumerate(vcl_aus)}
     if len(keys) != len(vcl_aus):
         raise StreamError(f"the VVC decoder returned {len(keys)} pictures for {len(vcl_aus)} coded pictures")
-    carried = _stream_generators(sei)
+    networks = _carried_networks(sei)
     per_key: dict[int, list[SEIMessage]] = {k: [] for k in range(len(keys))}
     for idx, m in sei.messages:
         if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO and m.values is not None:
@@ -374,8 +387,7 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
             continue
         base = next((m for m in msgs if m.values["BasePic"]), None)
         uri = base.values.get("gfv_uri") if base is not None else None
-        spec: Any = carried.get(uri) if uri is not None else None
-        spec = spec or find_by_uri(uri)
+        spec: Any = _carried_generator(uri, networks) or find_by_uri(uri)
         if spec is None:
             if not key_pictures_only:
                 from .models import available_models

@@ -210,10 +210,14 @@ def test_corrupted_network_payload_is_refused(held_out: np.ndarray) -> None:
     data[:4] = b"JUNK"  # no longer a zip archive
     payload = write_payload(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
                             nnpfc_values("t", "u", 0, bytes(data)), DecodingContext())[0]
-    broken = insert_sei(stream, {0: AccessUnitSEI(
+    extra = insert_sei(stream, {0: AccessUnitSEI(
         prefix=[(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS, payload)], suffix=[])})
+    # a network nobody names is not loaded: the stream still decodes with the committed CFTE
+    np.testing.assert_array_equal(decode_stream(extra).frames, decode_stream(stream).frames)
+    # the stream names exactly these (corrupted) bytes: refused with a clear error
+    forged = extra.replace(get_model("cfte").uri.encode(), generator_uri("cfte", bytes(data)).encode())
     with pytest.raises(StreamError, match="carries a network this decoder cannot load"):
-        decode_stream(broken)
+        decode_stream(forged)
     with pytest.raises(CheckpointError):
         LearnedModel.from_bytes(b"PK\x03\x04 not a checkpoint")
 
@@ -265,3 +269,17 @@ def test_training_resumes_and_exports(tmp_path, shared_dir, monkeypatch: pytest.
     assert model.meta["command"].startswith("gfv-train fomm --work-dir")
     with pytest.raises(SystemExit):
         cli.main(["fomm", "--train-clips", VALIDATION_CLIPS[0], "--work-dir", str(tmp_path / "x")])
+
+
+def test_untrusted_checkpoint_configs_are_refused() -> None:
+    import io
+
+    ck = load_checkpoint(weights_path("cfte").read_bytes())
+    for bad in ({**ck, "config": {**ck["config"], "gen_block_expansion": 10 ** 6}},
+                {**ck, "config": {**ck["config"], "no_such_option": 1}},
+                {**ck, "model": ["cfte"]},
+                {**ck, "state_dict": {"x": torch.zeros(1)}}):
+        buf = io.BytesIO()
+        torch.save(bad, buf)
+        with pytest.raises(CheckpointError):
+            LearnedModel.from_bytes(buf.getvalue())

@@ -86,8 +86,10 @@ class GFVLayout:
                        matrix_precision=matrix or self.matrix_precision)
 
     def quantise(self, params: np.ndarray) -> np.ndarray:
-        """``params`` ``(..., D)`` snapped to the coordinate / matrix grids (what a non-predicted
-        message reconstructs)."""
+        """``params`` ``(..., D)`` rounded to the nearest point of the coordinate / matrix grids.
+        Values on the grids are sent exactly (:meth:`LayoutMapping.snap` clips coordinates to
+        [-1, 1] first); off-grid values may be written one step away (VTM's writer clips the
+        fractional part instead of carrying)."""
         out = np.array(params, dtype=np.float64, copy=True)
         axes = 3 if self.z else 2
         if self.num_kps:
@@ -201,7 +203,7 @@ class LayoutMapping:
         axes = 3 if lay.z else 2
         if lay.num_kps:
             cols = [recon.get(a, []) for a in "XYZ"[:axes]]
-            if any(len(c) != lay.num_kps for c in cols):
+            if any(len(c) != lay.num_kps for c in cols) or bool(recon.get("Z")) != lay.z:
                 raise RepresentationMismatch(f"expected {lay.num_kps} {axes}-D keypoints, the GFV message has "
                                              f"{len(cols[0])} ({'3-D' if recon.get('Z') else '2-D'})")
             out[lay.coord_start:lay.coord_start + lay.num_kps * axes] = np.stack(cols, 1).reshape(-1)

@@ -22,6 +22,7 @@ network that must animate it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import logging
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 URI_TAG = "tag:gfv-refsw.jvet,2026:generator"
+#: Largest integer accepted in a checkpoint's network config (widths, depths: a network carried
+#: in a stream is untrusted input and must not make the decoder build something huge).
+MAX_CONFIG_INT = 4096
 
 #: Layouts with the precision factors chosen from the sweep in ``docs/models.md``.
 LAYOUTS: dict[str, GFVLayout] = {
@@ -87,8 +91,15 @@ def load_checkpoint(data: bytes) -> dict[str, Any]:
         raise CheckpointError(f"not a GFV generator checkpoint ({type(err).__name__})") from None
     if not isinstance(ck, dict) or not {"model", "config", "state_dict"} <= set(ck):
         raise CheckpointError("not a GFV generator checkpoint (missing model/config/state_dict)")
-    if ck["model"] not in LAYOUTS:
+    if not isinstance(ck["model"], str) or ck["model"] not in LAYOUTS:
         raise CheckpointError(f"checkpoint of unknown model {ck['model']!r}")
+    cfg = ck["config"]
+    if not isinstance(cfg, dict) or not isinstance(ck["state_dict"], dict):
+        raise CheckpointError("checkpoint config or state_dict is not a mapping")
+    for key, value in cfg.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, int) and not -1 <= v <= MAX_CONFIG_INT for v in values):
+            raise CheckpointError(f"checkpoint config {key}={value!r} is out of range")
     return ck
 
 
@@ -112,19 +123,19 @@ def build_network(ck: dict[str, Any]) -> torch.nn.Module:
         CheckpointError: the state dict does not fit the config.
     """
     name, cfg = ck["model"], dict(ck["config"])
-    if name == "fomm":
-        from .nets.fomm import FOMM, FOMMConfig
-        net: torch.nn.Module = FOMM(FOMMConfig(**cfg))
-    elif name in ("cfte", "cttr"):
-        from .nets.cfte import CFTE, CFTEConfig
-        cfg["src_channels"] = tuple(cfg["src_channels"])
-        net = CFTE(CFTEConfig(**cfg))
-    else:
-        from .nets.fv2v import FV2V, FV2VConfig
-        net = FV2V(FV2VConfig(**cfg))
     try:
+        if name == "fomm":
+            from .nets.fomm import FOMM, FOMMConfig
+            net: torch.nn.Module = FOMM(FOMMConfig(**cfg))
+        elif name in ("cfte", "cttr"):
+            from .nets.cfte import CFTE, CFTEConfig
+            cfg["src_channels"] = tuple(cfg.get("src_channels", CFTEConfig.src_channels))
+            net = CFTE(CFTEConfig(**cfg))
+        else:
+            from .nets.fv2v import FV2V, FV2VConfig
+            net = FV2V(FV2VConfig(**cfg))
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["state_dict"].items()})
-    except (RuntimeError, TypeError) as err:
+    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError) as err:
         raise CheckpointError(f"{name} checkpoint does not fit its config: {str(err).splitlines()[0]}") from None
     return net.eval()
 
@@ -215,14 +226,16 @@ def _committed(name: str) -> LearnedModel:
 class LearnedGenerator:
     """Decoder-side synthesis with a learned model.
 
-    ``generate`` runs in bfloat16 autocast with channels-last tensors (oneDNN on the CPU); a
+    FOMM / CFTE / CTTR: the motion field is computed in fp32, the feature decoder runs in
+    bfloat16 autocast with channels-last tensors (oneDNN on the CPU); FV2V runs in fp32. A
     picture whose parameters equal the key picture's is the key picture itself.
     """
 
     def __init__(self, model: LearnedModel) -> None:
         self.model = model
-        # channels-last 2-D tensors run faster with oneDNN; FV2V's 3-D convolutions stay as they are
-        self.net = model.net if model.name == "fv2v" else model.net.to(memory_format=torch.channels_last)
+        # channels-last 2-D tensors run faster with oneDNN (on a copy: the analysis network, shared
+        # through the cache, keeps its kernels); FV2V's 3-D convolutions stay as they are
+        self.net = model.net if model.name == "fv2v" else copy.deepcopy(model.net).to(memory_format=torch.channels_last)
         self._key: np.ndarray | None = None
         self._key_params: np.ndarray | None = None
         self._state: dict[str, Any] = {}
@@ -245,10 +258,12 @@ class LearnedGenerator:
         if self.model.name != "fv2v":
             src = src.contiguous(memory_format=torch.channels_last)
         st: dict[str, Any] = {"source": src, "source_params": self._params_tensors(self._key_params)}
-        with self._autocast():
+        if self.model.name == "fv2v":
             st["features"] = self.net.generator.encode(src)
-            if self.model.name == "fv2v":
-                st["kp_canonical"] = self.net.kp_detector(src).float()  # decoder-side re-analysis
+            st["kp_canonical"] = self.net.kp_detector(src)  # decoder-side re-analysis of the key picture
+        else:
+            with self._autocast():
+                st["features"] = self.net.generator.encode(src)
         self._state = st
 
     def _params_tensors(self, p: np.ndarray) -> Any:
@@ -275,7 +290,8 @@ class LearnedGenerator:
                 ``None``: the key picture's).
 
         Returns:
-            ``(H, W, 3)`` uint8 RGB.
+            ``(H, W, 3)`` uint8 RGB; the key picture itself when ``params`` equal the key
+            picture's (whatever ``previous`` is).
 
         Raises:
             RuntimeError: :meth:`set_key_picture` was not called.
@@ -288,17 +304,21 @@ class LearnedGenerator:
         st = self._state
         drv = self._params_tensors(params)
         gen = self.net.generator
+        if self.model.name == "fv2v":  # fp32 throughout (3-D sampling grids need the precision)
+            out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]),
+                      features=st["features"])
+            return _to_uint8(out["prediction"])
+        # the motion field in fp32 (bfloat16 would move sampling positions by a fraction of a
+        # coordinate step), the feature decoder in bfloat16
+        if self.model.name == "fomm":
+            motion = gen.dense_motion(st["source"], drv, st["source_params"])
+        else:
+            prev = None
+            if self.model.name == "cttr":
+                prev = self._params_tensors(self._key_params if previous is None else previous)
+            motion = gen.dense_motion(st["source"], drv, st["source_params"], prev)
         with self._autocast():
-            if self.model.name == "fomm":
-                out = gen(st["source"], drv, st["source_params"], features=st["features"])
-            elif self.model.name in ("cfte", "cttr"):
-                prev = None
-                if self.model.name == "cttr":
-                    prev = self._params_tensors(self._key_params if previous is None else previous)
-                out = gen(st["source"], drv, st["source_params"], prev, features=st["features"])
-            else:
-                out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]),
-                          features=st["features"])
+            out = gen.decode(st["source"], st["features"], motion)
         return _to_uint8(out["prediction"])
 
 

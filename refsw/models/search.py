@@ -66,7 +66,10 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
         snap: puts candidates on the quantisation grid(s) (overrides ``step``; learned models
             whose parameter vector mixes coordinate and matrix precisions). Any parameter
             shape works: ``kps`` may be ``(N, D)`` parameter vectors. A generator with
-            ``uses_previous`` gets the same candidate's previous picture as ``previous=``.
+            ``uses_previous`` (CTTR) gets the same candidate's previous picture as
+            ``previous=`` while candidates are compared; a final pass then renders the chosen
+            sequence as the decoder will (each picture with the parameters actually chosen for
+            the one before) and falls back to the key picture where that loses the SSIM gain.
         use_vmaf: also require that the per-picture VMAF does not drop.
         vmaf: per-picture VMAF function ``(ref, dist, fps) -> (N,)``; ``None`` uses
             :func:`ctc.metrics.vmaf.vmaf_per_frame`.
@@ -115,5 +118,11 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
             best = int(np.argmax(np.where(ok, ssim[:, i], -np.inf)))
             chosen[i] = best
             out[i] = cands[best, i]
+    if getattr(generator, "uses_previous", False):
+        for i in range(1, n):
+            if chosen[i] and ssim_luma(_luma(generator.generate(out[i], previous=out[i - 1])),
+                                       _luma(frames[i])) < ssim[0, i] + margin:
+                out[i] = key
+                chosen[i] = 0
     log.info("analysis by synthesis: alpha histogram %s", np.bincount(chosen, minlength=len(alphas)).tolist())
     return out

@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", action="store_true", help="only export the work directory's last.pt and exit")
     p.add_argument("--out", type=Path, default=None, help="export path (default refsw/models/weights/MODEL.pt)")
     args = p.parse_args(argv)
+    if args.batch < 2 or args.batch % 2:
+        p.error("--batch must be an even number >= 2 (pairs share their source picture two by two)")
     args.command = "gfv-train " + " ".join(a for a in (argv if argv is not None else sys.argv[1:])
                                            if a != "--export")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

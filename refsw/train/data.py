@@ -119,7 +119,7 @@ class PairSampler:
 
     Args:
         clips: prepared clips.
-        seed: RNG seed (the sampler state is saved in checkpoints through ``rng``).
+        seed: RNG seed (a resumed run re-seeds it from the step, ``gfv-train``).
     """
 
     def __init__(self, clips: list[Clip], seed: int = 0) -> None:
