@@ -18,7 +18,10 @@ Model-specific terms (all documented in ``docs/models.md``):
 - CFTE/CTTR: an auxiliary linear probe predicting 10 landmark positions from the 4x4 feature
   (training only) so that the feature learns face motion within a CPU budget;
 - FV2V: a landmark prior on the 3-D keypoints ``R kp_c + t + delta`` (Face Mesh x, y, z) and the
-  published L1 prior on the expression deltas.
+  published L1 prior on the expression deltas;
+- all: a landmark motion prior (:func:`motion_prior`): the dense motion field must carry the
+  driving picture's Face Mesh points to the source picture's (added at step 475 / 706 / 350 of
+  the FOMM / CFTE / FV2V runs that produced the committed checkpoints, which were resumed).
 """
 
 from __future__ import annotations
@@ -41,6 +44,21 @@ from ..models.nets.fv2v import FV2V, FV2VConfig
 #: lower jaw L/R (15).
 LANDMARKS_10 = (10, 152, 234, 454, 1, 468, 473, 61, 291, 17)
 LANDMARKS_15 = LANDMARKS_10 + (105, 334, 0, 172, 397)
+
+
+#: Face Mesh points of the motion prior: every 7th of the 468 mesh points (the whole face).
+MOTION_LANDMARKS = tuple(range(0, 468, 7))
+
+
+def motion_prior(deformation: torch.Tensor, batch: dict[str, np.ndarray], progress: float) -> torch.Tensor:
+    """Landmark motion prior: the dense motion field ``(B, h, w, 2)`` (driving position ->
+    source position) sampled at the driving picture's Face Mesh points should give the source
+    picture's points. Weight 10, decaying linearly to 1 at 70 % of training."""
+    d = _landmarks(batch["driving_lm"], MOTION_LANDMARKS)
+    s = _landmarks(batch["source_lm"], MOTION_LANDMARKS)
+    field = deformation.permute(0, 3, 1, 2)
+    at = F.grid_sample(field, d.clamp(-1, 1).unsqueeze(1), align_corners=True)[:, :, 0].transpose(1, 2)
+    return 10.0 * max(0.1, 1.0 - progress / 0.7) * F.l1_loss(at, s)
 
 
 def to_tensor(x: np.ndarray) -> torch.Tensor:
@@ -140,7 +158,8 @@ class FOMMTask(Task):
         kp_d = self._kp(drv)
         crop = random_crop(rng, src.shape[-1] // 4, self.crop)
         out = self.net.generator(src, kp_d, kp_s, features=self.source_features(src), crop=crop)
-        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4))}
+        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4)),
+                "motion_prior": motion_prior(out["deformation"], batch, progress)}
         theta = random_affine(len(drv), rng)
         grid = F.affine_grid(theta, list(drv.shape), align_corners=True)
         kp_t = self.net.kp_detector(F.grid_sample(drv, grid, padding_mode="reflection", align_corners=True))
@@ -180,7 +199,8 @@ class CFTETask(Task):
             f_p = self.quantisation_noise(self.net.extractor(to_tensor(batch["previous"])))
         crop = random_crop(rng, src.shape[-1] // 4, self.crop)
         out = self.net.generator(src, f_d, f_s, f_p, features=self.source_features(src), crop=crop)
-        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4))}
+        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4)),
+                "motion_prior": motion_prior(out["deformation"], batch, progress)}
         w = 10.0 * max(0.01, 1.0 - progress / 0.5)
         target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_10), _landmarks(batch["driving_lm"], LANDMARKS_10)])
         probe = self.aux.probe(torch.cat([f_s, f_d]).flatten(1)).view(-1, len(LANDMARKS_10), 2)
@@ -221,7 +241,8 @@ class FV2VTask(Task):
         kp_d, he_d = self._kp(kp_c, drv)
         crop = random_crop(rng, src.shape[-1] // 4, self.crop)
         out = self.net.generator(src, kp_d, kp_s, features=self.source_features(src), crop=crop)
-        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4))}
+        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4)),
+                "motion_prior": motion_prior(out["deformation"][..., :2].mean(1), batch, progress)}
         w = 10.0 * max(0.01, 1.0 - progress / 0.5)
         target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_15, 3), _landmarks(batch["driving_lm"], LANDMARKS_15, 3)])
         loss["landmark_prior"] = w * F.l1_loss(torch.cat([kp_s, kp_d]), target)
