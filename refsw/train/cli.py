@@ -6,7 +6,7 @@ Example (the commands that produced the committed checkpoints are in
     gfv-train fomm --steps 3000 --work-dir runs/fomm
 
 The work directory holds ``last.pt`` (network, optimiser, step, RNG; written every
-``--save-every`` steps and on Ctrl-C), ``log.jsonl`` (losses every 10 steps, validation every
+``--save-every`` steps and on Ctrl-C or SIGTERM), ``log.jsonl`` (losses every 10 steps, validation every
 ``--val-every`` steps) and ``config.json``. Re-running the same command resumes. ``--export``
 writes the fp16 network with its config and provenance to ``refsw/models/weights/NAME.pt``.
 """
@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     val_clips = [load_clip(c) for c in VALIDATION_CLIPS]
 
     run = _Run(task, opt, args, rng, samplers, sizes, val_clips, last, out, step, val)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # kill = Ctrl-C: save last.pt, then stop
     with open(work / "log.jsonl", "a") as logf:
         return run.loop(logf)
 

@@ -263,6 +263,7 @@ TASKS: dict[str, type[Task]] = {t.name: t for t in (FOMMTask, CFTETask, CTTRTask
 #: are the config classes' defaults). ``noise``: one GFV quantisation step of the transmitted
 #: parameters (section "precision" of ``docs/models.md``).
 _CFTE_SMALL = {"ex_block_expansion": 16, "ex_max_features": 128, "ex_num_blocks": 4, "src_channels": (16, 32, 64, 64),
+               "up_channels": 16,
                "dm_block_expansion": 16, "dm_max_features": 128, "dm_num_blocks": 4, "gen_block_expansion": 16,
                "gen_max_features": 64, "num_bottleneck_blocks": 3, "image_skip": True}
 TRAINED_CONFIGS: dict[str, dict[str, Any]] = {
