@@ -78,7 +78,8 @@ def run_app(prog: str, body: Callable[[], int], expected: tuple[type[BaseExcepti
     try:
         return body()
     except expected as err:
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)  # no repr quotes
+        msg = text.strip().splitlines()[0] if text.strip() else type(err).__name__
         print(f"{prog}: error: {msg}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -68,10 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from refsw.codecs import CodecError
     from refsw.models.landmarks import NoFaceInClipError
+    from refsw.models.learned import CheckpointError
     from refsw.video_io import InputError, OutputError
 
     return run_app("gfv-encode", lambda: _run(args),
-                   (UsageError, InputError, OutputError, CodecError, NoFaceInClipError, KeyError, OSError))
+                   (UsageError, InputError, OutputError, CodecError, NoFaceInClipError, CheckpointError, KeyError,
+                    OSError))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -392,10 +392,13 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
             if not key_pictures_only:
                 from .models import available_models
 
-                named = f"generator {uri!r}" if uri else "no generator (no base GFV message with gfv_uri)"
-                raise UnknownGeneratorError(f"the stream needs {named}, which is not in the stream and not "
-                                            f"available here (available: {', '.join(available_models())}); "
-                                            f"use --key-pictures-only to output the key pictures")
+                have = ", ".join(available_models())
+                if uri:
+                    why = f"the stream needs generator {uri!r}, which is not in the stream and not available here"
+                else:
+                    why = "the GFV messages name no generator (no gfv_uri in a base message)"
+                raise UnknownGeneratorError(f"{why} (available: {have}); use --key-pictures-only to output the "
+                                            f"key pictures")
             note = (f"no available generator matches the stream's representation (gfv_uri {uri!r}, "
                     f"{len(msgs)} GFV messages); writing the key picture only")
             if note not in notes:
