@@ -103,10 +103,13 @@ def load_clip(name: str, size: int = 256, data_dir: Path | None = None, cache_di
         video = read_video(src)
         frames, _ = prepare_ctc(video.frames, size=size, force=True)
         lms, found = _track(frames)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, frames=frames, landmarks=lms, found=found, fps=video.fps)
-        os.replace(tmp, cache)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(tmp, frames=frames, landmarks=lms, found=found, fps=video.fps)
+            os.replace(tmp, cache)
+        except OSError as err:  # a read-only home: prepare again next time
+            log.warning("cannot cache %s in %s: %s", name, cache_dir, err)
         log.info("prepared %s: %d pictures", name, len(frames))
         clip = Clip(name, frames, lms, found, float(video.fps))
     if max_frames:
