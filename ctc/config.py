@@ -107,7 +107,7 @@ class CodecSpec:
         qps: rate points (QPs; key-picture QPs for ``gfvc``).
         backend: codec backend name (:func:`refsw.codecs.create_backend`).
         model: GFV model (``gfvc`` only).
-        precision: GFV coordinate precision factor (``gfvc`` only).
+        precision: GFV coordinate precision factor (``gfvc`` only; ``None``: the model's default).
         low_delay: low-delay GOP (``video`` only).
         backend_options: keyword arguments of the backend's constructor (``video`` only).
     """
@@ -300,7 +300,7 @@ def _codec(entry: Any, index: int) -> CodecSpec:
             qps=qps_t,
             backend=str(entry.get("backend", "vvenc")),
             model=str(entry.get("model", "kptps")),
-            precision=_int(entry.get("precision", 7), f"{where}.precision"),
+            precision=_int(entry["precision"], f"{where}.precision") if "precision" in entry else None,
         )
     unused = {"model", "precision"} & set(entry)
     if unused:

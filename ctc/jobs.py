@@ -126,7 +126,7 @@ def _code(job: Job, frames: np.ndarray) -> tuple[bytes, np.ndarray, dict[str, An
             float(job.fps),
             model=codec.model or "kptps",
             qp=job.qp,
-            precision=codec.precision or 7,
+            precision=codec.precision,
             backend=codec.backend,
         )
         t1 = time.perf_counter()
