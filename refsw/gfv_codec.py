@@ -216,7 +216,8 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
         generator = spec.make_generator()
         generator.set_key_picture(decoded_key, params[0])
         params = choose_keypoints(frames, params, generator, fps=fps, snap=mapping.snap,
-                                  use_vmaf=decision == "ssim+vmaf")
+                                  use_vmaf=decision == "ssim+vmaf",
+                                  groups=getattr(spec.make_analyzer(), "candidate_groups", ()))
     ctx = DecodingContext()
     payloads = mapping.messages(params, ~found, ctx)
     prefix = [(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),

@@ -51,7 +51,8 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
                      alphas: Sequence[float] = ALPHAS, margin: float = 0.001, step: float = 0.0,
                      use_vmaf: bool = False,
                      vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None,
-                     snap: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+                     snap: Callable[[np.ndarray], np.ndarray] | None = None,
+                     groups: Sequence[np.ndarray] = (), group_alphas: Sequence[float] = (0.5, 1.0)) -> np.ndarray:
     """Per-picture keypoints chosen by synthesis.
 
     Args:
@@ -70,6 +71,10 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
             ``previous=`` while candidates are compared; a final pass then renders the chosen
             sequence as the decoder will (each picture with the parameters actually chosen for
             the one before) and falls back to the key picture where that loses the SSIM gain.
+        groups: boolean masks over one picture's parameters (``kps.shape[1:]``): extra
+            candidates move only that group (e.g. the mouth keypoints, or the head pose without
+            the expression) by each of ``group_alphas``, the rest stays at the key picture's.
+        group_alphas: fractions of the motion tried for each group.
         use_vmaf: also require that the per-picture VMAF does not drop.
         vmaf: per-picture VMAF function ``(ref, dist, fps) -> (N,)``; ``None`` uses
             :func:`ctc.metrics.vmaf.vmaf_per_frame`.
@@ -81,11 +86,14 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
         from ctc.metrics.vmaf import vmaf_per_frame as vmaf
     n = len(kps)
     key = kps[0]
-    cands = np.empty((len(alphas), n) + kps.shape[1:])
-    for a_idx, a in enumerate(alphas):
-        c = key + a * (kps - key)
+    full = np.ones(kps.shape[1:], dtype=bool)
+    combos = [(a, full) for a in alphas] + [(a, g) for g in groups for a in group_alphas]
+    cands = np.empty((len(combos), n) + kps.shape[1:])
+    for a_idx, (a, mask) in enumerate(combos):
+        c = key + a * mask * (kps - key)
         cands[a_idx] = snap(c) if snap is not None else (np.round(c / step) * step if step else c)
     cands[:, 0] = key
+    alphas = [a for a, _ in combos]
     pictures = np.empty((len(alphas), n) + frames.shape[1:], dtype=np.uint8)
     pictures[:, 0] = frames[0]
     key_picture = generator.generate(key)  # alpha 0: the key picture itself (TPS identity)

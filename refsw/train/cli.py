@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--near-prob", type=float, default=0.0,
+                   help="probability of a driving picture within 8 pictures of its source (fine-tuning on small motion)")
     p.add_argument("--train-clips", default=",".join(TRAIN_CLIPS),
                    help="comma-separated clip names of the data directory (default: the fixed training split)")
     p.add_argument("--export", action="store_true", help="only export the work directory's last.pt and exit")
@@ -175,7 +177,7 @@ class _Run:
                 for g in opt.param_groups:
                     g["lr"] = lr_at(self.step, args.steps, args.lr)
                 size = self.sizes[int(self.rng.integers(len(self.sizes)))]
-                batch = self.samplers[size].batch(args.batch, per_source=task.per_source)
+                batch = self.samplers[size].batch(args.batch, per_source=task.per_source, near_prob=args.near_prob)
                 losses = task.losses(batch, self.rng, self.step / args.steps)
                 opt.zero_grad(set_to_none=True)
                 sum(losses.values()).backward()

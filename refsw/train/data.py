@@ -131,18 +131,23 @@ class PairSampler:
         self.weights = np.array([len(c.frames) for c in clips], dtype=np.float64)
         self.weights /= self.weights.sum()
 
-    def batch(self, n: int, flip: bool = False, per_source: int = 1) -> dict[str, np.ndarray]:
+    def batch(self, n: int, flip: bool = False, per_source: int = 1, near_prob: float = 0.0,
+              near_window: int = 8) -> dict[str, np.ndarray]:
         """``n`` pairs: ``source``/``driving`` ``(n, S, S, 3)`` uint8, ``source_lm``/``driving_lm``
         ``(n, 478, 3)`` float32, ``previous`` ``(n, S, S, 3)`` the picture before the driving one
         (CTTR's trajectory); with ``flip`` all are mirrored together at random (landmark x negated).
         ``per_source`` consecutive pairs share their source picture (its features are computed
-        once in training)."""
+        once in training). With probability ``near_prob`` the driving picture is taken within
+        ``near_window`` pictures of the source (small motions, which a talking head mostly has)."""
         out: dict[str, list] = {"source": [], "driving": [], "source_lm": [], "driving_lm": [], "previous": []}
         for k in range(n):
             if k % per_source == 0:
                 c = self.clips[self.rng.choice(len(self.clips), p=self.weights)]
                 i = int(self.rng.integers(len(c.frames)))
-            j = int(self.rng.integers(len(c.frames)))
+            if self.rng.random() < near_prob:
+                j = int(np.clip(i + self.rng.integers(-near_window, near_window + 1), 0, len(c.frames) - 1))
+            else:
+                j = int(self.rng.integers(len(c.frames)))
             s, d, p = c.frames[i], c.frames[j], c.frames[max(j - 1, 0)]
             ls, ld = c.landmarks[i].copy(), c.landmarks[j].copy()
             if flip and self.rng.random() < 0.5:
