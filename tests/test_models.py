@@ -239,7 +239,7 @@ def test_cttr_resolutions_from_the_same_4x4_feature(size: int, shared_dir) -> No
 @pytest.mark.parametrize("name", LEARNED)
 @pytest.mark.parametrize("clip_name", VALIDATION_CLIPS + TEST_CLIPS)
 def test_beats_frozen_frame_on_unseen_clips(name: str, clip_name: str, shared_dir) -> None:
-    frames = load_clip(clip_name, data_dir=shared_dir / "data", max_frames=40).frames
+    frames = load_clip(clip_name, data_dir=shared_dir / "data", max_frames=32).frames
     stream, _ = encode_video(frames, 25.0, model=name)
     dec = decode_stream(stream).frames
     frozen = np.repeat(dec[:1], len(frames), axis=0)
