@@ -15,9 +15,20 @@ Coordinates are normalised, ``(x, y[, z])`` in [-1, 1] with ``align_corners=True
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+class NetConfig:
+    """Base of the network config dataclasses (FOMM, CFTE/CTTR, FV2V)."""
+
+    def as_dict(self) -> dict:
+        """Plain dict (stored in checkpoints; tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}  # type: ignore[call-overload]
 
 
 def coordinate_grid(height: int, width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -125,18 +136,20 @@ class ResBlock3d(nn.Module):
 class Hourglass(nn.Module):
     """U-Net hourglass: ``num_blocks`` down blocks (width ``min(max_features, be * 2^(i+1))``),
     the mirrored up blocks with skip concatenation; the output has ``be + in_features``
-    channels at the input resolution (FOMM appendix, Fig. 7)."""
+    channels at the input resolution (FOMM appendix, Fig. 7). ``down_block`` / ``up_block``
+    (``(cin, cout, norm=)`` factories) give other variants, e.g. face-vid2vid's 3-D one."""
 
     def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
-                 norm: str = "batch") -> None:
+                 norm: str = "batch", down_block: Callable[..., nn.Module] = DownBlock2d,
+                 up_block: Callable[..., nn.Module] = UpBlock2d) -> None:
         super().__init__()
         widths = [in_features] + [min(max_features, block_expansion * 2 ** (i + 1)) for i in range(num_blocks)]
-        self.down = nn.ModuleList(DownBlock2d(widths[i], widths[i + 1], norm=norm) for i in range(num_blocks))
+        self.down = nn.ModuleList(down_block(widths[i], widths[i + 1], norm=norm) for i in range(num_blocks))
         ups = []
         for i in reversed(range(num_blocks)):
             cin = widths[i + 1] * (1 if i == num_blocks - 1 else 2)
             cout = min(max_features, block_expansion * 2 ** i)
-            ups.append(UpBlock2d(cin, cout, norm=norm))
+            ups.append(up_block(cin, cout, norm=norm))
         self.up = nn.ModuleList(ups)
         self.out_filters = block_expansion + in_features
 

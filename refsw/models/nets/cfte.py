@@ -24,7 +24,7 @@ hourglass be 64 / max 512 / 4 blocks; FOMM generator). ``image_skip`` as in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ from .blocks import (
     AntiAliasDownsample,
     DownBlock2d,
     Hourglass,
+    NetConfig,
     ResBlock2d,
     UpBlock2d,
     coordinate_grid,
@@ -47,7 +48,7 @@ FEATURE_SIZE = 4
 
 
 @dataclass(frozen=True)
-class CFTEConfig:
+class CFTEConfig(NetConfig):
     """Widths and options (defaults: the published CFTE values)."""
 
     ex_block_expansion: int = 32
@@ -67,11 +68,6 @@ class CFTEConfig:
     trajectory: bool = False
     norm: str = "batch"
 
-    def as_dict(self) -> dict:
-        """Plain dict (stored in checkpoints)."""
-        d = asdict(self)
-        d["src_channels"] = list(self.src_channels)
-        return d
 
 
 PUBLISHED = CFTEConfig()

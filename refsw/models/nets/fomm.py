@@ -16,7 +16,7 @@ pictures; with ``image_skip=False`` the generator is exactly the published one.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,7 @@ from .blocks import (
     AntiAliasDownsample,
     DownBlock2d,
     Hourglass,
+    NetConfig,
     ResBlock2d,
     SameBlock2d,
     UpBlock2d,
@@ -38,7 +39,7 @@ from .blocks import (
 
 
 @dataclass(frozen=True)
-class FOMMConfig:
+class FOMMConfig(NetConfig):
     """Widths and options of a FOMM instance (defaults: the published ``vox-256`` values)."""
 
     num_kp: int = 10
@@ -58,10 +59,6 @@ class FOMMConfig:
     num_bottleneck_blocks: int = 6
     image_skip: bool = False
     norm: str = "batch"
-
-    def as_dict(self) -> dict:
-        """Plain dict (stored in checkpoints)."""
-        return asdict(self)
 
 
 #: The published ``vox-256`` configuration.

@@ -17,7 +17,7 @@ and decodes (six 2-D residual blocks, up blocks). :data:`PUBLISHED` holds those 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,7 @@ from .blocks import (
     AntiAliasDownsample,
     DownBlock2d,
     Hourglass,
+    NetConfig,
     ResBlock2d,
     ResBlock3d,
     SameBlock2d,
@@ -44,7 +45,7 @@ NUM_BINS = 66
 
 
 @dataclass(frozen=True)
-class FV2VConfig:
+class FV2VConfig(NetConfig):
     """Widths and options (defaults: the published values)."""
 
     num_kp: int = 15
@@ -72,10 +73,6 @@ class FV2VConfig:
     num_resblocks_2d: int = 6
     image_skip: bool = False
     norm: str = "batch"
-
-    def as_dict(self) -> dict:
-        """Plain dict (stored in checkpoints)."""
-        return asdict(self)
 
 
 PUBLISHED = FV2VConfig()
@@ -167,6 +164,9 @@ class HeadExpressionEstimator(nn.Module):
 
 
 class _Block3d(nn.Module):
+    """3x3x3 conv + norm + ReLU with 1x2x2 average pooling (``up=False``) or preceded by 1x2x2
+    nearest upsampling (``up=True``): face-vid2vid's down / up blocks (depth is kept)."""
+
     def __init__(self, cin: int, cout: int, up: bool, norm: str) -> None:
         super().__init__()
         self.conv = nn.Conv3d(cin, cout, 3, padding=1)
@@ -180,26 +180,18 @@ class _Block3d(nn.Module):
         return x if self.up else F.avg_pool3d(x, (1, 2, 2))
 
 
-class Hourglass3d(nn.Module):
-    """3-D U-Net (pooling over height and width only); output ``be + in_features`` channels."""
+def _down3d(cin: int, cout: int, norm: str) -> _Block3d:
+    return _Block3d(cin, cout, False, norm)
 
-    def __init__(self, be: int, in_features: int, num_blocks: int, max_features: int, norm: str) -> None:
-        super().__init__()
-        widths = [in_features] + [min(max_features, be * 2 ** (i + 1)) for i in range(num_blocks)]
-        self.down = nn.ModuleList(_Block3d(widths[i], widths[i + 1], False, norm) for i in range(num_blocks))
-        self.up = nn.ModuleList(_Block3d(widths[i + 1] * (1 if i == num_blocks - 1 else 2),
-                                         min(max_features, be * 2 ** i), True, norm)
-                                for i in reversed(range(num_blocks)))
-        self.out_filters = be + in_features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = [x]
-        for block in self.down:
-            skips.append(block(skips[-1]))
-        out = skips.pop()
-        for block in self.up:
-            out = torch.cat([block(out), skips.pop()], dim=1)
-        return out
+def _up3d(cin: int, cout: int, norm: str) -> _Block3d:
+    return _Block3d(cin, cout, True, norm)
+
+
+def hourglass_3d(be: int, in_features: int, num_blocks: int, max_features: int, norm: str) -> Hourglass:
+    """3-D U-Net (pooling over height and width only): :class:`Hourglass` with 3-D blocks;
+    output ``be + in_features`` channels."""
+    return Hourglass(be, in_features, num_blocks, max_features, norm, down_block=_down3d, up_block=_up3d)
 
 
 class DenseMotion3d(nn.Module):
@@ -210,7 +202,7 @@ class DenseMotion3d(nn.Module):
         k1 = cfg.num_kp + 1
         self.compress = nn.Conv3d(cfg.feat_channels, cfg.dm_compress, 1)
         self.norm = _norm(cfg.norm, cfg.dm_compress, 3)
-        self.hourglass = Hourglass3d(cfg.dm_block_expansion, k1 * (cfg.dm_compress + 1), cfg.dm_num_blocks,
+        self.hourglass = hourglass_3d(cfg.dm_block_expansion, k1 * (cfg.dm_compress + 1), cfg.dm_num_blocks,
                                      cfg.dm_max_features, cfg.norm)
         self.mask = nn.Conv3d(self.hourglass.out_filters, k1, cfg.dm_mask_kernel, padding=cfg.dm_mask_kernel // 2)
         self.occlusion = nn.Conv2d(self.hourglass.out_filters * cfg.feat_depth, 1, 7, padding=3)
