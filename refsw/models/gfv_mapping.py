@@ -23,7 +23,9 @@ from sei.messages.gfv import quantise_coordinates, quantise_matrices
 from sei.registry import PayloadType
 from sei.sei_message import write_payload
 
-from .mapping import RepresentationMismatch
+
+class RepresentationMismatch(ValueError):
+    """The GFV messages do not carry what the generator needs."""
 
 
 @dataclass(frozen=True)
