@@ -14,19 +14,16 @@ Usage: python benchmarks/bench_main_job.py [--data DIR] [--frames 250] [--qp 32]
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ctc.metrics.msssim import msssim_per_frame
-from ctc.metrics.vmaf import vmaf_per_frame
+from _common import against_frozen, write_csv
+
 from refsw.face_crop import prepare_ctc
 from refsw.gfv_codec import decode_stream, encode_video
 from refsw.video_io import read_video
@@ -55,9 +52,7 @@ def main() -> int:
         t0 = time.perf_counter()
         decoded = decode_stream(stream)
         dec_fps = len(decoded.frames) / (time.perf_counter() - t0)
-        frozen = np.repeat(decoded.frames[:1], len(frames), axis=0)
-        ms, ms_f = msssim_per_frame(frames, decoded.frames).mean(), msssim_per_frame(frames, frozen).mean()
-        vm, vm_f = vmaf_per_frame(frames, decoded.frames, video.fps).mean(), vmaf_per_frame(frames, frozen, video.fps).mean()
+        ms, ms_f, vm, vm_f = against_frozen(frames, decoded.frames, video.fps)
         row = (clip.name, summary.frames, round(video.fps, 3), round(summary.kbps, 3),
                round(summary.total_bits * 25 / summary.frames / 1000, 3), round(summary.bits_gfv / summary.frames, 1),
                round(float(ms), 4), round(float(ms_f), 4), round(float(vm), 2), round(float(vm_f), 2),
@@ -65,10 +60,7 @@ def main() -> int:
         rows.append(row)
         print(" | ".join(str(x) for x in row), flush=True)
     if args.csv:
-        with open(args.csv, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
+        write_csv(args.csv, header, rows)
     return 0 if all(r[-1] for r in rows) else 1
 
 

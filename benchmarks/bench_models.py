@@ -18,7 +18,6 @@ Usage: python benchmarks/bench_models.py [--models fomm,cfte,...] [--frames 125]
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import sys
 import time
@@ -29,8 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ctc.metrics.msssim import msssim_per_frame
-from ctc.metrics.vmaf import vmaf_per_frame
+from _common import against_frozen, write_csv
+
 from refsw.gfv_codec import decode_stream, encode_video
 from refsw.models import available_models
 from refsw.train.data import TEST_CLIPS, VALIDATION_CLIPS, load_clip
@@ -65,9 +64,7 @@ def main() -> int:
             t0 = time.perf_counter()
             decode_stream(stream, key_pictures_only=False)  # second run: warm caches, same work
             dec_s = min(dec_s, time.perf_counter() - t0)
-            frozen = np.repeat(decoded.frames[:1], len(frames), axis=0)
-            ms, ms_f = msssim_per_frame(frames, decoded.frames).mean(), msssim_per_frame(frames, frozen).mean()
-            vm, vm_f = vmaf_per_frame(frames, decoded.frames, 25.0).mean(), vmaf_per_frame(frames, frozen, 25.0).mean()
+            ms, ms_f, vm, vm_f = against_frozen(frames, decoded.frames, 25.0)
             gen_fps = _generator_fps(model, decoded)
             row = (model, name, len(frames), round(summary.bits_gfv / summary.frames, 1),
                    round(summary.total_bits * 25 / summary.frames / 1000, 3), round(float(ms), 4), round(float(ms_f), 4),
@@ -76,10 +73,7 @@ def main() -> int:
             rows.append(row)
             print(" | ".join(str(x) for x in row), flush=True)
     if args.csv:
-        with open(args.csv, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
+        write_csv(args.csv, header, rows)
     return 0 if all(r[-1] for r in rows) else 1
 
 
