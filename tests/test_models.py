@@ -295,6 +295,27 @@ def test_training_resumes_and_exports(tmp_path, shared_dir, monkeypatch: pytest.
         cli.main(["fomm", "--train-clips", VALIDATION_CLIPS[0], "--work-dir", str(tmp_path / "x")])
 
 
+def test_pairs_with_decoded_key_pictures_as_source(tmp_path, shared_dir) -> None:
+    from refsw.codecs import create_backend
+    from refsw.train.data import PairSampler, coded_pictures
+
+    clip = load_clip(TRAIN_CLIPS[0], data_dir=shared_dir / "data", max_frames=8)
+    idx, pics = coded_pictures(clip, qp=37, every=4, cache_dir=tmp_path)
+    assert idx.tolist() == [0, 4]
+    codec = create_backend("vvenc")  # each is the key picture the GFV encoder would code
+    key = codec.decode(codec.encode(clip.frames[4:5], qp=37, fps=clip.fps).bitstream).frames[0]
+    assert np.array_equal(pics[1], key) and not np.array_equal(pics[1], clip.frames[4])
+    assert np.array_equal(coded_pictures(clip, qp=37, every=4, cache_dir=tmp_path)[1], pics)  # from the cache
+    sampler = PairSampler([clip], coded=[(idx, pics)])
+    batch = sampler.batch(6, coded_prob=1.0)
+    assert all(any(np.array_equal(s, p) for p in pics) for s in batch["source"])
+    assert all(any(np.array_equal(d, f) for f in clip.frames) for d in batch["driving"])  # targets stay original
+    batch = sampler.batch(6, coded_prob=0.0)
+    assert all(any(np.array_equal(s, f) for f in clip.frames) for s in batch["source"])
+    with pytest.raises(ValueError, match="coded pictures"):
+        PairSampler([clip]).batch(2, coded_prob=0.5)
+
+
 def test_untrusted_checkpoint_configs_are_refused() -> None:
     import io
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data import TRAIN_CLIPS, VALIDATION_CLIPS, PairSampler, load_clip
+from .data import TRAIN_CLIPS, VALIDATION_CLIPS, PairSampler, coded_pictures, load_clip
 from .tasks import TASKS, TRAINED_CONFIGS, lr_at, to_tensor
 
 log = logging.getLogger("gfv-train")
@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--near-prob", type=float, default=0.0,
                    help="probability of a driving picture within 8 pictures of its source (fine-tuning on small motion)")
+    p.add_argument("--coded-source-prob", type=float, default=0.0,
+                   help="probability of a source picture coded as a VVC key picture at --coded-qp and decoded "
+                        "(every 4th picture of each clip; the decoder's generator gets decoded key pictures)")
+    p.add_argument("--coded-qp", type=int, default=32, help="key-picture QP of --coded-source-prob")
     p.add_argument("--train-clips", default=",".join(TRAIN_CLIPS),
                    help="comma-separated clip names of the data directory (default: the fixed training split)")
     p.add_argument("--export", action="store_true", help="only export the work directory's last.pt and exit")
@@ -134,7 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     train_clips = args.train_clips.split(",")
     if set(train_clips) & set(VALIDATION_CLIPS):
         p.error(f"training clips must not include the validation clips {', '.join(VALIDATION_CLIPS)}")
-    samplers = {s: PairSampler([load_clip(c, size=s) for c in train_clips], seed=args.seed + s) for s in sizes}
+    samplers = {}
+    for s in sizes:
+        clips = [load_clip(c, size=s) for c in train_clips]
+        coded = [coded_pictures(c, qp=args.coded_qp) for c in clips] if args.coded_source_prob > 0 else None
+        samplers[s] = PairSampler(clips, seed=args.seed + s, coded=coded)
     for s, smp in samplers.items():
         smp.rng = np.random.default_rng([args.seed, s, step])
     val_clips = [load_clip(c) for c in VALIDATION_CLIPS]
@@ -177,7 +185,8 @@ class _Run:
                 for g in opt.param_groups:
                     g["lr"] = lr_at(self.step, args.steps, args.lr)
                 size = self.sizes[int(self.rng.integers(len(self.sizes)))]
-                batch = self.samplers[size].batch(args.batch, per_source=task.per_source, near_prob=args.near_prob)
+                batch = self.samplers[size].batch(args.batch, per_source=task.per_source, near_prob=args.near_prob,
+                                                   coded_prob=args.coded_source_prob)
                 losses = task.losses(batch, self.rng, self.step / args.steps)
                 opt.zero_grad(set_to_none=True)
                 sum(losses.values()).backward()

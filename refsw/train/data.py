@@ -117,38 +117,95 @@ def load_clip(name: str, size: int = 256, data_dir: Path | None = None, cache_di
     return clip
 
 
+def coded_pictures(clip: Clip, qp: int = 32, every: int = 4, backend: str = "vvenc",
+                   cache_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``every``-th picture of ``clip`` coded as a key picture is: one intra picture per
+    stream with the VVC ``backend`` at ``qp``, decoded (cached as ``<name>_<S>_qp<qp>_every<k>.npz``).
+
+    Training with these as source pictures teaches the generator what it gets at the decoder,
+    a decoded key picture, while its target stays the original picture.
+
+    Returns:
+        ``(indices (M,) int64, pictures (M, S, S, 3) uint8 RGB)``.
+
+    Raises:
+        refsw.codecs.CodecError: the VVC encoder or decoder failed.
+    """
+    from ..codecs import create_backend
+
+    cache_dir = cache_dir or default_cache_dir()
+    size = clip.frames.shape[1]
+    cache = cache_dir / f"{clip.name}_{size}_qp{qp}_every{every}.npz"
+    indices = np.arange(0, len(clip.frames), every)
+    if cache.exists():
+        z = np.load(cache)
+        if np.array_equal(z["indices"], indices):
+            return z["indices"], z["pictures"]
+    codec = create_backend(backend)
+    pictures = np.stack([codec.decode(codec.encode(clip.frames[i:i + 1], qp=qp, fps=clip.fps).bitstream).frames[0]
+                         for i in indices])
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, indices=indices, pictures=pictures)
+        os.replace(tmp, cache)
+    except OSError as err:
+        log.warning("cannot cache coded pictures of %s in %s: %s", clip.name, cache_dir, err)
+    log.info("coded %d key pictures of %s at QP %d", len(indices), clip.name, qp)
+    return indices, pictures
+
+
 class PairSampler:
     """Random (source, driving) picture pairs from the same clip, as in FOMM training.
 
     Args:
         clips: prepared clips.
         seed: RNG seed (a resumed run re-seeds it from the step, ``gfv-train``).
+        coded: per clip, ``(indices, pictures)`` of :func:`coded_pictures` (decoded key pictures
+            that :meth:`batch` can use as source pictures), or ``None``.
     """
 
-    def __init__(self, clips: list[Clip], seed: int = 0) -> None:
+    def __init__(self, clips: list[Clip], seed: int = 0,
+                 coded: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.clips = clips
+        self.coded = coded
         self.rng = np.random.default_rng(seed)
         self.weights = np.array([len(c.frames) for c in clips], dtype=np.float64)
         self.weights /= self.weights.sum()
 
     def batch(self, n: int, flip: bool = False, per_source: int = 1, near_prob: float = 0.0,
-              near_window: int = 8) -> dict[str, np.ndarray]:
+              near_window: int = 8, coded_prob: float = 0.0) -> dict[str, np.ndarray]:
         """``n`` pairs: ``source``/``driving`` ``(n, S, S, 3)`` uint8, ``source_lm``/``driving_lm``
         ``(n, 478, 3)`` float32, ``previous`` ``(n, S, S, 3)`` the picture before the driving one
         (CTTR's trajectory); with ``flip`` all are mirrored together at random (landmark x negated).
         ``per_source`` consecutive pairs share their source picture (its features are computed
         once in training). With probability ``near_prob`` the driving picture is taken within
-        ``near_window`` pictures of the source (small motions, which a talking head mostly has)."""
+        ``near_window`` pictures of the source (small motions, which a talking head mostly has).
+        With probability ``coded_prob`` (needs ``coded``) the source picture is a decoded key
+        picture, as the decoder's generator gets it; the driving picture stays the original.
+
+        Raises:
+            ValueError: ``coded_prob`` > 0 without ``coded`` pictures."""
+        if coded_prob > 0 and self.coded is None:
+            raise ValueError("coded_prob > 0 needs the coded pictures (PairSampler(coded=...))")
         out: dict[str, list] = {"source": [], "driving": [], "source_lm": [], "driving_lm": [], "previous": []}
         for k in range(n):
             if k % per_source == 0:
-                c = self.clips[self.rng.choice(len(self.clips), p=self.weights)]
-                i = int(self.rng.integers(len(c.frames)))
+                ci = int(self.rng.choice(len(self.clips), p=self.weights))
+                c = self.clips[ci]
+                source = None
+                if coded_prob > 0 and self.rng.random() < coded_prob:
+                    idx, pics = self.coded[ci]
+                    m = int(self.rng.integers(len(idx)))
+                    i, source = int(idx[m]), pics[m]
+                else:
+                    i = int(self.rng.integers(len(c.frames)))
             if self.rng.random() < near_prob:
                 j = int(np.clip(i + self.rng.integers(-near_window, near_window + 1), 0, len(c.frames) - 1))
             else:
                 j = int(self.rng.integers(len(c.frames)))
-            s, d, p = c.frames[i], c.frames[j], c.frames[max(j - 1, 0)]
+            s = c.frames[i] if source is None else source
+            d, p = c.frames[j], c.frames[max(j - 1, 0)]
             ls, ld = c.landmarks[i].copy(), c.landmarks[j].copy()
             if flip and self.rng.random() < 0.5:
                 s, d, p = s[:, ::-1], d[:, ::-1], p[:, ::-1]
