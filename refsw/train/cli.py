@@ -46,7 +46,7 @@ def export(task, step: int, args: argparse.Namespace, val: dict | None, out: Pat
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in task.net.state_dict().items()}
     meta = {"model": task.name, "steps": step, "batch": args.batch, "sizes": args.sizes, "lr": args.lr,
             "train_clips": args.train_clips.split(","), "validation_clips": list(VALIDATION_CLIPS),
-            "command": args.command, "init": args.init, "validation": val}
+            "command": args.command, "init": str(args.init) if args.init else None, "validation": val}
     _atomic_save({"model": task.name, "config": task.cfg.as_dict(), "state_dict": state, "meta": meta}, out)
     return out
 
