@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
+from .nets.blocks import warp
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,13 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x[0].float().clamp(0, 1) * 255).round_().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
+#: Whether each model's generator uses the residual detail transfer (:class:`LearnedGenerator`),
+#: chosen from ``benchmarks/bench_models.py`` (``docs/models.md``): on for FOMM (it then beats the
+#: frozen frame on the held-out clip and gains VMAF on the unseen one); off for CFTE / CTTR, whose
+#: motion is too coarse (MS-SSIM on the unseen clip dropped by 0.03-0.07); FV2V has no 2-D field.
+DETAIL_TRANSFER = {"fomm": True, "cfte": False, "cttr": False, "fv2v": False}
+
+
 @dataclass
 class LearnedModel:
     """A loaded model: network, layout and identity.
@@ -229,10 +237,22 @@ class LearnedGenerator:
     FOMM / CFTE / CTTR: the motion field is computed in fp32, the feature decoder runs in
     bfloat16 autocast with channels-last tensors (oneDNN on the CPU); FV2V runs in fp32. A
     picture whose parameters equal the key picture's is the key picture itself.
+
+    Residual detail transfer (FOMM / CFTE / CTTR, ``detail_transfer``; default per model,
+    :data:`DETAIL_TRANSFER`): the
+    generator re-synthesises the key picture from its own parameters once; what it loses there
+    (decoded key picture minus that synthesis: fine detail, ``(1, 3, H, W)`` float32) is warped
+    with each picture's motion field and added to the synthesised picture. At the identity
+    this gives the key picture back; for small motion it keeps the key picture's sharpness
+    (measured in ``docs/models.md``). The encoder runs the same generator, so its decisions see it.
     """
 
-    def __init__(self, model: LearnedModel) -> None:
+    def __init__(self, model: LearnedModel, detail_transfer: bool | None = None) -> None:
         self.model = model
+        if detail_transfer is None:
+            detail_transfer = DETAIL_TRANSFER[model.name]
+        self.detail_transfer = detail_transfer and model.name != "fv2v"
+        self._deformation: torch.Tensor | None = None
         # channels-last 2-D tensors run faster with oneDNN (on a copy: the analysis network, shared
         # through the cache, keeps its kernels); FV2V's 3-D convolutions stay as they are
         self.net = model.net if model.name == "fv2v" else copy.deepcopy(model.net).to(memory_format=torch.channels_last)
@@ -265,6 +285,27 @@ class LearnedGenerator:
             with self._autocast():
                 st["features"] = self.net.generator.encode(src)
         self._state = st
+        if self.detail_transfer:
+            st["residual"] = src.float() - self._synthesise(st["source_params"], None).float()
+
+    def _synthesise(self, drv: Any, previous: np.ndarray | None) -> torch.Tensor:
+        """FOMM / CFTE / CTTR synthesis ``(1, 3, H, W)`` of driving parameters ``drv`` (tensors
+        of :meth:`_params_tensors`) without the detail transfer; sets ``self._deformation``."""
+        st = self._state
+        gen = self.net.generator
+        # the motion field in fp32 (bfloat16 would move sampling positions by a fraction of a
+        # coordinate step), the feature decoder in bfloat16
+        if self.model.name == "fomm":
+            motion = gen.dense_motion(st["source"], drv, st["source_params"])
+        else:
+            prev = None
+            if self.model.name == "cttr":
+                prev = self._params_tensors(self._key_params if previous is None else previous)
+            motion = gen.dense_motion(st["source"], drv, st["source_params"], prev)
+        with self._autocast():
+            out = gen.decode(st["source"], st["features"], motion)
+        self._deformation = motion["deformation"]
+        return out["prediction"]
 
     def _params_tensors(self, p: np.ndarray) -> Any:
         t = torch.from_numpy(np.asarray(p, dtype=np.float32))[None]
@@ -308,18 +349,10 @@ class LearnedGenerator:
             out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]),
                       features=st["features"])
             return _to_uint8(out["prediction"])
-        # the motion field in fp32 (bfloat16 would move sampling positions by a fraction of a
-        # coordinate step), the feature decoder in bfloat16
-        if self.model.name == "fomm":
-            motion = gen.dense_motion(st["source"], drv, st["source_params"])
-        else:
-            prev = None
-            if self.model.name == "cttr":
-                prev = self._params_tensors(self._key_params if previous is None else previous)
-            motion = gen.dense_motion(st["source"], drv, st["source_params"], prev)
-        with self._autocast():
-            out = gen.decode(st["source"], st["features"], motion)
-        return _to_uint8(out["prediction"])
+        pred = self._synthesise(drv, previous).float()
+        if self.detail_transfer:
+            pred = pred + warp(st["residual"], self._deformation)
+        return _to_uint8(pred)
 
 
 def make_mapping(name: str, uri: str, precision: int | None = None, matrix_precision: int | None = None
