@@ -252,7 +252,6 @@ class LearnedGenerator:
         if detail_transfer is None:
             detail_transfer = DETAIL_TRANSFER[model.name]
         self.detail_transfer = detail_transfer and model.name != "fv2v"
-        self._deformation: torch.Tensor | None = None
         # channels-last 2-D tensors run faster with oneDNN (on a copy: the analysis network, shared
         # through the cache, keeps its kernels); FV2V's 3-D convolutions stay as they are
         self.net = model.net if model.name == "fv2v" else copy.deepcopy(model.net).to(memory_format=torch.channels_last)
@@ -286,11 +285,12 @@ class LearnedGenerator:
                 st["features"] = self.net.generator.encode(src)
         self._state = st
         if self.detail_transfer:
-            st["residual"] = src.float() - self._synthesise(st["source_params"], None).float()
+            st["residual"] = src.float() - self._synthesise(st["source_params"], None)[0].float()
 
-    def _synthesise(self, drv: Any, previous: np.ndarray | None) -> torch.Tensor:
-        """FOMM / CFTE / CTTR synthesis ``(1, 3, H, W)`` of driving parameters ``drv`` (tensors
-        of :meth:`_params_tensors`) without the detail transfer; sets ``self._deformation``."""
+    def _synthesise(self, drv: Any, previous: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """FOMM / CFTE / CTTR synthesis of driving parameters ``drv`` (tensors of
+        :meth:`_params_tensors`) without the detail transfer: ``(picture (1, 3, H, W), motion
+        field (1, h, w, 2))``."""
         st = self._state
         gen = self.net.generator
         # the motion field in fp32 (bfloat16 would move sampling positions by a fraction of a
@@ -304,8 +304,7 @@ class LearnedGenerator:
             motion = gen.dense_motion(st["source"], drv, st["source_params"], prev)
         with self._autocast():
             out = gen.decode(st["source"], st["features"], motion)
-        self._deformation = motion["deformation"]
-        return out["prediction"]
+        return out["prediction"], motion["deformation"]
 
     def _params_tensors(self, p: np.ndarray) -> Any:
         t = torch.from_numpy(np.asarray(p, dtype=np.float32))[None]
@@ -349,9 +348,10 @@ class LearnedGenerator:
             out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]),
                       features=st["features"])
             return _to_uint8(out["prediction"])
-        pred = self._synthesise(drv, previous).float()
+        pred, deformation = self._synthesise(drv, previous)
+        pred = pred.float()
         if self.detail_transfer:
-            pred = pred + warp(st["residual"], self._deformation)
+            pred = pred + warp(st["residual"], deformation)
         return _to_uint8(pred)
 
 

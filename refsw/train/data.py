@@ -80,6 +80,19 @@ def _track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lms, found
 
 
+def _save_cache(cache: Path, **arrays: np.ndarray | float) -> None:
+    """Writes ``arrays`` to the ``.npz`` file ``cache`` atomically (per-process temporary name);
+    a cache directory that cannot be written (read-only home) only logs a warning: the data
+    are prepared again next time."""
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, cache)
+    except OSError as err:
+        log.warning("cannot cache %s: %s", cache, err)
+
+
 def load_clip(name: str, size: int = 256, data_dir: Path | None = None, cache_dir: Path | None = None,
               max_frames: int | None = None) -> Clip:
     """The prepared clip ``name`` (cached after the first call).
@@ -103,13 +116,7 @@ def load_clip(name: str, size: int = 256, data_dir: Path | None = None, cache_di
         video = read_video(src)
         frames, _ = prepare_ctc(video.frames, size=size, force=True)
         lms, found = _track(frames)
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, frames=frames, landmarks=lms, found=found, fps=video.fps)
-            os.replace(tmp, cache)
-        except OSError as err:  # a read-only home: prepare again next time
-            log.warning("cannot cache %s in %s: %s", name, cache_dir, err)
+        _save_cache(cache, frames=frames, landmarks=lms, found=found, fps=video.fps)
         log.info("prepared %s: %d pictures", name, len(frames))
         clip = Clip(name, frames, lms, found, float(video.fps))
     if max_frames:
@@ -144,13 +151,7 @@ def coded_pictures(clip: Clip, qp: int = 32, every: int = 4, backend: str = "vve
     codec = create_backend(backend)
     pictures = np.stack([codec.decode(codec.encode(clip.frames[i:i + 1], qp=qp, fps=clip.fps).bitstream).frames[0]
                          for i in indices])
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, indices=indices, pictures=pictures)
-        os.replace(tmp, cache)
-    except OSError as err:
-        log.warning("cannot cache coded pictures of %s in %s: %s", clip.name, cache_dir, err)
+    _save_cache(cache, indices=indices, pictures=pictures)
     log.info("coded %d key pictures of %s at QP %d", len(indices), clip.name, qp)
     return indices, pictures
 
