@@ -166,7 +166,7 @@ def count_bits(stream: bytes) -> tuple[int, int, int]:
 
 def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: int = 32, precision: int | None = None,
                  backend: str = "vvenc", decision: str = "ssim+vmaf", matrix_precision: int | None = None,
-                 nnpfc_mode: int = 1) -> tuple[bytes, EncodeSummary]:
+                 nnpfc_mode: int = 1, analyse_decoded_key: bool | None = None) -> tuple[bytes, EncodeSummary]:
     """Encodes a face video into one VVC byte stream with GFV SEI messages.
 
     Args:
@@ -181,6 +181,12 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
         nnpfc_mode: ``nnpfc_mode_idc`` of the NNPFC message naming the generator: 1 its URI,
             0 the checkpoint bytes in the payload (learned models only).
         backend: VVC codec backend name.
+        analyse_decoded_key: take the key picture's parameters from the decoded key picture
+            (True) or from its source picture (False; every picture's parameters then come from
+            the source pictures and the motion between them is applied to the decoded key
+            picture). ``None``: the model's default (``ModelSpec.analyse_decoded_key``, measured:
+            the analysis networks read coding loss as motion, which helps some models and
+            hurts others, ``docs/models.md``).
         decision: how the transmitted keypoints are chosen (:mod:`refsw.models.search`):
             ``"ssim+vmaf"`` (default) a picture moves only where both its SSIM and its VMAF beat
             the key picture; ``"ssim"`` SSIM only (follows more motion, VMAF may drop);
@@ -210,7 +216,10 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
     codec = create_backend(backend)
     key = codec.encode(frames[:1], qp=qp, fps=fps)
     decoded_key = codec.decode(key.bitstream).frames[0]
-    params, found = spec.make_analyzer().analyze(np.concatenate([decoded_key[None], frames[1:]]))
+    if analyse_decoded_key is None:
+        analyse_decoded_key = spec.analyse_decoded_key
+    analysed = np.concatenate([decoded_key[None], frames[1:]]) if analyse_decoded_key else frames
+    params, found = spec.make_analyzer().analyze(analysed)
     params = mapping.snap(params)  # on the GFV grids: no drift, exact identity
     if decision != "none":
         generator = spec.make_generator()

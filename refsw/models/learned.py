@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
-from .nets.blocks import warp
+from .nets.blocks import coordinate_grid, warp
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +150,16 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 #: Whether each model's generator uses the residual detail transfer (:class:`LearnedGenerator`),
-#: chosen from ``benchmarks/bench_models.py`` (``docs/models.md``): on for FOMM (it then beats the
-#: frozen frame on the held-out clip and gains VMAF on the unseen one); off for CFTE / CTTR, whose
-#: motion is too coarse (MS-SSIM on the unseen clip dropped by 0.03-0.07); FV2V has no 2-D field.
-DETAIL_TRANSFER = {"fomm": True, "cfte": False, "cttr": False, "fv2v": False}
+#: chosen from ``benchmarks/bench_models.py`` (``docs/models.md``): on for all four since the
+#: residual is warped with the motion relative to the key picture's self-synthesis (with the
+#: absolute field it misplaced CFTE's / CTTR's detail).
+DETAIL_TRANSFER = {"fomm": True, "cfte": True, "cttr": True, "fv2v": True}
+
+
+#: Whether the encoder analyses the decoded key picture (True) or its source picture (False) for
+#: the key picture's parameters (:func:`refsw.gfv_codec.encode_video`), chosen per model from
+#: ``benchmarks/bench_models.py`` (``docs/models.md``).
+ANALYSE_DECODED_KEY = {"fomm": True, "cfte": False, "cttr": False, "fv2v": False}
 
 
 @dataclass
@@ -238,20 +244,20 @@ class LearnedGenerator:
     bfloat16 autocast with channels-last tensors (oneDNN on the CPU); FV2V runs in fp32. A
     picture whose parameters equal the key picture's is the key picture itself.
 
-    Residual detail transfer (FOMM / CFTE / CTTR, ``detail_transfer``; default per model,
-    :data:`DETAIL_TRANSFER`): the
-    generator re-synthesises the key picture from its own parameters once; what it loses there
-    (decoded key picture minus that synthesis: fine detail, ``(1, 3, H, W)`` float32) is warped
-    with each picture's motion field and added to the synthesised picture. At the identity
-    this gives the key picture back; for small motion it keeps the key picture's sharpness
-    (measured in ``docs/models.md``). The encoder runs the same generator, so its decisions see it.
+    Residual detail transfer (``detail_transfer``; default per model, :data:`DETAIL_TRANSFER`):
+    the generator re-synthesises the key picture from its own parameters once; what it loses
+    there (decoded key picture minus that synthesis: fine detail, ``(1, 3, H, W)`` float32) is
+    warped with each picture's 2-D motion field relative to that self-synthesis (field minus the
+    self-synthesis' displacement; FV2V: the 3-D field's x, y averaged over depth) and added to
+    the synthesised picture. For small motion it keeps the key picture's sharpness (measured in
+    ``docs/models.md``). The encoder runs the same generator, so its decisions see it.
     """
 
     def __init__(self, model: LearnedModel, detail_transfer: bool | None = None) -> None:
         self.model = model
         if detail_transfer is None:
             detail_transfer = DETAIL_TRANSFER[model.name]
-        self.detail_transfer = detail_transfer and model.name != "fv2v"
+        self.detail_transfer = detail_transfer
         # channels-last 2-D tensors run faster with oneDNN (on a copy: the analysis network, shared
         # through the cache, keeps its kernels); FV2V's 3-D convolutions stay as they are
         self.net = model.net if model.name == "fv2v" else copy.deepcopy(model.net).to(memory_format=torch.channels_last)
@@ -285,14 +291,19 @@ class LearnedGenerator:
                 st["features"] = self.net.generator.encode(src)
         self._state = st
         if self.detail_transfer:
-            st["residual"] = src.float() - self._synthesise(st["source_params"], None)[0].float()
+            pred, deformation = self._synthesise(st["source_params"], None)
+            st["residual"] = src.float() - pred.float()
+            st["key_displacement"] = deformation - coordinate_grid(*deformation.shape[1:3])[None]
 
     def _synthesise(self, drv: Any, previous: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """FOMM / CFTE / CTTR synthesis of driving parameters ``drv`` (tensors of
-        :meth:`_params_tensors`) without the detail transfer: ``(picture (1, 3, H, W), motion
-        field (1, h, w, 2))``."""
+        """Synthesis of driving parameters ``drv`` (tensors of :meth:`_params_tensors`) without
+        the detail transfer: ``(picture (1, 3, H, W), 2-D motion field (1, h, w, 2))``
+        (FV2V: its 3-D field's x, y averaged over depth, as its image skip uses it)."""
         st = self._state
         gen = self.net.generator
+        if self.model.name == "fv2v":  # fp32 throughout (3-D sampling grids need the precision)
+            out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]), features=st["features"])
+            return out["prediction"], out["deformation"][..., :2].mean(1)
         # the motion field in fp32 (bfloat16 would move sampling positions by a fraction of a
         # coordinate step), the feature decoder in bfloat16
         if self.model.name == "fomm":
@@ -300,7 +311,9 @@ class LearnedGenerator:
         else:
             prev = None
             if self.model.name == "cttr":
-                prev = self._params_tensors(self._key_params if previous is None else previous)
+                # the trajectory restarts after the key picture (or a repeat of it): no velocity
+                restart = previous is None or np.array_equal(previous, self._key_params)
+                prev = drv if restart else self._params_tensors(previous)
             motion = gen.dense_motion(st["source"], drv, st["source_params"], prev)
         with self._autocast():
             out = gen.decode(st["source"], st["features"], motion)
@@ -342,16 +355,10 @@ class LearnedGenerator:
         if np.array_equal(params, self._key_params):
             return self._key
         st = self._state
-        drv = self._params_tensors(params)
-        gen = self.net.generator
-        if self.model.name == "fv2v":  # fp32 throughout (3-D sampling grids need the precision)
-            out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]),
-                      features=st["features"])
-            return _to_uint8(out["prediction"])
-        pred, deformation = self._synthesise(drv, previous)
+        pred, deformation = self._synthesise(self._params_tensors(params), previous)
         pred = pred.float()
         if self.detail_transfer:
-            pred = pred + warp(st["residual"], deformation)
+            pred = pred + warp(st["residual"], deformation - st["key_displacement"])
         return _to_uint8(pred)
 
 
@@ -385,4 +392,5 @@ def register_learned_models() -> None:
             make_generator=lambda n=name: LearnedModel.committed(n).make_generator(),
             make_mapping=lambda precision=None, matrix_precision=None, n=name, u=uri:
                 make_mapping(n, u, precision, matrix_precision),
+            analyse_decoded_key=ANALYSE_DECODED_KEY[name],
         ))

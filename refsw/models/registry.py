@@ -19,6 +19,9 @@ class ModelSpec:
         make_analyzer: factory of the encoder-side analysis model.
         make_generator: factory of the decoder-side generator.
         make_mapping: factory of the GFV SEI mapping (parameters <-> syntax values).
+        analyse_decoded_key: the encoder takes the key picture's parameters from the decoded key
+            picture (True) or from its source picture (False); measured per model
+            (``docs/models.md``, "Mapping onto the GFV SEI message").
     """
 
     name: str
@@ -28,6 +31,7 @@ class ModelSpec:
     make_analyzer: Callable[..., Any]
     make_generator: Callable[..., Any]
     make_mapping: Callable[..., Any]
+    analyse_decoded_key: bool = True
 
 
 MODELS: dict[str, ModelSpec] = {}

@@ -67,10 +67,9 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
         snap: puts candidates on the quantisation grid(s) (overrides ``step``; learned models
             whose parameter vector mixes coordinate and matrix precisions). Any parameter
             shape works: ``kps`` may be ``(N, D)`` parameter vectors. A generator with
-            ``uses_previous`` (CTTR) gets the same candidate's previous picture as
-            ``previous=`` while candidates are compared; a final pass then renders the chosen
-            sequence as the decoder will (each picture with the parameters actually chosen for
-            the one before) and falls back to the key picture where that loses the SSIM gain.
+            ``uses_previous`` (CTTR) is decided picture by picture in output order, each
+            candidate rendered after the parameters chosen for the picture before, as the decoder
+            renders it (:func:`_decide_sequentially`).
         groups: boolean masks over one picture's parameters (``kps.shape[1:]``): extra
             candidates move only that group (e.g. the mouth keypoints, or the head pose without
             the expression) by each of ``group_alphas``, the rest stays at the key picture's.
@@ -100,15 +99,20 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
     pictures[0, 1:] = key_picture
     key_luma = _luma(key_picture)
     ssim = np.zeros((len(alphas), n))
+    sequential = getattr(generator, "uses_previous", False)
     for i in range(1, n):
         target = _luma(frames[i])
         ssim[0, i] = ssim_luma(key_luma, target)
+        if sequential:
+            continue
         for a_idx in range(1, len(alphas)):
-            if getattr(generator, "uses_previous", False):
-                pictures[a_idx, i] = generator.generate(cands[a_idx, i], previous=cands[a_idx, i - 1])
-            else:
-                pictures[a_idx, i] = generator.generate(cands[a_idx, i])
+            pictures[a_idx, i] = generator.generate(cands[a_idx, i])
             ssim[a_idx, i] = ssim_luma(_luma(pictures[a_idx, i]), target)
+    if sequential:
+        frozen_vmaf = vmaf(frames, pictures[0], fps) if use_vmaf else None
+        out, chosen = _decide_sequentially(frames, cands, generator, ssim[0], frozen_vmaf, margin, vmaf, fps)
+        log.info("analysis by synthesis: candidate histogram %s", np.bincount(chosen, minlength=len(alphas)).tolist())
+        return out
     if use_vmaf:
         needed = [a for a in range(len(alphas)) if a == 0 or (ssim[a, 1:] >= ssim[0, 1:] + margin).any()]
         scores = np.full((len(alphas), n), -np.inf)
@@ -126,11 +130,70 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
             best = int(np.argmax(np.where(ok, ssim[:, i], -np.inf)))
             chosen[i] = best
             out[i] = cands[best, i]
-    if getattr(generator, "uses_previous", False):
-        for i in range(1, n):
-            if chosen[i] and ssim_luma(_luma(generator.generate(out[i], previous=out[i - 1])),
-                                       _luma(frames[i])) < ssim[0, i] + margin:
-                out[i] = key
-                chosen[i] = 0
     log.info("analysis by synthesis: alpha histogram %s", np.bincount(chosen, minlength=len(alphas)).tolist())
     return out
+
+
+def _decide_sequentially(frames: np.ndarray, cands: np.ndarray, generator, key_ssim: np.ndarray,
+                         frozen_vmaf: np.ndarray | None, margin: float,
+                         vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None, fps: float,
+                         passes: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Choice for a generator whose pictures depend on the previous picture's parameters (CTTR).
+
+    Pictures are decided in output order, each candidate rendered after the parameters actually
+    chosen for the picture before, as the decoder will render it; the best SSIM gain of at least
+    ``margin`` wins. With ``frozen_vmaf`` (per-picture VMAF of the key picture repeated) the
+    decided sequence is then scored with VMAF: a candidate whose picture loses VMAF is excluded
+    there and the sequence decided again (up to ``passes`` times); what still loses after that
+    falls back to the key picture, re-checked until every moved picture keeps both gains.
+
+    Returns:
+        ``(params (N, ...) chosen, candidate index per picture (N,) int, 0 = key picture)``.
+    """
+    n_cands, n = cands.shape[:2]
+    key = cands[0, 0]
+    excluded = np.zeros((n_cands, n), dtype=bool)
+    key_picture = generator.generate(key)
+
+    def render(chosen: np.ndarray, out: np.ndarray) -> np.ndarray:
+        pics = np.repeat(key_picture[None], n, axis=0)
+        pics[0] = frames[0]
+        for i in np.flatnonzero(chosen):
+            pics[i] = generator.generate(out[i], previous=out[i - 1])
+        return pics
+
+    for _ in range(passes):
+        out = np.repeat(key[None], n, axis=0)
+        chosen = np.zeros(n, dtype=int)
+        pics = np.repeat(key_picture[None], n, axis=0)
+        pics[0] = frames[0]
+        for i in range(1, n):
+            target = _luma(frames[i])
+            best = key_ssim[i] + margin
+            for c in range(1, n_cands):
+                if excluded[c, i]:
+                    continue
+                pic = generator.generate(cands[c, i], previous=out[i - 1])
+                score = ssim_luma(_luma(pic), target)
+                if score >= best:
+                    best, chosen[i], pics[i] = score, c, pic
+            out[i] = cands[chosen[i], i]
+        if frozen_vmaf is None:
+            return out, chosen
+        lost = (chosen > 0) & (vmaf(frames, pics, fps) < frozen_vmaf)
+        if not lost.any():
+            return out, chosen
+        excluded[chosen[lost], np.flatnonzero(lost)] = True
+    # still losing: fall back to the key picture where a picture loses, until none does (the
+    # moved set only shrinks, so this ends)
+    while chosen[1:].any():
+        pics = render(chosen, out)
+        lost = np.zeros(n, dtype=bool)
+        for i in np.flatnonzero(chosen):
+            lost[i] = ssim_luma(_luma(pics[i]), _luma(frames[i])) < key_ssim[i] + margin
+        lost |= (chosen > 0) & (vmaf(frames, pics, fps) < frozen_vmaf)
+        if not lost.any():
+            break
+        out[lost] = key
+        chosen[lost] = 0
+    return out, chosen

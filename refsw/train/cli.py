@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="probability of a source picture coded as a VVC key picture at --coded-qp and decoded "
                         "(every 4th picture of each clip; the decoder's generator gets decoded key pictures)")
     p.add_argument("--coded-qp", type=int, default=32, help="key-picture QP of --coded-source-prob")
+    p.add_argument("--detail-transfer", action="store_true",
+                   help="score the reconstruction after the decoder's residual detail transfer (docs/models.md)")
     p.add_argument("--train-clips", default=",".join(TRAIN_CLIPS),
                    help="comma-separated clip names of the data directory (default: the fixed training split)")
     p.add_argument("--export", action="store_true", help="only export the work directory's last.pt and exit")
@@ -109,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or WEIGHTS_DIR / f"{args.model}.pt"
     preset = TRAINED_CONFIGS[args.model]
     task = TASKS[args.model](preset["config"], preset["noise"])
+    task.detail_transfer = args.detail_transfer
     opt = torch.optim.Adam(task.parameters(), lr=args.lr, betas=(0.5, 0.999))
     step, val = 0, None
     rng = np.random.default_rng(args.seed)

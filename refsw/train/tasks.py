@@ -19,6 +19,11 @@ Model-specific terms (all documented in ``docs/models.md``):
   (training only) so that the feature learns face motion within a CPU budget;
 - FV2V: a landmark prior on the 3-D keypoints ``R kp_c + t + delta`` (Face Mesh x, y, z) and the
   published L1 prior on the expression deltas;
+- optional (``gfv-train --detail-transfer``): the reconstruction is scored after the decoder's
+  residual detail transfer (:class:`refsw.models.learned.LearnedGenerator`): the source
+  picture re-synthesised from its own parameters (no gradient) gives the detail the generator
+  loses, which is warped with the driving picture's motion relative to that self-synthesis and
+  added to the prediction, so the network learns what the decoder actually outputs;
 - all: a landmark motion prior (:func:`motion_prior`): the dense motion field must carry the
   driving picture's Face Mesh points to the source picture's (added at step 475 / 706 / 350 of
   the FOMM / CFTE / FV2V runs that produced the committed checkpoints, which were resumed).
@@ -35,6 +40,7 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 from torch import nn
 
+from ..models.nets.blocks import coordinate_grid, warp
 from ..models.nets.cfte import CFTE, CFTEConfig
 from ..models.nets.fomm import FOMM, FOMMConfig
 from ..models.nets.fv2v import FV2V, FV2VConfig
@@ -59,6 +65,12 @@ def motion_prior(deformation: torch.Tensor, batch: dict[str, np.ndarray], progre
     field = deformation.permute(0, 3, 1, 2)
     at = F.grid_sample(field, d.clamp(-1, 1).unsqueeze(1), align_corners=True)[:, :, 0].transpose(1, 2)
     return 10.0 * max(0.1, 1.0 - progress / 0.7) * F.l1_loss(at, s)
+
+
+def motion_2d(deformation: torch.Tensor) -> torch.Tensor:
+    """A 2-D motion field ``(B, h, w, 2)``: as it is, or FV2V's 3-D field ``(B, d, h, w, 3)``
+    with x, y averaged over depth (as its image skip and the decoder's detail transfer use it)."""
+    return deformation if deformation.dim() == 4 else deformation[..., :2].mean(1)
 
 
 def to_tensor(x: np.ndarray) -> torch.Tensor:
@@ -104,6 +116,8 @@ class Task:
 
     #: consecutive pairs of a batch that share their source picture
     per_source = 2
+    #: score the reconstruction after the decoder's residual detail transfer (:meth:`with_detail`)
+    detail_transfer = False
 
     def __init__(self, config: dict, step_noise: float, crop: int = 32) -> None:
         self.cfg = self.config_class(**config)
@@ -120,6 +134,42 @@ class Task:
         """Generator features of a batch whose consecutive ``per_source`` sources are equal."""
         k = self.per_source
         return self.net.generator.encode(src[::k]).repeat_interleave(k, 0)
+
+    def decoder_output(self, src: torch.Tensor, features: torch.Tensor, out: dict[str, torch.Tensor],
+                       crop: tuple[int, int, int], *source_params: object) -> torch.Tensor:
+        """What the decoder outputs for a training batch: ``out["prediction"]`` (the ``crop``
+        window), after the residual detail transfer when :attr:`detail_transfer` is on. The
+        self-synthesis of each distinct source picture (generator arguments ``source_params``,
+        one per source picture) runs without gradient."""
+        if not self.detail_transfer:
+            return out["prediction"]
+        k = self.per_source
+        with torch.no_grad():
+            own = self.net.generator(src[::k], *source_params, features=features[::k])
+        own = {"prediction": own["prediction"].repeat_interleave(k, 0),
+               "deformation": motion_2d(own["deformation"]).repeat_interleave(k, 0)}
+        return self.with_detail(out["prediction"], motion_2d(out["deformation"]), src, own, crop)
+
+    def with_detail(self, prediction: torch.Tensor, deformation: torch.Tensor, source: torch.Tensor,
+                    self_synthesis: dict[str, torch.Tensor], crop: tuple[int, int, int] | None = None) -> torch.Tensor:
+        """The decoder's residual detail transfer applied to a prediction.
+
+        Args:
+            prediction: ``(B, 3, h, w)`` decoder output (the ``crop`` window of the picture).
+            deformation: ``(B, H', W', 2)`` 2-D motion field of the driving pictures.
+            source: ``(B, 3, H, W)`` source pictures.
+            self_synthesis: ``prediction`` ``(B, 3, H, W)`` and 2-D ``deformation`` of the source
+                pictures synthesised from their own parameters (full picture, no gradient needed).
+            crop: the decoder window of ``prediction`` (``None``: the whole picture).
+
+        Returns:
+            ``prediction`` plus the warped residual, same shape.
+        """
+        residual = source - self_synthesis["prediction"]
+        key = self_synthesis["deformation"]
+        grid = coordinate_grid(key.shape[1], key.shape[2]).to(key)[None]
+        detail = warp(residual, deformation - (key - grid))
+        return prediction + (detail if crop is None else crop_target(detail, crop, 4))
 
     def quantisation_noise(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` plus uniform noise of one quantisation step (training only)."""
@@ -154,11 +204,14 @@ class FOMMTask(Task):
     def losses(self, batch, rng, progress):
         src, drv = to_tensor(batch["source"]), to_tensor(batch["driving"])
         k = self.per_source
-        kp_s = {n: v.repeat_interleave(k, 0) for n, v in self._kp(src[::k]).items()}
+        kp_s_u = self._kp(src[::k])
+        kp_s = {n: v.repeat_interleave(k, 0) for n, v in kp_s_u.items()}
         kp_d = self._kp(drv)
         crop = random_crop(rng, src.shape[-1] // 4, self.crop)
-        out = self.net.generator(src, kp_d, kp_s, features=self.source_features(src), crop=crop)
-        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4)),
+        feats = self.source_features(src)
+        out = self.net.generator(src, kp_d, kp_s, features=feats, crop=crop)
+        pred = self.decoder_output(src, feats, out, crop, kp_s_u, kp_s_u)
+        loss = {"rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
                 "motion_prior": motion_prior(out["deformation"], batch, progress)}
         theta = random_affine(len(drv), rng)
         grid = F.affine_grid(theta, list(drv.shape), align_corners=True)
@@ -176,7 +229,11 @@ class FOMMTask(Task):
 
     @torch.no_grad()
     def predict(self, source, driving, previous=None):
-        return self.net.generator(source, self.net.kp_detector(driving), self.net.kp_detector(source))["prediction"]
+        kp_s = self.net.kp_detector(source)
+        out = self.net.generator(source, self.net.kp_detector(driving), kp_s)
+        if not self.detail_transfer:
+            return out["prediction"]
+        return self.with_detail(out["prediction"], out["deformation"], source, self.net.generator(source, kp_s, kp_s))
 
 
 class CFTETask(Task):
@@ -198,8 +255,11 @@ class CFTETask(Task):
         if self.cfg.trajectory:
             f_p = self.quantisation_noise(self.net.extractor(to_tensor(batch["previous"])))
         crop = random_crop(rng, src.shape[-1] // 4, self.crop)
-        out = self.net.generator(src, f_d, f_s, f_p, features=self.source_features(src), crop=crop)
-        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4)),
+        feats = self.source_features(src)
+        out = self.net.generator(src, f_d, f_s, f_p, features=feats, crop=crop)
+        f_u = f_s[::self.per_source]  # the decoder's self-synthesis: previous = the key picture's feature
+        pred = self.decoder_output(src, feats, out, crop, f_u, f_u, f_u if self.cfg.trajectory else None)
+        loss = {"rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
                 "motion_prior": motion_prior(out["deformation"], batch, progress)}
         w = 10.0 * max(0.01, 1.0 - progress / 0.5)
         target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_10), _landmarks(batch["driving_lm"], LANDMARKS_10)])
@@ -210,7 +270,12 @@ class CFTETask(Task):
     @torch.no_grad()
     def predict(self, source, driving, previous=None):
         f_p = self.net.extractor(previous) if self.cfg.trajectory and previous is not None else None
-        return self.net.generator(source, self.net.extractor(driving), self.net.extractor(source), f_p)["prediction"]
+        f_s = self.net.extractor(source)
+        out = self.net.generator(source, self.net.extractor(driving), f_s, f_p)
+        if not self.detail_transfer:
+            return out["prediction"]
+        own = self.net.generator(source, f_s, f_s, f_s if self.cfg.trajectory else None)
+        return self.with_detail(out["prediction"], out["deformation"], source, own)
 
 
 class CTTRTask(CFTETask):
@@ -240,8 +305,10 @@ class FV2VTask(Task):
         kp_s, he_s = self._kp(kp_c, src)
         kp_d, he_d = self._kp(kp_c, drv)
         crop = random_crop(rng, src.shape[-1] // 4, self.crop)
-        out = self.net.generator(src, kp_d, kp_s, features=self.source_features(src), crop=crop)
-        loss = {"rec": reconstruction_loss(out["prediction"], crop_target(drv, crop, 4)),
+        feats = self.source_features(src)
+        out = self.net.generator(src, kp_d, kp_s, features=feats, crop=crop)
+        pred = self.decoder_output(src, feats, out, crop, kp_s[::self.per_source], kp_s[::self.per_source])
+        loss = {"rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
                 "motion_prior": motion_prior(out["deformation"][..., :2].mean(1), batch, progress)}
         w = 10.0 * max(0.01, 1.0 - progress / 0.5)
         target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_15, 3), _landmarks(batch["driving_lm"], LANDMARKS_15, 3)])
@@ -254,7 +321,12 @@ class FV2VTask(Task):
         kp_c = self.net.kp_detector(source)
         kp_s = self.net.keypoints(kp_c, self.net.he_estimator(source))
         kp_d = self.net.keypoints(kp_c, self.net.he_estimator(driving))
-        return self.net.generator(source, kp_d, kp_s)["prediction"]
+        out = self.net.generator(source, kp_d, kp_s)
+        if not self.detail_transfer:
+            return out["prediction"]
+        own = self.net.generator(source, kp_s, kp_s)
+        return self.with_detail(out["prediction"], out["deformation"][..., :2].mean(1), source,
+                                {"prediction": own["prediction"], "deformation": own["deformation"][..., :2].mean(1)})
 
 
 TASKS: dict[str, type[Task]] = {t.name: t for t in (FOMMTask, CFTETask, CTTRTask, FV2VTask)}
