@@ -50,7 +50,7 @@ LAYOUTS: dict[str, GFVLayout] = {
     "fomm": GFVLayout(dim=60, num_kps=10, z=False, coord_start=0, matrices=(MatrixEntry(0, 10, 2, 2, 20),),
                       coord_precision=7, matrix_precision=5),
     "cfte": GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_precision=6),
-    "cttr": GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_precision=6),
+    "cttr": GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_precision=5),
     "fv2v": GFVLayout(dim=57, num_kps=15, z=True, coord_start=12,
                       matrices=(MatrixEntry(4, 1, 3, 3, 0), MatrixEntry(5, 1, 3, 1, 9)),
                       coord_precision=4, matrix_precision=6),
