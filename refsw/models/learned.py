@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
-from .nets.blocks import coordinate_grid, warp
+from .nets.blocks import displacement, motion_2d, warp
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ class LearnedGenerator:
         if self.detail_transfer:
             pred, deformation = self._synthesise(st["source_params"], None)
             st["residual"] = src.float() - pred.float()
-            st["key_displacement"] = deformation - coordinate_grid(*deformation.shape[1:3])[None]
+            st["key_displacement"] = displacement(deformation)
 
     def _synthesise(self, drv: Any, previous: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Synthesis of driving parameters ``drv`` (tensors of :meth:`_params_tensors`) without
@@ -303,7 +303,7 @@ class LearnedGenerator:
         gen = self.net.generator
         if self.model.name == "fv2v":  # fp32 throughout (3-D sampling grids need the precision)
             out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]), features=st["features"])
-            return out["prediction"], out["deformation"][..., :2].mean(1)
+            return out["prediction"], motion_2d(out["deformation"])
         # the motion field in fp32 (bfloat16 would move sampling positions by a fraction of a
         # coordinate step), the feature decoder in bfloat16
         if self.model.name == "fomm":

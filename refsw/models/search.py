@@ -93,26 +93,24 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
         cands[a_idx] = snap(c) if snap is not None else (np.round(c / step) * step if step else c)
     cands[:, 0] = key
     alphas = [a for a, _ in combos]
-    pictures = np.empty((len(alphas), n) + frames.shape[1:], dtype=np.uint8)
-    pictures[:, 0] = frames[0]
     key_picture = generator.generate(key)  # alpha 0: the key picture itself (TPS identity)
-    pictures[0, 1:] = key_picture
+    frozen = np.repeat(key_picture[None], n, axis=0)  # picture 0 is not decided: its source
+    frozen[0] = frames[0]
     key_luma = _luma(key_picture)
     ssim = np.zeros((len(alphas), n))
-    sequential = getattr(generator, "uses_previous", False)
+    for i in range(1, n):
+        ssim[0, i] = ssim_luma(key_luma, _luma(frames[i]))
+    if getattr(generator, "uses_previous", False):
+        frozen_vmaf = vmaf(frames, frozen, fps) if use_vmaf else None
+        out, chosen = _decide_sequentially(frames, cands, generator, frozen, ssim[0], frozen_vmaf, margin, vmaf, fps)
+        log.info("analysis by synthesis: candidate histogram %s", np.bincount(chosen, minlength=len(alphas)).tolist())
+        return out
+    pictures = np.repeat(frozen[None], len(alphas), axis=0)
     for i in range(1, n):
         target = _luma(frames[i])
-        ssim[0, i] = ssim_luma(key_luma, target)
-        if sequential:
-            continue
         for a_idx in range(1, len(alphas)):
             pictures[a_idx, i] = generator.generate(cands[a_idx, i])
             ssim[a_idx, i] = ssim_luma(_luma(pictures[a_idx, i]), target)
-    if sequential:
-        frozen_vmaf = vmaf(frames, pictures[0], fps) if use_vmaf else None
-        out, chosen = _decide_sequentially(frames, cands, generator, ssim[0], frozen_vmaf, margin, vmaf, fps)
-        log.info("analysis by synthesis: candidate histogram %s", np.bincount(chosen, minlength=len(alphas)).tolist())
-        return out
     if use_vmaf:
         needed = [a for a in range(len(alphas)) if a == 0 or (ssim[a, 1:] >= ssim[0, 1:] + margin).any()]
         scores = np.full((len(alphas), n), -np.inf)
@@ -134,15 +132,16 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
     return out
 
 
-def _decide_sequentially(frames: np.ndarray, cands: np.ndarray, generator, key_ssim: np.ndarray,
-                         frozen_vmaf: np.ndarray | None, margin: float,
+def _decide_sequentially(frames: np.ndarray, cands: np.ndarray, generator, frozen: np.ndarray,
+                         key_ssim: np.ndarray, frozen_vmaf: np.ndarray | None, margin: float,
                          vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None, fps: float,
                          passes: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Choice for a generator whose pictures depend on the previous picture's parameters (CTTR).
 
     Pictures are decided in output order, each candidate rendered after the parameters actually
     chosen for the picture before, as the decoder will render it; the best SSIM gain of at least
-    ``margin`` wins. With ``frozen_vmaf`` (per-picture VMAF of the key picture repeated) the
+    ``margin`` wins. ``frozen`` is the sequence of unmoved pictures (``(N, H, W, 3)`` uint8: the
+    source picture 0, then the key picture); with ``frozen_vmaf`` (its per-picture VMAF) the
     decided sequence is then scored with VMAF: a candidate whose picture loses VMAF is excluded
     there and the sequence decided again (up to ``passes`` times); what still loses after that
     falls back to the key picture, re-checked until every moved picture keeps both gains.
@@ -153,20 +152,10 @@ def _decide_sequentially(frames: np.ndarray, cands: np.ndarray, generator, key_s
     n_cands, n = cands.shape[:2]
     key = cands[0, 0]
     excluded = np.zeros((n_cands, n), dtype=bool)
-    key_picture = generator.generate(key)
-
-    def render(chosen: np.ndarray, out: np.ndarray) -> np.ndarray:
-        pics = np.repeat(key_picture[None], n, axis=0)
-        pics[0] = frames[0]
-        for i in np.flatnonzero(chosen):
-            pics[i] = generator.generate(out[i], previous=out[i - 1])
-        return pics
-
     for _ in range(passes):
         out = np.repeat(key[None], n, axis=0)
         chosen = np.zeros(n, dtype=int)
-        pics = np.repeat(key_picture[None], n, axis=0)
-        pics[0] = frames[0]
+        pics = frozen.copy()
         for i in range(1, n):
             target = _luma(frames[i])
             best = key_ssim[i] + margin
@@ -187,7 +176,9 @@ def _decide_sequentially(frames: np.ndarray, cands: np.ndarray, generator, key_s
     # still losing: fall back to the key picture where a picture loses, until none does (the
     # moved set only shrinks, so this ends)
     while chosen[1:].any():
-        pics = render(chosen, out)
+        pics = frozen.copy()
+        for i in np.flatnonzero(chosen):
+            pics[i] = generator.generate(out[i], previous=out[i - 1])
         lost = np.zeros(n, dtype=bool)
         for i in np.flatnonzero(chosen):
             lost[i] = ssim_luma(_luma(pics[i]), _luma(frames[i])) < key_ssim[i] + margin

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 from torch import nn
 
-from ..models.nets.blocks import coordinate_grid, warp
+from ..models.nets.blocks import displacement, motion_2d, warp
 from ..models.nets.cfte import CFTE, CFTEConfig
 from ..models.nets.fomm import FOMM, FOMMConfig
 from ..models.nets.fv2v import FV2V, FV2VConfig
@@ -65,12 +65,6 @@ def motion_prior(deformation: torch.Tensor, batch: dict[str, np.ndarray], progre
     field = deformation.permute(0, 3, 1, 2)
     at = F.grid_sample(field, d.clamp(-1, 1).unsqueeze(1), align_corners=True)[:, :, 0].transpose(1, 2)
     return 10.0 * max(0.1, 1.0 - progress / 0.7) * F.l1_loss(at, s)
-
-
-def motion_2d(deformation: torch.Tensor) -> torch.Tensor:
-    """A 2-D motion field ``(B, h, w, 2)``: as it is, or FV2V's 3-D field ``(B, d, h, w, 3)``
-    with x, y averaged over depth (as its image skip and the decoder's detail transfer use it)."""
-    return deformation if deformation.dim() == 4 else deformation[..., :2].mean(1)
 
 
 def to_tensor(x: np.ndarray) -> torch.Tensor:
@@ -136,14 +130,16 @@ class Task:
         return self.net.generator.encode(src[::k]).repeat_interleave(k, 0)
 
     def decoder_output(self, src: torch.Tensor, features: torch.Tensor, out: dict[str, torch.Tensor],
-                       crop: tuple[int, int, int], *source_params: object) -> torch.Tensor:
-        """What the decoder outputs for a training batch: ``out["prediction"]`` (the ``crop``
-        window), after the residual detail transfer when :attr:`detail_transfer` is on. The
-        self-synthesis of each distinct source picture (generator arguments ``source_params``,
-        one per source picture) runs without gradient."""
+                       crop: tuple[int, int, int] | None, *source_params: object, per_source: int | None = None
+                       ) -> torch.Tensor:
+        """What the decoder outputs for a batch: ``out["prediction"]`` (the ``crop`` window, or
+        the whole picture), after the residual detail transfer when :attr:`detail_transfer` is
+        on. The self-synthesis of each distinct source picture (generator arguments
+        ``source_params``, one per source picture; consecutive ``per_source`` pictures of ``src``
+        share it, default :attr:`per_source`) runs without gradient."""
         if not self.detail_transfer:
             return out["prediction"]
-        k = self.per_source
+        k = self.per_source if per_source is None else per_source
         with torch.no_grad():
             own = self.net.generator(src[::k], *source_params, features=features[::k])
         own = {"prediction": own["prediction"].repeat_interleave(k, 0),
@@ -166,9 +162,7 @@ class Task:
             ``prediction`` plus the warped residual, same shape.
         """
         residual = source - self_synthesis["prediction"]
-        key = self_synthesis["deformation"]
-        grid = coordinate_grid(key.shape[1], key.shape[2]).to(key)[None]
-        detail = warp(residual, deformation - (key - grid))
+        detail = warp(residual, deformation - displacement(self_synthesis["deformation"]))
         return prediction + (detail if crop is None else crop_target(detail, crop, 4))
 
     def quantisation_noise(self, x: torch.Tensor) -> torch.Tensor:
@@ -230,10 +224,9 @@ class FOMMTask(Task):
     @torch.no_grad()
     def predict(self, source, driving, previous=None):
         kp_s = self.net.kp_detector(source)
-        out = self.net.generator(source, self.net.kp_detector(driving), kp_s)
-        if not self.detail_transfer:
-            return out["prediction"]
-        return self.with_detail(out["prediction"], out["deformation"], source, self.net.generator(source, kp_s, kp_s))
+        feats = self.net.generator.encode(source)
+        out = self.net.generator(source, self.net.kp_detector(driving), kp_s, features=feats)
+        return self.decoder_output(source, feats, out, None, kp_s, kp_s, per_source=1)
 
 
 class CFTETask(Task):
@@ -271,11 +264,10 @@ class CFTETask(Task):
     def predict(self, source, driving, previous=None):
         f_p = self.net.extractor(previous) if self.cfg.trajectory and previous is not None else None
         f_s = self.net.extractor(source)
-        out = self.net.generator(source, self.net.extractor(driving), f_s, f_p)
-        if not self.detail_transfer:
-            return out["prediction"]
-        own = self.net.generator(source, f_s, f_s, f_s if self.cfg.trajectory else None)
-        return self.with_detail(out["prediction"], out["deformation"], source, own)
+        feats = self.net.generator.encode(source)
+        out = self.net.generator(source, self.net.extractor(driving), f_s, f_p, features=feats)
+        return self.decoder_output(source, feats, out, None, f_s, f_s, f_s if self.cfg.trajectory else None,
+                                   per_source=1)
 
 
 class CTTRTask(CFTETask):
@@ -309,7 +301,7 @@ class FV2VTask(Task):
         out = self.net.generator(src, kp_d, kp_s, features=feats, crop=crop)
         pred = self.decoder_output(src, feats, out, crop, kp_s[::self.per_source], kp_s[::self.per_source])
         loss = {"rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
-                "motion_prior": motion_prior(out["deformation"][..., :2].mean(1), batch, progress)}
+                "motion_prior": motion_prior(motion_2d(out["deformation"]), batch, progress)}
         w = 10.0 * max(0.01, 1.0 - progress / 0.5)
         target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_15, 3), _landmarks(batch["driving_lm"], LANDMARKS_15, 3)])
         loss["landmark_prior"] = w * F.l1_loss(torch.cat([kp_s, kp_d]), target)
@@ -321,12 +313,9 @@ class FV2VTask(Task):
         kp_c = self.net.kp_detector(source)
         kp_s = self.net.keypoints(kp_c, self.net.he_estimator(source))
         kp_d = self.net.keypoints(kp_c, self.net.he_estimator(driving))
-        out = self.net.generator(source, kp_d, kp_s)
-        if not self.detail_transfer:
-            return out["prediction"]
-        own = self.net.generator(source, kp_s, kp_s)
-        return self.with_detail(out["prediction"], out["deformation"][..., :2].mean(1), source,
-                                {"prediction": own["prediction"], "deformation": own["deformation"][..., :2].mean(1)})
+        feats = self.net.generator.encode(source)
+        out = self.net.generator(source, kp_d, kp_s, features=feats)
+        return self.decoder_output(source, feats, out, None, kp_s, kp_s, per_source=1)
 
 
 TASKS: dict[str, type[Task]] = {t.name: t for t in (FOMMTask, CFTETask, CTTRTask, FV2VTask)}

@@ -48,6 +48,18 @@ def coordinate_grid_3d(depth: int, height: int, width: int, dtype: torch.dtype =
     return torch.stack([xx, yy, zz], dim=-1)
 
 
+def motion_2d(deformation: torch.Tensor) -> torch.Tensor:
+    """A 2-D motion field ``(B, h, w, 2)``: as it is, or a 3-D field ``(B, d, h, w, 3)`` (FV2V)
+    with x, y averaged over depth."""
+    return deformation if deformation.dim() == 4 else deformation[..., :2].mean(1)
+
+
+def displacement(field: torch.Tensor) -> torch.Tensor:
+    """A 2-D sampling field ``(B, h, w, 2)`` minus the identity: how far each sample moves
+    (normalised units)."""
+    return field - coordinate_grid(field.shape[1], field.shape[2]).to(field)[None]
+
+
 def warp(inp: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """Backward warp: ``inp`` ``(B, C, H, W)`` (or ``(B, C, D, H, W)``) sampled at ``grid``
     ``(B, H', W', 2)`` (``(B, D', H', W', 3)``) normalised positions; the grid is resized to the

@@ -36,6 +36,7 @@ from .blocks import (
     coordinate_grid_3d,
     heatmap_to_kp,
     kp_to_gaussian,
+    motion_2d,
     spatial_softmax,
     warp,
 )
@@ -286,7 +287,7 @@ class FV2VGenerator(nn.Module):
         pred = torch.sigmoid(self.final(out))
         result = {"decoded": pred, **motion}
         if self.image_skip is not None:
-            grid2d = motion["deformation"][..., :2].mean(1)
+            grid2d = motion_2d(motion["deformation"])
             deformed = warp(source, grid2d)
             if crop is not None:
                 deformed = deformed[:, :, 4 * y0:4 * (y0 + n), 4 * x0:4 * (x0 + n)]
