@@ -276,6 +276,39 @@ def test_sequential_decision_holds_as_the_decoder_renders(shared_dir) -> None:
         assert gain >= 0.001 and vm[i] >= vm_frozen[i]
 
 
+@pytest.mark.parametrize("name", ("fomm", "cttr"))
+def test_decoder_speed_ups_give_the_same_pictures(name: str, held_out: np.ndarray) -> None:
+    # the motion network's per-key-picture work done once, and the bfloat16 convolution weights
+    # held as such, change no output bit against the plain network
+    from refsw.models.learned import LearnedGenerator, _warping_decoder_convs
+
+    model = LearnedModel.committed(name)
+    params = model.analyze(held_out[[0, 5, 10]])[0]
+    fast = LearnedGenerator(model)
+    plain = LearnedGenerator(model)
+    for conv in _warping_decoder_convs(plain.net.generator):
+        conv.float()
+    fast.set_key_picture(held_out[0], params[0])
+    plain.set_key_picture(held_out[0], params[0])
+    plain._state["motion"] = None  # dense_motion recomputes it for every picture
+    for p, prev in ((params[1], None), (params[2], params[1])):
+        np.testing.assert_array_equal(fast.generate(p, prev), plain.generate(p, prev))
+
+
+def test_gaussian_heatmaps_have_no_subnormal_values() -> None:
+    # subnormal float32 inputs made FOMM's motion network 2x slower on the CPU
+    from refsw.models.nets.blocks import kp_to_gaussian
+
+    kp = torch.tensor([[[0.9, -0.95], [-0.2, 0.1]]])
+    heat = kp_to_gaussian(kp, (64, 64), 0.01)
+    tiny = torch.finfo(torch.float32).tiny
+    assert not ((heat != 0) & (heat.abs() < tiny)).any()
+    grid = torch.stack(torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")[::-1], -1)
+    plain = torch.exp(-0.5 * ((grid[None, None] - kp[:, :, None, None]) ** 2).sum(-1) / 0.01)
+    assert ((plain != 0) & (plain < tiny)).any()  # the plain formula has them here
+    np.testing.assert_array_equal(heat[plain >= tiny], plain[plain >= tiny])
+
+
 @pytest.mark.parametrize(("model", "decoded_key", "still"), [("cfte", False, True), ("cfte", True, False)])
 def test_a_still_picture_stays_still(model: str, decoded_key: bool, still: bool, held_out: np.ndarray) -> None:
     # analysed on the decoded key picture, coding loss reads as motion (docs/models.md); from the

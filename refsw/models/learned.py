@@ -237,6 +237,13 @@ def _committed(name: str) -> LearnedModel:
     return LearnedModel.from_bytes(_read_weights(name))
 
 
+def _warping_decoder_convs(gen: torch.nn.Module) -> list[torch.nn.Conv2d]:
+    """The convolutions of a :class:`~refsw.models.nets.fomm.WarpingGenerator`'s feature encoder
+    and decoder (not its motion network)."""
+    parts = [gen.first, gen.down, gen.bottleneck, gen.up, gen.final, gen.image_skip]
+    return [m for part in parts if part is not None for m in part.modules() if isinstance(m, torch.nn.Conv2d)]
+
+
 class LearnedGenerator:
     """Decoder-side synthesis with a learned model.
 
@@ -261,6 +268,11 @@ class LearnedGenerator:
         # channels-last 2-D tensors run faster with oneDNN (on a copy: the analysis network, shared
         # through the cache, keeps its kernels); FV2V's 3-D convolutions stay as they are
         self.net = model.net if model.name == "fv2v" else copy.deepcopy(model.net).to(memory_format=torch.channels_last)
+        if model.name != "fv2v":
+            # the feature encoder / decoder run in bfloat16 autocast: holding their convolution
+            # weights in bfloat16 gives the same numbers without re-casting them for every picture
+            for conv in _warping_decoder_convs(self.net.generator):
+                conv.to(torch.bfloat16)
         self._key: np.ndarray | None = None
         self._key_params: np.ndarray | None = None
         self._state: dict[str, Any] = {}
@@ -287,6 +299,7 @@ class LearnedGenerator:
             st["features"] = self.net.generator.encode(src)
             st["kp_canonical"] = self.net.kp_detector(src)  # decoder-side re-analysis of the key picture
         else:
+            st["motion"] = self.net.generator.dense_motion.prepare(src, st["source_params"])
             with self._autocast():
                 st["features"] = self.net.generator.encode(src)
         self._state = st
@@ -307,14 +320,14 @@ class LearnedGenerator:
         # the motion field in fp32 (bfloat16 would move sampling positions by a fraction of a
         # coordinate step), the feature decoder in bfloat16
         if self.model.name == "fomm":
-            motion = gen.dense_motion(st["source"], drv, st["source_params"])
+            motion = gen.dense_motion(st["source"], drv, st["source_params"], prepared=st["motion"])
         else:
             prev = None
             if self.model.name == "cttr":
                 # the trajectory restarts after the key picture (or a repeat of it): no velocity
                 restart = previous is None or np.array_equal(previous, self._key_params)
                 prev = drv if restart else self._params_tensors(previous)
-            motion = gen.dense_motion(st["source"], drv, st["source_params"], prev)
+            motion = gen.dense_motion(st["source"], drv, st["source_params"], prev, prepared=st["motion"])
         with self._autocast():
             out = gen.decode(st["source"], st["features"], motion)
         return out["prediction"], motion["deformation"]

@@ -216,11 +216,16 @@ class GDN(nn.Module):
 
 
 def kp_to_gaussian(kp: torch.Tensor, spatial: tuple[int, ...], variance: float) -> torch.Tensor:
-    """Gaussian heatmaps ``(B, K, *spatial)`` centred on ``kp`` ``(B, K, 2 or 3)`` normalised."""
+    """Gaussian heatmaps ``(B, K, *spatial)`` centred on ``kp`` ``(B, K, 2 or 3)`` normalised.
+
+    Values below the smallest normal number of the dtype (float32: 1.18e-38) are set to 0: a
+    Gaussian's far tail is subnormal, and subnormal inputs make the CPU's float32 convolutions
+    several times slower (``benchmarks/bench_models.py``: FOMM's motion network 2x)."""
     dims = kp.shape[-1]
     grid = (coordinate_grid(*spatial) if dims == 2 else coordinate_grid_3d(*spatial)).to(kp)
     diff = grid[None, None] - kp.view(kp.shape[0], kp.shape[1], *([1] * dims), dims)
-    return torch.exp(-0.5 * (diff ** 2).sum(-1) / variance)
+    heat = torch.exp(-0.5 * (diff ** 2).sum(-1) / variance)
+    return torch.where(heat < torch.finfo(heat.dtype).tiny, 0.0, heat)
 
 
 def heatmap_to_kp(heatmap: torch.Tensor) -> torch.Tensor:

@@ -155,13 +155,25 @@ class CFTEMotion(nn.Module):
             feat = torch.cat([feat, feat - (feat if prev is None else prev)], dim=1)
         return self.feature_up(feat)
 
-    def forward(self, source: torch.Tensor, feat_driving: torch.Tensor, feat_source: torch.Tensor,
-                feat_previous: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def prepare(self, source: torch.Tensor, feat_source: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What depends on the source picture alone (the decoder computes it once per key
+        picture): the source at the motion size ``(B, 3, s, s)``, its encoding ``(B, C, 4, 4)``
+        and the up-sampled source feature ``(B, up_channels, s, s)``."""
         src = _to_motion_size(source, self.size, self.down)
-        heat = self._up(feat_driving, feat_previous) - self._up(feat_source, feat_source)
+        return {"source_small": src, "source_encoded": self.src_down(src),
+                "source_up": self._up(feat_source, feat_source)}
+
+    def forward(self, source: torch.Tensor, feat_driving: torch.Tensor, feat_source: torch.Tensor,
+                feat_previous: torch.Tensor | None = None, prepared: dict[str, torch.Tensor] | None = None
+                ) -> dict[str, torch.Tensor]:
+        """``prepared``: :meth:`prepare` of ``source`` and ``feat_source`` (computed here when
+        ``None``)."""
+        prepared = self.prepare(source, feat_source) if prepared is None else prepared
+        src = prepared["source_small"]
+        heat = self._up(feat_driving, feat_previous) - prepared["source_up"]
         grid4 = coordinate_grid(FEATURE_SIZE, FEATURE_SIZE).to(src)[None]
         sparse = grid4 + farneback_flow(feat_driving, feat_source).to(src)
-        enc = warp(self.src_down(src), sparse)
+        enc = warp(prepared["source_encoded"], sparse)
         deformed_src = torch.sigmoid(self.src_out(self.src_up(self.src_res(enc))))
         feat = self.hourglass(torch.cat([deformed_src, heat], dim=1))
         sparse_up = F.interpolate(sparse.permute(0, 3, 1, 2), size=(self.size, self.size), mode="bilinear",

@@ -118,11 +118,22 @@ class DenseMotionNetwork(nn.Module):
         motions = rel + kp_source["value"].view(b, self.num_kp, 1, 1, 2)
         return torch.cat([grid.expand(b, 1, h, w, 2), motions], dim=1)
 
-    def forward(self, source: torch.Tensor, kp_driving: dict, kp_source: dict) -> dict[str, torch.Tensor]:
+    def prepare(self, source: torch.Tensor, kp_source: dict) -> dict[str, torch.Tensor]:
+        """What depends on the source picture alone (the decoder computes it once per key
+        picture): the anti-aliased source ``(B, 3, h, w)`` and its keypoints' heatmaps
+        ``(B, K, h, w)``."""
         src = self.down(source)
+        return {"source_small": src,
+                "source_heat": kp_to_gaussian(kp_source["value"], tuple(src.shape[2:]), self.variance)}
+
+    def forward(self, source: torch.Tensor, kp_driving: dict, kp_source: dict,
+                prepared: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """``prepared``: :meth:`prepare` of ``source`` and ``kp_source`` (computed here when
+        ``None``)."""
+        prepared = self.prepare(source, kp_source) if prepared is None else prepared
+        src = prepared["source_small"]
         b, _, h, w = src.shape
-        heat = kp_to_gaussian(kp_driving["value"], (h, w), self.variance) - \
-            kp_to_gaussian(kp_source["value"], (h, w), self.variance)
+        heat = kp_to_gaussian(kp_driving["value"], (h, w), self.variance) - prepared["source_heat"]
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1).unsqueeze(2)
         motions = self.sparse_motions(h, w, kp_driving, kp_source)
         k1 = self.num_kp + 1
