@@ -277,22 +277,22 @@ def test_sequential_decision_holds_as_the_decoder_renders(shared_dir) -> None:
 
 
 @pytest.mark.parametrize("name", ("fomm", "cttr"))
-def test_decoder_speed_ups_give_the_same_pictures(name: str, held_out: np.ndarray) -> None:
-    # the motion network's per-key-picture work done once, and the bfloat16 convolution weights
-    # held as such, change no output bit against the plain network
+def test_decoder_speed_ups_give_the_same_pictures(name: str, shared_dir) -> None:
+    # the motion network's per-key-picture work done once, the bfloat16 convolution weights held
+    # as such and the fused 7x7 output convolutions change no output bit against the plain network
+    # (on large motions: a rounding difference showed in 6 of 100 pictures there)
     from refsw.models.learned import LearnedGenerator, _warping_decoder_convs
 
+    frames = load_clip(TEST_CLIPS[0], data_dir=shared_dir / "data", max_frames=40).frames
     model = LearnedModel.committed(name)
-    params = model.analyze(held_out[[0, 5, 10]])[0]
-    fast = LearnedGenerator(model)
-    plain = LearnedGenerator(model)
-    for conv in _warping_decoder_convs(plain.net.generator):
-        conv.float()
-    fast.set_key_picture(held_out[0], params[0])
-    plain.set_key_picture(held_out[0], params[0])
-    plain._state["motion"] = None  # dense_motion recomputes it for every picture
-    for p, prev in ((params[1], None), (params[2], params[1])):
-        np.testing.assert_array_equal(fast.generate(p, prev), plain.generate(p, prev))
+    params = model.analyze(frames)[0]
+    fast, plain = LearnedGenerator(model), LearnedGenerator(model, optimise=False)
+    assert all(c.weight.dtype == torch.float32 for c in _warping_decoder_convs(plain.net.generator))
+    assert "fused_heads" not in vars(plain.net.generator) and "fused_heads" in vars(fast.net.generator)
+    fast.set_key_picture(frames[0], params[0])
+    plain.set_key_picture(frames[0], params[0])
+    for i in range(1, len(params)):
+        np.testing.assert_array_equal(fast.generate(params[i], params[i - 1]), plain.generate(params[i], params[i - 1]))
 
 
 def test_gaussian_heatmaps_have_no_subnormal_values() -> None:

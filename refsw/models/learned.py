@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
-from .nets.blocks import displacement, motion_2d, warp
+from .nets.blocks import displacement, fuse_heads, motion_2d, warp
 
 log = logging.getLogger(__name__)
 
@@ -260,19 +260,27 @@ class LearnedGenerator:
     ``docs/models.md``). The encoder runs the same generator, so its decisions see it.
     """
 
-    def __init__(self, model: LearnedModel, detail_transfer: bool | None = None) -> None:
+    def __init__(self, model: LearnedModel, detail_transfer: bool | None = None, optimise: bool = True) -> None:
+        """``optimise=False``: the plain network, without the speed-ups that change no output bit
+        (for tests and measurements; the output is the same)."""
         self.model = model
         if detail_transfer is None:
             detail_transfer = DETAIL_TRANSFER[model.name]
         self.detail_transfer = detail_transfer
+        self.optimise = optimise
         # channels-last 2-D tensors run faster with oneDNN (on a copy: the analysis network, shared
         # through the cache, keeps its kernels); FV2V's 3-D convolutions stay as they are
         self.net = model.net if model.name == "fv2v" else copy.deepcopy(model.net).to(memory_format=torch.channels_last)
-        if model.name != "fv2v":
+        if model.name != "fv2v" and optimise:
+            gen = self.net.generator
             # the feature encoder / decoder run in bfloat16 autocast: holding their convolution
             # weights in bfloat16 gives the same numbers without re-casting them for every picture
-            for conv in _warping_decoder_convs(self.net.generator):
+            for conv in _warping_decoder_convs(gen):
                 conv.to(torch.bfloat16)
+            # the 7x7 output convolutions that read the same features run as one
+            fuse_heads(gen.dense_motion, "mask" if model.name == "fomm" else "flow", "occlusion")
+            if gen.image_skip is not None:
+                fuse_heads(gen, "final", "image_skip")
         self._key: np.ndarray | None = None
         self._key_params: np.ndarray | None = None
         self._state: dict[str, Any] = {}
@@ -299,7 +307,7 @@ class LearnedGenerator:
             st["features"] = self.net.generator.encode(src)
             st["kp_canonical"] = self.net.kp_detector(src)  # decoder-side re-analysis of the key picture
         else:
-            st["motion"] = self.net.generator.dense_motion.prepare(src, st["source_params"])
+            st["motion"] = self.net.generator.dense_motion.prepare(src, st["source_params"]) if self.optimise else None
             with self._autocast():
                 st["features"] = self.net.generator.encode(src)
         self._state = st

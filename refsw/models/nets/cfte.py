@@ -40,6 +40,8 @@ from .blocks import (
     ResBlock2d,
     UpBlock2d,
     coordinate_grid,
+    heads,
+    like_weights,
     warp,
 )
 from .fomm import WarpingGenerator
@@ -175,11 +177,12 @@ class CFTEMotion(nn.Module):
         sparse = grid4 + farneback_flow(feat_driving, feat_source).to(src)
         enc = warp(prepared["source_encoded"], sparse)
         deformed_src = torch.sigmoid(self.src_out(self.src_up(self.src_res(enc))))
-        feat = self.hourglass(torch.cat([deformed_src, heat], dim=1))
+        feat = self.hourglass(like_weights(torch.cat([deformed_src, heat], dim=1), self.flow))
         sparse_up = F.interpolate(sparse.permute(0, 3, 1, 2), size=(self.size, self.size), mode="bilinear",
                                   align_corners=True)
-        deformation = (sparse_up + self.flow(feat)).permute(0, 2, 3, 1)
-        return {"deformation": deformation, "occlusion": torch.sigmoid(self.occlusion(feat)),
+        flow, occlusion = heads(self, feat, "flow", "occlusion")
+        deformation = (sparse_up + flow).permute(0, 2, 3, 1)
+        return {"deformation": deformation, "occlusion": torch.sigmoid(occlusion),
                 "deformed_source": deformed_src}
 
 

@@ -31,8 +31,10 @@ from .blocks import (
     SameBlock2d,
     UpBlock2d,
     coordinate_grid,
+    heads,
     heatmap_to_kp,
     kp_to_gaussian,
+    like_weights,
     spatial_softmax,
     warp,
 )
@@ -139,10 +141,11 @@ class DenseMotionNetwork(nn.Module):
         k1 = self.num_kp + 1
         deformed = F.grid_sample(src.repeat_interleave(k1, 0), motions.flatten(0, 1), padding_mode="border",
                                  align_corners=True).view(b, k1, 3, h, w)
-        feat = self.hourglass(torch.cat([heat, deformed], dim=2).view(b, k1 * 4, h, w))
-        mask = F.softmax(self.mask(feat), dim=1)
+        feat = self.hourglass(like_weights(torch.cat([heat, deformed], dim=2).view(b, k1 * 4, h, w), self.mask))
+        mask_logits, occlusion = heads(self, feat, "mask", "occlusion")
+        mask = F.softmax(mask_logits, dim=1)
         deformation = (mask.unsqueeze(-1) * motions).sum(1)
-        return {"deformation": deformation, "occlusion": torch.sigmoid(self.occlusion(feat)), "mask": mask}
+        return {"deformation": deformation, "occlusion": torch.sigmoid(occlusion), "mask": mask}
 
 
 class WarpingGenerator(nn.Module):
@@ -183,21 +186,25 @@ class WarpingGenerator(nn.Module):
         occ = motion["occlusion"]
         if occ.shape[2:] != out.shape[2:]:
             occ = F.interpolate(occ, size=out.shape[2:], mode="bilinear", align_corners=False)
-        out = out * occ
+        out = like_weights(out * occ, self.final)
         if crop is not None:
             y0, x0, n = crop
             out = out[:, :, y0:y0 + n, x0:x0 + n]
         out = self.bottleneck(out)
         for block in self.up:
             out = block(out)
-        pred = torch.sigmoid(self.final(out))
+        if self.image_skip is None:
+            final, skip = self.final(out), None
+        else:
+            final, skip = heads(self, out, "final", "image_skip")
+        pred = torch.sigmoid(final)
         result = {"decoded": pred}
-        if self.image_skip is not None:
+        if skip is not None:
             deformed = warp(source, motion["deformation"])
             if crop is not None:
                 f = source.shape[-1] // features.shape[-1]
                 deformed = deformed[:, :, f * y0:f * (y0 + n), f * x0:f * (x0 + n)]
-            m = torch.sigmoid(self.image_skip(out))
+            m = torch.sigmoid(skip)
             pred = m * deformed + (1 - m) * pred
             result["skip_mask"] = m
         result["prediction"] = pred
