@@ -30,3 +30,21 @@ def write_csv(path: str, header: Sequence[str], rows: Sequence[Sequence[object]]
         w = csv.writer(fh)
         w.writerow(header)
         w.writerows(rows)
+
+
+def machine_speed(seconds: float = 1.0) -> float:
+    """This machine's speed right now: GFLOP/s of float32 512x512 matrix products with torch's
+    current thread count. Printed with speed tables, because the shared host's speed varies by up
+    to a third between runs: compare speeds of runs only together with this figure."""
+    import time
+
+    import torch
+
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        n += 1
+    return 2 * 512 ** 3 * n / (time.perf_counter() - t0) / 1e9
+

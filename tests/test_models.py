@@ -295,6 +295,24 @@ def test_decoder_speed_ups_give_the_same_pictures(name: str, shared_dir) -> None
         np.testing.assert_array_equal(fast.generate(params[i], params[i - 1]), plain.generate(params[i], params[i - 1]))
 
 
+def test_a_repeated_picture_is_not_synthesised_again(held_out: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    from refsw.models.learned import LearnedGenerator
+
+    model = LearnedModel.committed("cttr")
+    p = model.analyze(held_out[[0, 4, 8]])[0]
+    gen = LearnedGenerator(model)
+    gen.set_key_picture(held_out[0], p[0])
+    calls = []
+    synthesise = gen._synthesise
+    monkeypatch.setattr(gen, "_synthesise", lambda *a: calls.append(1) or synthesise(*a))
+    first = gen.generate(p[2], p[1])
+    assert gen.generate(p[2], p[1]) is first and len(calls) == 1  # the same picture, not re-synthesised
+    other = gen.generate(p[2], p[2])  # CTTR: another previous picture is another picture
+    assert len(calls) == 2 and not np.array_equal(other, first)
+    gen.set_key_picture(held_out[1], p[0])  # a new key picture forgets the last one
+    assert not np.array_equal(gen.generate(p[2], p[1]), first) and len(calls) == 4  # + the self-synthesis
+
+
 def test_gaussian_heatmaps_have_no_subnormal_values() -> None:
     # subnormal float32 inputs made FOMM's motion network 2x slower on the CPU
     from refsw.models.nets.blocks import kp_to_gaussian
