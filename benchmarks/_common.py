@@ -15,11 +15,23 @@ from ctc.metrics.msssim import msssim_per_frame
 from ctc.metrics.vmaf import vmaf_per_frame
 
 
-def against_frozen(frames: np.ndarray, decoded: np.ndarray, fps: float) -> tuple[float, float, float, float]:
+def frozen_of(decoded) -> np.ndarray:
+    """The frozen-frame baseline of a :class:`refsw.gfv_codec.DecodedVideo`: each decoded key
+    picture repeated over its segment (with one key picture: picture 0 repeated), ``(N, H, W, 3)``."""
+    keys = [p.index for p in decoded.pictures if p.kind == "key"]
+    idx = np.maximum.accumulate(np.where(np.isin(np.arange(len(decoded.frames)), keys),
+                                         np.arange(len(decoded.frames)), 0))
+    return decoded.frames[idx]
+
+
+def against_frozen(frames: np.ndarray, decoded: np.ndarray, fps: float,
+                   frozen: np.ndarray | None = None) -> tuple[float, float, float, float]:
     """``(MS-SSIM, MS-SSIM of the frozen frame, VMAF, VMAF of the frozen frame)``, each the mean
-    over pictures of ``decoded`` (and of its picture 0 repeated) against the source ``frames``
-    (both ``(N, H, W, 3)`` uint8 RGB; ``fps`` pictures/s for VMAF)."""
-    frozen = np.repeat(decoded[:1], len(frames), axis=0)
+    over pictures of ``decoded`` (and of ``frozen``, default its picture 0 repeated; see
+    :func:`frozen_of`) against the source ``frames`` (all ``(N, H, W, 3)`` uint8 RGB; ``fps``
+    pictures/s for VMAF)."""
+    if frozen is None:
+        frozen = np.repeat(decoded[:1], len(frames), axis=0)
     return (float(msssim_per_frame(frames, decoded).mean()), float(msssim_per_frame(frames, frozen).mean()),
             float(vmaf_per_frame(frames, decoded, fps).mean()), float(vmaf_per_frame(frames, frozen, fps).mean()))
 

@@ -29,7 +29,8 @@ either videos of any format (prepared with :mod:`ctc.prepare`: face crop, 25 Hz,
 (``NAME_256x256_25_8bit_444.rgb`` / ``_420.yuv``), used as they are.
 
 Codec entries: ``type: gfvc`` runs :func:`refsw.gfv_codec.encode_video` (options ``model``,
-``precision``, ``backend``; the rate points are key-picture QPs); ``type: video`` runs a
+``precision``, ``key_period`` (a key picture every N pictures, the GFVC software's ``gop_size``;
+0, the default: picture 0 only), ``backend``; the rate points are key-picture QPs); ``type: video`` runs a
 :mod:`refsw.codecs` backend over the whole sequence (options ``backend``, ``low_delay``
 (default true), ``backend_options`` passed to the backend's constructor). ``enabled`` is
 ``true`` (default), ``false`` or ``if_available`` (skipped, with a note in the results, when the
@@ -67,7 +68,7 @@ _TOP_KEYS = {
 }  # fmt: skip
 _SEQ_KEYS = {"name", "source", "frames", "fps", "class"}
 _CODEC_KEYS = {
-    "name", "type", "role", "enabled", "qps", "model", "precision", "backend", "low_delay",
+    "name", "type", "role", "enabled", "qps", "model", "precision", "key_period", "backend", "low_delay",
     "backend_options",
 }  # fmt: skip
 
@@ -108,6 +109,7 @@ class CodecSpec:
         backend: codec backend name (:func:`refsw.codecs.create_backend`).
         model: GFV model (``gfvc`` only).
         precision: GFV coordinate precision factor (``gfvc`` only; ``None``: the model's default).
+        key_period: a key picture every N pictures (``gfvc`` only; 0: picture 0 only).
         low_delay: low-delay GOP (``video`` only).
         backend_options: keyword arguments of the backend's constructor (``video`` only).
     """
@@ -120,6 +122,7 @@ class CodecSpec:
     backend: str
     model: str | None = None
     precision: int | None = None
+    key_period: int = 0
     low_delay: bool = True
     backend_options: dict[str, Any] = field(default_factory=dict)
 
@@ -132,6 +135,8 @@ class CodecSpec:
             "precision": self.precision,
             "low_delay": self.low_delay,
             "backend_options": self.backend_options,
+            # only when set: results cached before the option existed keep their keys
+            **({"key_period": self.key_period} if self.key_period else {}),
         }
 
 
@@ -301,8 +306,9 @@ def _codec(entry: Any, index: int) -> CodecSpec:
             backend=str(entry.get("backend", "vvenc")),
             model=str(entry.get("model", "kptps")),
             precision=_int(entry["precision"], f"{where}.precision") if "precision" in entry else None,
+            key_period=_int(entry.get("key_period", 0), f"{where}.key_period", low=0),
         )
-    unused = {"model", "precision"} & set(entry)
+    unused = {"model", "precision", "key_period"} & set(entry)
     if unused:
         raise ConfigError(f"{where}: {', '.join(sorted(unused))} not used by type video")
     if "backend" not in entry:

@@ -128,6 +128,7 @@ def _code(job: Job, frames: np.ndarray) -> tuple[bytes, np.ndarray, dict[str, An
             qp=job.qp,
             precision=codec.precision,
             backend=codec.backend,
+            key_period=codec.key_period,
         )
         t1 = time.perf_counter()
         decoded = decode_stream(stream, backend=codec.backend).frames

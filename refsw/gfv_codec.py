@@ -166,7 +166,8 @@ def count_bits(stream: bytes) -> tuple[int, int, int]:
 
 def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: int = 32, precision: int | None = None,
                  backend: str = "vvenc", decision: str = "ssim+vmaf", matrix_precision: int | None = None,
-                 nnpfc_mode: int = 1, analyse_decoded_key: bool | None = None) -> tuple[bytes, EncodeSummary]:
+                 nnpfc_mode: int = 1, analyse_decoded_key: bool | None = None,
+                 key_period: int = 0) -> tuple[bytes, EncodeSummary]:
     """Encodes a face video into one VVC byte stream with GFV SEI messages.
 
     Args:
@@ -191,6 +192,11 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
             ``"ssim+vmaf"`` (default) a picture moves only where both its SSIM and its VMAF beat
             the key picture; ``"ssim"`` SSIM only (follows more motion, VMAF may drop);
             ``"none"`` the tracked keypoints as they are.
+        key_period: a key picture every ``key_period`` output pictures (pictures 0, P, 2P, ...;
+            the JVET GFVC common software's ``gop_size``); 0 (default): picture 0 only. The key
+            pictures are coded as one VVC sequence (low delay: each after the first predicted
+            from the one before); each starts a segment with its own base GFV message in its
+            access unit, animated from that key picture.
 
     Returns:
         ``(stream, summary)``: the Annex B byte stream and what it contains.
@@ -213,32 +219,45 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
         network = getattr(spec.make_analyzer(), "checkpoint", None)
         if network is None:
             raise ValueError(f"model {model} has no network to carry in the NNPFC payload (nnpfc_mode_idc 0)")
+    if key_period < 0:
+        raise ValueError(f"key_period must be >= 0 (0: one key picture), not {key_period}")
+    starts = list(range(0, len(frames), key_period)) if key_period else [0]
     codec = create_backend(backend)
-    key = codec.encode(frames[:1], qp=qp, fps=fps)
-    decoded_key = codec.decode(key.bitstream).frames[0]
+    key = codec.encode(frames[starts], qp=qp, fps=fps)
+    decoded_keys = codec.decode(key.bitstream).frames
     if analyse_decoded_key is None:
         analyse_decoded_key = spec.analyse_decoded_key
+    ctx = DecodingContext()
+    prefix = [(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
+              (PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
+               nnpfc_values(spec.uri_tag, spec.uri, nnpfc_mode, network)),
+              (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values())]
+    per_au: dict[int, AccessUnitSEI] = {}
+    for k, (start, decoded_key) in enumerate(zip(starts, decoded_keys)):
+        segment = frames[start:start + key_period] if key_period else frames
+        payloads = _segment_payloads(segment, decoded_key, spec, mapping, decision, analyse_decoded_key, fps, ctx)
+        per_au[k] = AccessUnitSEI(prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
+                                  suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads])
+    stream = insert_sei(key.bitstream, per_au)
+    bits = count_bits(stream)
+    h, w = frames.shape[1:3]
+    return stream, EncodeSummary(len(frames), fps, w, h, qp, model, *bits, time.perf_counter() - t0)
+
+
+def _segment_payloads(frames: np.ndarray, decoded_key: np.ndarray, spec: Any, mapping: Any, decision: str,
+                      analyse_decoded_key: bool, fps: float, ctx: DecodingContext) -> list[tuple[bytes, dict]]:
+    """GFV payloads (base message first) of one key-picture segment: ``frames`` ``(N, H, W, 3)``
+    uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)``."""
     analysed = np.concatenate([decoded_key[None], frames[1:]]) if analyse_decoded_key else frames
     params, found = spec.make_analyzer().analyze(analysed)
     params = mapping.snap(params)  # on the GFV grids: no drift, exact identity
-    if decision != "none":
+    if decision != "none" and len(frames) > 1:
         generator = spec.make_generator()
         generator.set_key_picture(decoded_key, params[0])
         params = choose_keypoints(frames, params, generator, fps=fps, snap=mapping.snap,
                                   use_vmaf=decision == "ssim+vmaf",
                                   groups=getattr(spec.make_analyzer(), "candidate_groups", ()))
-    ctx = DecodingContext()
-    payloads = mapping.messages(params, ~found, ctx)
-    prefix = [(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
-              (PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
-               nnpfc_values(spec.uri_tag, spec.uri, nnpfc_mode, network)),
-              (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values())]
-    sei = AccessUnitSEI(prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix],
-                        suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads])
-    stream = insert_sei(key.bitstream, {0: sei})
-    bits = count_bits(stream)
-    h, w = frames.shape[1:3]
-    return stream, EncodeSummary(len(frames), fps, w, h, qp, model, *bits, time.perf_counter() - t0)
+    return mapping.messages(params, ~found, ctx)
 
 
 @dataclass

@@ -153,6 +153,8 @@ def test_changed_job_settings_invalidate_the_cache(
     assert _cached(stored, job) is not None
     assert _cached(stored, dataclasses.replace(job, metrics=("psnr_yuv",))) is None
     assert _cached(stored, dataclasses.replace(job, sequence_sha256="0" * 64)) is None
+    refreshed = dataclasses.replace(job, codec=dataclasses.replace(job.codec, key_period=10))
+    assert _cached(stored, refreshed) is None  # the GFVC software's gop_size is a job setting
 
 
 def test_provenance_and_report_files(local_run: tuple[Path, Path, list[dict]]) -> None:
@@ -214,6 +216,9 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         ("anchor: B\n", "anchor 'B'"),
         ("codecs: [{name: A, type: video, role: anchor, backend: vvenc, qps: [40, 40]}]\n",
          "repeated"),
+        ("codecs: [{name: A, type: video, role: anchor, backend: vvenc, qps: [40], key_period: 8}]\n",
+         "key_period not used by type video"),
+        ("codecs: [{name: A, type: gfvc, role: anchor, qps: [40], key_period: -1}]\n", "key_period must be"),
     ):  # fmt: skip
         over = tmp_path / "over.yaml"
         over.write_text(text)

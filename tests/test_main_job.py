@@ -255,3 +255,58 @@ def test_own_stream_is_conformant_and_names_generator(encoded: dict, capsys) -> 
     assert "Neural network post-filter characteristics SEI message" in trace
     assert "nnpfc_uri: urn:gfv-refsw:generator:kptps:v1" in trace
     assert "Neural network post-filter activation SEI message" in trace
+
+
+def test_key_picture_every_n_pictures(data_dir: Path, tmp_path: Path, capsys) -> None:
+    # --key-period (the GFVC software's gop_size): key pictures 0, P, 2P... coded as one VVC
+    # sequence, each with its own base GFV message; on a clip with large head motion the
+    # refreshed key pictures bring the decoded video closer to the source than one key picture
+    from refsw.gfv_codec import decode_stream
+    from sei import check_app
+
+    src = data_dir / "tpsmm_driving.mp4"
+    original, _ = prepare_ctc(read_video(src, max_frames=45).frames, force=True)
+    decoded, base_messages = {}, {}
+    for period in (0, 15):
+        stream = tmp_path / f"p{period}.266"
+        assert encoder_app.main(["-i", str(src), "-b", str(stream), "-f", "45", "--force-crop",
+                                 "--key-period", str(period)]) == 0
+        assert check_app.main([str(stream)]) == 0
+        data = stream.read_bytes()
+        dec = decode_stream(data)
+        vvc = create_backend("vvenc").decode(strip_sei(data)).frames
+        keys = [p.index for p in dec.pictures if p.kind == "key"]
+        assert keys == ([0, 15, 30] if period else [0]) and len(dec.frames) == 45
+        for k, index in enumerate(keys):  # the output key pictures are the VVC pictures
+            np.testing.assert_array_equal(dec.frames[index], vvc[k])
+        assert [p.key_picture for p in dec.pictures] == [i // period if period else 0 for i in range(45)]
+        base_messages[period] = sum(1 for _, m in dec.sei.messages
+                                    if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO and m.values["BasePic"])
+        decoded[period] = dec.frames
+    capsys.readouterr()
+    assert base_messages == {0: 1, 15: 3}
+    assert msssim_per_frame(original, decoded[15]).mean() > msssim_per_frame(original, decoded[0]).mean() + 0.02
+    _fails(encoder_app, ["-i", str(src), "-b", str(tmp_path / "bad.266"), "--key-period", "-2"], capsys,
+           "key_period")
+    _no_output(tmp_path / "bad.266")
+
+
+def test_demo_side_by_side_freezes_each_key_picture(data_dir: Path, tmp_path: Path) -> None:
+    # gfv-demo with the defaults (a key picture every 50 pictures): the third column of the
+    # side-by-side video repeats the key picture of each picture's segment
+    from refsw import demo_app
+
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, read_video(data_dir / "tpsmm_driving.mp4", max_frames=60).frames, 25.0)
+    out = tmp_path / "demo"
+    assert demo_app.main(["-i", str(clip), "--out", str(out)]) == 0
+    decoded = read_video(out / "clip_decoded.mp4").frames
+    side = read_video(out / "clip_side_by_side.mp4").frames
+    assert side.shape[0] == 60 and side.shape[2] == 3 * decoded.shape[2]
+    frozen = side[:, :, 2 * decoded.shape[2]:].astype(float)
+
+    def err(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a - b.astype(float)).mean())
+
+    assert err(frozen[5], decoded[0]) < 3 and err(frozen[55], decoded[50]) < 3  # mp4 coding apart
+    assert err(frozen[55], decoded[0]) > 3 * err(frozen[55], decoded[50])
