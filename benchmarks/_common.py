@@ -18,10 +18,9 @@ from ctc.metrics.vmaf import vmaf_per_frame
 def frozen_of(decoded) -> np.ndarray:
     """The frozen-frame baseline of a :class:`refsw.gfv_codec.DecodedVideo`: each decoded key
     picture repeated over its segment (with one key picture: picture 0 repeated), ``(N, H, W, 3)``."""
-    keys = [p.index for p in decoded.pictures if p.kind == "key"]
-    idx = np.maximum.accumulate(np.where(np.isin(np.arange(len(decoded.frames)), keys),
-                                         np.arange(len(decoded.frames)), 0))
-    return decoded.frames[idx]
+    from refsw.gfv_codec import segment_key_indices
+
+    return decoded.frames[segment_key_indices([p.kind == "key" for p in decoded.pictures])]
 
 
 def against_frozen(frames: np.ndarray, decoded: np.ndarray, fps: float,

@@ -65,21 +65,22 @@ def _run(args: argparse.Namespace) -> int:
     original, _ = prepare_ctc(video.frames)
     dec = read_video(decoded)
     n = min(len(original), len(dec.frames))
-    frozen = dec.frames[_key_picture_of_each(Path(str(decoded) + ".pictures.csv"), n)]
+    frozen = dec.frames[_key_picture_of_each(Path(str(decoded) + ".pictures.csv"))[:n]]
     side = np.concatenate([original[:n], dec.frames[:n], frozen], axis=2)
     write_video(out / f"{name}_side_by_side.mp4", side, video.fps)
     print(f"side-by-side (input | decoded | frozen key picture): {out / (name + '_side_by_side.mp4')}")
     return 0
 
 
-def _key_picture_of_each(log: Path, n: int) -> np.ndarray:
-    """``(n,)`` int: for every output picture, the index of the key picture of its segment, from
-    gfv-decode's per-picture log (CSV with ``index`` and ``kind`` columns)."""
+def _key_picture_of_each(log: Path) -> np.ndarray:
+    """For every output picture, the index of the key picture of its segment, from gfv-decode's
+    per-picture log (CSV, one row per picture in output order, with a ``kind`` column)."""
     import csv
 
+    from .gfv_codec import segment_key_indices
+
     with log.open(newline="") as fh:
-        keys = {int(row["index"]) for row in csv.DictReader(fh) if row["kind"] == "key"}
-    return np.maximum.accumulate([i if i in keys else 0 for i in range(n)])
+        return segment_key_indices([row["kind"] == "key" for row in csv.DictReader(fh)])
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -214,9 +215,10 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
         raise ValueError(f"nnpfc_mode_idc {nnpfc_mode} not supported (use 1 or 0)")
     mapping = spec.make_mapping(precision=precision) if matrix_precision is None else \
         spec.make_mapping(precision=precision, matrix_precision=matrix_precision)
+    analyzer = spec.make_analyzer()
     network = None
     if nnpfc_mode == 0:
-        network = getattr(spec.make_analyzer(), "checkpoint", None)
+        network = getattr(analyzer, "checkpoint", None)
         if network is None:
             raise ValueError(f"model {model} has no network to carry in the NNPFC payload (nnpfc_mode_idc 0)")
     if key_period < 0:
@@ -232,10 +234,12 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
               (PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
                nnpfc_values(spec.uri_tag, spec.uri, nnpfc_mode, network)),
               (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values())]
+    generator = spec.make_generator() if decision != "none" else None  # re-keyed per segment
     per_au: dict[int, AccessUnitSEI] = {}
     for k, (start, decoded_key) in enumerate(zip(starts, decoded_keys)):
         segment = frames[start:start + key_period] if key_period else frames
-        payloads = _segment_payloads(segment, decoded_key, spec, mapping, decision, analyse_decoded_key, fps, ctx)
+        payloads = _segment_payloads(segment, decoded_key, analyzer, generator, mapping, decision,
+                                     analyse_decoded_key, fps, ctx)
         per_au[k] = AccessUnitSEI(prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
                                   suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads])
     stream = insert_sei(key.bitstream, per_au)
@@ -244,20 +248,28 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
     return stream, EncodeSummary(len(frames), fps, w, h, qp, model, *bits, time.perf_counter() - t0)
 
 
-def _segment_payloads(frames: np.ndarray, decoded_key: np.ndarray, spec: Any, mapping: Any, decision: str,
-                      analyse_decoded_key: bool, fps: float, ctx: DecodingContext) -> list[tuple[bytes, dict]]:
+def _segment_payloads(frames: np.ndarray, decoded_key: np.ndarray, analyzer: Any, generator: Any, mapping: Any,
+                      decision: str, analyse_decoded_key: bool, fps: float, ctx: DecodingContext
+                      ) -> list[tuple[bytes, dict]]:
     """GFV payloads (base message first) of one key-picture segment: ``frames`` ``(N, H, W, 3)``
-    uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)``."""
+    uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)`` by
+    ``generator`` (``None`` with ``decision`` ``"none"``)."""
     analysed = np.concatenate([decoded_key[None], frames[1:]]) if analyse_decoded_key else frames
-    params, found = spec.make_analyzer().analyze(analysed)
+    params, found = analyzer.analyze(analysed)
     params = mapping.snap(params)  # on the GFV grids: no drift, exact identity
     if decision != "none" and len(frames) > 1:
-        generator = spec.make_generator()
         generator.set_key_picture(decoded_key, params[0])
         params = choose_keypoints(frames, params, generator, fps=fps, snap=mapping.snap,
                                   use_vmaf=decision == "ssim+vmaf",
-                                  groups=getattr(spec.make_analyzer(), "candidate_groups", ()))
+                                  groups=getattr(analyzer, "candidate_groups", ()))
     return mapping.messages(params, ~found, ctx)
+
+
+def segment_key_indices(is_key: Sequence[bool]) -> np.ndarray:
+    """``(N,)`` int: for every output picture (``is_key[i]``: picture ``i`` is a key picture),
+    the index of the key picture of its segment; the frozen-frame baseline repeats it."""
+    index = np.arange(len(is_key))
+    return np.maximum.accumulate(np.where(np.asarray(is_key, dtype=bool), index, 0))
 
 
 @dataclass
@@ -408,6 +420,7 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
     pics: list[PictureLog] = []
     notes: list[str] = []
     used: str | None = None
+    resolved: dict[str | None, tuple[Any, Any, Any] | None] = {}  # gfv_uri -> (spec, mapping, generator)
     for k, key_picture in enumerate(keys):
         msgs = per_key[k]
         if not msgs:
@@ -416,8 +429,10 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
             continue
         base = next((m for m in msgs if m.values["BasePic"]), None)
         uri = base.values.get("gfv_uri") if base is not None else None
-        spec: Any = _carried_generator(uri, networks) or find_by_uri(uri)
-        if spec is None:
+        if uri not in resolved:  # once per generator, not per key picture
+            spec: Any = _carried_generator(uri, networks) or find_by_uri(uri)
+            resolved[uri] = None if spec is None else (spec, spec.make_mapping(), spec.make_generator())
+        if resolved[uri] is None:
             if not key_pictures_only:
                 from .models import available_models
 
@@ -435,9 +450,8 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
             pics.append(PictureLog(len(out), "key", k))
             out.append(key_picture)
             continue
+        spec, mapping, generator = resolved[uri]
         used = spec.name
-        mapping = spec.make_mapping()
-        generator = spec.make_generator()
         try:
             generator.set_key_picture(key_picture, mapping.params(base.recon))
             previous = None

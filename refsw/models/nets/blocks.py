@@ -73,12 +73,15 @@ def warp(inp: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(inp, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
+def _channels_last(conv: nn.Conv2d) -> bool:
+    """Whether ``conv``'s weights are in the channels-last memory format (the decoder's copies)."""
+    return conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+
+
 def like_weights(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     """``x`` ``(B, C, H, W)`` in the memory format of ``conv``'s weights (channels-last for the
     decoder's networks), so that oneDNN does not convert it in every convolution; same values."""
-    if conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous():
-        return x.contiguous(memory_format=torch.channels_last)
-    return x
+    return x.contiguous(memory_format=torch.channels_last) if _channels_last(conv) else x
 
 
 def heads(module: nn.Module, x: torch.Tensor, *names: str) -> list[torch.Tensor]:
@@ -86,10 +89,8 @@ def heads(module: nn.Module, x: torch.Tensor, *names: str) -> list[torch.Tensor]
     name; computed by one convolution when :func:`fuse_heads` fused them (the same values)."""
     fused = module.__dict__.get("fused_heads")
     if fused is not None and fused[0] == names:
-        # each output in the memory format its own convolution gives (later kernels round alike)
-        cl = fused[1].weight.is_contiguous(memory_format=torch.channels_last)
-        return [t.contiguous(memory_format=torch.channels_last if cl and t.shape[1] > 1 else torch.contiguous_format)
-                for t in fused[1](x).split(fused[2], dim=1)]
+        _, conv, sizes, formats = fused
+        return [t.contiguous(memory_format=f) for t, f in zip(conv(x).split(sizes, dim=1), formats)]
     return [getattr(module, n)(x) for n in names]
 
 
@@ -107,9 +108,13 @@ def fuse_heads(module: nn.Module, *names: str) -> None:
     with torch.no_grad():
         conv.weight.copy_(torch.cat([c.weight for c in convs]))
         conv.bias.copy_(torch.cat([c.bias for c in convs]))
-    if first.weight.is_contiguous(memory_format=torch.channels_last) and not first.weight.is_contiguous():
+    cl = _channels_last(first)
+    if cl:
         conv = conv.to(memory_format=torch.channels_last)
-    module.__dict__["fused_heads"] = (names, conv.eval(), [c.out_channels for c in convs])
+    # each output in the memory format its own convolution gives (later kernels round alike;
+    # a one-channel output is plain contiguous)
+    formats = [torch.channels_last if cl and c.out_channels > 1 else torch.contiguous_format for c in convs]
+    module.__dict__["fused_heads"] = (names, conv.eval(), [c.out_channels for c in convs], formats)
 
 
 def _norm(kind: str, channels: int, dims: int = 2) -> nn.Module:
