@@ -168,7 +168,7 @@ def count_bits(stream: bytes) -> tuple[int, int, int]:
 def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: int = 32, precision: int | None = None,
                  backend: str = "vvenc", decision: str = "ssim+vmaf", matrix_precision: int | None = None,
                  nnpfc_mode: int = 1, analyse_decoded_key: bool | None = None,
-                 key_period: int = 0) -> tuple[bytes, EncodeSummary]:
+                 key_period: int = 0, deterministic: bool = False) -> tuple[bytes, EncodeSummary]:
     """Encodes a face video into one VVC byte stream with GFV SEI messages.
 
     Args:
@@ -198,6 +198,8 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
             pictures are coded as one VVC sequence (low delay: each after the first predicted
             from the one before); each starts a segment with its own base GFV message in its
             access unit, animated from that key picture.
+        deterministic: the encoder's own synthesis (its decision) runs the generator's portable
+            fp32 path (``gfv-decode --deterministic``), so the stream does not depend on the CPU.
 
     Returns:
         ``(stream, summary)``: the Annex B byte stream and what it contains.
@@ -234,7 +236,7 @@ def encode_video(frames: np.ndarray, fps: float, *, model: str = "kptps", qp: in
               (PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
                nnpfc_values(spec.uri_tag, spec.uri, nnpfc_mode, network)),
               (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values())]
-    generator = spec.make_generator() if decision != "none" else None  # re-keyed per segment
+    generator = spec.make_generator(deterministic=deterministic) if decision != "none" else None  # re-keyed per segment
     per_au: dict[int, AccessUnitSEI] = {}
     for k, (start, decoded_key) in enumerate(zip(starts, decoded_keys)):
         segment = frames[start:start + key_period] if key_period else frames
@@ -370,7 +372,7 @@ def _carried_generator(uri: str | None, networks: dict[str, bytes]) -> _StreamGe
 
 
 def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backend: str = "vvenc",
-                  key_pictures_only: bool = False) -> DecodedVideo:
+                  key_pictures_only: bool = False, deterministic: bool = False) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
     The generator is chosen from the stream alone: the base GFV message's ``gfv_uri`` names it;
@@ -384,6 +386,8 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
         backend: VVC decoder backend.
         key_pictures_only: when the named generator is not available, output the key pictures
             (with a note) instead of failing; for analysing foreign streams.
+        deterministic: the generator's portable fp32 path (one thread, no oneDNN, no bfloat16):
+            synthesised pictures that are the same on any x86 CPU, for regression hashes.
 
     Raises:
         UnknownGeneratorError: the stream names a generator that is neither carried in the
@@ -431,7 +435,8 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
         uri = base.values.get("gfv_uri") if base is not None else None
         if uri not in resolved:  # once per generator, not per key picture
             spec: Any = _carried_generator(uri, networks) or find_by_uri(uri)
-            resolved[uri] = None if spec is None else (spec, spec.make_mapping(), spec.make_generator())
+            resolved[uri] = None if spec is None else (spec, spec.make_mapping(),
+                                                         spec.make_generator(deterministic=deterministic))
         if resolved[uri] is None:
             if not key_pictures_only:
                 from .models import available_models

@@ -29,3 +29,8 @@ def data_dir(shared_dir: Path) -> Path:
     if not any(path.glob("*.mp4")):
         pytest.skip(f"no test clips in {path}")
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--regenerate-expected", action="store_true", default=False,
+                     help="rewrite the golden MD5s in tests/expected/ instead of comparing with them")

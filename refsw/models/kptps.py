@@ -37,6 +37,6 @@ SPEC = register_model(ModelSpec(
     uri=URI,
     representation=f"{len(KEYPOINTS)} 2-D facial keypoints (GFV coordinates), no matrices",
     make_analyzer=lambda: LandmarkAnalyzer(KEYPOINTS),
-    make_generator=lambda: TPSWarpGenerator(),
+    make_generator=lambda deterministic=False: TPSWarpGenerator(),  # numpy/float64: one path
     make_mapping=lambda precision=None: KeypointMapping(len(KEYPOINTS), precision or 7, URI_TAG, URI),
 ))

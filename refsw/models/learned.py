@@ -22,10 +22,12 @@ network that must animate it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import io
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -227,9 +229,9 @@ class LearnedModel:
         params = torch.cat(out).double().numpy()
         return params, np.ones(len(params), dtype=bool)
 
-    def make_generator(self) -> LearnedGenerator:
-        """A new decoder-side generator."""
-        return LearnedGenerator(self)
+    def make_generator(self, deterministic: bool = False) -> LearnedGenerator:
+        """A new decoder-side generator (``deterministic``: see :class:`LearnedGenerator`)."""
+        return LearnedGenerator(self, deterministic=deterministic)
 
 
 @lru_cache(maxsize=8)
@@ -260,9 +262,17 @@ class LearnedGenerator:
     ``docs/models.md``). The encoder runs the same generator, so its decisions see it.
     """
 
-    def __init__(self, model: LearnedModel, detail_transfer: bool | None = None, optimise: bool = True) -> None:
+    def __init__(self, model: LearnedModel, detail_transfer: bool | None = None, optimise: bool = True,
+                 deterministic: bool = False) -> None:
         """``optimise=False``: the plain network, without the speed-ups that change no output bit
-        (for tests and measurements; the output is the same)."""
+        (for tests and measurements; the output is the same). ``deterministic=True``: the
+        portable path for regression hashes: the plain network in fp32 throughout (no bfloat16),
+        one thread and torch's reference convolutions instead of oneDNN's ISA-specific kernels,
+        so that the output does not depend on the x86 CPU's vector extensions (slower; its
+        pictures differ slightly from the default path's)."""
+        if deterministic:
+            optimise = False
+        self.deterministic = deterministic
         self.model = model
         if detail_transfer is None:
             detail_transfer = DETAIL_TRANSFER[model.name]
@@ -287,8 +297,22 @@ class LearnedGenerator:
         self._last: tuple[tuple[bytes, bytes | None], np.ndarray] | None = None
         self.uses_previous = model.name == "cttr"
 
-    def _autocast(self):
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext() if self.deterministic else torch.autocast("cpu", dtype=torch.bfloat16)
+
+    @contextlib.contextmanager
+    def _numerics(self) -> Iterator[None]:
+        """Deterministic mode: one thread and no oneDNN for the duration of one call."""
+        if not self.deterministic:
+            yield
+            return
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.backends.mkldnn.flags(enabled=False):
+                yield
+        finally:
+            torch.set_num_threads(threads)
 
     @torch.inference_mode()
     def set_key_picture(self, key_picture: np.ndarray, key_params: np.ndarray) -> None:
@@ -298,6 +322,10 @@ class LearnedGenerator:
             key_picture: ``(H, W, 3)`` uint8 RGB decoded key picture.
             key_params: ``(D,)`` float64 parameters of the key picture (from the base GFV message).
         """
+        with self._numerics():
+            self._set_key_picture(key_picture, key_params)
+
+    def _set_key_picture(self, key_picture: np.ndarray, key_params: np.ndarray) -> None:
         self._key = key_picture
         self._key_params = np.asarray(key_params, dtype=np.float64)
         self._last = None
@@ -384,10 +412,11 @@ class LearnedGenerator:
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         st = self._state
-        pred, deformation = self._synthesise(self._params_tensors(params), previous)
-        pred = pred.float()
-        if self.detail_transfer:
-            pred = pred + warp(st["residual"], deformation - st["key_displacement"])
+        with self._numerics():
+            pred, deformation = self._synthesise(self._params_tensors(params), previous)
+            pred = pred.float()
+            if self.detail_transfer:
+                pred = pred + warp(st["residual"], deformation - st["key_displacement"])
         out = _to_uint8(pred)
         self._last = (key, out)
         return out
@@ -420,7 +449,7 @@ def register_learned_models() -> None:
         register_model(ModelSpec(
             name=name, uri_tag=URI_TAG, uri=uri, representation=REPRESENTATIONS[name],
             make_analyzer=lambda n=name: LearnedModel.committed(n),
-            make_generator=lambda n=name: LearnedModel.committed(n).make_generator(),
+            make_generator=lambda deterministic=False, n=name: LearnedModel.committed(n).make_generator(deterministic),
             make_mapping=lambda precision=None, matrix_precision=None, n=name, u=uri:
                 make_mapping(n, u, precision, matrix_precision),
             analyse_decoded_key=ANALYSE_DECODED_KEY[name],

@@ -1,0 +1,112 @@
+"""Golden tests: MD5s of streams, SEI traces and decoded pictures for every model.
+
+A refactoring must leave every output bit as it was. For each model a short real clip is
+encoded and decoded, and the MD5s of the stream, of the SEI trace (VTM dump format) and of the
+decoded pictures are compared with ``tests/expected/golden.json``:
+
+* ``portable``: the generator's deterministic fp32 path (``--deterministic``) on both sides;
+  these MD5s are the same on any x86 CPU.
+* ``default``: the default (fast) path; its bfloat16 kernels depend on the CPU's vector
+  extensions, so these MD5s are checked only on a CPU with the same flags as the one that
+  recorded them (the test says so when it skips).
+
+A missing entry fails unless ``pytest --regenerate-expected`` is given, which rewrites the
+entries of the tests that run (CompressAI's ``tests/expected`` practice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refsw.gfv_codec import decode_stream, encode_video
+from refsw.train.data import TEST_CLIPS, load_clip
+
+EXPECTED = Path(__file__).resolve().parent / "expected" / "golden.json"
+
+#: (model, pictures, key_period, decision): short enough for the suite, long enough for two
+#: segments (two key pictures, base and predicted GFV messages in each). The pictures are every
+#: 4th of the clip, so they move; the learned models send the analysed parameters as they are
+#: (``decision="none"``) so that every non-key picture is synthesised; ``kptps`` runs the
+#: default encoder decision.
+CASES = [("kptps", 10, 5, "ssim+vmaf"), ("fomm", 6, 3, "none"), ("cfte", 6, 3, "none"), ("cttr", 6, 3, "none"),
+         ("fv2v", 4, 2, "none")]
+
+
+def _cpu_flags() -> str:
+    """The vector extensions of this CPU that change bfloat16/oneDNN results (Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return " ".join(sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "f16c"))))
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def _hashes(frames: np.ndarray, model: str, key_period: int, decision: str, deterministic: bool) -> dict[str, str]:
+    """MD5s of the stream, its SEI trace and its decoded pictures (all pictures in output order)
+    and the number of synthesised pictures."""
+    stream, _ = encode_video(frames, 25.0, model=model, qp=37, key_period=key_period, decision=decision,
+                             deterministic=deterministic)
+    decoded = decode_stream(stream, deterministic=deterministic)
+    pictures = hashlib.md5()
+    for picture in decoded.frames:
+        pictures.update(np.ascontiguousarray(picture, dtype=np.uint8).tobytes())
+    return {"stream": _md5(stream), "trace": _md5(decoded.sei.trace_text().encode()),
+            "pictures": pictures.hexdigest(), "count": str(len(decoded.frames)),
+            "synthesised": str(sum(not np.array_equal(p, decoded.frames[k]) for p, k in
+                                   zip(decoded.frames, [lg.key_picture * key_period for lg in decoded.pictures])))}
+
+
+@pytest.fixture(scope="module")
+def clip(shared_dir: Path) -> np.ndarray:
+    """``(10, 256, 256, 3)`` uint8: every 4th of the first 40 pictures of the clip no model was
+    trained on."""
+    return load_clip(TEST_CLIPS[0], data_dir=shared_dir / "data", max_frames=40).frames[::4]
+
+
+@pytest.fixture(scope="module")
+def expected(request: pytest.FixtureRequest) -> dict:
+    data = json.loads(EXPECTED.read_text()) if EXPECTED.is_file() else {}
+    yield data
+    if request.config.getoption("--regenerate-expected"):
+        EXPECTED.parent.mkdir(parents=True, exist_ok=True)
+        EXPECTED.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize("path", ["portable", "default"])
+@pytest.mark.parametrize(("model", "count", "key_period", "decision"), CASES)
+def test_outputs_match_the_golden_md5s(model: str, count: int, key_period: int, decision: str, path: str,
+                                       clip: np.ndarray,
+                                       expected: dict, request: pytest.FixtureRequest) -> None:
+    regenerate = request.config.getoption("--regenerate-expected")
+    name = f"{model}-{count}-kp{key_period}-{path}"
+    if path == "default" and not regenerate:
+        recorded = expected.get("_default_cpu_flags")
+        if recorded is not None and recorded != _cpu_flags():
+            pytest.skip("default-path MD5s were recorded on a CPU with other vector extensions")
+    got = _hashes(clip[:count], model, key_period, decision, deterministic=path == "portable")
+    assert int(got["synthesised"]) > 0, "the case must exercise the generator"
+    if regenerate:
+        expected[name] = got
+        if path == "default":
+            expected["_default_cpu_flags"] = _cpu_flags()
+        return
+    assert name in expected, f"no golden MD5s for {name}: run pytest --regenerate-expected"
+    assert got == expected[name]
+
+
+def test_portable_path_is_repeatable(clip: np.ndarray) -> None:
+    """Two deterministic decodes of one stream give the same pictures (FOMM, the fastest net)."""
+    stream, _ = encode_video(clip[:4], 25.0, model="fomm", qp=37, key_period=0, decision="none", deterministic=True)
+    first = decode_stream(stream, deterministic=True).frames
+    second = decode_stream(stream, deterministic=True).frames
+    assert np.array_equal(first, second)
