@@ -11,14 +11,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ctc.metrics.msssim import msssim_per_frame
-from ctc.metrics.vmaf import vmaf_per_frame
+from refsw.metrics.msssim import msssim_per_frame
+from refsw.metrics.vmaf import vmaf_per_frame
 
 
 def frozen_of(decoded) -> np.ndarray:
-    """The frozen-frame baseline of a :class:`refsw.gfv_codec.DecodedVideo`: each decoded key
+    """The frozen-frame baseline of a :class:`refsw.decoder.DecodedVideo`: each decoded key
     picture repeated over its segment (with one key picture: picture 0 repeated), ``(N, H, W, 3)``."""
-    from refsw.gfv_codec import segment_key_indices
+    from refsw.decoder import segment_key_indices
 
     return decoded.frames[segment_key_indices([p.kind == "key" for p in decoded.pictures])]
 

@@ -24,15 +24,15 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import against_frozen, frozen_of, write_csv
 
-from refsw.cli_common import DEFAULT_CFG
+from refsw.config import EncoderConfig
 from refsw.face_crop import prepare_ctc
-from refsw.gfv_codec import decode_stream, encode_video
+from refsw.decoder import decode_stream
+from refsw.encoder import encode_video
 from refsw.video_io import read_video
 
 
@@ -44,7 +44,7 @@ def main() -> int:
     p.add_argument("--qp", type=int, default=32)
     p.add_argument("--model", default="kptps")
     p.add_argument("--csv", help="also write the table as CSV")
-    default_period = yaml.safe_load(DEFAULT_CFG.read_text())["key_period"]
+    default_period = EncoderConfig().key_period
     p.add_argument("--key-period", type=int, default=default_period,
                    help=f"a key picture every N pictures (0: picture 0 only; default gfv-encode's, {default_period})")
     p.add_argument("clips", nargs="*", help="clip file names (default: all *.mp4)")

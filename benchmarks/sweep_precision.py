@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from refsw.models import get_model
-from refsw.models.learned import LAYOUTS
+from refsw.models.learned import LEARNED
 from refsw.train.data import TEST_CLIPS, VALIDATION_CLIPS, load_clip
 from sei.context import DecodingContext
 from sei.registry import PayloadType
@@ -41,7 +41,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def _run(model: str, frames: np.ndarray, params: np.ndarray, q: int | None, p: int) -> tuple[float, np.ndarray]:
     spec = get_model(model)
-    mapping = spec.make_mapping(precision=q, matrix_precision=p)
+    mapping = spec.make_layout(coordinate_precision_factor=q, matrix_element_precision_factor=p)
     payloads = [b for b, _ in mapping.messages(params, np.zeros(len(params), bool), DecodingContext())]
     ctx = DecodingContext()
     recon = []
@@ -76,9 +76,9 @@ def main() -> int:
     clips = [load_clip(c, max_frames=args.frames).frames for c in VALIDATION_CLIPS + TEST_CLIPS]
     print("model | sweep | Q | P | payload bits/picture | PSNR vs unquantised (dB) | PSNR vs source (dB)")
     for model in args.models.split(","):
-        lay = LAYOUTS[model]
+        lay = LEARNED[model].layout
         spec = get_model(model)
-        analysed = [spec.make_analyzer().analyze(f)[0] for f in clips]
+        analysed = [spec.make_analyser().analyse(f)[0] for f in clips]
         exact = []
         for f, prm in zip(clips, analysed):
             gen = spec.make_generator()
@@ -118,8 +118,8 @@ def main() -> int:
             chosen_q, chosen_p = min(ok, key=lambda k: (pairs[k][0], -k[0], -k[1]))
             best = pairs[(chosen_q, chosen_p)]
         print(f"{model} | chosen | {chosen_q or '-'} | {chosen_p} | {best[0]:.1f} | {best[1]:.2f} | "
-              f"{best[2]:.3f}   (current default Q={lay.coord_precision if lay.num_kps else '-'}, "
-              f"P={lay.matrix_precision})", flush=True)
+              f"{best[2]:.3f}   (current default Q={lay.coordinate_precision_factor if lay.num_kps else '-'}, "
+              f"P={lay.matrix_element_precision_factor})", flush=True)
     return 0
 
 

@@ -28,9 +28,13 @@ either videos of any format (prepared with :mod:`ctc.prepare`: face crop, 25 Hz,
 ``frames`` pictures) or CTC raw files already at the test size
 (``NAME_256x256_25_8bit_444.rgb`` / ``_420.yuv``), used as they are.
 
-Codec entries: ``type: gfvc`` runs :func:`refsw.gfv_codec.encode_video` (options ``model``,
-``precision``, ``key_period`` (a key picture every N pictures, the GFVC software's ``gop_size``;
-0, the default: picture 0 only), ``backend``; the rate points are key-picture QPs); ``type: video`` runs a
+Codec entries: ``type: gfvc`` runs :func:`refsw.encoder.encode_video` with an encoder
+configuration (:class:`refsw.config.EncoderConfig`): ``encoder_cfg``, a list of encoder
+configuration files applied in order (a path, or a file of the ``cfg`` package such as
+``encoder/gfvc_ctc.yaml``: one key picture, as the GFVC CTC), then the entry's own encoder
+options (``model``, ``coordinate_precision_factor``, ``key_period``, ``backend``, ``decision``,
+...; not ``qp``, ``frames`` or ``size``, which the test sets); the rate points are key-picture
+QPs. ``type: video`` runs a
 :mod:`refsw.codecs` backend over the whole sequence (options ``backend``, ``low_delay``
 (default true), ``backend_options`` passed to the backend's constructor). ``enabled`` is
 ``true`` (default), ``false`` or ``if_available`` (skipped, with a note in the results, when the
@@ -47,6 +51,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from refsw.config import ConfigError as EncoderConfigError
+from refsw.config import EncoderConfig, cfg_path, load_encoder_config
 
 __all__ = [
     "REPO_ROOT",
@@ -67,10 +74,11 @@ _TOP_KEYS = {
     "sequences", "codecs", "anchor", "metrics", "bd_method",
 }  # fmt: skip
 _SEQ_KEYS = {"name", "source", "frames", "fps", "class"}
+#: Encoder options a gfvc entry may set (the test sets qp, frames and size).
+_ENCODER_KEYS = set(EncoderConfig.keys()) - {"qp", "frames", "size"}
 _CODEC_KEYS = {
-    "name", "type", "role", "enabled", "qps", "model", "precision", "key_period", "backend", "low_delay",
-    "backend_options",
-}  # fmt: skip
+    "name", "type", "role", "enabled", "qps", "backend", "low_delay", "backend_options", "encoder_cfg",
+} | _ENCODER_KEYS  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -107,9 +115,8 @@ class CodecSpec:
         enabled: ``"true"``, ``"false"`` or ``"if_available"``.
         qps: rate points (QPs; key-picture QPs for ``gfvc``).
         backend: codec backend name (:func:`refsw.codecs.create_backend`).
-        model: GFV model (``gfvc`` only).
-        precision: GFV coordinate precision factor (``gfvc`` only; ``None``: the model's default).
-        key_period: a key picture every N pictures (``gfvc`` only; 0: picture 0 only).
+        encoder: the encoder configuration (``gfvc`` only; ``backend`` and ``encoder.backend``
+            agree).
         low_delay: low-delay GOP (``video`` only).
         backend_options: keyword arguments of the backend's constructor (``video`` only).
     """
@@ -120,23 +127,30 @@ class CodecSpec:
     enabled: str
     qps: tuple[int, ...]
     backend: str
-    model: str | None = None
-    precision: int | None = None
-    key_period: int = 0
+    encoder: EncoderConfig | None = None
     low_delay: bool = True
     backend_options: dict[str, Any] = field(default_factory=dict)
 
     def job_key(self) -> dict[str, Any]:
         """What determines a job's result, for the result cache."""
+        enc = self.encoder
+        defaults = EncoderConfig()
+        # the keys results were cached under before the encoder configuration existed stay as
+        # they were ("precision" is the coordinate precision factor); other options only when
+        # they differ from the defaults
+        extra = {} if enc is None else {
+            k: v for k, v in enc.as_dict().items()
+            if k not in ("model", "coordinate_precision_factor", "key_period", "backend", "qp", "frames", "size")
+            and v != getattr(defaults, k)}
         return {
             "type": self.type,
             "backend": self.backend,
-            "model": self.model,
-            "precision": self.precision,
+            "model": enc.model if enc else None,
+            "precision": enc.coordinate_precision_factor if enc else None,
             "low_delay": self.low_delay,
             "backend_options": self.backend_options,
-            # only when set: results cached before the option existed keep their keys
-            **({"key_period": self.key_period} if self.key_period else {}),
+            **({"key_period": enc.key_period} if enc and enc.key_period else {}),
+            **extra,
         }
 
 
@@ -155,7 +169,7 @@ class CtcConfig:
         sequences: the test sequences, in table order.
         codecs: the codec configurations, in table order (disabled ones removed).
         anchor: name of the anchor codec.
-        metrics: metric names (:func:`ctc.metrics.get_metric`).
+        metrics: metric names (:func:`refsw.metrics.get_metric`).
         bd_method: BD interpolation (``"pchip"`` or ``"cubic"``).
         files: the configuration files, in merge order.
         resolved: the merged configuration tree after variable expansion (for provenance).
@@ -231,6 +245,14 @@ def _path(value: str) -> Path:
     return p if p.is_absolute() else (REPO_ROOT / p).resolve()
 
 
+def _encoder_cfg_path(name: str) -> Path:
+    """An encoder configuration file: a file of the ``cfg`` package, else a path."""
+    try:
+        return cfg_path(name)
+    except EncoderConfigError:
+        return _path(name)
+
+
 def _int(value: Any, where: str, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{where} must be an integer >= {low}, got {value!r}")
@@ -297,18 +319,17 @@ def _codec(entry: Any, index: int) -> CodecSpec:
         unused = {"low_delay", "backend_options"} & set(entry)
         if unused:
             raise ConfigError(f"{where}: {', '.join(sorted(unused))} not used by type gfvc")
-        return CodecSpec(
-            name=name,
-            type=kind,
-            role=role,
-            enabled=enabled,
-            qps=qps_t,
-            backend=str(entry.get("backend", "vvenc")),
-            model=str(entry.get("model", "kptps")),
-            precision=_int(entry["precision"], f"{where}.precision") if "precision" in entry else None,
-            key_period=_int(entry.get("key_period", 0), f"{where}.key_period", low=0),
-        )
-    unused = {"model", "precision", "key_period"} & set(entry)
+        files = entry.get("encoder_cfg", [])
+        if not isinstance(files, list) or not all(isinstance(x, str) for x in files):
+            raise ConfigError(f"{where}.encoder_cfg must be a list of encoder configuration files")
+        try:
+            encoder = load_encoder_config([_encoder_cfg_path(x) for x in files],
+                                          {k: entry[k] for k in _ENCODER_KEYS if k in entry})
+        except EncoderConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        return CodecSpec(name=name, type=kind, role=role, enabled=enabled, qps=qps_t, backend=encoder.backend,
+                         encoder=encoder)
+    unused = ({"encoder_cfg"} | _ENCODER_KEYS - {"backend"}) & set(entry)
     if unused:
         raise ConfigError(f"{where}: {', '.join(sorted(unused))} not used by type video")
     if "backend" not in entry:
@@ -363,7 +384,7 @@ def load_config(files: list[str | Path] | str | Path) -> CtcConfig:
 
 
 def _build(tree: dict[str, Any], paths: list[str | Path]) -> CtcConfig:
-    from ctc.metrics import available_metrics
+    from refsw.metrics import available_metrics
 
     name = _name(tree.get("name"), "name")
     size = _int(tree.get("size", 256), "size")

@@ -118,18 +118,11 @@ def _code(job: Job, frames: np.ndarray) -> tuple[bytes, np.ndarray, dict[str, An
     """Encode and decode; returns ``(bitstream, decoded RGB, rate/time fields)``."""
     codec = job.codec
     if codec.type == "gfvc":
-        from refsw.gfv_codec import decode_stream, encode_video
+        from refsw.decoder import decode_stream
+        from refsw.encoder import encode_video
 
         t0 = time.perf_counter()
-        stream, summary = encode_video(
-            frames,
-            float(job.fps),
-            model=codec.model or "kptps",
-            qp=job.qp,
-            precision=codec.precision,
-            backend=codec.backend,
-            key_period=codec.key_period,
-        )
+        stream, summary = encode_video(frames, float(job.fps), codec.encoder, qp=job.qp)
         t1 = time.perf_counter()
         decoded = decode_stream(stream, backend=codec.backend).frames
         t2 = time.perf_counter()
@@ -157,8 +150,8 @@ def _code(job: Job, frames: np.ndarray) -> tuple[bytes, np.ndarray, dict[str, An
 
 def _measure(names: tuple[str, ...], ref: np.ndarray, dist: np.ndarray) -> dict[str, Any]:
     """Per-picture values and means of every metric; unavailable ones say so (never skipped)."""
-    from ctc.metrics import get_metric
-    from ctc.metrics.common import MetricUnavailable
+    from refsw.metrics import get_metric
+    from refsw.metrics.common import MetricUnavailable
 
     out: dict[str, Any] = {}
     for name in names:
@@ -195,7 +188,7 @@ def run_job(job: Job) -> dict[str, Any]:
 
     Raises:
         JobError: the decoder returned a wrong number or size of pictures.
-        refsw.codecs.CodecError, ctc.metrics.MetricError, ...: the codec or a metric failed.
+        refsw.codecs.CodecError, refsw.metrics.MetricError, ...: the codec or a metric failed.
     """
     from refsw.video_io import read_video
 

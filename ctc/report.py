@@ -247,7 +247,7 @@ def _codec_text(cfg: CtcConfig, name: str) -> str:
     c = cfg.codec(name)
     qps = "/".join(map(str, c.qps))
     if c.type == "gfvc":
-        return f"`{c.name}`: GFV codec, model {c.model}, key picture {c.backend} at QP {qps}"
+        return f"`{c.name}`: GFV codec, model {c.encoder.model if c.encoder else None}, key picture {c.backend} at QP {qps}"
     gop = "low delay" if c.low_delay else "random access"
     return f"`{c.name}`: {c.backend}, {gop}, QP {qps}"
 

@@ -17,7 +17,7 @@ import pytest
 from sei_streams import BROKEN
 from test_conformance import VECTORS
 
-from sei.check_app import main
+from refsw.apps.check_app import main
 
 FINDING_FIELDS = {"element", "rule", "source", "severity", "nal_index", "message_index", "payload_type",
                   "payload_byte_offset", "payload_bit_offset", "nal_byte_offset", "nal_bit_offset",

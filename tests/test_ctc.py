@@ -153,7 +153,7 @@ def test_changed_job_settings_invalidate_the_cache(
     assert _cached(stored, job) is not None
     assert _cached(stored, dataclasses.replace(job, metrics=("psnr_yuv",))) is None
     assert _cached(stored, dataclasses.replace(job, sequence_sha256="0" * 64)) is None
-    refreshed = dataclasses.replace(job, codec=dataclasses.replace(job.codec, key_period=10))
+    refreshed = dataclasses.replace(job, codec=dataclasses.replace(job.codec, encoder=job.codec.encoder.replace(key_period=10)))
     assert _cached(stored, refreshed) is None  # the GFVC software's gop_size is a job setting
 
 

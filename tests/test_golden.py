@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refsw.gfv_codec import decode_stream, encode_video
+from refsw.decoder import decode_stream
+from refsw.encoder import encode_video
 from refsw.train.data import TEST_CLIPS, load_clip
 
 EXPECTED = Path(__file__).resolve().parent / "expected" / "golden.json"

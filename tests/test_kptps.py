@@ -11,7 +11,7 @@ import pytest
 
 from refsw.face_crop import prepare_ctc
 from refsw.models import find_by_uri, get_model
-from refsw.models.search import _luma, choose_keypoints, ssim_luma
+from refsw.encoder.decision import _luma, choose_keypoints, ssim_luma
 from refsw.models.tps import TPSWarpGenerator
 from refsw.video_io import read_video
 from sei.context import DecodingContext
@@ -27,7 +27,7 @@ def clip(data_dir: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tracked(clip: np.ndarray) -> np.ndarray:
-    kps, found = get_model("kptps").make_analyzer().analyze(clip)
+    kps, found = get_model("kptps").make_analyser().analyse(clip)
     assert found.all()
     return np.round(kps / 2.0 ** -7) * 2.0 ** -7
 
@@ -42,7 +42,7 @@ def test_registry_finds_model_by_uri() -> None:
 
 def test_keypoints_on_grid_round_trip_exactly(tracked: np.ndarray) -> None:
     spec = get_model("kptps")
-    mapping = spec.make_mapping(precision=7)
+    mapping = spec.make_layout(coordinate_precision_factor=7)
     enc = DecodingContext()
     payloads = mapping.messages(tracked, np.zeros(len(tracked), bool), enc, gfv_id=3)
     dec = DecodingContext()

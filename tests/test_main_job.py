@@ -10,10 +10,10 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from ctc.metrics.msssim import msssim_per_frame
-from ctc.metrics.vmaf import vmaf_per_frame
-from refsw import decoder_app, encoder_app
-from refsw.carriage import strip_sei
+from refsw.metrics.msssim import msssim_per_frame
+from refsw.metrics.vmaf import vmaf_per_frame
+from refsw.apps import decoder_app, encoder_app
+from sei.carriage import strip_sei
 from refsw.codecs import create_backend
 from refsw.face_crop import prepare_ctc
 from refsw.video_io import read_video, write_video
@@ -261,7 +261,7 @@ def test_key_picture_every_n_pictures(data_dir: Path, tmp_path: Path, capsys) ->
     # --key-period (the GFVC software's gop_size): key pictures 0, P, 2P... coded as one VVC
     # sequence, each with its own base GFV message; on a clip with large head motion the
     # refreshed key pictures bring the decoded video closer to the source than one key picture
-    from refsw.gfv_codec import decode_stream
+    from refsw.decoder import decode_stream
     from sei import check_app
 
     src = data_dir / "tpsmm_driving.mp4"

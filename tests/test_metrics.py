@@ -1,4 +1,4 @@
-"""Tests of the CTC quality metrics (ctc.metrics) on a real talking-head clip at 256x256."""
+"""Tests of the CTC quality metrics (refsw.metrics) on a real talking-head clip at 256x256."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ctc.metrics import (
+from refsw.metrics import (
     MetricError,
     MetricInputError,
     MetricRegistryError,
@@ -24,7 +24,7 @@ from ctc.metrics import (
     vmaf_per_frame,
     vmaf_per_frame_i420,
 )
-from ctc.metrics.common import rgb_to_i420_planes
+from refsw.metrics.common import rgb_to_i420_planes
 
 CTC_SIZE = 256
 NUM_FRAMES = 5

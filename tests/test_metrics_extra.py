@@ -11,7 +11,7 @@ import pytest
 import torch
 from pytorch_msssim import ssim as reference_ssim
 
-from ctc.metrics import (
+from refsw.metrics import (
     AVAILABLE,
     MetricError,
     MetricInputError,
@@ -21,17 +21,17 @@ from ctc.metrics import (
     metric_status,
     psnr_rgb_per_frame,
 )
-from ctc.metrics.backbones import (
+from refsw.metrics.backbones import (
     ALEXNET_CHANNELS,
     VGG16_CHANNELS,
     AlexNetFeatures,
     L2Pool2d,
     Vgg16Features,
 )
-from ctc.metrics.common import rgb_to_i420_planes
-from ctc.metrics.dists import Dists, dists_per_frame
-from ctc.metrics.lpips import Lpips, lpips_per_frame
-from ctc.metrics.ssim import (
+from refsw.metrics.common import rgb_to_i420_planes
+from refsw.metrics.dists import Dists, dists_per_frame
+from refsw.metrics.lpips import Lpips, lpips_per_frame
+from refsw.metrics.ssim import (
     K1,
     K2,
     gaussian_window_1d,
@@ -40,7 +40,7 @@ from ctc.metrics.ssim import (
     ssim_rgb_per_frame,
     ssim_yuv_per_frame,
 )
-from ctc.metrics.weights import (
+from refsw.metrics.weights import (
     ALEXNET_FILE,
     DISTS_FILE,
     ENV_VAR,
@@ -48,7 +48,7 @@ from ctc.metrics.weights import (
     LPIPS_VGG_FILE,
     VGG16_FILE,
 )
-from ctc.metrics.xpsnr import xpsnr_per_frame, xpsnr_per_frame_i420
+from refsw.metrics.xpsnr import xpsnr_per_frame, xpsnr_per_frame_i420
 
 C1 = (K1 * 255) ** 2
 C2 = (K2 * 255) ** 2

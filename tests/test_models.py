@@ -8,22 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from ctc.metrics.msssim import msssim_per_frame
-from ctc.metrics.vmaf import vmaf_per_frame
-from refsw.gfv_codec import (
-    StreamError,
-    UnknownGeneratorError,
-    decode_stream,
-    encode_video,
-)
-from refsw.models import available_models, find_by_uri, get_model
+from refsw.metrics.msssim import msssim_per_frame
+from refsw.metrics.vmaf import vmaf_per_frame
+from refsw.decoder import StreamError, UnknownGeneratorError, decode_stream
+from refsw.encoder import encode_video
+from refsw.models import available_models, find_by_uri, get_model, parse_generator_uri
 from refsw.models.learned import (
-    LAYOUTS,
+    LEARNED as LEARNED_INFO,
     CheckpointError,
     LearnedModel,
-    generator_uri,
+    checkpoint_uri,
     load_checkpoint,
-    parse_uri,
     weights_path,
 )
 from refsw.models.nets.blocks import count_parameters
@@ -85,7 +80,7 @@ def test_checkpoint_committed_small_and_described(name: str) -> None:
     assert meta["train_clips"] == list(TRAIN_CLIPS)
     assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
     spec = get_model(name)
-    assert spec.uri == generator_uri(name, path.read_bytes()) and parse_uri(spec.uri)[0] == name
+    assert spec.uri == checkpoint_uri(name, path.read_bytes()) and parse_generator_uri(spec.uri)[0] == name
     assert find_by_uri(spec.uri) is spec
     import hashlib
 
@@ -106,17 +101,17 @@ def _parse(payloads: list[bytes]) -> list[dict]:
 @pytest.mark.parametrize("name", LEARNED)
 def test_gfv_carriage_is_exact_on_the_grid(name: str, held_out: np.ndarray) -> None:
     spec = get_model(name)
-    params, found = spec.make_analyzer().analyze(held_out)
-    assert params.shape == (len(held_out), LAYOUTS[name].dim) and found.all()
+    params, found = spec.make_analyser().analyse(held_out)
+    assert params.shape == (len(held_out), LEARNED_INFO[name].layout.dim) and found.all()
     assert np.ptp(params, axis=0).max() > 0  # the analysis follows the pictures
-    mapping = spec.make_mapping()
+    mapping = spec.make_layout()
     snapped = mapping.snap(params)
     payloads = [p for p, _ in mapping.messages(snapped, ~found, DecodingContext())]
     recon = np.stack([mapping.params(r) for r in _parse(payloads)])
     np.testing.assert_array_equal(recon, snapped)
     # coarser precision, values off the grid: a smaller base message, and closed-loop
     # prediction keeps every picture within one step (no drift along the clip)
-    coarse = spec.make_mapping(precision=4, matrix_precision=3)
+    coarse = spec.make_layout(coordinate_precision_factor=4, matrix_element_precision_factor=3)
     cp = [p for p, _ in coarse.messages(params, ~found, DecodingContext())]
     assert len(cp[0]) < len(payloads[0])
     err = np.abs(np.stack([coarse.params(r) for r in _parse(cp)]) - mapping.snap(params))
@@ -130,8 +125,8 @@ def test_gfv_syntax_per_model(held_out: np.ndarray) -> None:
             "fv2v": (15, 1, [(4, 1, 3, 3), (5, 1, 3, 1)])}
     for name, (kps, z, mats) in want.items():
         spec = get_model(name)
-        params, found = spec.make_analyzer().analyze(held_out[:3])
-        payloads = spec.make_mapping().messages(spec.make_mapping().snap(params), ~found, DecodingContext())
+        params, found = spec.make_analyser().analyse(held_out[:3])
+        payloads = spec.make_layout().messages(spec.make_layout().snap(params), ~found, DecodingContext())
         v = payloads[0][1]
         assert v["gfv_nn_present_flag"] == 1 and v["gfv_nn_mode_idc"] == 1 and v["gfv_uri"] == spec.uri
         assert v["gfv_coordinate_present_flag"] == int(kps > 0)
@@ -158,7 +153,7 @@ def test_stream_names_generator_and_decoder_uses_it(name: str, held_out: np.ndar
     # the decoder's pictures are the encoder's synthesis: same parameters, same generator
     spec = get_model(name)
     gen = spec.make_generator()
-    mapping = spec.make_mapping()
+    mapping = spec.make_layout()
     recon = [m.recon for _, m in sei.messages if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO]
     gen.set_key_picture(dec.frames[0], mapping.params(recon[0]))
     prev = None
@@ -181,7 +176,7 @@ def test_network_carried_in_nnpfc_payload(held_out: np.ndarray, monkeypatch: pyt
     from refsw.models import registry
 
     monkeypatch.delitem(registry.MODELS, "cfte")
-    uri = generator_uri("cfte", weights_path("cfte").read_bytes())
+    uri = checkpoint_uri("cfte", weights_path("cfte").read_bytes())
     assert find_by_uri(uri) is None
     dec = decode_stream(stream)
     assert dec.generator == "cfte"
@@ -205,8 +200,8 @@ def test_decoder_refuses_unknown_generator(held_out: np.ndarray, shared_dir) -> 
 
 
 def test_corrupted_network_payload_is_refused(held_out: np.ndarray) -> None:
-    from refsw.carriage import AccessUnitSEI, insert_sei
-    from refsw.gfv_codec import nnpfc_values
+    from sei.carriage import AccessUnitSEI, insert_sei
+    from refsw.encoder.sei_encoder import nnpfc_values
     from sei.sei_message import write_payload
 
     stream, _ = encode_video(held_out[:3], 25.0, model="cfte", decision="none")
@@ -219,7 +214,7 @@ def test_corrupted_network_payload_is_refused(held_out: np.ndarray) -> None:
     # a network nobody names is not loaded: the stream still decodes with the committed CFTE
     np.testing.assert_array_equal(decode_stream(extra).frames, decode_stream(stream).frames)
     # the stream names exactly these (corrupted) bytes: refused with a clear error
-    forged = extra.replace(get_model("cfte").uri.encode(), generator_uri("cfte", bytes(data)).encode())
+    forged = extra.replace(get_model("cfte").uri.encode(), checkpoint_uri("cfte", bytes(data)).encode())
     with pytest.raises(StreamError, match="carries a network this decoder cannot load"):
         decode_stream(forged)
     with pytest.raises(CheckpointError):
@@ -231,9 +226,9 @@ def test_detail_transfer_keeps_the_key_picture_sharp(name: str, held_out: np.nda
     from refsw.models.learned import LearnedGenerator
 
     spec = get_model(name)
-    model = spec.make_analyzer()
-    mapping = spec.make_mapping()
-    params = mapping.snap(model.analyze(held_out[:2])[0])
+    model = spec.make_analyser()
+    mapping = spec.make_layout()
+    params = mapping.snap(model.analyse(held_out[:2])[0])
     near = mapping.snap(params[0] + 0.02)  # a small motion: one or two quantisation steps
     assert not np.array_equal(near, params[0])
     import cv2
@@ -251,8 +246,8 @@ def test_detail_transfer_keeps_the_key_picture_sharp(name: str, held_out: np.nda
 
 def test_cttr_trajectory_restarts_after_the_key_picture(held_out: np.ndarray) -> None:
     spec = get_model("cttr")
-    mapping = spec.make_mapping()
-    params = mapping.snap(spec.make_analyzer().analyze(held_out[[0, 5, 10]])[0])
+    mapping = spec.make_layout()
+    params = mapping.snap(spec.make_analyser().analyse(held_out[[0, 5, 10]])[0])
     gen = spec.make_generator()
     gen.set_key_picture(held_out[0], params[0])
     after_key = gen.generate(params[2], previous=params[0])
@@ -263,7 +258,7 @@ def test_cttr_trajectory_restarts_after_the_key_picture(held_out: np.ndarray) ->
 def test_sequential_decision_holds_as_the_decoder_renders(shared_dir) -> None:
     # CTTR's pictures depend on the previous picture's parameters: every picture the encoder
     # moves must still beat the key picture on SSIM and VMAF in the decoded video
-    from refsw.models.search import _luma, ssim_luma
+    from refsw.encoder.decision import _luma, ssim_luma
 
     frames = load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data").frames[:45:3]
     decoded = decode_stream(encode_video(frames, 25.0, model="cttr")[0]).frames
@@ -285,7 +280,7 @@ def test_decoder_speed_ups_give_the_same_pictures(name: str, shared_dir) -> None
 
     frames = load_clip(TEST_CLIPS[0], data_dir=shared_dir / "data", max_frames=40).frames
     model = LearnedModel.committed(name)
-    params = model.analyze(frames)[0]
+    params = model.analyse(frames)[0]
     fast, plain = LearnedGenerator(model), LearnedGenerator(model, optimise=False)
     assert all(c.weight.dtype == torch.float32 for c in _warping_decoder_convs(plain.net.generator))
     assert "fused_heads" not in vars(plain.net.generator) and "fused_heads" in vars(fast.net.generator)
@@ -299,7 +294,7 @@ def test_a_repeated_picture_is_not_synthesised_again(held_out: np.ndarray, monke
     from refsw.models.learned import LearnedGenerator
 
     model = LearnedModel.committed("cttr")
-    p = model.analyze(held_out[[0, 4, 8]])[0]
+    p = model.analyse(held_out[[0, 4, 8]])[0]
     gen = LearnedGenerator(model)
     gen.set_key_picture(held_out[0], p[0])
     calls = []
@@ -341,7 +336,7 @@ def test_a_still_picture_stays_still(model: str, decoded_key: bool, still: bool,
 def test_cttr_resolutions_from_the_same_4x4_feature(size: int, shared_dir) -> None:
     clip = load_clip(VALIDATION_CLIPS[0], size=size, data_dir=shared_dir / "data", max_frames=4).frames
     spec = get_model("cttr")
-    params, _ = spec.make_analyzer().analyze(clip)
+    params, _ = spec.make_analyser().analyse(clip)
     assert params.shape == (4, 16)
     gen = spec.make_generator()
     gen.set_key_picture(clip[0], params[0])
@@ -354,7 +349,7 @@ def test_cttr_resolutions_from_the_same_4x4_feature(size: int, shared_dir) -> No
 def _bar(name: str, clip_name: str, frames_n: int, shared_dir, stride: int = 1
          ) -> tuple[float, float, float, float, int]:
     frames = load_clip(clip_name, data_dir=shared_dir / "data").frames[::stride][:frames_n]
-    stream, _ = encode_video(frames, 25.0, model=name)
+    stream, _ = encode_video(frames, 25.0, model=name, key_period=0)  # one key picture: the frozen bar below
     decoded = decode_stream(stream)
     dec = decoded.frames
     frozen = np.repeat(dec[:1], len(frames), axis=0)
@@ -426,7 +421,7 @@ def test_training_scores_what_the_decoder_outputs(name: str, held_out: np.ndarra
     task = TASKS[name](preset["config"], preset["noise"])
     task.net.load_state_dict({k: v.float() for k, v in model.net.state_dict().items()})
     task.net.eval()
-    params = model.analyze(held_out[[0, 6]])[0]
+    params = model.analyse(held_out[[0, 6]])[0]
     gen = LearnedGenerator(model, detail_transfer=True)
     gen.set_key_picture(held_out[0], params[0])
     decoded = gen.generate(params[1]).astype(np.float64)

@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 
 from sei.context import DecodingContext
+
+from .interface import URI_TAG, ModelError, RepresentationMismatch
+
+#: Largest precision factor written (``gfv_*_precision_factor_minus1`` + 1).
+MAX_PRECISION_FACTOR = 31
 from sei.messages.gfv import quantise_coordinates, quantise_matrices
 from sei.registry import PayloadType
 from sei.sei_message import write_payload
-
-
-class RepresentationMismatch(ValueError):
-    """The GFV messages do not carry what the generator needs."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,14 @@ class GFVLayout:
         coord_start: index of the first coordinate in the parameter vector; keypoint ``i`` axis
             ``a`` is at ``coord_start + i * (2 + z) + a``.
         matrices: matrix type entries in syntax order.
-        coord_precision: ``gfv_coordinate_precision_factor_minus1`` + 1 (step 2^-Q).
-        matrix_precision: ``gfv_matrix_element_precision_factor_minus1`` + 1 (step 2^-P).
+        coordinate_precision_factor: ``gfv_coordinate_precision_factor_minus1`` + 1 (step 2^-Q
+            in normalised units), 1..31.
+        matrix_element_precision_factor: ``gfv_matrix_element_precision_factor_minus1`` + 1
+            (step 2^-P), 1..31.
+
+    Raises:
+        ModelError: a precision factor outside 1..31 (the syntax allows 32, where VTM's
+            ``1 << 32`` is undefined behaviour: ``docs/gfv_sei.md``).
         kps_pred: ``gfv_kps_pred_flag`` of the base and the other messages.
         matrix_pred: ``gfv_matrix_pred_flag`` of the non-base messages.
     """
@@ -75,17 +82,22 @@ class GFVLayout:
     z: bool = False
     coord_start: int = 0
     matrices: tuple[MatrixEntry, ...] = field(default_factory=tuple)
-    coord_precision: int = 7
-    matrix_precision: int = 7
+    coordinate_precision_factor: int = 7
+    matrix_element_precision_factor: int = 7
     kps_pred: bool = True
     matrix_pred: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("coordinate_precision_factor", "matrix_element_precision_factor"):
+            if not 1 <= getattr(self, name) <= MAX_PRECISION_FACTOR:
+                raise ModelError(f"{name} {getattr(self, name)} outside 1..{MAX_PRECISION_FACTOR}")
 
     def with_precision(self, coord: int | None = None, matrix: int | None = None) -> GFVLayout:
         """A copy with other precision factors."""
         from dataclasses import replace
 
-        return replace(self, coord_precision=coord or self.coord_precision,
-                       matrix_precision=matrix or self.matrix_precision)
+        return replace(self, coordinate_precision_factor=coord or self.coordinate_precision_factor,
+                       matrix_element_precision_factor=matrix or self.matrix_element_precision_factor)
 
     def quantise(self, params: np.ndarray) -> np.ndarray:
         """``params`` ``(..., D)`` rounded to the nearest point of the coordinate / matrix grids.
@@ -96,10 +108,10 @@ class GFVLayout:
         axes = 3 if self.z else 2
         if self.num_kps:
             s = slice(self.coord_start, self.coord_start + self.num_kps * axes)
-            out[..., s] = np.floor(out[..., s] * 2 ** self.coord_precision + 0.5) / 2 ** self.coord_precision
+            out[..., s] = np.floor(out[..., s] * 2 ** self.coordinate_precision_factor + 0.5) / 2 ** self.coordinate_precision_factor
         for m in self.matrices:
             s = slice(m.start, m.start + m.size)
-            out[..., s] = np.round(out[..., s] * 2 ** self.matrix_precision) / 2 ** self.matrix_precision
+            out[..., s] = np.round(out[..., s] * 2 ** self.matrix_element_precision_factor) / 2 ** self.matrix_element_precision_factor
         return out
 
 
@@ -111,10 +123,7 @@ class LayoutMapping:
         uri_tag / uri: ``gfv_uri_tag`` / ``gfv_uri`` of the base message (the generator).
     """
 
-    def __init__(self, layout: GFVLayout, uri_tag: str, uri: str) -> None:
-        for p in (layout.coord_precision, layout.matrix_precision):
-            if not 1 <= p <= 31:
-                raise ValueError(f"precision factor {p} outside 1..31")
+    def __init__(self, layout: GFVLayout, uri: str, uri_tag: str = URI_TAG) -> None:
         self.layout = layout
         self.uri_tag = uri_tag
         self.uri = uri
@@ -153,7 +162,7 @@ class LayoutMapping:
             if lay.num_kps:
                 v["gfv_kps_pred_flag"] = int(lay.kps_pred)
                 if base or not lay.kps_pred:
-                    v.update(gfv_coordinate_precision_factor_minus1=lay.coord_precision - 1,
+                    v.update(gfv_coordinate_precision_factor_minus1=lay.coordinate_precision_factor - 1,
                              gfv_num_kps_minus1=lay.num_kps - 1, gfv_coordinate_z_present_flag=int(lay.z))
                     if lay.z:
                         v["gfv_coordinate_z_max_value_minus1"] = 0
@@ -165,7 +174,7 @@ class LayoutMapping:
                 if not base:
                     v["gfv_matrix_pred_flag"] = pred
                 if not pred:
-                    v.update(gfv_matrix_element_precision_factor_minus1=lay.matrix_precision - 1,
+                    v.update(gfv_matrix_element_precision_factor_minus1=lay.matrix_element_precision_factor - 1,
                              gfv_num_matrix_types_minus1=len(lay.matrices) - 1,
                              gfv_matrix_type_idx={i: m.type_idx for i, m in enumerate(lay.matrices)})
                     eq, w, h, nm = {}, {}, {}, {}
@@ -180,7 +189,7 @@ class LayoutMapping:
                              gfv_num_matrices_minus1=nm, gfv_matrix_width_minus1=w, gfv_matrix_height_minus1=h,
                              gfv_matrix_3d_space_flag={})
                 elems = np.concatenate([p[m.start:m.start + m.size] for m in lay.matrices])
-                quantise_matrices(v, elems.tolist(), lay.matrix_precision, state, num_kps=lay.num_kps)
+                quantise_matrices(v, elems.tolist(), lay.matrix_element_precision_factor, state, num_kps=lay.num_kps)
             out.append(write_payload(PayloadType.GENERATIVE_FACE_VIDEO, v, ctx))
         return out
 

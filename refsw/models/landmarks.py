@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..quiet import native_stderr_silenced
+from .interface import NoFaceInClipError
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-class NoFaceInClipError(ValueError):
-    """No face was found on any picture of the clip."""
-
-
-class LandmarkAnalyzer:
+class LandmarkAnalyser:
     """Tracks a face through a clip and returns selected landmarks per picture.
 
     Args:
@@ -36,7 +33,7 @@ class LandmarkAnalyzer:
     def __init__(self, indices: Sequence[int]) -> None:
         self.indices = np.asarray(indices, dtype=np.int64)
 
-    def analyze(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def analyse(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Landmarks of every picture.
 
         Args:

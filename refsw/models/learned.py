@@ -1,6 +1,6 @@
 """The learned GFV models (FOMM, CFTE, CTTR, FV2V): checkpoints, analysis, generators, SEI layouts.
 
-Each model has an *analyzer* (encoder side: pictures -> one parameter vector per picture), a
+Each model has an *analyser* (encoder side: pictures -> one parameter vector per picture), a
 *generator* (decoder side: decoded key picture + parameter vector -> picture) and a
 :class:`~refsw.models.gfv_mapping.GFVLayout` (parameter vector <-> GFV syntax). Parameter vectors,
 ``(D,)`` float64, normalised units:
@@ -36,31 +36,44 @@ from typing import Any
 import numpy as np
 import torch
 
-from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
+from .gfv_mapping import GFVLayout, LayoutMapping
+from .interface import Ability, CheckpointError, ModelSpec, generator_uri
 from .nets.blocks import displacement, fuse_heads, motion_2d, warp
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-URI_TAG = "tag:gfv-refsw.jvet,2026:generator"
 #: Largest integer accepted in a checkpoint's network config (widths, depths: a network carried
 #: in a stream is untrusted input and must not make the decoder build something huge).
 MAX_CONFIG_INT = 4096
 
-#: Layouts with the precision factors chosen from the sweep in ``docs/models.md``.
-LAYOUTS: dict[str, GFVLayout] = {
-    "fomm": GFVLayout(dim=60, num_kps=10, z=False, coord_start=0, matrices=(MatrixEntry(0, 10, 2, 2, 20),),
-                      coord_precision=7, matrix_precision=5),
-    "cfte": GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_precision=6),
-    "cttr": GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_precision=5),
-    "fv2v": GFVLayout(dim=57, num_kps=15, z=True, coord_start=12,
-                      matrices=(MatrixEntry(4, 1, 3, 3, 0), MatrixEntry(5, 1, 3, 1, 9)),
-                      coord_precision=4, matrix_precision=6),
-}
+
+@dataclass(frozen=True)
+class LearnedModelInfo:
+    """What distinguishes one learned model; its module registers it (:func:`learned_spec`).
+
+    Attributes:
+        name: ``fomm`` / ``cfte`` / ``cttr`` / ``fv2v``.
+        layout: its GFV layout, with the precision factors chosen from the sweep in
+            ``docs/models.md``.
+        representation: what its GFV messages carry.
+        detail_transfer: its generator adds the key picture's residual detail
+            (:class:`LearnedGenerator`), chosen from ``benchmarks/bench_models.py``.
+        analyse_decoded_key: the encoder takes the key picture's parameters from the decoded key
+            picture (True) or from its source picture (False), chosen from the same benchmark.
+        abilities: what it declares beyond encoding and decoding.
+    """
+
+    name: str
+    layout: GFVLayout
+    representation: str
+    detail_transfer: bool = True
+    analyse_decoded_key: bool = False
+    abilities: Ability = Ability.CARRIED_NETWORK
 
 
-class CheckpointError(ValueError):
-    """A checkpoint (file or NNPFC payload) cannot be loaded as a GFV generator."""
+#: The learned models, filled by their modules (:mod:`refsw.models.fomm`, ...).
+LEARNED: dict[str, LearnedModelInfo] = {}
 
 
 def sha256_hex(data: bytes) -> str:
@@ -68,17 +81,9 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def generator_uri(name: str, checkpoint: bytes) -> str:
+def checkpoint_uri(name: str, checkpoint: bytes) -> str:
     """``gfv_uri`` / ``nnpfc_uri`` naming model ``name`` with exactly these checkpoint bytes."""
-    return f"urn:gfv-refsw:generator:{name}:sha256:{sha256_hex(checkpoint)}"
-
-
-def parse_uri(uri: str | None) -> tuple[str, str] | None:
-    """``(model name, sha256)`` of a URI made by :func:`generator_uri`, else ``None``."""
-    parts = (uri or "").split(":")
-    if len(parts) == 6 and parts[:3] == ["urn", "gfv-refsw", "generator"] and parts[4] == "sha256":
-        return parts[3], parts[5]
-    return None
+    return generator_uri(name, f"sha256:{sha256_hex(checkpoint)}")
 
 
 def load_checkpoint(data: bytes) -> dict[str, Any]:
@@ -94,7 +99,7 @@ def load_checkpoint(data: bytes) -> dict[str, Any]:
         raise CheckpointError(f"not a GFV generator checkpoint ({type(err).__name__})") from None
     if not isinstance(ck, dict) or not {"model", "config", "state_dict"} <= set(ck):
         raise CheckpointError("not a GFV generator checkpoint (missing model/config/state_dict)")
-    if not isinstance(ck["model"], str) or ck["model"] not in LAYOUTS:
+    if not isinstance(ck["model"], str) or ck["model"] not in LEARNED:
         raise CheckpointError(f"checkpoint of unknown model {ck['model']!r}")
     cfg = ck["config"]
     if not isinstance(cfg, dict) or not isinstance(ck["state_dict"], dict):
@@ -151,19 +156,6 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x[0].float().clamp(0, 1) * 255).round_().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-#: Whether each model's generator uses the residual detail transfer (:class:`LearnedGenerator`),
-#: chosen from ``benchmarks/bench_models.py`` (``docs/models.md``): on for all four since the
-#: residual is warped with the motion relative to the key picture's self-synthesis (with the
-#: absolute field it misplaced CFTE's / CTTR's detail).
-DETAIL_TRANSFER = {"fomm": True, "cfte": True, "cttr": True, "fv2v": True}
-
-
-#: Whether the encoder analyses the decoded key picture (True) or its source picture (False) for
-#: the key picture's parameters (:func:`refsw.gfv_codec.encode_video`), chosen per model from
-#: ``benchmarks/bench_models.py`` (``docs/models.md``).
-ANALYSE_DECODED_KEY = {"fomm": True, "cfte": False, "cttr": False, "fv2v": False}
-
-
 @dataclass
 class LearnedModel:
     """A loaded model: network, layout and identity.
@@ -192,7 +184,7 @@ class LearnedModel:
             CheckpointError: not a loadable checkpoint.
         """
         ck = load_checkpoint(data)
-        return cls(ck["model"], build_network(ck), LAYOUTS[ck["model"]], data, generator_uri(ck["model"], data),
+        return cls(ck["model"], build_network(ck), LEARNED[ck["model"]].layout, data, checkpoint_uri(ck["model"], data),
                    dict(ck.get("meta") or {}))
 
     @classmethod
@@ -202,7 +194,7 @@ class LearnedModel:
 
     # ------------------------------------------------------------------ encoder side
     @torch.inference_mode()
-    def analyze(self, frames: np.ndarray, chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    def analyse(self, frames: np.ndarray, chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
         """Per-picture parameters.
 
         Args:
@@ -253,7 +245,7 @@ class LearnedGenerator:
     bfloat16 autocast with channels-last tensors (oneDNN on the CPU); FV2V runs in fp32. A
     picture whose parameters equal the key picture's is the key picture itself.
 
-    Residual detail transfer (``detail_transfer``; default per model, :data:`DETAIL_TRANSFER`):
+    Residual detail transfer (``detail_transfer``; default per model, :attr:`LearnedModelInfo.detail_transfer`):
     the generator re-synthesises the key picture from its own parameters once; what it loses
     there (decoded key picture minus that synthesis: fine detail, ``(1, 3, H, W)`` float32) is
     warped with each picture's 2-D motion field relative to that self-synthesis (field minus the
@@ -275,7 +267,7 @@ class LearnedGenerator:
         self.deterministic = deterministic
         self.model = model
         if detail_transfer is None:
-            detail_transfer = DETAIL_TRANSFER[model.name]
+            detail_transfer = LEARNED[model.name].detail_transfer
         self.detail_transfer = detail_transfer
         self.optimise = optimise
         # channels-last 2-D tensors run faster with oneDNN (on a copy: the analysis network, shared
@@ -422,35 +414,30 @@ class LearnedGenerator:
         return out
 
 
-def make_mapping(name: str, uri: str, precision: int | None = None, matrix_precision: int | None = None
-                 ) -> LayoutMapping:
-    """The GFV mapping of model ``name`` naming generator ``uri``."""
-    return LayoutMapping(LAYOUTS[name].with_precision(precision, matrix_precision), URI_TAG, uri)
+def learned_spec(name: str) -> ModelSpec | None:
+    """The :class:`ModelSpec` of learned model ``name`` with its committed checkpoint, or ``None``
+    when the checkpoint is not in :data:`WEIGHTS_DIR` (the model is then not offered)."""
+    if not weights_path(name).is_file():
+        log.debug("model %s: no checkpoint, not registered", name)
+        return None
+    return _spec(LearnedModel.committed(name))
 
 
-#: What each learned model sends, for ``gfv-encode --help`` and the registry.
-REPRESENTATIONS = {
-    "fomm": "FOMM: 10 2-D keypoints (GFV coordinates) + 10 Jacobians 2x2 (matrix type 0)",
-    "cfte": "CFTE: one 4x4 compact feature (matrix type 7)",
-    "cttr": "CTTR: one 4x4 compact feature (matrix type 7), temporal trajectory, 256/384/512",
-    "fv2v": "FV2V: head rotation 3x3 (type 4), translation (type 5), 15 expression deltas (3-D coordinates)",
-}
+def _spec(model: LearnedModel) -> ModelSpec:
+    info = LEARNED[model.name]
+    return ModelSpec(
+        name=model.name, uri=model.uri, representation=info.representation,
+        make_analyser=lambda: model,
+        make_generator=model.make_generator,
+        make_layout=lambda coordinate_precision_factor=None, matrix_element_precision_factor=None: LayoutMapping(
+            info.layout.with_precision(coordinate_precision_factor, matrix_element_precision_factor), model.uri),
+        analyse_decoded_key=info.analyse_decoded_key, abilities=info.abilities, network=model.checkpoint)
 
 
-def register_learned_models() -> None:
-    """Registers every learned model whose checkpoint is in :data:`WEIGHTS_DIR`."""
-    from .registry import ModelSpec, register_model
+def network_spec(checkpoint: bytes) -> ModelSpec:
+    """The :class:`ModelSpec` of a network carried in a stream (NNPFC ``nnpfc_mode_idc`` 0).
 
-    for name in LAYOUTS:
-        if not weights_path(name).is_file():
-            log.debug("model %s: no checkpoint, not registered", name)
-            continue
-        uri = generator_uri(name, _read_weights(name))
-        register_model(ModelSpec(
-            name=name, uri_tag=URI_TAG, uri=uri, representation=REPRESENTATIONS[name],
-            make_analyzer=lambda n=name: LearnedModel.committed(n),
-            make_generator=lambda deterministic=False, n=name: LearnedModel.committed(n).make_generator(deterministic),
-            make_mapping=lambda precision=None, matrix_precision=None, n=name, u=uri:
-                make_mapping(n, u, precision, matrix_precision),
-            analyse_decoded_key=ANALYSE_DECODED_KEY[name],
-        ))
+    Raises:
+        CheckpointError: the bytes are not a loadable checkpoint of a learned model.
+    """
+    return _spec(LearnedModel.from_bytes(checkpoint))

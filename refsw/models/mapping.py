@@ -6,7 +6,8 @@ import numpy as np
 
 from sei.context import DecodingContext
 
-from .gfv_mapping import GFVLayout, LayoutMapping, RepresentationMismatch
+from .gfv_mapping import GFVLayout, LayoutMapping
+from .interface import RepresentationMismatch
 
 __all__ = ["KeypointMapping", "RepresentationMismatch"]
 
@@ -19,18 +20,18 @@ class KeypointMapping(LayoutMapping):
 
     Args:
         num_kps: keypoints per picture (``gfv_num_kps_minus1`` + 1).
-        precision: ``gfv_coordinate_precision_factor_minus1`` + 1 (step 2^-precision in
-            normalised units; 2^-7 is one pixel at 256x256).
-        uri_tag / uri: ``gfv_uri_tag`` / ``gfv_uri`` of the base message.
+        coordinate_precision_factor: ``gfv_coordinate_precision_factor_minus1`` + 1 (step
+            2^-factor in normalised units; 2^-7 is one pixel at 256x256).
+        uri: ``gfv_uri`` of the base message.
 
     Raises:
-        ValueError: ``precision`` outside 1..31.
+        ModelError: ``coordinate_precision_factor`` outside 1..31 (checked by :class:`GFVLayout`).
     """
 
-    def __init__(self, num_kps: int, precision: int, uri_tag: str, uri: str) -> None:
-        super().__init__(GFVLayout(dim=2 * num_kps, num_kps=num_kps, coord_precision=precision), uri_tag, uri)
+    def __init__(self, num_kps: int, coordinate_precision_factor: int, uri: str) -> None:
+        super().__init__(GFVLayout(dim=2 * num_kps, num_kps=num_kps,
+                                   coordinate_precision_factor=coordinate_precision_factor), uri)
         self.num_kps = num_kps
-        self.precision = precision
 
     def messages(self, kps: np.ndarray, low_confidence: np.ndarray, ctx: DecodingContext,
                  gfv_id: int = 0) -> list[tuple[bytes, dict]]:
@@ -51,7 +52,7 @@ class KeypointMapping(LayoutMapping):
 
     def snap(self, kps: np.ndarray) -> np.ndarray:
         """``kps`` ``(..., K, 2)`` clipped to [-1, 1] and rounded to the coordinate grid."""
-        step = 2.0 ** -self.precision
+        step = 2.0 ** -self.layout.coordinate_precision_factor
         return np.round(np.clip(kps, -1.0, 1.0) / step) * step
 
     def params(self, recon: dict) -> np.ndarray:

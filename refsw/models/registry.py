@@ -1,80 +1,44 @@
-"""Registry of GFV models (analysis + representation + SEI mapping + generator)."""
+"""The model registry: one :class:`~refsw.models.interface.ModelSpec` per name and URI.
+
+Model modules register themselves with :func:`register_model` when imported; this module
+imports none of them (the package, :mod:`refsw.models`, loads them on first use).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One GFV model.
-
-    Attributes:
-        name: registry key (``gfv-encode --model NAME``).
-        uri_tag: ``gfv_uri_tag`` / ``nnpfc_uri_tag`` written in the stream.
-        uri: ``gfv_uri`` naming the generator and its version; the decoder matches on it.
-        representation: human description of what the GFV messages carry.
-        make_analyzer: factory of the encoder-side analysis model.
-        make_generator: factory of the decoder-side generator.
-        make_mapping: factory of the GFV SEI mapping (parameters <-> syntax values).
-        analyse_decoded_key: the encoder takes the key picture's parameters from the decoded key
-            picture (True) or from its source picture (False); measured per model
-            (``docs/models.md``, "Mapping onto the GFV SEI message").
-    """
-
-    name: str
-    uri_tag: str
-    uri: str
-    representation: str
-    make_analyzer: Callable[..., Any]
-    make_generator: Callable[..., Any]
-    make_mapping: Callable[..., Any]
-    analyse_decoded_key: bool = True
-
+from .interface import ModelSpec
 
 MODELS: dict[str, ModelSpec] = {}
 
-
-def register_model(spec: ModelSpec) -> ModelSpec:
-    """Adds ``spec``. Raises ValueError on a duplicate name or URI."""
-    if spec.name in MODELS or any(m.uri == spec.uri for m in MODELS.values()):
-        raise ValueError(f"model {spec.name!r} ({spec.uri}) registered twice")
-    MODELS[spec.name] = spec
-    return spec
+#: Loaders of networks carried in a stream, per model name: ``(checkpoint bytes) -> ModelSpec``;
+#: registered even where the model's own checkpoint is missing, so such streams still decode.
+NETWORK_LOADERS: dict[str, Callable[[bytes], ModelSpec]] = {}
 
 
-def _load() -> None:
-    if not MODELS:
-        from . import kptps  # noqa: F401  (registers itself)
-        from .learned import register_learned_models
-
-        register_learned_models()
-
-
-def get_model(name: str) -> ModelSpec:
-    """The model registered as ``name``.
+def register_model(spec: ModelSpec | Callable[[], ModelSpec | None]) -> ModelSpec | None:
+    """Adds a model: a :class:`ModelSpec`, or (as a decorator) a function returning one, or
+    ``None`` when the model cannot be offered here (for example its checkpoint is missing).
 
     Raises:
-        KeyError: with the list of known models.
+        ValueError: a model with the same name or URI is registered already.
     """
-    _load()
-    if name not in MODELS:
-        raise KeyError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
-    return MODELS[name]
+    made = spec if isinstance(spec, ModelSpec) else spec()
+    if made is None:
+        return None
+    if made.name in MODELS or any(m.uri == made.uri for m in MODELS.values()):
+        raise ValueError(f"model {made.name} ({made.uri}) registered twice")
+    MODELS[made.name] = made
+    return made
 
 
-def find_by_uri(uri: str | None) -> ModelSpec | None:
-    """The model whose ``uri`` equals the stream's ``gfv_uri``, or ``None``."""
-    _load()
-    for spec in MODELS.values():
-        if uri is not None and uri == spec.uri:
-            return spec
-    return None
+def register_network_loader(name: str, loader: Callable[[bytes], ModelSpec]) -> None:
+    """Declares that model ``name`` can load a network carried in a stream with ``loader``.
 
-
-def available_models() -> list[str]:
-    """Names of the registered models (those whose checkpoints are present)."""
-    _load()
-    return sorted(MODELS)
+    Raises:
+        ValueError: ``name`` has a loader already.
+    """
+    if name in NETWORK_LOADERS:
+        raise ValueError(f"network loader of model {name} registered twice")
+    NETWORK_LOADERS[name] = loader

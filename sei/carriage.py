@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sei.nal import NalUnit, NalUnitType, make_nal_unit, read_nal_units, write_annexb
-from sei.sei_message import sei_rbsp
+from sei.nal import NalUnit, NalUnitType, make_nal_unit, parse_nal_unit, read_nal_units, split_annexb, write_annexb
+from sei.registry import PayloadType
+from sei.sei_message import sei_rbsp, split_sei_rbsp
 
 #: NAL unit types that may start an access unit (before its first coded slice).
 _AU_START = frozenset({NalUnitType.AUD_NUT, NalUnitType.OPI_NUT, NalUnitType.DCI_NUT, NalUnitType.VPS_NUT,
@@ -101,8 +102,6 @@ def insert_sei(stream: bytes, per_au: dict[int, AccessUnitSEI]) -> bytes:
 def strip_sei(stream: bytes, payload_types: set[int] | None = None) -> bytes:
     """The stream without its SEI NAL units (all of them when ``payload_types`` is ``None``),
     keeping the other NAL units byte for byte (used to compare decoded key pictures)."""
-    from sei.sei_message import split_sei_rbsp
-
     nals = read_nal_units(stream)
     aus = access_units(nals)
     keep: list[bytes] = []
@@ -118,3 +117,25 @@ def strip_sei(stream: bytes, payload_types: set[int] | None = None) -> bytes:
             prev = au
         keep.append(nal.data)
     return write_annexb(keep, starts)
+
+
+def count_bits(stream: bytes) -> tuple[int, int, int]:
+    """Where the bits of ``stream`` go: ``(bits_key, bits_gfv, bits_other)``.
+
+    ``bits_key``: coded-slice (VCL) NAL units; ``bits_gfv``: SEI NAL units carrying a GFV or GFVE
+    message; ``bits_other``: every other NAL unit (parameter sets, SPTI, NNPFC, ...). Each NAL
+    unit counts whole, with its start code, in bits (8 per byte).
+    """
+    key = gfv = other = 0
+    for off, sc, data in split_annexb(stream):
+        bits = 8 * (len(data) + sc)
+        nal = parse_nal_unit(data, off, sc)
+        if nal.is_vcl:
+            key += bits
+        elif nal.nal_unit_type in (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT) and any(
+                t in (PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT)
+                for t, _, _ in split_sei_rbsp(nal.rbsp)):
+            gfv += bits
+        else:
+            other += bits
+    return key, gfv, other

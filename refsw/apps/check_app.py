@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .checker import CheckReport, check_stream
-from .errors import BitstreamError
+from sei.checker import CheckReport, check_stream
+from sei.errors import BitstreamError
 
 EXIT_OK = 0
 EXIT_NONCONFORMANT = 1

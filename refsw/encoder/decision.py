@@ -52,7 +52,7 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
                      use_vmaf: bool = False,
                      vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None,
                      snap: Callable[[np.ndarray], np.ndarray] | None = None,
-                     groups: Sequence[np.ndarray] = (), group_alphas: Sequence[float] = (0.5, 1.0)) -> np.ndarray:
+                     uses_previous: bool = False) -> np.ndarray:
     """Per-picture keypoints chosen by synthesis.
 
     Args:
@@ -66,33 +66,27 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
         step: quantisation step of the coordinates (``2**-precision``); 0 disables snapping.
         snap: puts candidates on the quantisation grid(s) (overrides ``step``; learned models
             whose parameter vector mixes coordinate and matrix precisions). Any parameter
-            shape works: ``kps`` may be ``(N, D)`` parameter vectors. A generator with
-            ``uses_previous`` (CTTR) is decided picture by picture in output order, each
-            candidate rendered after the parameters chosen for the picture before, as the decoder
-            renders it (:func:`_decide_sequentially`).
-        groups: boolean masks over one picture's parameters (``kps.shape[1:]``): extra
-            candidates move only that group (e.g. the mouth keypoints, or the head pose without
-            the expression) by each of ``group_alphas``, the rest stays at the key picture's.
-        group_alphas: fractions of the motion tried for each group.
+            shape works: ``kps`` may be ``(N, D)`` parameter vectors.
+        uses_previous: the generator also reads the previous picture's parameters (CTTR,
+            :attr:`refsw.models.Ability.PREVIOUS_PICTURE`): pictures are decided one by one in
+            output order, each candidate rendered after the parameters chosen for the picture
+            before, as the decoder renders it (:func:`_decide_sequentially`).
         use_vmaf: also require that the per-picture VMAF does not drop.
         vmaf: per-picture VMAF function ``(ref, dist, fps) -> (N,)``; ``None`` uses
-            :func:`ctc.metrics.vmaf.vmaf_per_frame`.
+            :func:`refsw.metrics.vmaf.vmaf_per_frame`.
 
     Returns:
         ``(N, K, 2)`` float64 keypoints to transmit (row 0 unchanged).
     """
     if use_vmaf and vmaf is None:
-        from ctc.metrics.vmaf import vmaf_per_frame as vmaf
+        from refsw.metrics.vmaf import vmaf_per_frame as vmaf
     n = len(kps)
     key = kps[0]
-    full = np.ones(kps.shape[1:], dtype=bool)
-    combos = [(a, full) for a in alphas] + [(a, g) for g in groups for a in group_alphas]
-    cands = np.empty((len(combos), n) + kps.shape[1:])
-    for a_idx, (a, mask) in enumerate(combos):
-        c = key + a * mask * (kps - key)
+    cands = np.empty((len(alphas), n) + kps.shape[1:])
+    for a_idx, a in enumerate(alphas):
+        c = key + a * (kps - key)
         cands[a_idx] = snap(c) if snap is not None else (np.round(c / step) * step if step else c)
     cands[:, 0] = key
-    alphas = [a for a, _ in combos]
     key_picture = generator.generate(key)  # alpha 0: the key picture itself (TPS identity)
     frozen = np.repeat(key_picture[None], n, axis=0)  # picture 0 is not decided: its source
     frozen[0] = frames[0]
@@ -100,7 +94,7 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
     ssim = np.zeros((len(alphas), n))
     for i in range(1, n):
         ssim[0, i] = ssim_luma(key_luma, _luma(frames[i]))
-    if getattr(generator, "uses_previous", False):
+    if uses_previous:
         frozen_vmaf = vmaf(frames, frozen, fps) if use_vmaf else None
         out, chosen = _decide_sequentially(frames, cands, generator, frozen, ssim[0], frozen_vmaf, margin, vmaf, fps)
         log.info("analysis by synthesis: candidate histogram %s", np.bincount(chosen, minlength=len(alphas)).tolist())

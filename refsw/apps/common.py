@@ -1,5 +1,5 @@
-"""Shared plumbing of the command-line apps: layered YAML config, output-path checks, error
-reporting (one line, non-zero exit, no partial output)."""
+"""Shared plumbing of the command-line apps: output-path checks, atomic writes, error reporting
+(one line, non-zero exit, no partial output)."""
 
 from __future__ import annotations
 
@@ -11,34 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-DEFAULT_CFG = Path(__file__).resolve().parent.parent / "cfg" / "encoder_default.yaml"
-
 
 class UsageError(ValueError):
     """A bad option or configuration value."""
-
-
-def load_config(files: list[str], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Merges ``defaults`` with YAML files in order (later wins); unknown keys are refused.
-
-    Raises:
-        UsageError: unreadable file, not a mapping, or an unknown key.
-    """
-    cfg = dict(defaults)
-    for name in files:
-        try:
-            data = yaml.safe_load(Path(name).read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise UsageError(f"cannot read config {name}: {err}".splitlines()[0]) from err
-        if not isinstance(data, dict):
-            raise UsageError(f"config {name} is not a mapping of options")
-        unknown = set(data) - set(defaults)
-        if unknown:
-            raise UsageError(f"config {name}: unknown option(s) {', '.join(sorted(unknown))}")
-        cfg.update(data)
-    return cfg
 
 
 def check_output_path(path: str, overwrite: bool) -> Path:

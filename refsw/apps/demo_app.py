@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli_common import UsageError, run_app
+from .common import UsageError, run_app
 
 
 def carphone_path() -> Path:
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from refsw import decoder_app, encoder_app
+    from refsw.apps import decoder_app, encoder_app
     from refsw.face_crop import prepare_ctc
     from refsw.video_io import read_video, write_video
 
@@ -77,7 +77,7 @@ def _key_picture_of_each(log: Path) -> np.ndarray:
     per-picture log (CSV, one row per picture in output order, with a ``kind`` column)."""
     import csv
 
-    from .gfv_codec import segment_key_indices
+    from refsw.decoder import segment_key_indices
 
     with log.open(newline="") as fh:
         return segment_key_indices([row["kind"] == "key" for row in csv.DictReader(fh)])

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli_common import UsageError, check_output_path, run_app, write_atomic
+from .common import UsageError, check_output_path, run_app, write_atomic
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", choices=("C", "B"), default="C", help="GFV syntax: C (VTM-23.12+) or B (23.9-23.11)")
     p.add_argument("--key-pictures-only", action="store_true",
                    help="when the stream's generator is not available, output its key pictures instead of failing")
+    p.add_argument("--deterministic", action="store_true",
+                   help="portable fp32 generator path (one thread, no oneDNN): the same pictures on any x86 CPU")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace existing output files")
     return p
 
@@ -37,14 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 bad input or failure, 2 bad usage)."""
     args = build_parser().parse_args(argv)
     from refsw.codecs import CodecError
-    from refsw.gfv_codec import StreamError
+    from refsw.decoder import StreamError
     from refsw.video_io import OutputError
 
     return run_app("gfv-decode", lambda: _run(args), (UsageError, StreamError, CodecError, OutputError, OSError))
 
 
 def _run(args: argparse.Namespace) -> int:
-    from refsw.gfv_codec import decode_stream
+    from refsw.decoder import decode_stream
     from refsw.video_io import write_video
 
     src = Path(args.bitstream)
@@ -58,7 +60,8 @@ def _run(args: argparse.Namespace) -> int:
     stream = src.read_bytes()
     if not stream:
         raise UsageError(f"{args.bitstream} is empty")
-    decoded = decode_stream(stream, mode=args.mode, variant=args.variant, key_pictures_only=args.key_pictures_only)
+    decoded = decode_stream(stream, mode=args.mode, variant=args.variant, key_pictures_only=args.key_pictures_only,
+                            deterministic=args.deterministic)
     for note in decoded.notes:
         print(f"gfv-decode: {note}", file=sys.stderr)
     write_video(out, decoded.frames, decoded.fps)

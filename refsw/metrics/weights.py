@@ -75,7 +75,7 @@ def resolve_weights_dir(weights_dir: str | os.PathLike[str] | None, what: str) -
     if not raw:
         raise MetricUnavailable(
             f"{what}: no weights configured; set {ENV_VAR} to a directory with the published "
-            f"weights (see ctc.metrics.weights) or pass weights_dir"
+            f"weights (see refsw.metrics.weights) or pass weights_dir"
         )
     path = Path(raw)
     if not path.is_dir():

@@ -1,0 +1,166 @@
+"""The encoder's configuration: one typed, layered tree shared by ``gfv-encode``, the CTC runner
+and the benchmarks.
+
+Every option and its default is defined once, in :class:`EncoderConfig`. Configuration files
+(YAML mappings of option names) are applied in order, later wins, then the command line; an
+unknown key is refused with its name (as VTM layers ``-c a.cfg -c b.cfg``).
+Encoder configuration files ship in the ``cfg`` package (``cfg/encoder/*.yaml``) and are found
+with :func:`importlib.resources` (:func:`cfg_path`), so an installed (non-editable) package
+finds them too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Encoder decisions (:mod:`refsw.encoder.decision`): ``ssim+vmaf`` a picture moves only where
+#: both its SSIM and its VMAF beat the key picture; ``ssim`` SSIM only; ``none`` the analysed
+#: parameters as they are.
+DECISIONS = ("ssim+vmaf", "ssim", "none")
+
+#: ``nnpfc_mode_idc`` values the encoder writes: 1 the generator named by URI, 0 the network in
+#: the NNPFC payload.
+NNPFC_MODES = (1, 0)
+
+#: CTC picture sizes for cropped input.
+SIZES = (256, 384, 512)
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is invalid (the message names the file and the key)."""
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Options of the GFV encoder (each default is defined here only).
+
+    Attributes:
+        model: GFV model (:func:`refsw.models.get_model`): ``kptps``, ``fomm``, ``cfte``,
+            ``cttr``, ``fv2v``.
+        qp: key-picture QP, 0..63 (VVC).
+        key_period: a key picture every N output pictures (the GFVC common software's
+            ``gop_size``); 0: picture 0 only (as the GFVC CTC, ``cfg/encoder/gfvc_ctc.yaml``).
+        coordinate_precision_factor: ``gfv_coordinate_precision_factor_minus1`` + 1; ``None``:
+            the model's (kptps 7: one pixel at 256x256). Range checked by the model's layout.
+        matrix_element_precision_factor: ``gfv_matrix_element_precision_factor_minus1`` + 1;
+            ``None``: the model's (``docs/models.md``).
+        nnpfc_mode: ``nnpfc_mode_idc`` of the NNPFC message: 1 URI, 0 network in the payload.
+        size: CTC picture size for cropped input (256, 384 or 512 luma samples square).
+        frames: pictures to code, 0 = all.
+        backend: VVC codec backend of the key pictures (:func:`refsw.codecs.create_backend`).
+        decision: encoder decision, one of :data:`DECISIONS`.
+        deterministic: the encoder's own synthesis runs the generator's portable fp32 path.
+
+    Raises:
+        ConfigError: a value outside its range or of the wrong type, naming the key.
+    """
+
+    model: str = "kptps"
+    qp: int = 32
+    key_period: int = 50
+    coordinate_precision_factor: int | None = None
+    matrix_element_precision_factor: int | None = None
+    nnpfc_mode: int = 1
+    size: int = 256
+    frames: int = 0
+    backend: str = "vvenc"
+    decision: str = "ssim+vmaf"
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            want = {"str": str, "int": int, "int | None": int, "bool": bool}[str(f.type)]
+            if value is None and "None" in str(f.type):
+                continue
+            if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+                raise ConfigError(f"{f.name} must be {'an integer' if want is int else 'a ' + want.__name__}, "
+                                  f"not {value!r}")
+        if not 0 <= self.qp <= 63:
+            raise ConfigError(f"qp {self.qp} outside 0..63")
+        if self.key_period < 0:
+            raise ConfigError(f"key_period {self.key_period} is negative")
+        if self.frames < 0:
+            raise ConfigError(f"frames {self.frames} is negative")
+        if self.nnpfc_mode not in NNPFC_MODES:
+            raise ConfigError(f"nnpfc_mode {self.nnpfc_mode} is not 0 or 1")
+        if self.size not in SIZES:
+            raise ConfigError(f"size {self.size} is not one of {', '.join(map(str, SIZES))}")
+        if self.decision not in DECISIONS:
+            raise ConfigError(f"decision {self.decision} is not one of {', '.join(DECISIONS)}")
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The option names, in definition order."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def replace(self, **changes: Any) -> EncoderConfig:
+        """A copy with some options changed (checked as on construction).
+
+        Raises:
+            ConfigError: an unknown option or an invalid value.
+        """
+        unknown = set(changes) - set(self.keys())
+        if unknown:
+            raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every option and its value (for the configuration echo and result provenance)."""
+        return dataclasses.asdict(self)
+
+
+def cfg_path(name: str) -> Path:
+    """A file shipped in the ``cfg`` package, e.g. ``"encoder/gfvc_ctc.yaml"``.
+
+    Raises:
+        ConfigError: no such file.
+    """
+    path = Path(str(importlib.resources.files("cfg").joinpath(name)))
+    if not path.is_file():
+        raise ConfigError(f"no configuration file {name} in the cfg package")
+    return path
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The options of one YAML configuration file (a mapping; may be empty).
+
+    Raises:
+        ConfigError: unreadable, not YAML, or not a mapping (naming the file).
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read config {path}: {err}".splitlines()[0]) from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} is not a mapping of options")
+    return data
+
+
+def load_encoder_config(files: Sequence[str | Path] = (), overrides: Mapping[str, Any] | None = None,
+                        base: EncoderConfig | None = None) -> EncoderConfig:
+    """``base`` (default: :class:`EncoderConfig`'s defaults), then ``files`` in order, then the
+    ``overrides`` whose value is not ``None`` (the command line).
+
+    Raises:
+        ConfigError: an unreadable file, an unknown key (named, with its file) or an invalid value.
+    """
+    config = base or EncoderConfig()
+    for path in files:
+        data = read_config_file(path)
+        unknown = set(data) - set(EncoderConfig.keys())
+        if unknown:
+            raise ConfigError(f"config {path}: unknown option(s) {', '.join(sorted(map(str, unknown)))}")
+        try:
+            config = config.replace(**data)
+        except ConfigError as err:
+            raise ConfigError(f"config {path}: {err}") from None
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return config.replace(**given)

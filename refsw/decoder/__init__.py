@@ -1,0 +1,8 @@
+"""Decoder library (VTM's DecoderLib): access units, SEI reconstruction, generator resolution
+through the model registry, synthesis of every output picture."""
+
+from .decoder import DecodedVideo, PictureLog, decode_stream, segment_key_indices
+from .errors import StreamError, UnknownGeneratorError
+
+__all__ = ["DecodedVideo", "PictureLog", "StreamError", "UnknownGeneratorError", "decode_stream",
+           "segment_key_indices"]

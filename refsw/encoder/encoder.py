@@ -1,0 +1,166 @@
+"""Encoder library: a face video -> one VVC byte stream with GFV SEI messages.
+
+The key pictures (every ``key_period``-th picture, or picture 0) are coded with a VVC backend as
+one low-delay sequence; the model's analysis extracts face parameters from the decoded key
+picture (or its source) and from every other picture; the encoder decision
+(:mod:`refsw.encoder.decision`) chooses what each picture sends; the SEI encoders
+(:mod:`refsw.encoder.sei_encoder`) turn the parameters into GFV, SPTI, NNPFC and NNPFA syntax
+values; :func:`sei.carriage.insert_sei` places them as VTM EncoderApp does.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from refsw.codecs import create_backend
+from refsw.models import Ability, Analyser, Generator, ParameterLayout, get_model
+from sei.carriage import AccessUnitSEI, count_bits, insert_sei
+from sei.context import DecodingContext
+from sei.registry import PayloadType
+from sei.sei_message import write_payload
+
+from .decision import choose_keypoints
+from refsw.config import ConfigError, EncoderConfig
+
+from .sei_encoder import nnpfa_values, nnpfc_values, spti_values
+
+
+@dataclass
+class EncodeSummary:
+    """What the encoder produced.
+
+    Attributes:
+        frames: output pictures described by the stream.
+        fps: picture rate (pictures/s).
+        width / height: picture size in luma samples.
+        qp: key-picture QP.
+        model: GFV model name.
+        bits_key: bits (incl. start codes) of coded-slice NAL units (the key picture).
+        bits_gfv: bits of SEI NAL units carrying GFV messages.
+        bits_other: bits of every other NAL unit (parameter sets, SPTI...).
+        encode_seconds: wall time of the whole encode.
+    """
+
+    frames: int
+    fps: float
+    width: int
+    height: int
+    qp: int
+    model: str
+    bits_key: int
+    bits_gfv: int
+    bits_other: int
+    encode_seconds: float
+
+    @property
+    def total_bits(self) -> int:
+        """All bits of the stream."""
+        return self.bits_key + self.bits_gfv + self.bits_other
+
+    @property
+    def kbps(self) -> float:
+        """Total rate in kbit/s (1000 bit/s) at the clip's picture rate."""
+        return self.total_bits * self.fps / self.frames / 1000.0
+
+    @property
+    def encode_fps(self) -> float:
+        """Pictures encoded per second of wall time."""
+        return self.frames / self.encode_seconds if self.encode_seconds > 0 else float("inf")
+
+    def text(self) -> str:
+        """Human-readable summary (several lines)."""
+        per = self.fps / self.frames / 1000.0
+        return (f"frames: {self.frames} ({self.width}x{self.height}, {self.fps:g} fps), model {self.model}, key QP {self.qp}\n"
+                f"key picture NAL units: {self.bits_key:8d} bits ({self.bits_key * per:7.3f} kbit/s)\n"
+                f"GFV SEI NAL units:     {self.bits_gfv:8d} bits ({self.bits_gfv * per:7.3f} kbit/s, "
+                f"{self.bits_gfv / self.frames:.1f} bits/picture)\n"
+                f"other NAL units:       {self.bits_other:8d} bits ({self.bits_other * per:7.3f} kbit/s)\n"
+                f"total:                 {self.total_bits:8d} bits ({self.kbps:7.3f} kbit/s)\n"
+                f"encode speed: {self.encode_fps:.1f} frames/s")
+
+
+def encode_video(frames: np.ndarray, fps: float, config: EncoderConfig | None = None, *,
+                 analyse_decoded_key: bool | None = None, **options: Any) -> tuple[bytes, EncodeSummary]:
+    """Encodes a face video into one VVC byte stream with GFV SEI messages.
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8 RGB, N >= 1, already in the CTC format (``config.size``
+            and ``config.frames`` are the app's business: they are not applied here).
+        fps: picture rate in pictures/s.
+        config: the encoder options (:class:`refsw.config.EncoderConfig`; default: its
+            defaults), e.g. ``model``, ``qp``, ``key_period``, ``coordinate_precision_factor``,
+            ``matrix_element_precision_factor``, ``nnpfc_mode`` (0 carries a learned model's
+            checkpoint in the NNPFC payload), ``backend``, ``decision`` (:mod:`refsw.encoder.decision`),
+            ``deterministic`` (the encoder's own synthesis on the generator's portable fp32 path,
+            ``gfv-decode --deterministic``).
+        options: single options replacing those of ``config`` (same names).
+        analyse_decoded_key: take the key picture's parameters from the decoded key picture
+            (True) or from its source picture (False; every picture's parameters then come from
+            the source pictures and the motion between them is applied to the decoded key
+            picture). ``None``: the model's default (``ModelSpec.analyse_decoded_key``, measured:
+            the analysis networks read coding loss as motion, which helps some models and
+            hurts others, ``docs/models.md``).
+
+    Returns:
+        ``(stream, summary)``: the Annex B byte stream and what it contains.
+
+    Raises:
+        refsw.codecs.CodecError: the VVC encoder failed or refused the input.
+        refsw.models.ModelError: unknown model (:class:`~refsw.models.UnknownModelError`), no
+            face found (:class:`~refsw.models.NoFaceInClipError`), a precision factor outside
+            1..31.
+        refsw.config.ConfigError: an unknown option or an invalid value.
+    """
+    t0 = time.perf_counter()
+    cfg = (config or EncoderConfig()).replace(**options)
+    spec = get_model(cfg.model)
+    layout = spec.make_layout(cfg.coordinate_precision_factor, cfg.matrix_element_precision_factor)
+    analyser = spec.make_analyser()
+    if cfg.nnpfc_mode == 0 and spec.network is None:
+        raise ConfigError(f"model {cfg.model} has no network to carry in the NNPFC payload (nnpfc_mode 0)")
+    key_period, qp, decision = cfg.key_period, cfg.qp, cfg.decision
+    starts = list(range(0, len(frames), key_period)) if key_period else [0]
+    codec = create_backend(cfg.backend)
+    key = codec.encode(frames[starts], qp=qp, fps=fps)
+    decoded_keys = codec.decode(key.bitstream).frames
+    if analyse_decoded_key is None:
+        analyse_decoded_key = spec.analyse_decoded_key
+    ctx = DecodingContext()
+    prefix = [(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
+              (PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
+               nnpfc_values(spec.uri_tag, spec.uri, cfg.nnpfc_mode, spec.network if cfg.nnpfc_mode == 0 else None)),
+              (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values())]
+    generator = spec.make_generator(deterministic=cfg.deterministic) if decision != "none" else None  # per segment
+    per_au: dict[int, AccessUnitSEI] = {}
+    for k, (start, decoded_key) in enumerate(zip(starts, decoded_keys)):
+        segment = frames[start:start + key_period] if key_period else frames
+        payloads = _segment_payloads(segment, decoded_key, analyser, generator, layout, decision,
+                                     analyse_decoded_key, Ability.PREVIOUS_PICTURE in spec.abilities, fps, ctx)
+        per_au[k] = AccessUnitSEI(prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
+                                  suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads])
+    stream = insert_sei(key.bitstream, per_au)
+    bits = count_bits(stream)
+    h, w = frames.shape[1:3]
+    return stream, EncodeSummary(len(frames), fps, w, h, qp, cfg.model, *bits, time.perf_counter() - t0)
+
+
+def _segment_payloads(frames: np.ndarray, decoded_key: np.ndarray, analyser: Analyser, generator: Generator | None,
+                      layout: ParameterLayout, decision: str, analyse_decoded_key: bool, uses_previous: bool,
+                      fps: float, ctx: DecodingContext) -> list[tuple[bytes, dict]]:
+    """GFV payloads (base message first) of one key-picture segment: ``frames`` ``(N, H, W, 3)``
+    uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)`` by
+    ``generator`` (``None`` with ``decision`` ``"none"``)."""
+    analysed = np.concatenate([decoded_key[None], frames[1:]]) if analyse_decoded_key else frames
+    params, found = analyser.analyse(analysed)
+    params = layout.snap(params)  # on the GFV grids: no drift, exact identity
+    if generator is not None and len(frames) > 1:
+        generator.set_key_picture(decoded_key, params[0])
+        params = choose_keypoints(frames, params, generator, fps=fps, snap=layout.snap,
+                                  use_vmaf=decision == "ssim+vmaf", uses_previous=uses_previous)
+    return layout.messages(params, ~found, ctx)
+
+

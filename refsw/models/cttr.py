@@ -1,0 +1,29 @@
+"""``cttr``: CFTE 2.0 with a temporal trajectory (the GFVC common software's CTTR), trained here
+(``refsw/models/weights/cttr.pt``).
+
+Parameters ``(16,)`` float64 as :mod:`refsw.models.cfte` (matrix type 7, matrix element
+precision factor 5); its generator also reads the previous picture's feature
+(:attr:`Ability.PREVIOUS_PICTURE`). Mapping table in ``docs/models.md``.
+"""
+
+from __future__ import annotations
+
+from .gfv_mapping import GFVLayout, MatrixEntry
+from .interface import Ability, ModelSpec
+from .learned import LEARNED, LearnedModelInfo, learned_spec, network_spec
+from .registry import register_model, register_network_loader
+
+LEARNED["cttr"] = LearnedModelInfo(
+    name="cttr",
+    layout=GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_element_precision_factor=5),
+    representation="CTTR: one 4x4 compact feature (matrix type 7), temporal trajectory, 256/384/512",
+    abilities=Ability.CARRIED_NETWORK | Ability.PREVIOUS_PICTURE,
+)
+
+register_network_loader("cttr", network_spec)
+
+
+@register_model
+def cttr() -> ModelSpec | None:
+    """CTTR with its committed checkpoint (``None`` without it)."""
+    return learned_spec("cttr")

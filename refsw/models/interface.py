@@ -1,0 +1,165 @@
+"""The typed interface every GFV model implements: analysis, generator, parameter layout.
+
+A *model* ties together what the encoder extracts from pictures (:class:`Analyser`), how its
+per-picture parameters are carried in GFV SEI messages (:class:`ParameterLayout`) and what the
+decoder runs to synthesise pictures (:class:`Generator`). A :class:`ModelSpec` names the three
+factories, the generator's URI and the abilities the model declares (:class:`Ability`), so
+callers ask the spec instead of probing objects.
+
+Generator URIs (``gfv_uri`` of the base GFV message, ``nnpfc_uri`` of the NNPFC message) follow
+one scheme, :func:`generator_uri`: ``urn:gfv-refsw:generator:<model>:<version>``, where
+``<version>`` is ``v<N>`` for a model without trained weights and ``sha256:<64 hex digits>`` of
+the checkpoint bytes for a learned one, so a stream names the exact network it needs.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from sei.context import DecodingContext
+
+#: ``gfv_uri_tag`` / ``nnpfc_uri_tag`` of every generator URI this software writes.
+URI_TAG = "tag:gfv-refsw.jvet,2026:generator"
+
+_URI_PREFIX = ("urn", "gfv-refsw", "generator")
+
+
+class ModelError(ValueError):
+    """Base of the errors a model raises (analysis, checkpoint, representation)."""
+
+
+class UnknownModelError(ModelError, KeyError):
+    """No registered model has that name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown model"
+
+
+class RepresentationMismatch(ModelError):
+    """The GFV messages do not carry what the generator needs."""
+
+
+class CheckpointError(ModelError):
+    """A checkpoint (file or NNPFC payload) cannot be loaded as a GFV generator."""
+
+
+class NoFaceInClipError(ModelError):
+    """No face was found on any picture of the clip."""
+
+
+def generator_uri(name: str, version: str) -> str:
+    """The generator URI of model ``name`` at ``version`` (``"v1"`` or ``"sha256:<hex>"``)."""
+    return ":".join((*_URI_PREFIX, name, version))
+
+
+def parse_generator_uri(uri: str | None) -> tuple[str, str] | None:
+    """``(model name, version)`` of a URI made by :func:`generator_uri`, else ``None``."""
+    parts = (uri or "").split(":")
+    if tuple(parts[:3]) != _URI_PREFIX or len(parts) not in (5, 6) or not parts[3]:
+        return None
+    version = ":".join(parts[4:])
+    if len(parts) == 6 and parts[4] != "sha256":
+        return None
+    return parts[3], version
+
+
+class Ability(enum.Flag):
+    """What a model can do beyond encoding and decoding.
+
+    Members:
+        CARRIED_NETWORK: its network can travel in an NNPFC message (``nnpfc_mode_idc`` 0).
+        PREVIOUS_PICTURE: its generator also reads the previous picture's parameters (CTTR).
+        EDITS: its parameters have meanings a user can edit (head pose, eyes, mouth).
+        TRANSLATION: a parameter translator from / to other representations exists.
+    """
+
+    NONE = 0
+    CARRIED_NETWORK = enum.auto()
+    PREVIOUS_PICTURE = enum.auto()
+    EDITS = enum.auto()
+    TRANSLATION = enum.auto()
+
+
+@runtime_checkable
+class Analyser(Protocol):
+    """Encoder-side analysis: pictures -> one parameter array per picture."""
+
+    def analyse(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``frames`` ``(N, H, W, 3)`` uint8 RGB -> ``(params (N, ...) float64, found (N,) bool)``.
+
+        Raises:
+            NoFaceInClipError: no face on any picture (analysers that detect faces).
+        """
+        ...
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Decoder-side synthesis: decoded key picture + parameters -> picture."""
+
+    def set_key_picture(self, key_picture: np.ndarray, key_params: np.ndarray) -> None:
+        """``key_picture`` ``(H, W, 3)`` uint8 RGB, ``key_params`` from the base GFV message."""
+        ...
+
+    def generate(self, params: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
+        """One output picture ``(H, W, 3)`` uint8 RGB; ``previous``: the previous picture's
+        parameters (read only by models with :attr:`Ability.PREVIOUS_PICTURE`)."""
+        ...
+
+
+@runtime_checkable
+class ParameterLayout(Protocol):
+    """Model parameters <-> GFV syntax values (the model's GFV SEI encoder and its inverse)."""
+
+    def messages(self, params: np.ndarray, low_confidence: np.ndarray, ctx: DecodingContext,
+                 gfv_id: int = 0) -> list[tuple[bytes, dict]]:
+        """GFV payloads of one key-picture segment, base message first (``gfv_cnt`` order)."""
+        ...
+
+    def snap(self, params: np.ndarray) -> np.ndarray:
+        """``params`` on the GFV grids: what the decoder reconstructs when they are sent."""
+        ...
+
+    def params(self, recon: dict) -> np.ndarray:
+        """Parameters of one reconstructed GFV message.
+
+        Raises:
+            RepresentationMismatch: the message does not carry this layout.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One GFV model.
+
+    Attributes:
+        name: registry key (``gfv-encode --model NAME``).
+        uri: ``gfv_uri`` / ``nnpfc_uri`` naming the generator (:func:`generator_uri`).
+        representation: what the GFV messages carry, for ``--help`` and reports.
+        make_analyser: ``() -> Analyser``.
+        make_generator: ``(deterministic: bool = False) -> Generator``.
+        make_layout: ``(coordinate_precision: int | None = None, matrix_element_precision_factor: int | None =
+            None) -> ParameterLayout``; ``None`` takes the model's default precision factor.
+        analyse_decoded_key: the encoder takes the key picture's parameters from the decoded key
+            picture (True) or from its source picture (False); measured per model.
+        abilities: what the model declares it can do.
+        network: the checkpoint bytes (models with :attr:`Ability.CARRIED_NETWORK`).
+        uri_tag: ``gfv_uri_tag`` / ``nnpfc_uri_tag``.
+    """
+
+    name: str
+    uri: str
+    representation: str
+    make_analyser: Callable[[], Any]
+    make_generator: Callable[..., Any]
+    make_layout: Callable[..., Any]
+    analyse_decoded_key: bool = True
+    abilities: Ability = Ability.NONE
+    network: bytes | None = None
+    uri_tag: str = URI_TAG
