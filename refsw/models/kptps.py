@@ -2,7 +2,7 @@
 
 Representation: ``NumKps`` = 16 normalised 2-D keypoints per picture (forehead, chin, jaw,
 nose, iris centres, brows, mouth corners and outer lips), no matrices. Mapping onto the GFV
-SEI (``gfv_sei_syntax.md`` section 3.1):
+SEI (``docs/gfv_sei.md#gfv-syntax-outline``; JVET-AJ0207):
 
 ======================================  =========================================================
 syntax element                          value
