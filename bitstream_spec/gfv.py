@@ -4,7 +4,8 @@ Syntax as implemented by VTM (``SEIReader::xParseSEIGenerativeFaceVideo`` /
 ``SEIWriter::xWriteSEIGenerativeFaceVideo``), JVET-AJ0207 with the JVET-AK0238 fixes
 (Variant B, VTM-23.9..23.11) and the JVET-AM0334 chroma-key update (Variant C, VTM-23.12 and
 later, the default). Trace labels are the strings VTM's decoder prints in its SEI dump.
-Reference: ``gfv_sei_syntax.md`` sections 3.1 (syntax), 3.4 (reader quirks), 3.5 (Variant B).
+Reference: ``docs/gfv_sei.md``, sections "GFV syntax outline", "GFV derived variables", "GFV matrix
+types", "GFV VTM reader behaviours" and "Syntax variants" (Variant B).
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ _COORDINATES = (
         Check("BasePic or gfv_cnt != 0 or not gfv_kps_pred_flag", "gfv_kps_pred_flag",
               "a non-base message with gfv_cnt equal to 0 and gfv_kps_pred_flag equal to 1: VTM's reader "
               "predicts it from the base message, VTM's writer (base-picture flag set for every message) from "
-              "the previous one", VTM_BEHAVIOUR + " (gfv_sei_syntax.md 3.3)", "warning"),
+              "the previous one", VTM_BEHAVIOUR + " (docs/gfv_sei.md#gfv-vtm-writer-behaviours item 2)",
+              "warning"),
         If("BasePic or not gfv_kps_pred_flag", (
             Element("gfv_coordinate_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM, stop=True),
             Element("gfv_num_kps_minus1", "ue(v)", range=(0, 65535),
@@ -120,7 +122,8 @@ _COORDINATES = (
         ), (
             Require("state.base_num_kps is not None", "gfv_kps_pred_flag",
                     "a predicted message needs an earlier base message with coordinates",
-                    "gfv_sei_syntax.md 3.1 derived variables (Q, NumKps, ZPresent from the base message)"),
+                    "JVET-AJ0207 (CoordPrec, NumKps, ZPresent come from the base message; "
+                    "docs/gfv_sei.md#gfv-derived-variables)"),
             Let("CoordPrec", "state.base_coord_prec"),
             Let("NumKps", "state.base_num_kps"),
             Let("ZPresent", "state.base_z_present"),
@@ -183,14 +186,15 @@ _MATRIX_TYPES = (
         )),
         # VTM's reader stores gfv_num_matrices_equal_to_num_kps_flag, gfv_num_matrices_info and
         # gfv_Matrix3DSpaceFlag only for the types that carry them but indexes them with i, so it
-        # misreads other orders (section 3.4 item 5).
+        # misreads other orders (docs/gfv_sei.md#gfv-vtm-reader-behaviours item 5).
         Check("not (gfv_matrix_type_idx[i] <= 1 and not (PrecedingAreType01WithInfo"
               " if not gfv_num_matrices_equal_to_num_kps_flag[i] else PrecedingAreType01))"
               " and not (4 <= gfv_matrix_type_idx[i] <= 6 and not PrecedingAreType456)",
               "gfv_matrix_type_idx",
               "matrix type order VTM's reader misparses: a type 0/1 entry shall follow only type 0/1 entries "
               "(with gfv_num_matrices_info: only such entries), a type 4..6 entry only type 4..6 entries",
-              VTM_BEHAVIOUR + " (SEIread.cpp indexes per-type vectors by i; gfv_sei_syntax.md 3.4 item 5)",
+              VTM_BEHAVIOUR + " (SEIread.cpp indexes per-type vectors by i; "
+              "docs/gfv_sei.md#gfv-vtm-reader-behaviours item 5)",
               "warning"),
         Let("PrecedingAreType01", "PrecedingAreType01 and gfv_matrix_type_idx[i] <= 1"),
         Let("PrecedingAreType01WithInfo", "PrecedingAreType01WithInfo and gfv_matrix_type_idx[i] <= 1"
@@ -226,7 +230,7 @@ _MATRICES = (
                   "a non-base message with gfv_cnt equal to 0 and gfv_matrix_pred_flag equal to 1: VTM's reader "
                   "predicts it from the last matrix message (it overwrites its base matrices with every one), "
                   "VTM's writer from the last base message",
-                  VTM_BEHAVIOUR + " (gfv_sei_syntax.md 3.4 item 3)", "warning"),
+                  VTM_BEHAVIOUR + " (docs/gfv_sei.md#gfv-vtm-reader-behaviours item 3)", "warning"),
         )),
         If("not gfv_matrix_pred_flag", (
             Element("gfv_matrix_element_precision_factor_minus1", "ue(v)", range=(0, 31), source=VTM, stop=True),
@@ -238,7 +242,8 @@ _MATRICES = (
         ), (
             Require("state.base_num_matrix_types is not None", "gfv_matrix_pred_flag",
                     "a predicted matrix message needs an earlier base message with matrices",
-                    "gfv_sei_syntax.md 3.1 (matrix parameters copied from the base message)"),
+                    "JVET-AJ0207 (matrix parameters copied from the base message; "
+                    "docs/gfv_sei.md#gfv-derived-variables)"),
             Let("MatrixPrec", "state.base_matrix_prec"),
             Let("NumMatrixTypes", "state.base_num_matrix_types"),
             Let("NumMatrixElements", "0"),

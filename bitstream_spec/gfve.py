@@ -4,7 +4,7 @@ Syntax as implemented by VTM-23.9 and later (``SEIReader::xParseSEIGenerativeFac
 / ``SEIWriter::xWriteSEIGenerativeFaceVideoEnhancement``), JVET-AK0239. Trace labels are the
 strings VTM's decoder prints in its SEI dump (the NN payload bytes are printed as
 ``gfv_nn_payload_byte[i]``, without the ``e``).
-Reference: ``gfv_sei_syntax.md`` section 5 (syntax, derived variables, the sticky
+Reference: ``docs/gfv_sei.md#gfve-message`` (syntax, derived variables, the sticky
 ``PupilBaseSeen`` rule).
 """
 
@@ -81,7 +81,8 @@ _MATRICES = (
         ), (
             Require("state.base_num_matrices is not None", "gfve_matrix_pred_flag",
                     "a predicted matrix message needs an earlier base message with matrices",
-                    "gfv_sei_syntax.md 5 (P, NumMatrices and dimensions come from the base message)"),
+                    "JVET-AK0239 (P, NumMatrices and dimensions come from the base message; "
+                    "docs/gfv_sei.md#gfve-reconstruction)"),
             Let("MatrixPrec", "state.base_matrix_prec"),
             Let("NumMatrices", "state.base_num_matrices"),
             Let("NumMatrixElements", "0"),

@@ -2,7 +2,7 @@
 
 Syntax as implemented by VTM master / VTM-23.11 and later (``SEIReader::xParseSEINNPostFilterActivation``,
 ``SEIWriter::xWriteSEINNPostFilterActivation``): H.274 NNPFA with JVET-AJ0104 (prompt update),
-JVET-AK0326 (seed) and JVET-AL0075 (selected input). Reference: ``gfv_sei_syntax.md`` section 7.
+JVET-AK0326 (seed) and JVET-AL0075 (selected input). Reference: ``docs/gfv_sei.md#nnpfa-message``.
 
 VTM's reader reads the prompt / seed / selected-input part only if payload bits remain after
 ``nnpfa_output_flag`` (``payload_bits_left()``); its writer always writes it, and so does this

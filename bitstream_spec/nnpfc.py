@@ -3,7 +3,7 @@
 Syntax as implemented by VTM master / VTM-23.13 (``SEIReader::xParseSEINNPostFilterCharacteristics``,
 ``SEIWriter::xWriteSEINeuralNetworkPostFilterCharacteristics``): H.274 NNPFC with JVET-AJ0131
 (in-band prompt), JVET-AK0326 (seed), NNPFC_SCAN_TYPE_IDC (JVET-AH0174/AJ0073). Element names
-are those of ``gfv_sei_syntax.md`` section 6 (VTM's dump labels; H.274 calls
+are VTM's dump labels (``docs/gfv_sei.md#nnpfc-message``; H.274 calls
 ``nnpfc_number_of_input_pictures_minus1`` ``nnpfc_num_input_pics_minus1``); where VTM's dump
 label differs from the name, it is the element's ``trace``.
 

@@ -3,7 +3,7 @@
 Syntax as implemented by VTM-23.9 and later (``SEIReader::xParseSEISourcePictureTimingInfo``,
 ``SEIWriter::xWriteSEISourcePictureTimingInfo``): JVET-AG2034 with the direction flag
 (JVET-AJ0170, macro ``JVET_AJ0308_SPTI_SEI_DIRECTION_FLAG``) and the JVET-AK2006 loop-start
-rule. Reference: ``gfv_sei_syntax.md`` section 8.
+rule. Reference: ``docs/gfv_sei.md#spti-message``.
 
 When ``spti_persistence_flag`` is 0, ``MaxSubLayersMinus1`` is not signalled: it comes from the
 active SPS (``sps_max_sublayers_minus1``; VTM: ``sps->getMaxTLayers() - 1``). The SPS is not

@@ -1,9 +1,9 @@
 """Provenance of a CTC run: what ran, from which code, with which tools, where and when.
 
-Written as ``provenance.json`` next to the results (STYLE.md practice 10; CompressAI-Vision
-``config/outputs.py`` does the same): the resolved configuration, the git revision (and whether
-the work tree had local changes), the versions of Python, the packages and FFmpeg, the host,
-the start and end time.
+Written as ``provenance.json`` next to the results, so that every result can be traced and repeated
+(CompressAI-Vision ``config/outputs.py`` does the same): the resolved configuration, the git
+revision (and whether the work tree had local changes), the versions of Python, the packages and
+FFmpeg, the host, the start and end time.
 """
 
 from __future__ import annotations

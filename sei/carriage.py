@@ -1,10 +1,10 @@
 """Carriage of SEI messages in a VVC byte stream, apart from the SEI syntax.
 
-VTM EncoderApp carriage (``gfv_sei_syntax.md`` section 10.1 "Placement"): every GFV message of a
-key-picture segment is one suffix SEI NAL unit (one message per NAL unit) in the key picture's
-access unit, after its coded slices, in ``gfv_cnt`` order; prefix SEI messages (SPTI, NNPFC,
-NNPFA) are prefix SEI NAL units before the first coded slice. Access units are delimited as in
-H.266 clause 7.4.2.4.3 for streams with one slice per picture (what libvvenc and VTM write).
+Carriage as VTM's EncoderApp does it, per key picture (``docs/gfv_sei.md#carriage``): every GFV
+message of a key-picture segment is one suffix SEI NAL unit (one message per NAL unit) in the key
+picture's access unit, after its coded slices, in ``gfv_cnt`` order; prefix SEI messages (SPTI,
+NNPFC, NNPFA) are prefix SEI NAL units before the first coded slice. Access units are delimited as
+in H.266 clause 7.4.2.4.3 for streams with one slice per picture (what libvvenc and VTM write).
 """
 
 from __future__ import annotations

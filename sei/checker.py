@@ -20,7 +20,10 @@ NAL unit as coded, emulation prevention bytes included), the rule and its source
 
 Severity ``error`` means a "shall" is violated; ``warning`` means legal or ignorable content
 that VTM mishandles or skips. Reconstruction state follows the decoding context's mode
-(``vtm`` or ``spec``, see :mod:`sei.context`).
+(``vtm`` or ``spec``, see :mod:`sei.context`). A caller that must stop on non-conformance uses
+``check_stream(..., strict=True)`` or :meth:`CheckReport.raise_for_errors`, which raise a
+:class:`sei.errors.ConformanceError` naming the first violated rule's element, bit offset and
+source (the command-line app reports all findings and sets its exit status instead).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 from bitstream_spec.dsl import Element, For, If
 
 from .context import DecodingContext
-from .errors import BitstreamError, Finding
+from .errors import BitstreamError, ConformanceError, Finding
 from .nal import EPB_RULES, VCL_TYPES, NalUnitType, scan_ebsp, split_annexb
 from .registry import PayloadType, lookup
 from .sei_message import (
@@ -102,20 +105,30 @@ class CheckFinding:
     nal_bit_offset: int | None = None
     stream_byte_offset: int | None = None
 
-    def describe(self) -> str:
-        """One human-readable line."""
+    def location(self, payload: bool = True) -> str:
+        """Where the finding is: NAL unit, message, offsets (the payload offset only when
+        ``payload``)."""
         where = []
         if self.nal_index is not None:
             where.append(f"NAL {self.nal_index}")
         if self.message_index is not None:
             where.append(f"msg {self.message_index} (payloadType {self.payload_type})")
-        if self.payload_bit_offset is not None:
+        if payload and self.payload_bit_offset is not None:
             where.append(f"payload byte {self.payload_byte_offset} bit {self.payload_bit_offset % 8}")
         if self.nal_bit_offset is not None:
             where.append(f"NAL byte {self.nal_byte_offset} bit {self.nal_bit_offset % 8}")
         if self.stream_byte_offset is not None:
             where.append(f"stream byte {self.stream_byte_offset}")
-        return f"{self.severity:7} {', '.join(where)}: {self.element}: {self.rule} [{self.source}]"
+        return ", ".join(where)
+
+    def describe(self) -> str:
+        """One human-readable line."""
+        return f"{self.severity:7} {self.location()}: {self.element}: {self.rule} [{self.source}]"
+
+    def as_finding(self) -> Finding:
+        """The finding with its position in the SEI payload only (what :class:`ConformanceError`
+        carries)."""
+        return Finding(self.element, self.payload_bit_offset, self.rule, self.source, self.severity)
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,19 @@ class CheckReport:
     def conformant(self) -> bool:
         """True when no rule of severity ``error`` is violated."""
         return not self.errors
+
+    def raise_for_errors(self) -> None:
+        """Raises :class:`ConformanceError` for the first finding of severity ``error`` (in
+        stream order), listing all of them in ``findings``; returns when the stream is
+        conformant (warnings never raise).
+
+        Raises:
+            ConformanceError: at least one "shall" is violated.
+        """
+        errors = self.errors
+        if errors:
+            first = errors[0]
+            raise ConformanceError(first.as_finding(), first.location(payload=False) or None, errors)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: ``conformant``, counts, ``nal_units``, ``messages``, ``findings``."""
@@ -437,13 +463,14 @@ class _Checker:
                     out.append(Finding("gfv_kps_pred_flag", self.position(msg, "gfv_kps_pred_flag"),
                                        f"predicted keypoints without a reference: the {'base' if cnt == 0 else 'previous'}"
                                        f" message has {len(refs[0])} keypoints, this one {num}",
-                                       VTM_BEHAVIOUR + " (reads past its reference keypoints; gfv_sei_syntax.md 3.4 "
-                                       "item 2)"))
+                                       VTM_BEHAVIOUR + " (reads past its reference keypoints; "
+                                       "docs/gfv_sei.md#gfv-vtm-reader-behaviours item 2)"))
             elif not base and gid in self.gfv_base_num_kps and num != self.gfv_base_num_kps[gid]:
                 out.append(Finding("gfv_num_kps_minus1", self.position(msg, "gfv_num_kps_minus1"),
                                    f"non-base message with {num} keypoints, its base message has "
                                    f"{self.gfv_base_num_kps[gid]}: VTM's reader stores them in arrays of the base's "
-                                   "size", VTM_BEHAVIOUR + " (gfv_sei_syntax.md 3.4 item 2)", "warning"))
+                                   "size", VTM_BEHAVIOUR + " (docs/gfv_sei.md#gfv-vtm-reader-behaviours item 2)",
+                                   "warning"))
         if v["gfv_matrix_present_flag"] and v["gfv_matrix_pred_flag"]:
             ref = state.base_matrix if cnt == 0 else state.prev_matrix
             need = sum(v["NumMatrices"][i] * v["MatrixHeight"][i] * v["MatrixWidth"][i]
@@ -495,7 +522,8 @@ class _Checker:
                                           -1 if f.nal_bit_offset is None else f.nal_bit_offset))
 
 
-def check_stream(data: bytes, *, variant: str = "C", mode: str = "vtm", want_trace: bool = False) -> CheckReport:
+def check_stream(data: bytes, *, variant: str = "C", mode: str = "vtm", want_trace: bool = False,
+                 strict: bool = False) -> CheckReport:
     """Checks every rule this package knows on the SEI messages of an Annex B byte stream.
 
     Args:
@@ -504,15 +532,22 @@ def check_stream(data: bytes, *, variant: str = "C", mode: str = "vtm", want_tra
         mode: reconstruction mode ``"vtm"`` or ``"spec"`` (:mod:`sei.context`), which decides
             the prediction references the sequencing rules look at.
         want_trace: also produce the VTM-format trace of the parsed messages (``report.trace``).
+        strict: raise :class:`ConformanceError` instead of returning a report with errors
+            (:meth:`CheckReport.raise_for_errors`); warnings never raise.
 
     Returns:
         The report: NAL units, SEI messages and findings in stream order.
 
     Raises:
         BitstreamError: ``data`` is not an Annex B byte stream (no start code at its beginning).
+        ConformanceError: with ``strict``, a rule of severity ``error`` is violated; the first
+            one (element, payload bit offset, rule, source) in ``finding``, all in ``findings``.
         ValueError: unknown ``variant`` or ``mode``.
     """
-    return _Checker(variant, mode, want_trace).run(data)
+    report = _Checker(variant, mode, want_trace).run(data)
+    if strict:
+        report.raise_for_errors()
+    return report
 
 
 __all__ = ["CheckFinding", "CheckReport", "MessageSummary", "NalSummary", "check_stream"]

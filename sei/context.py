@@ -1,6 +1,7 @@
 """Decoding context: the state that SEI messages carry from one message to the next.
 
-Two modes (``gfv_sei_syntax.md`` sections 3.4 and 4; ``docs/reconstruction_modes.md`` has the
+Two modes (``docs/gfv_sei.md#gfv-vtm-reader-behaviours`` and ``#gfv-decoder-state``;
+``docs/reconstruction_modes.md`` has the
 full comparison and ``tests/test_modes.py`` shows each difference):
 
 ``"vtm"``
@@ -29,7 +30,7 @@ class DecodingContext:
         mode: ``"vtm"`` or ``"spec"``.
         variant: GFV syntax variant, ``"C"`` (VTM-23.12+) or ``"B"`` (VTM-23.9..23.11).
         sps_max_sublayers_minus1: ``sps_max_sublayers_minus1`` of the active SPS (0..6), used by
-            an SPTI message with ``spti_persistence_flag`` 0 (``gfv_sei_syntax.md`` section 8;
+            an SPTI message with ``spti_persistence_flag`` 0 (``docs/gfv_sei.md#spti-message``;
             VTM: ``sps->getMaxTLayers() - 1``). The SPS is not parsed; the default 0 means one
             temporal sub-layer, as in the conformance vectors.
 

@@ -1,6 +1,7 @@
 """Compiles a syntax table of :mod:`bitstream_spec` into a reader and a writer.
 
-The table is the single description of a syntax structure (STYLE.md, practice 1). This module
+The table is the single description of a syntax structure: reader, writer, trace and checker
+all come from it, so they cannot drift apart. This module
 turns it, once per table, into two Python functions (generated source, compiled with
 ``compile``), so reading and writing run at the speed of straight-line code while the table
 stays the only place where the syntax is written down:
@@ -212,8 +213,7 @@ class CompiledSyntax:
         read: generated reader (see module docstring); runs a variant without any trace code
             when ``t`` is ``None``.
         write: generated writer (see module docstring), likewise.
-        element_order: element names in syntax order (JSON field order).
-        source: the generated Python source (for debugging and ``--dump-generated``).
+        source: the generated Python source (for debugging).
         lines: per generated function (code file name), the syntax element handled on each
             source line; :meth:`element_at` uses it to name the element of an error.
     """
@@ -221,7 +221,6 @@ class CompiledSyntax:
     syntax: Syntax
     read: Callable[..., dict]
     write: Callable[..., dict]
-    element_order: tuple[str, ...]
     source: str
     lines: dict[str, dict[int, str]]
 
@@ -253,7 +252,6 @@ class _Gen:
         self.scope = _Scope(None)
         self.consts: dict[str, Any] = {}
         self.hooks = hooks
-        self.order: list[str] = []
         self.uses_bits_left = False
         self.line_element: dict[int, str] = {}
         self.keys: dict[tuple[str, ...], str] = {}
@@ -308,8 +306,6 @@ class _Gen:
             self.emit(depth, "pass")
 
     def node_Element(self, e: Element, depth: int) -> None:
-        if e.name not in self.order:
-            self.order.append(e.name)
         label = e.trace or e.name
         desc = e.desc
         if not (desc.startswith(("u(", "f(")) or desc in ("ue(v)", "se(v)", "st(v)")):
@@ -401,8 +397,6 @@ class _Gen:
 
     def node_PayloadBytes(self, pb: PayloadBytes, depth: int) -> None:
         label = pb.trace or pb.name
-        if pb.name not in self.order:
-            self.order.append(pb.name)
         if self.writer:
             self.emit(depth, f"x = bytes(v[{pb.name!r}]); p = w.pos; w.raw_bytes(x)", pb.name)
         else:
@@ -660,7 +654,6 @@ def compile_syntax(syntax: Syntax, hooks: dict[str, Callable] | None = None) -> 
     funcs: dict[str, Callable] = {}
     sources: list[str] = []
     lines: dict[str, dict[int, str]] = {}
-    order: tuple[str, ...] = ()
     indexed: frozenset[str] = frozenset()
     gens = []
     for writer in (False, True):
@@ -672,7 +665,6 @@ def compile_syntax(syntax: Syntax, hooks: dict[str, Callable] | None = None) -> 
             sources.append(src)
             lines[gen.filename(fname)] = line_element
             if not writer:
-                order = tuple(gen.order)
                 indexed = frozenset(gen.indexed)
 
     def _prepare(values: dict) -> dict:
@@ -703,5 +695,5 @@ def compile_syntax(syntax: Syntax, hooks: dict[str, Callable] | None = None) -> 
     def write(w: Any, v: dict, ctx: Any, t: list | None) -> dict:
         return write_plain(w, v, ctx, t) if t is None else write_traced(w, v, ctx, t)
 
-    compiled = CompiledSyntax(syntax, read, write, order, "\n".join(sources), lines)
+    compiled = CompiledSyntax(syntax, read, write, "\n".join(sources), lines)
     return compiled

@@ -1,11 +1,12 @@
 """Typed errors of the SEI layer.
 
 Library code raises these; only the command-line apps turn them into a one-line message and an
-exit code (STYLE.md, practice 14).
+exit code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -64,9 +65,28 @@ class Finding:
 
 
 class ConformanceError(SEIError):
-    """A "shall" of the syntax or semantics is violated and the caller asked to stop on it."""
+    """A "shall" of the syntax or semantics is violated and the caller asked to stop on it
+    (:meth:`sei.checker.CheckReport.raise_for_errors`, ``check_stream(..., strict=True)``).
 
-    def __init__(self, finding: Finding) -> None:
-        loc = "" if finding.bit_offset is None else f" at byte {finding.bit_offset // 8} bit {finding.bit_offset % 8}"
-        super().__init__(f"{finding.element}{loc}: {finding.rule} [{finding.source}]")
+    The message names the element, its position and the rule's source, e.g.
+    ``NAL 1, msg 0 (payloadType 223): gfv_coordinate_precision_factor_minus1 at payload byte 1
+    bit 0: ... [VTM-23.13 SEIread.cpp] (and 2 more errors)``.
+
+    Attributes:
+        finding: the first violated rule (element, bit offset in the SEI payload, rule, source).
+        where: where the message sits in the stream (NAL unit, message index, offsets), or
+            ``None``.
+        findings: every violation that was found, ``finding``'s first (the checker's
+            :class:`sei.checker.CheckFinding` records when raised by the checker).
+    """
+
+    def __init__(self, finding: Finding, where: str | None = None, findings: Sequence[object] = ()) -> None:
+        loc = "" if finding.bit_offset is None else \
+            f" at payload byte {finding.bit_offset // 8} bit {finding.bit_offset % 8}"
+        more = len(findings) - 1
+        tail = f" (and {more} more error{'s' if more > 1 else ''})" if more > 0 else ""
+        head = f"{where}: " if where else ""
+        super().__init__(f"{head}{finding.element}{loc}: {finding.rule} [{finding.source}]{tail}")
         self.finding = finding
+        self.where = where
+        self.findings = list(findings) if findings else [finding]

@@ -1,6 +1,6 @@
 """VVC NAL units and the Annex B byte stream (H.266 clauses 7.3.1, 7.4.2 and Annex B).
 
-Emulation prevention and start codes live here and nowhere else (STYLE.md, practice 4).
+Emulation prevention and start codes live here and nowhere else (``docs/gfv_sei.md#sei-framing``).
 Writer behaviour follows VTM ``NALwrite.cpp`` (``writeNaluContent``) and ``AnnexBwrite.h``:
 a 4-byte start code for the first NAL unit of an access unit and for parameter sets, a 3-byte
 one otherwise.

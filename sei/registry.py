@@ -1,4 +1,5 @@
-"""Registry of SEI message types keyed by payloadType (STYLE.md, practice 5).
+"""Registry of SEI message types keyed by payloadType
+(``docs/gfv_sei.md#payload-types-and-placement``).
 
 Each message module registers one :class:`MessageType`: its code point, its compiled syntax
 table, its parse/reconstruction state and its derived trace values. Duplicates are refused.

@@ -2,15 +2,14 @@
 
 payloadType / payloadSize in 0xFF chunks, payload trailing bits (``payload_bit_equal_to_one``,
 ``payload_bit_equal_to_zero``), ``reserved_payload_extension_data`` and ``rbsp_trailing_bits``
-exist here once. Unknown payload types are kept as raw bytes with a warning, as VTM's
-``default:`` branch does (STYLE.md, practice 4).
+exist here once (``docs/gfv_sei.md#sei-framing``). Unknown payload types are kept as raw bytes
+with a warning, as VTM's ``default:`` branch does.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from .bitio import BitReader, BitWriter
 from .context import DecodingContext
@@ -266,21 +265,3 @@ def reconstruct(msg: SEIMessage, ctx: DecodingContext) -> dict | None:
     state = ctx.select_state(msg.payload_type, msg.values.get("_state_key"))
     msg.recon = mt.reconstruct(msg.values, state, ctx.mode)
     return msg.recon
-
-
-def values_json(values: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
-    """Syntax values in syntax-table order, indexed elements as lists (JSON-friendly)."""
-    out: dict[str, Any] = {}
-    for name in order:
-        if name not in values:
-            continue
-        val = values[name]
-        if isinstance(val, dict):
-            if not val:
-                continue
-            val = [val[k] for k in sorted(val)] if all(isinstance(k, int) for k in val) else \
-                [[list(k), val[k]] for k in sorted(val)]
-        elif isinstance(val, bytes):
-            val = val.hex()
-        out[name] = val
-    return out

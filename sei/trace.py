@@ -1,5 +1,5 @@
 """SEI trace in the exact text format of VTM DecoderApp ``--OutputDecodedSEIMessagesFilename``
-(``gfv_sei_syntax.md`` section 11), so that ``diff`` against VTM's dump is a test.
+(``docs/gfv_sei.md#vtm-sei-dump-format``), so that ``diff`` against VTM's dump is a test.
 
 Per message: a line of '-' as long as ``"<Name> SEI message"``, the header
 ``"<Name> SEI message (<payloadSize> bytes)"``, then one line per syntax element as read: two

@@ -1,10 +1,11 @@
 """Syntax values from the neutral JSON of the SEI conformance vectors, as VTM's encoder forms them.
 
-The JSON (``conformance/README.md``, "JSON format") holds, per message, the coded values of the
+The JSON (``docs/conformance.md#json-format``) holds, per message, the coded values of the
 syntax elements that do not depend on quantisation (``syntax``) and the configured floats
 (``coordinates``, ``matrices``, ``pupil``). :class:`VtmJsonEncoder` turns them into the syntax
 values of this package's tables, applying the VTM-23.13 encoder's quantisation and prediction
-(``gfv_sei_syntax.md`` sections 3.3 for GFV, 5 for GFVE, 8 for SPTI), so that the written
+(``docs/gfv_sei.md``: ``#gfv-writer-quantisation``, ``#gfve-writer-quantisation``,
+``#spti-message``), so that the written
 payloads are VTM's bytes. The CTC and conformance tools use it to build SEI messages from the
 same inputs VTM was given.
 
@@ -16,7 +17,8 @@ VTM encoder behaviours reproduced (all visible in the public vectors):
   Non-base messages therefore get the base message's NN values here; the table's writer then
   does what VTM's writer does.
 * GFV writer prediction state: base coordinates are stored by every message while the global
-  base-picture flag is set, base matrices only by base messages (section 3.3 / 3.4 item 3).
+  base-picture flag is set, base matrices only by base messages
+  (``docs/gfv_sei.md#gfv-vtm-writer-behaviours`` item 2, ``#gfv-vtm-reader-behaviours`` item 3).
 * GFVE pupils are quantised with the precision configured for each message (the reader uses the
   base message's; they agree in every vector).
 * SPTI: VTM writes ``spti_persistence_flag`` 1, ``spti_max_sublayers_minus1`` =

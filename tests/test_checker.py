@@ -1,11 +1,15 @@
-"""``gfv-check`` end to end, in-process through ``main(argv)`` (STYLE.md practice 12).
+"""``gfv-check`` end to end, in-process through ``main(argv)`` (no subprocess: the console script's
+entry point itself is tested).
 
 * every public vector checks clean (exit 0) except ``gfv_nnr_payload``, where VTM's writer puts
   reserved_payload_extension_data in the non-base messages (exit 1, those errors only);
 * every hand-made broken stream (``sei_streams.BROKEN``) of severity error exits 1 and names
   its element; warnings exit 0;
 * unreadable input exits 2;
-* ``--json`` is valid JSON with the documented fields; ``--trace`` writes VTM's dump format.
+* ``--json`` is valid JSON with the documented fields; ``--trace`` writes VTM's dump format;
+* the library's strict path (``check_stream(..., strict=True)``,
+  ``CheckReport.raise_for_errors``) raises a typed ``ConformanceError`` naming the element, its
+  bit offset and the rule's source, and only for errors.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from sei_streams import BROKEN
 from test_conformance import VECTORS
 
 from refsw.apps.check_app import main
+from sei.checker import check_stream
+from sei.errors import ConformanceError
 
 FINDING_FIELDS = {"element", "rule", "source", "severity", "nal_index", "message_index", "payload_type",
                   "payload_byte_offset", "payload_bit_offset", "nal_byte_offset", "nal_bit_offset",
@@ -113,3 +119,49 @@ def test_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
 def test_variant_option(shared_dir: Path, capsys: pytest.CaptureFixture) -> None:
     """The sample stream is Variant C: read as Variant B (old chroma-key syntax) it breaks."""
     assert main([str(_vector(shared_dir, "gfv_vtm_sample")), "--variant", "B"]) == 1
+
+
+def test_strict_check_raises_conformance_error() -> None:
+    """The error of ``test_finding_offsets`` as a typed exception: element, payload bit offset,
+    rule and source in ``finding``, the stream position in ``where`` and the message."""
+    data = BROKEN["precision_factor_out_of_range"][0]()
+    report = check_stream(data)
+    with pytest.raises(ConformanceError) as raised:
+        check_stream(data, strict=True)
+    err = raised.value
+    assert err.finding.element == BROKEN["precision_factor_out_of_range"][1]
+    assert err.finding.bit_offset == 8 and err.finding.severity == "error"
+    assert err.finding.source and err.finding.rule == report.errors[0].rule
+    assert err.findings == report.errors
+    stream_byte = report.errors[0].stream_byte_offset
+    assert err.where == f"NAL 1, msg 0 (payloadType 223), NAL byte 5 bit 0, stream byte {stream_byte}"
+    assert str(err).startswith(err.where + ": " + err.finding.element + " at payload byte 1 bit 0: ")
+    assert str(err).endswith(f"[{err.finding.source}]")
+    # The same from a report already made.
+    with pytest.raises(ConformanceError) as again:
+        report.raise_for_errors()
+    assert str(again.value) == str(err)
+
+
+def test_strict_check_counts_every_error(shared_dir: Path) -> None:
+    """gfv_nnr_payload: one error per non-base message; the first is raised, all are listed."""
+    data = _vector(shared_dir, "gfv_nnr_payload").read_bytes()
+    with pytest.raises(ConformanceError) as raised:
+        check_stream(data, strict=True)
+    err = raised.value
+    assert err.finding.element == "reserved_payload_extension_data"
+    assert [f.message_index for f in err.findings] == [1, 2, 3, 4, 5]
+    assert str(err).endswith("(and 4 more errors)")
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (_, _, severity) in BROKEN.items() if severity == "warning"))
+def test_strict_check_ignores_warnings(name: str) -> None:
+    report = check_stream(BROKEN[name][0](), strict=True)
+    assert report.conformant and report.warnings
+    report.raise_for_errors()
+
+
+def test_strict_check_passes_conformant_vectors(shared_dir: Path) -> None:
+    for name in VECTORS:
+        if name not in VTM_VIOLATIONS:
+            assert check_stream(_vector(shared_dir, name).read_bytes(), strict=True).conformant, name

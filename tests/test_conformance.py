@@ -1,6 +1,6 @@
 """Conformance against the VTM-23.13 vectors of ``<shared>/conformance/public``.
 
-For every vector (``conformance/README.md``):
+For every vector (``docs/conformance.md``; the vectors stay outside the repository):
 
 a. the trace of our reader equals VTM's decoded-SEI dump (``.sei.txt``) character for character;
 b. re-writing the parsed syntax values reproduces every SEI NAL unit of the ``.266`` byte for

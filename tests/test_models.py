@@ -42,7 +42,7 @@ def test_split_keeps_clips_out_of_training() -> None:
 
 
 def test_published_fomm_parameter_counts() -> None:
-    # analytic counts of the vox-256 config (gfvc_common_software_and_ctc.md section 2.1)
+    # analytic counts of the vox-256 config (docs/gfvc_ctc.md#published-network-configurations)
     from refsw.models.nets.fomm import FOMM, PUBLISHED
 
     net = FOMM(PUBLISHED)

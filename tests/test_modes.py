@@ -37,8 +37,8 @@ def _recon(data: bytes, mode: str, index: int) -> dict:
 
 def test_state_per_gfv_id_or_global() -> None:
     """``spec``: one prediction state per gfv_id. ``vtm``: one state for all gfv_id (VTM's
-    reader keeps its references in single members, gfv_sei_syntax.md 3.4 item 1), so a
-    message of gfv_id 1 is predicted from the last message of gfv_id 2."""
+    reader keeps its references in single members, docs/gfv_sei.md#gfv-vtm-reader-behaviours
+    item 1), so a message of gfv_id 1 is predicted from the last message of gfv_id 2."""
     data = stream([(GFV, gfv_base(gfv_id=1, xs=(10, -20))), (GFV, gfv_base(gfv_id=2, xs=(100, 50))),
                    (GFV, gfv_next(gfv_id=1, cnt=1, dxs=(1, 0)))], mode="spec")
     assert _recon(data, "spec", 2)["X"] == [11 / 256, -20 / 256]
@@ -49,8 +49,9 @@ def test_state_per_gfv_id_or_global() -> None:
 
 def test_base_matrix_overwritten_by_non_base_matrix_message_in_vtm() -> None:
     """A non-base message with gfv_cnt 0 predicts its matrices from the base message. VTM's
-    reader overwrites its base matrices with every matrix message (3.4 item 3), so in ``vtm``
-    mode the reference is the last matrix message (here the absolute message with cnt 1)."""
+    reader overwrites its base matrices with every matrix message
+    (docs/gfv_sei.md#gfv-vtm-reader-behaviours item 3), so in ``vtm`` mode the reference is the
+    last matrix message (here the absolute message with cnt 1)."""
     base, absolute = (3, -5, 0, 9), (4, -5, 0, 8)
     data = stream([(GFV, gfv_base(elements=base)), (GFV, gfv_absolute(cnt=1, elements=absolute)),
                    (GFV, gfv_next(cnt=0, deltas=(1, 0, 0, -1)))], mode="spec")
@@ -67,9 +68,10 @@ def test_base_matrix_overwritten_by_non_base_matrix_message_in_vtm() -> None:
 
 def test_base_dimensions_appended_in_vtm() -> None:
     """VTM appends the matrix dimensions of every base message to its lists and a predicted
-    message reads the first entries (3.4 item 4): the first base message's dimensions win.
-    ``spec`` uses the last base message's. The stream (second base: one 3x3 matrix) parses in
-    ``spec`` mode; ``vtm`` reads a 2x2 matrix and is left with extra bits."""
+    message reads the first entries (docs/gfv_sei.md#gfv-vtm-reader-behaviours item 4): the
+    first base message's dimensions win. ``spec`` uses the last base message's. The stream
+    (second base: one 3x3 matrix) parses in ``spec`` mode; ``vtm`` reads a 2x2 matrix and is left
+    with extra bits."""
     data = stream([(GFV, gfv_base(width=2, height=2)), (GFV, gfv_base(width=3, height=3, elements=(1, 2, 3))),
                    (GFV, gfv_next(cnt=1, width=3, height=3, deltas=(1,)))], mode="spec")
     spec = _read(data, "spec").messages[2][1]
@@ -83,8 +85,8 @@ def test_base_dimensions_appended_in_vtm() -> None:
 
 
 def test_gfve_base_dimensions_appended_in_vtm() -> None:
-    """The same for GFVE (gfv_sei_syntax.md 5): the first base message's matrix dimensions are
-    used by predicted messages in ``vtm`` mode."""
+    """The same for GFVE (docs/gfv_sei.md#gfve-reconstruction): the first base message's matrix
+    dimensions are used by predicted messages in ``vtm`` mode."""
     second = gfve_message()
     second.update({"gfve_matrix_height_minus1": {0: 1}, "gfve_matrix_width_minus1": {0: 1},
                    "gfve_matrix_element_int": {(0, k, m): 1 for k in range(2) for m in range(2)},

@@ -1,5 +1,5 @@
 """Unit tests of the SEI layer: bit I/O descriptors, emulation prevention, ``sei_message``
-framing, and the GFV syntax table (worked example of ``gfv_sei_syntax.md`` section 9.5 and a
+framing, and the GFV syntax table (worked example of ``docs/gfv_sei.md#worked-example`` and a
 property test over random syntax values)."""
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def test_sei_rbsp_broken_framing_raises() -> None:
 
 
 # --------------------------------------------------------------------------- GFV worked example
-#: gfv_sei_syntax.md section 9.5: coded values of the worked example (X, Y quantised with Q = 9,
+#: docs/gfv_sei.md#worked-example: coded values of the worked example (X, Y quantised with Q = 9,
 #: the first eight matrix elements of VTM's sample cfg with P = 9).
 WORKED_EXAMPLE = {
     "gfv_id": 1, "gfv_cnt": 0, "gfv_base_picture_flag": 1,
@@ -223,7 +223,7 @@ def test_gfv_worked_example_bytes() -> None:
     assert msg.findings == []
     for name, value in WORKED_EXAMPLE.items():
         assert msg.values[name] == value, name
-    # The writer traces the same lines as the reader (STYLE.md practice 3).
+    # The writer traces the same lines as the reader, so enc and dec traces can be diffed.
     assert _syntax_trace(wtrace) == _syntax_trace(msg.trace)
 
 

@@ -66,7 +66,7 @@ def test_max_frames_respected(data_dir: Path) -> None:
     short = read_video(data_dir / "lp_d0.mp4", max_frames=5)
     assert len(short.frames) == 5
     full = read_video(data_dir / "lp_d0.mp4")
-    assert len(full.frames) == 78  # README: 78 frames
+    assert len(full.frames) == 78  # the clip's length (78 pictures)
     np.testing.assert_array_equal(short.frames, full.frames[:5])
     # max_frames beyond the end reads everything that is there
     assert len(read_video(data_dir / "lp_d0.mp4", max_frames=1000).frames) == 78

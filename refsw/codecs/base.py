@@ -2,8 +2,8 @@
 
 A backend wraps one external video encoder/decoder (VVC key pictures of the GFV bitstream, HEVC
 anchors). Backends only build command lines and convert pictures; they check their executable at
-construction and the return code of every run, and keep the tool's log (STYLE.md, practice 8;
-the unchecked return codes of CompressAI-Vision ``codecs/std_codecs.py`` are the lesson).
+construction and the return code of every run, and keep the tool's log (the unchecked return
+codes of CompressAI-Vision ``codecs/std_codecs.py`` are the lesson).
 
 Backends register themselves by name with :func:`register_backend`; a second registration of
 the same name is refused.

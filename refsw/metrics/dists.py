@@ -15,7 +15,7 @@ covariance ``sigma_xy`` over the whole feature map::
 with the learned ``alpha, beta >= 0`` divided by their joint sum so that they add up to 1.
 0 for identical images, larger is worse; the GFVC CTC reports ``1 - DISTS`` for BD-rates.
 The paper resizes images whose shorter side exceeds 256 pixels; that is not done here (the
-CTC frames are 256x256; GFVC reference document, section 1.7).
+CTC frames are 256x256; ``docs/gfvc_ctc.md#metrics``).
 
 Weights: ``vgg16.pth`` (torchvision ImageNet VGG16) and ``DISTS.pt`` (``alpha``, ``beta``,
 each ``(1, 1475, 1, 1)``) in ``GFV_METRIC_WEIGHTS`` or ``weights_dir`` (:mod:`.weights`).

@@ -21,7 +21,7 @@ Input normalisation of the ``[0, 1]`` RGB images (``input_norm``):
 * ``"lpips"``: the lpips package's scaling, ``(2 x - 1 - shift) / scale`` with shift
   (-0.030, -0.088, -0.188) and scale (0.458, 0.448, 0.450); the default for AlexNet, and
   with VGG what ``lpips.LPIPS(net="vgg")`` computes. The two normalisations give different
-  values (GFVC reference document, section 1.7).
+  values (``docs/gfvc_ctc.md#metrics``).
 
 Weights come from ``GFV_METRIC_WEIGHTS`` or ``weights_dir`` (:mod:`.weights`): ``vgg16.pth``
 plus ``LPIPSvgg.pt``, or ``alexnet.pth`` plus ``lpips_alex.pth``. Without them every call

@@ -2,7 +2,7 @@
 
 A :class:`GFVLayout` says which slices of the flat parameter vector ``(D,)`` float64 are sent as
 GFV coordinates (2-D or 3-D keypoints) and which as matrices of a given ``gfv_matrix_type_idx``
-(``gfv_sei_syntax.md`` section 3.1). :class:`LayoutMapping` writes one GFV message per picture:
+(``docs/gfv_sei.md#gfv-matrix-types``). :class:`LayoutMapping` writes one GFV message per picture:
 the base message (``gfv_cnt`` 0) describes everything (precision factors, number of keypoints,
 matrix types and sizes) and names the generator (``gfv_nn_present_flag`` 1, ``gfv_nn_mode_idc``
 1, ``gfv_uri``); every other message predicts coordinates and matrix elements from the previous

@@ -2,7 +2,7 @@
 
 Representation: ``NumKps`` = 16 normalised 2-D keypoints per picture (forehead, chin, jaw,
 nose, iris centres, brows, mouth corners and outer lips), no matrices. Mapping onto the GFV
-SEI message (syntax in ``docs/models.md``):
+SEI message (``docs/gfv_sei.md#gfv-syntax-outline``; JVET-AJ0207):
 
 ======================================  =========================================================
 syntax element                          value

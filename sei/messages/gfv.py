@@ -1,11 +1,11 @@
 """Generative face video (GFV) SEI message, payloadType 223: state, reconstruction, writer-side
 quantisation and the derived lines of VTM's SEI dump.
 
-Syntax: :mod:`bitstream_spec.gfv`. Semantics as implemented by VTM master
-(``gfv_sei_syntax.md`` sections 3.2-3.4 and 4). In ``vtm`` mode the state reproduces the VTM
-decoder exactly (one global state, base matrices overwritten by every matrix message, base
-matrix dimensions appended and never cleared); in ``spec`` mode the state is per ``gfv_id`` and
-base values change only with base messages.
+Syntax: :mod:`bitstream_spec.gfv`. Semantics as implemented by VTM-23.13 (JVET-AJ0207, JVET-AK0238,
+JVET-AM0334; ``docs/gfv_sei.md#gfv-reconstruction`` to ``#gfv-decoder-state``). In ``vtm`` mode the
+state reproduces the VTM decoder exactly (one global state, base matrices overwritten by every
+matrix message, base matrix dimensions appended and never cleared); in ``spec`` mode the state is
+per ``gfv_id`` and base values change only with base messages.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def _update_parse_state(v: dict, state: GFVState, ctx: Any) -> None:
                 [v["MatrixWidth"][i] for i in range(n)])
         types = [v["gfv_matrix_type_idx"][i] for i in range(n)]
         if getattr(ctx, "mode", "vtm") == "vtm":
-            # VTM appends to the base dimension lists and never clears them (section 3.4 item 4).
+            # VTM appends to the base dimension lists and never clears them
+            # (docs/gfv_sei.md#gfv-vtm-reader-behaviours item 4).
             state.base_num_matrices += dims[0]
             state.base_matrix_height += dims[1]
             state.base_matrix_width += dims[2]
@@ -82,7 +83,8 @@ _AXES = ("x", "y", "z")
 
 
 def reconstruct(v: dict, state: GFVState, mode: str) -> dict:
-    """Dequantises and predicts one parsed GFV message (section 3.2, exact VTM expressions).
+    """Dequantises and predicts one parsed GFV message (``docs/gfv_sei.md#gfv-reconstruction``,
+    exact VTM expressions).
 
     Args:
         v: values from the GFV reader (syntax elements and derived variables; indexed elements
@@ -113,14 +115,16 @@ def reconstruct(v: dict, state: GFVState, mode: str) -> dict:
         out["MatrixElement"] = flat
         state.prev_matrix = list(flat)
         if mode == "vtm" or base:
-            # VTM overwrites the base matrices after every matrix message (section 3.4 item 3).
+            # VTM overwrites the base matrices after every matrix message
+            # (docs/gfv_sei.md#gfv-vtm-reader-behaviours item 3).
             state.base_matrix = list(flat)
     return out
 
 
 def _reconstruct_coordinates(v: dict, state: GFVState, base: bool, cnt: int, out: dict) -> None:
-    """``X``/``Y``/``Z`` of section 3.2: ``s * abs / 2^Q``, plus the reference when predicted
-    (previous keypoint of a base message, else the base or previous message)."""
+    """``X``/``Y``/``Z`` (``docs/gfv_sei.md#gfv-reconstruction``): ``s * abs / 2^Q``, plus the
+    reference when predicted (previous keypoint of a base message, else the base or previous
+    message)."""
     q = 1 << v["CoordPrec"]
     num = v["NumKps"]
     pred = v["gfv_kps_pred_flag"]
@@ -170,7 +174,7 @@ def _ref(values: list[float], i: int) -> float:
 
 
 def derived(label: str, v: dict, recon: dict | None) -> Any:
-    """Value of a derived line of VTM's SEI dump (``gfv_sei_syntax.md`` section 11)."""
+    """Value of a derived line of VTM's SEI dump (``docs/gfv_sei.md#vtm-sei-dump-format``)."""
     if label == "gfv_chroma_key_value":
         present = [v["gfv_chroma_key_value"][c] for c in range(3) if v["gfv_chroma_key_value_present_flag"].get(c)]
         return present or list(DEFAULT_CHROMA_KEY)
@@ -202,10 +206,10 @@ def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVS
     """Fills the coordinate syntax elements of ``v`` from absolute normalised coordinates, the
     reference of a predicted value being the writer's reconstruction.
 
-    ``rounding="vtm"`` is VTM's writer quantisation (section 3.3): ``q = (int)(x * 2^Q + 0.5)``
-    with C truncation, so a negative value can be off by a whole step (-3.0 gives -2);
-    ``"nearest"`` rounds to the nearest step (``floor(x * 2^Q + 0.5)``), which our encoder uses:
-    a coordinate already on the 2^-Q grid is then reconstructed exactly.
+    ``rounding="vtm"`` is VTM's writer quantisation (``docs/gfv_sei.md#gfv-writer-quantisation``):
+    ``q = (int)(x * 2^Q + 0.5)`` with C truncation, so a negative value can be off by a whole step
+    (-3.0 gives -2); ``"nearest"`` rounds to the nearest step (``floor(x * 2^Q + 0.5)``), which our
+    encoder uses: a coordinate already on the 2^-Q grid is then reconstructed exactly.
 
     Args:
         v: syntax values being built; must already hold ``gfv_cnt``, ``gfv_base_picture_flag``,
@@ -256,7 +260,8 @@ def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVS
 def quantise_matrices(v: dict, elements: Sequence[float], prec: int, state: GFVState, mode: str = "vtm",
                       num_kps: int = 0) -> None:
     """Fills the matrix element syntax of ``v`` from absolute elements (flattened in syntax
-    order: type, matrix, row, column) with VTM's writer quantisation (section 3.3).
+    order: type, matrix, row, column) with VTM's writer quantisation
+    (``docs/gfv_sei.md#gfv-writer-quantisation``).
 
     Non-predicted: integer part ``ue(v)``, decimal part ``u(P)`` clipped to 2^P - 1; predicted:
     both parts of the delta ``ue(v)`` (no clip), the reference being the reconstruction.
@@ -308,8 +313,8 @@ def _element_keys(v: dict, state: GFVState, num_kps: int) -> list[tuple[int, int
 
 def matrix_dims(v: dict, i: int, num_kps: int, z_present: int) -> tuple[int, int, int]:
     """``(NumMatrices[i], MatrixHeight[i], MatrixWidth[i])`` of matrix type entry ``i`` of a
-    non-predicted message (section 3.1 table), from its syntax values and the message's
-    ``NumKps`` / ``ZPresent``."""
+    non-predicted message (``docs/gfv_sei.md#gfv-matrix-types``), from its syntax values and the
+    message's ``NumKps`` / ``ZPresent``."""
     t = v["gfv_matrix_type_idx"][i]
     coords = v.get("gfv_coordinate_present_flag", 0)
     space3d = z_present if coords else v.get("gfv_matrix_3d_space_flag", {}).get(i, 0)

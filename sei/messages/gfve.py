@@ -1,8 +1,8 @@
 """Generative face video enhancement (GFVE) SEI message, payloadType 224: state,
 reconstruction, writer-side quantisation and the derived lines of VTM's SEI dump.
 
-Syntax: :mod:`bitstream_spec.gfve`. Semantics as implemented by VTM master
-(``gfv_sei_syntax.md`` section 5). In ``vtm`` mode the state reproduces the VTM decoder (one
+Syntax: :mod:`bitstream_spec.gfve`. Semantics as implemented by VTM-23.13 (JVET-AK0239;
+``docs/gfv_sei.md#gfve-reconstruction``). In ``vtm`` mode the state reproduces the VTM decoder (one
 global state; the base matrix dimension lists are appended by every base message and never
 cleared, so the first base message's dimensions win); in ``spec`` mode the state is per
 ``gfve_id`` and a new base message replaces the base dimensions.
@@ -65,7 +65,8 @@ def _update_parse_state(v: dict, state: GFVEState, ctx: Any) -> None:
         state.base_matrix_prec = v["MatrixPrec"]
         state.base_num_matrices = n
         if getattr(ctx, "mode", "vtm") == "vtm":
-            # VTM appends to the base dimension lists and never clears them (section 5).
+            # VTM appends to the base dimension lists and never clears them
+            # (docs/gfv_sei.md#gfve-reconstruction).
             state.base_matrix_height += heights
             state.base_matrix_width += widths
         else:
@@ -84,16 +85,17 @@ def _ref3(ref: list, j: int, k: int, m: int) -> float:
 
 
 def _pupil_refs(base: bool, cnt: int, state: GFVEState) -> list[float]:
-    """References of the four pupil coordinates before decoding (section 5): 0 in a base
-    message, the base pupils for a non-base message with ``gfve_gfv_cnt`` 0, else the previous
-    message's pupils."""
+    """References of the four pupil coordinates before decoding
+    (``docs/gfv_sei.md#gfve-reconstruction``): 0 in a base message, the base pupils for a non-base
+    message with ``gfve_gfv_cnt`` 0, else the previous message's pupils."""
     if cnt == 0:
         return [0.0] * 4 if base else list(state.base_pupil)
     return list(state.prev_pupil)
 
 
 def reconstruct(v: dict, state: GFVEState, mode: str) -> dict:
-    """Dequantises and predicts one parsed GFVE message (section 5, exact VTM expressions).
+    """Dequantises and predicts one parsed GFVE message (``docs/gfv_sei.md#gfve-reconstruction``,
+    exact VTM expressions).
 
     Args:
         v: values from the GFVE reader (syntax elements and derived variables).
@@ -156,7 +158,7 @@ def reconstruct(v: dict, state: GFVEState, mode: str) -> dict:
 
 
 def derived(label: str, v: dict, recon: dict | None) -> Any:
-    """Value of a derived line of VTM's SEI dump (``gfv_sei_syntax.md`` section 11)."""
+    """Value of a derived line of VTM's SEI dump (``docs/gfv_sei.md#vtm-sei-dump-format``)."""
     recon = recon or {}
     if label == "gfveMatrixNumber":
         return v["NumMatrices"]
@@ -173,8 +175,9 @@ def derived(label: str, v: dict, recon: dict | None) -> Any:
 def quantise_matrices(v: dict, matrices: Sequence[Sequence[Sequence[float]]], state: GFVEState) -> None:
     """Fills the matrix element syntax of ``v`` from absolute elements ``[j][k][m]`` (rows,
     columns) with VTM's writer quantisation (``SEIWriter::xWriteSEIGenerativeFaceVideoEnhancement``,
-    section 5): ``ip = (int)|d|``, ``dp = (int)((|d| - ip) * 2^P + 0.5)``, the sign of ``d``
-    coded when ``ip`` or ``dp`` is non-zero.
+    ``docs/gfv_sei.md#gfve-writer-quantisation``): ``ip = (int)|d|``,
+    ``dp = (int)((|d| - ip) * 2^P + 0.5)``, the sign of ``d`` coded when ``ip`` or ``dp`` is
+    non-zero.
 
     Non-predicted elements clip ``dp`` to 2^P - 1 (as VTM). For predicted elements VTM writes
     ``dp`` with u(P) unclipped and aborts when it rounds to 2^P; this writer carries it into
@@ -231,10 +234,11 @@ def quantise_matrices(v: dict, matrices: Sequence[Sequence[Sequence[float]]], st
 def quantise_pupils(v: dict, left: Sequence[float] | None, right: Sequence[float] | None, prec: int,
                     state: GFVEState) -> None:
     """Fills the pupil syntax of ``v`` from absolute pupil coordinates ``(x, y)`` with VTM's
-    writer quantisation (``SEIWriter::xWriteSEIPupilCoordinate``, section 5):
-    ``a = (int)(|c - Ref| * 2^Pp + 0.5)``, sign ``(c - Ref) < 0`` coded when ``a`` != 0, the
-    reference being the writer's reconstruction (0 in a base message, whose right eye is
-    predicted from its reconstructed left eye; else the base or previous message's pupils).
+    writer quantisation (``SEIWriter::xWriteSEIPupilCoordinate``,
+    ``docs/gfv_sei.md#gfve-writer-quantisation``): ``a = (int)(|c - Ref| * 2^Pp + 0.5)``, sign
+    ``(c - Ref) < 0`` coded when ``a`` != 0, the reference being the writer's reconstruction (0 in
+    a base message, whose right eye is predicted from its reconstructed left eye; else the base or
+    previous message's pupils).
 
     Args:
         v: syntax values being built; must hold ``gfve_gfv_cnt``, ``gfve_base_picture_flag``

@@ -1,7 +1,7 @@
 """Neural-network post-filter activation (NNPFA) SEI message, payloadType 211.
 
 Syntax: :mod:`bitstream_spec.nnpfa`. No reconstruction and no state; VTM parses it in prefix
-and suffix SEI NAL units (``gfv_sei_syntax.md`` sections 2 and 7).
+and suffix SEI NAL units (``docs/gfv_sei.md#payload-types-and-placement``, ``#nnpfa-message``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Neural-network post-filter characteristics (NNPFC) SEI message, payloadType 210.
 
 Syntax: :mod:`bitstream_spec.nnpfc`. No reconstruction and no state: the message describes a
-post-filter; VTM parses it in prefix and suffix SEI NAL units (``gfv_sei_syntax.md`` section 2).
+post-filter; VTM parses it in prefix and suffix SEI NAL units
+(``docs/gfv_sei.md#payload-types-and-placement``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Source picture timing information (SPTI) SEI message, payloadType 216.
 
 Syntax: :mod:`bitstream_spec.spti`. No reconstruction and no state; VTM parses it only in
-prefix SEI NAL units (``gfv_sei_syntax.md`` sections 2 and 8). ``MaxSubLayersMinus1`` for a
-non-persistent message is the decoding context's ``sps_max_sublayers_minus1`` (default 0).
+prefix SEI NAL units (``docs/gfv_sei.md#payload-types-and-placement``, ``#spti-message``).
+``MaxSubLayersMinus1`` for a non-persistent message is the decoding context's
+``sps_max_sublayers_minus1`` (default 0).
 """
 
 from __future__ import annotations
