@@ -15,7 +15,20 @@ metadata extension bits are counted as the VTM reader counts them (the alignment
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .dsl import Align, Check, Element, For, If, Let, PayloadBytes, Syntax
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from .dsl import Expr
+
+    class _RangeRule(TypedDict):
+        """Keyword arguments of :class:`Element` shared by several elements."""
+
+        range: tuple[Expr, Expr]
+        source: str
 
 PAYLOAD_TYPE = 210
 VTM = "VTM-23.13 SEIread.cpp (xParseSEINNPostFilterCharacteristics)"
@@ -29,8 +42,8 @@ COLOURIZATION = 0x20
 TEMPORAL_EXTRAPOLATION = 0x40
 SPATIAL_EXTRAPOLATION = 0x80
 
-_BITDEPTH = dict(range=(0, 24), source=VTM)
-_DIM = dict(range=(0, 65535), source=VTM)
+_BITDEPTH: _RangeRule = dict(range=(0, 24), source=VTM)
+_DIM: _RangeRule = dict(range=(0, 65535), source=VTM)
 
 _INPUT_PICS = (
     Element("nnpfc_number_of_input_pictures_minus1", "ue(v)"),

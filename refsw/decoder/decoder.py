@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -79,6 +80,7 @@ def stream_fps(sei: StreamSEI) -> float:
     """Output picture rate in pictures/s from the stream's SPTI SEI message (25 without one)."""
     for m in sei.of_type(PayloadType.SOURCE_PICTURE_TIMING_INFO):
         v = m.values
+        assert v is not None  # of_type() returns parsed messages only
         if not v.get("spti_cancel_flag") and not v.get("spti_source_timing_equals_output_timing_flag") and \
                 v.get("spti_num_units_in_elemental_interval"):
             return v["spti_time_scale"] / v["spti_num_units_in_elemental_interval"]
@@ -120,8 +122,8 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
     used: str | None = None
     for k, key_picture in enumerate(keys):
         msgs = per_key[k]
-        base = next((m for m in msgs if m.values["BasePic"]), None)
-        uri = base.values.get("gfv_uri") if base is not None else None
+        base = next((m for m in msgs if cast(dict, m.values)["BasePic"]), None)  # per_key: parsed only
+        uri = cast(dict, base.values).get("gfv_uri") if base is not None else None
         resolved = resolver.get(uri) if msgs else None
         if resolved is None:
             if msgs and not key_pictures_only:
@@ -134,6 +136,7 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
             out.append(key_picture)
             continue
         used = resolved.spec.name
+        assert base is not None  # a generator was resolved: base's gfv_uri named it
         _synthesise_segment(resolved, key_picture, k, base, msgs, out, pics)
     return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes)
 
@@ -148,8 +151,9 @@ def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
         sei = read_stream_sei(stream, ctx)
     except BitstreamError as err:
         raise StreamError(f"not a VVC byte stream: {err}") from err
-    for idx, err in sei.errors.items():
-        raise StreamError(f"corrupted SEI NAL unit {idx} at byte {sei.nal_units[idx].offset}: {err}")
+    # type: ignore: mypy rejects reusing the name of the except clause's variable (valid Python)
+    for idx, err in sei.errors.items():  # type: ignore[misc]
+        raise StreamError(f"corrupted SEI NAL unit {idx} at byte {sei.nal_units[idx].offset}: {err}")  # type: ignore[misc]
     for idx, m in sei.messages:
         if m.error is not None:
             raise StreamError(f"corrupted SEI message (payloadType {m.payload_type}) in NAL unit {idx}: {m.error}")
@@ -176,7 +180,7 @@ def _gfv_messages_per_key_picture(sei: StreamSEI, num_keys: int) -> dict[int, li
     return per_key
 
 
-def _synthesise_segment(resolved: ResolvedGenerator, key_picture: np.ndarray, k: int, base: SEIMessage | None,
+def _synthesise_segment(resolved: ResolvedGenerator, key_picture: np.ndarray, k: int, base: SEIMessage,
                         msgs: list[SEIMessage], out: list[np.ndarray], pics: list[PictureLog]) -> None:
     """Appends the output pictures of key picture ``k``'s segment (one per GFV message, in
     ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``.
@@ -189,8 +193,8 @@ def _synthesise_segment(resolved: ResolvedGenerator, key_picture: np.ndarray, k:
     try:
         generator.set_key_picture(key_picture, layout.params(base.recon))
         previous = None
-        for m in sorted(msgs, key=lambda m: m.values["gfv_cnt"]):
-            v = m.values
+        for m in sorted(msgs, key=lambda m: cast(dict, m.values)["gfv_cnt"]):  # parsed messages only
+            v = cast(dict, m.values)
             pics.append(PictureLog(len(out), "key" if v["BasePic"] else "generated", k, v["gfv_id"], v["gfv_cnt"],
                                    8 * m.payload_size, v["gfv_low_confidence_face_parameter_flag"]))
             if v["BasePic"]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 
@@ -95,7 +96,8 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
     for i in range(1, n):
         ssim[0, i] = ssim_luma(key_luma, _luma(frames[i]))
     if uses_previous:
-        frozen_vmaf = vmaf(frames, frozen, fps) if use_vmaf else None
+        # use_vmaf: vmaf is set (given, or vmaf_per_frame above)
+        frozen_vmaf = cast("Callable[..., np.ndarray]", vmaf)(frames, frozen, fps) if use_vmaf else None
         out, chosen = _decide_sequentially(frames, cands, generator, frozen, ssim[0], frozen_vmaf, margin, vmaf, fps)
         log.info("analysis by synthesis: candidate histogram %s", np.bincount(chosen, minlength=len(alphas)).tolist())
         return out
@@ -106,6 +108,7 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
             pictures[a_idx, i] = generator.generate(cands[a_idx, i])
             ssim[a_idx, i] = ssim_luma(_luma(pictures[a_idx, i]), target)
     if use_vmaf:
+        assert vmaf is not None  # given, or vmaf_per_frame above
         needed = [a for a in range(len(alphas)) if a == 0 or (ssim[a, 1:] >= ssim[0, 1:] + margin).any()]
         scores = np.full((len(alphas), n), -np.inf)
         for a_idx in needed:
@@ -163,6 +166,7 @@ def _decide_sequentially(frames: np.ndarray, cands: np.ndarray, generator, froze
             out[i] = cands[chosen[i], i]
         if frozen_vmaf is None:
             return out, chosen
+        assert vmaf is not None  # choose_keypoints gives frozen_vmaf only with vmaf
         lost = (chosen > 0) & (vmaf(frames, pics, fps) < frozen_vmaf)
         if not lost.any():
             return out, chosen
@@ -176,6 +180,7 @@ def _decide_sequentially(frames: np.ndarray, cands: np.ndarray, generator, froze
         lost = np.zeros(n, dtype=bool)
         for i in np.flatnonzero(chosen):
             lost[i] = ssim_luma(_luma(pics[i]), _luma(frames[i])) < key_ssim[i] + margin
+        assert vmaf is not None  # reached only when the passes above had frozen_vmaf (and so vmaf)
         lost |= (chosen > 0) & (vmaf(frames, pics, fps) < frozen_vmaf)
         if not lost.any():
             break

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -39,6 +39,11 @@ import torch
 from .gfv_mapping import GFVLayout, LayoutMapping
 from .interface import Ability, CheckpointError, ModelSpec, generator_uri
 from .nets.blocks import displacement, fuse_heads, motion_2d, warp
+
+if TYPE_CHECKING:  # the network classes, for the casts where a branch on the model name fixes the class
+    from .nets.cfte import CFTE, CFTEGenerator
+    from .nets.fomm import FOMM, OcclusionAwareGenerator, WarpingGenerator
+    from .nets.fv2v import FV2V, FV2VGenerator
 
 log = logging.getLogger(__name__)
 
@@ -208,14 +213,14 @@ class LearnedModel:
         for s in range(0, len(frames), chunk):
             x = _to_tensor(frames[s:s + chunk])
             if self.name == "fomm":
-                kp = self.net.kp_detector(x)
+                kp = cast("FOMM", self.net).kp_detector(x)
                 out.append(torch.cat([kp["value"].flatten(1), kp["jacobian"].flatten(1)], 1))
             elif self.name in ("cfte", "cttr"):
-                out.append(self.net.extractor(x).flatten(1))
+                out.append(cast("CFTE", self.net).extractor(x).flatten(1))
             else:
                 from .nets.fv2v import rotation_matrix
 
-                he = self.net.he_estimator(x)
+                he = cast("FV2V", self.net).he_estimator(x)
                 rot = rotation_matrix(he["yaw"], he["pitch"], he["roll"])
                 out.append(torch.cat([rot.flatten(1), he["t"], he["exp"].flatten(1)], 1))
         params = torch.cat(out).double().numpy()
@@ -231,7 +236,7 @@ def _committed(name: str) -> LearnedModel:
     return LearnedModel.from_bytes(_read_weights(name))
 
 
-def _warping_decoder_convs(gen: torch.nn.Module) -> list[torch.nn.Conv2d]:
+def _warping_decoder_convs(gen: WarpingGenerator) -> list[torch.nn.Conv2d]:
     """The convolutions of a :class:`~refsw.models.nets.fomm.WarpingGenerator`'s feature encoder
     and decoder (not its motion network)."""
     parts = [gen.first, gen.down, gen.bottleneck, gen.up, gen.final, gen.image_skip]
@@ -272,9 +277,10 @@ class LearnedGenerator:
         self.optimise = optimise
         # channels-last 2-D tensors run faster with oneDNN (on a copy: the analysis network, shared
         # through the cache, keeps its kernels); FV2V's 3-D convolutions stay as they are
-        self.net = model.net if model.name == "fv2v" else copy.deepcopy(model.net).to(memory_format=torch.channels_last)
+        # (type: ignore: torch's stubs lack Module.to(memory_format=), which exists at run time)
+        self.net = model.net if model.name == "fv2v" else copy.deepcopy(model.net).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if model.name != "fv2v" and optimise:
-            gen = self.net.generator
+            gen = cast("OcclusionAwareGenerator | CFTEGenerator", self.net.generator)
             # the feature encoder / decoder run in bfloat16 autocast: holding their convolution
             # weights in bfloat16 gives the same numbers without re-casting them for every picture
             for conv in _warping_decoder_convs(gen):
@@ -326,12 +332,14 @@ class LearnedGenerator:
             src = src.contiguous(memory_format=torch.channels_last)
         st: dict[str, Any] = {"source": src, "source_params": self._params_tensors(self._key_params)}
         if self.model.name == "fv2v":
-            st["features"] = self.net.generator.encode(src)
-            st["kp_canonical"] = self.net.kp_detector(src)  # decoder-side re-analysis of the key picture
+            fv2v = cast("FV2V", self.net)
+            st["features"] = fv2v.generator.encode(src)
+            st["kp_canonical"] = fv2v.kp_detector(src)  # decoder-side re-analysis of the key picture
         else:
-            st["motion"] = self.net.generator.dense_motion.prepare(src, st["source_params"]) if self.optimise else None
+            gen = cast("OcclusionAwareGenerator | CFTEGenerator", self.net.generator)
+            st["motion"] = gen.dense_motion.prepare(src, st["source_params"]) if self.optimise else None
             with self._autocast():
-                st["features"] = self.net.generator.encode(src)
+                st["features"] = gen.encode(src)
         self._state = st
         if self.detail_transfer:
             pred, deformation = self._synthesise(st["source_params"], None)
@@ -343,7 +351,7 @@ class LearnedGenerator:
         the detail transfer: ``(picture (1, 3, H, W), 2-D motion field (1, h, w, 2))``
         (FV2V: its 3-D field's x, y averaged over depth, as its image skip uses it)."""
         st = self._state
-        gen = self.net.generator
+        gen = cast("OcclusionAwareGenerator | CFTEGenerator | FV2VGenerator", self.net.generator)
         if self.model.name == "fv2v":  # fp32 throughout (3-D sampling grids need the precision)
             out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]), features=st["features"])
             return out["prediction"], motion_2d(out["deformation"])
@@ -355,11 +363,12 @@ class LearnedGenerator:
             prev = None
             if self.model.name == "cttr":
                 # the trajectory restarts after the key picture (or a repeat of it): no velocity
+                assert self._key_params is not None  # set with the key picture, before any synthesis
                 restart = previous is None or np.array_equal(previous, self._key_params)
-                prev = drv if restart else self._params_tensors(previous)
+                prev = drv if restart else self._params_tensors(cast(np.ndarray, previous))  # not restart: not None
             motion = gen.dense_motion(st["source"], drv, st["source_params"], prev, prepared=st["motion"])
         with self._autocast():
-            out = gen.decode(st["source"], st["features"], motion)
+            out = cast("OcclusionAwareGenerator | CFTEGenerator", gen).decode(st["source"], st["features"], motion)
         return out["prediction"], motion["deformation"]
 
     def _params_tensors(self, p: np.ndarray) -> Any:
@@ -394,6 +403,7 @@ class LearnedGenerator:
         """
         if self._key is None:
             raise RuntimeError("set_key_picture() must be called before generate()")
+        assert self._key_params is not None  # set together with self._key
         params = np.asarray(params, dtype=np.float64)
         if np.array_equal(params, self._key_params):
             return self._key

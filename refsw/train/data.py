@@ -196,6 +196,7 @@ class PairSampler:
                 c = self.clips[ci]
                 source = None
                 if coded_prob > 0 and self.rng.random() < coded_prob:
+                    assert self.coded is not None  # coded_prob > 0: checked above
                     idx, pics = self.coded[ci]
                     m = int(self.rng.integers(len(idx)))
                     i, source = int(idx[m]), pics[m]

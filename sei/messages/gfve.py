@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from bitstream_spec import gfve as gfve_table
 
@@ -195,7 +195,8 @@ def quantise_matrices(v: dict, matrices: Sequence[Sequence[Sequence[float]]], st
     cnt = v["gfve_gfv_cnt"]
     base = cnt == 0 and bool(v.get("gfve_base_picture_flag", 0))
     pred = v.get("gfve_matrix_pred_flag", 0)
-    prec = state.base_matrix_prec if pred else v["gfve_matrix_element_precision_factor_minus1"] + 1
+    # predicted: base_matrix_prec is set (state's base values come from the base message, see Args)
+    prec = cast(int, state.base_matrix_prec) if pred else v["gfve_matrix_element_precision_factor_minus1"] + 1
     scale = 1 << prec
     ref = state.base_matrix if cnt == 0 else state.prev_matrix
     pre = "gfve_matrix_delta_element" if pred else "gfve_matrix_element"

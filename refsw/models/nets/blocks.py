@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -105,12 +106,14 @@ def fuse_heads(module: nn.Module, *names: str) -> None:
     first = convs[0]
     conv = nn.Conv2d(first.in_channels, sum(c.out_channels for c in convs), first.kernel_size,
                      padding=first.padding, bias=True).to(first.weight.dtype)
+    assert conv.bias is not None  # bias=True
     with torch.no_grad():
         conv.weight.copy_(torch.cat([c.weight for c in convs]))
         conv.bias.copy_(torch.cat([c.bias for c in convs]))
     cl = _channels_last(first)
     if cl:
-        conv = conv.to(memory_format=torch.channels_last)
+        # type: ignore: torch's stubs lack Module.to(memory_format=), which exists at run time
+        conv = conv.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     # each output in the memory format its own convolution gives (later kernels round alike;
     # a one-channel output is plain contiguous)
     formats = [torch.channels_last if cl and c.out_channels > 1 else torch.contiguous_format for c in convs]
@@ -222,6 +225,8 @@ class Hourglass(nn.Module):
 class AntiAliasDownsample(nn.Module):
     """Gaussian low-pass then subsampling by ``scale`` < 1 (FOMM's ``AntiAliasInterpolation2d``)."""
 
+    weight: torch.Tensor  # a buffer (register_buffer)
+
     def __init__(self, channels: int, scale: float) -> None:
         super().__init__()
         sigma = (1 / scale - 1) / 2
@@ -266,7 +271,8 @@ def kp_to_gaussian(kp: torch.Tensor, spatial: tuple[int, ...], variance: float) 
     Gaussian's far tail is subnormal, and subnormal inputs make the CPU's float32 convolutions
     several times slower (``benchmarks/bench_models.py``: FOMM's motion network 2x)."""
     dims = kp.shape[-1]
-    grid = (coordinate_grid(*spatial) if dims == 2 else coordinate_grid_3d(*spatial)).to(kp)
+    grid = (coordinate_grid(*cast("tuple[int, int]", spatial)) if dims == 2
+            else coordinate_grid_3d(*cast("tuple[int, int, int]", spatial))).to(kp)
     diff = grid[None, None] - kp.view(kp.shape[0], kp.shape[1], *([1] * dims), dims)
     heat = torch.exp(-0.5 * (diff ** 2).sum(-1) / variance)
     return torch.where(heat < torch.finfo(heat.dtype).tiny, 0.0, heat)

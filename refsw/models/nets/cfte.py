@@ -121,7 +121,9 @@ def farneback_flow(driving: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
         for m in (d_np[b], s_np[b]):
             lo, hi = float(m.min()), float(m.max())
             maps.append(np.uint8(np.round(255 * (m - lo) / (hi - lo))) if hi > lo else np.zeros(m.shape, np.uint8))
-        out[b] = cv2.calcOpticalFlowFarneback(maps[0], maps[1], None, 0.5, 2, 15, 3, 5, 1.2, 0)
+        # type: ignore: OpenCV's stubs do not accept flow=None (valid at run time: allocates the
+        # output) and numpy's stubs type np.uint8(array) as a scalar
+        out[b] = cv2.calcOpticalFlowFarneback(maps[0], maps[1], None, 0.5, 2, 15, 3, 5, 1.2, 0)  # type: ignore[call-overload]
     scale = np.array([2.0 / (driving.shape[3] - 1), 2.0 / (driving.shape[2] - 1)], dtype=np.float32)
     return torch.from_numpy(out * scale)
 
@@ -148,6 +150,7 @@ class CFTEMotion(nn.Module):
                                    cfg.dm_max_features, cfg.norm)
         self.flow = nn.Conv2d(self.hourglass.out_filters, 2, 7, padding=3)
         nn.init.zeros_(self.flow.weight)
+        assert self.flow.bias is not None  # bias=True
         nn.init.zeros_(self.flow.bias)
         self.occlusion = nn.Conv2d(self.hourglass.out_filters, 1, 7, padding=3)
         self.trajectory = cfg.trajectory

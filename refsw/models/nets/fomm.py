@@ -79,6 +79,7 @@ class KPDetector(nn.Module):
         self.kp = nn.Conv2d(c, cfg.num_kp, 7, padding=cfg.kp_pad)
         self.jacobian = nn.Conv2d(c, 4 * cfg.num_kp, 7, padding=cfg.kp_pad)
         nn.init.zeros_(self.jacobian.weight)
+        assert self.jacobian.bias is not None  # bias=True
         with torch.no_grad():
             self.jacobian.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0]).repeat(cfg.num_kp))
         self.temperature = cfg.temperature
@@ -165,6 +166,7 @@ class WarpingGenerator(nn.Module):
         self.final = nn.Conv2d(be, 3, 7, padding=3)
         self.image_skip = nn.Conv2d(be, 1, 7, padding=3) if image_skip else None
         if self.image_skip is not None:  # start close to the warped key picture (mask ~ 0.88)
+            assert self.image_skip.bias is not None  # bias=True
             nn.init.constant_(self.image_skip.bias, 2.0)
 
     def encode(self, source: torch.Tensor) -> torch.Tensor:

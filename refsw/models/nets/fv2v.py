@@ -253,6 +253,7 @@ class FV2VGenerator(nn.Module):
         self.final = nn.Conv2d(be, 3, 7, padding=3)
         self.image_skip = nn.Conv2d(be, 1, 7, padding=3) if cfg.image_skip else None
         if self.image_skip is not None:  # start close to the warped key picture (mask ~ 0.88)
+            assert self.image_skip.bias is not None  # bias=True
             nn.init.constant_(self.image_skip.bias, 2.0)
         self.cfg = cfg
 
