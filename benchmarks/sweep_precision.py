@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from refsw.encoder.gfv_sei import gfv_messages
 from refsw.models import get_model
 from refsw.models.learned import LEARNED
 from refsw.train.data import TEST_CLIPS, VALIDATION_CLIPS, load_clip
@@ -42,7 +43,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 def _run(model: str, frames: np.ndarray, params: np.ndarray, q: int | None, p: int) -> tuple[float, np.ndarray]:
     spec = get_model(model)
     mapping = spec.make_layout(coordinate_precision_factor=q, matrix_element_precision_factor=p)
-    payloads = [b for b, _ in mapping.messages(params, np.zeros(len(params), bool), DecodingContext())]
+    payloads = [b for b, _ in gfv_messages(mapping, params, np.zeros(len(params), bool), DecodingContext())]
     ctx = DecodingContext()
     recon = []
     for b in payloads:

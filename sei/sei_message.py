@@ -71,25 +71,13 @@ def scan_sei_rbsp(rbsp: bytes) -> tuple[list[tuple[int, int, int]], BitstreamErr
     pos, n = 0, len(rbsp)
     while n - pos > 1:
         start = pos
-        ptype = 0
-        while True:
-            if pos >= n:
-                return out, BitstreamError("truncated payloadType", 8 * start, "payload_type_byte", VSEI_FRAMING)
-            b = rbsp[pos]
-            pos += 1
-            ptype += b
-            if b != 0xFF:
-                break
+        ptype, pos = _read_ff_coded(rbsp, pos)
+        if ptype is None:
+            return out, BitstreamError("truncated payloadType", 8 * start, "payload_type_byte", VSEI_FRAMING)
         size_at = pos
-        psize = 0
-        while True:
-            if pos >= n:
-                return out, BitstreamError("truncated payloadSize", 8 * size_at, "payload_size_byte", VSEI_FRAMING)
-            b = rbsp[pos]
-            pos += 1
-            psize += b
-            if b != 0xFF:
-                break
+        psize, pos = _read_ff_coded(rbsp, pos)
+        if psize is None:
+            return out, BitstreamError("truncated payloadSize", 8 * size_at, "payload_size_byte", VSEI_FRAMING)
         if pos + psize > n:
             return out, BitstreamError(f"payloadSize {psize} of payloadType {ptype} exceeds the {n - pos} bytes "
                                        "left in the SEI NAL unit", 8 * size_at, "payloadSize", VSEI_FRAMING)
@@ -99,6 +87,19 @@ def scan_sei_rbsp(rbsp: bytes) -> tuple[list[tuple[int, int, int]], BitstreamErr
         return out, BitstreamError("SEI RBSP does not end with rbsp_trailing_bits (0x80)", 8 * pos,
                                    "rbsp_trailing_bits", SEI_RBSP)
     return out, None
+
+
+def _read_ff_coded(rbsp: bytes, pos: int) -> tuple[int | None, int]:
+    """A payloadType or payloadSize value coded as 0xFF bytes plus a last byte below 0xFF, read
+    from byte ``pos``: ``(value, position after it)``, ``(None, end)`` when the data ends first."""
+    value = 0
+    while pos < len(rbsp):
+        b = rbsp[pos]
+        pos += 1
+        value += b
+        if b != 0xFF:
+            return value, pos
+    return None, pos
 
 
 def split_sei_rbsp(rbsp: bytes) -> list[tuple[int, int, int]]:

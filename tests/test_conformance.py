@@ -6,7 +6,7 @@ a. the trace of our reader equals VTM's decoded-SEI dump (``.sei.txt``) characte
 b. re-writing the parsed syntax values reproduces every SEI NAL unit of the ``.266`` byte for
    byte (syntax table writer + ``sei_rbsp`` framing + emulation prevention);
 c. writing from the vector's ``.json`` inputs, with VTM's encoder-side quantisation
-   (:mod:`sei.vtm_json`), reproduces VTM's NAL units byte for byte.
+   (:mod:`refsw.encoder.vtm_json`), reproduces VTM's NAL units byte for byte.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sei.context import DecodingContext
 from sei.nal import NalUnitType, make_nal_unit, read_nal_units
 from sei.sei_message import sei_rbsp, write_payload
 from sei.stream import StreamSEI, read_stream_sei
-from sei.vtm_json import VtmJsonEncoder
+from refsw.encoder.vtm_json import VtmJsonEncoder
 
 _SEI_NUTS = (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT)
 

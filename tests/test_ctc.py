@@ -218,7 +218,7 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
          "repeated"),
         ("codecs: [{name: A, type: video, role: anchor, backend: vvenc, qps: [40], key_period: 8}]\n",
          "key_period not used by type video"),
-        ("codecs: [{name: A, type: gfvc, role: anchor, qps: [40], key_period: -1}]\n", "key_period must be"),
+        ("codecs: [{name: A, type: gfvc, role: anchor, qps: [40], key_period: -1}]\n", "key_period -1 is negative"),
     ):  # fmt: skip
         over = tmp_path / "over.yaml"
         over.write_text(text)

@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from refsw.encoder.gfv_sei import gfv_messages
 from refsw.face_crop import prepare_ctc
 from refsw.models import find_by_uri, get_model
-from refsw.encoder.decision import _luma, choose_keypoints, ssim_luma
+from refsw.encoder.decision import choose_keypoints
+from refsw.metrics.ssim import luma as _luma
+from refsw.metrics.ssim import ssim_luma
 from refsw.models.tps import TPSWarpGenerator
 from refsw.video_io import read_video
 from sei.context import DecodingContext
@@ -44,7 +47,7 @@ def test_keypoints_on_grid_round_trip_exactly(tracked: np.ndarray) -> None:
     spec = get_model("kptps")
     mapping = spec.make_layout(coordinate_precision_factor=7)
     enc = DecodingContext()
-    payloads = mapping.messages(tracked, np.zeros(len(tracked), bool), enc, gfv_id=3)
+    payloads = gfv_messages(mapping, tracked, np.zeros(len(tracked), bool), enc, gfv_id=3)
     dec = DecodingContext()
     for cnt, (payload, _) in enumerate(payloads):
         msg = SEIMessage(PayloadType.GENERATIVE_FACE_VIDEO, len(payload), payload)

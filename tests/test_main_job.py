@@ -248,7 +248,7 @@ def test_bad_config_value(tmp_path: Path, data_dir: Path, capsys) -> None:
 
 
 def test_own_stream_is_conformant_and_names_generator(encoded: dict, capsys) -> None:
-    from sei import check_app
+    from refsw.apps import check_app
 
     assert check_app.main([str(encoded["stream"])]) == 0
     trace = encoded["trace"].read_text()
@@ -262,7 +262,7 @@ def test_key_picture_every_n_pictures(data_dir: Path, tmp_path: Path, capsys) ->
     # sequence, each with its own base GFV message; on a clip with large head motion the
     # refreshed key pictures bring the decoded video closer to the source than one key picture
     from refsw.decoder import decode_stream
-    from sei import check_app
+    from refsw.apps import check_app
 
     src = data_dir / "tpsmm_driving.mp4"
     original, _ = prepare_ctc(read_video(src, max_frames=45).frames, force=True)
@@ -294,7 +294,7 @@ def test_key_picture_every_n_pictures(data_dir: Path, tmp_path: Path, capsys) ->
 def test_demo_side_by_side_freezes_each_key_picture(data_dir: Path, tmp_path: Path) -> None:
     # gfv-demo with the defaults (a key picture every 50 pictures): the third column of the
     # side-by-side video repeats the key picture of each picture's segment
-    from refsw import demo_app
+    from refsw.apps import demo_app
 
     clip = tmp_path / "clip.mp4"
     write_video(clip, read_video(data_dir / "tpsmm_driving.mp4", max_frames=60).frames, 25.0)

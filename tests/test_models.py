@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from refsw.encoder.gfv_sei import gfv_messages
 from refsw.metrics.msssim import msssim_per_frame
 from refsw.metrics.vmaf import vmaf_per_frame
 from refsw.decoder import StreamError, UnknownGeneratorError, decode_stream
@@ -106,13 +107,13 @@ def test_gfv_carriage_is_exact_on_the_grid(name: str, held_out: np.ndarray) -> N
     assert np.ptp(params, axis=0).max() > 0  # the analysis follows the pictures
     mapping = spec.make_layout()
     snapped = mapping.snap(params)
-    payloads = [p for p, _ in mapping.messages(snapped, ~found, DecodingContext())]
+    payloads = [p for p, _ in gfv_messages(mapping, snapped, ~found, DecodingContext())]
     recon = np.stack([mapping.params(r) for r in _parse(payloads)])
     np.testing.assert_array_equal(recon, snapped)
     # coarser precision, values off the grid: a smaller base message, and closed-loop
     # prediction keeps every picture within one step (no drift along the clip)
     coarse = spec.make_layout(coordinate_precision_factor=4, matrix_element_precision_factor=3)
-    cp = [p for p, _ in coarse.messages(params, ~found, DecodingContext())]
+    cp = [p for p, _ in gfv_messages(coarse, params, ~found, DecodingContext())]
     assert len(cp[0]) < len(payloads[0])
     err = np.abs(np.stack([coarse.params(r) for r in _parse(cp)]) - mapping.snap(params))
     assert err.max() <= 2.0 ** -3 + 2.0 ** -7
@@ -126,7 +127,7 @@ def test_gfv_syntax_per_model(held_out: np.ndarray) -> None:
     for name, (kps, z, mats) in want.items():
         spec = get_model(name)
         params, found = spec.make_analyser().analyse(held_out[:3])
-        payloads = spec.make_layout().messages(spec.make_layout().snap(params), ~found, DecodingContext())
+        payloads = gfv_messages(spec.make_layout(), spec.make_layout().snap(params), ~found, DecodingContext())
         v = payloads[0][1]
         assert v["gfv_nn_present_flag"] == 1 and v["gfv_nn_mode_idc"] == 1 and v["gfv_uri"] == spec.uri
         assert v["gfv_coordinate_present_flag"] == int(kps > 0)
@@ -258,7 +259,8 @@ def test_cttr_trajectory_restarts_after_the_key_picture(held_out: np.ndarray) ->
 def test_sequential_decision_holds_as_the_decoder_renders(shared_dir) -> None:
     # CTTR's pictures depend on the previous picture's parameters: every picture the encoder
     # moves must still beat the key picture on SSIM and VMAF in the decoded video
-    from refsw.encoder.decision import _luma, ssim_luma
+    from refsw.metrics.ssim import luma as _luma
+    from refsw.metrics.ssim import ssim_luma
 
     frames = load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data").frames[:45:3]
     decoded = decode_stream(encode_video(frames, 25.0, model="cttr")[0]).frames

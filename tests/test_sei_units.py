@@ -228,7 +228,7 @@ def test_gfv_worked_example_bytes() -> None:
 
 
 def test_gfv_worked_example_quantised_from_floats() -> None:
-    from sei.messages.gfv import quantise_coordinates, quantise_matrices
+    from refsw.encoder.quantise import quantise_coordinates, quantise_matrices
 
     ctx = DecodingContext()
     state = ctx.select_state(GFV, 1)

@@ -151,9 +151,8 @@ def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
         sei = read_stream_sei(stream, ctx)
     except BitstreamError as err:
         raise StreamError(f"not a VVC byte stream: {err}") from err
-    # type: ignore: mypy rejects reusing the name of the except clause's variable (valid Python)
-    for idx, err in sei.errors.items():  # type: ignore[misc]
-        raise StreamError(f"corrupted SEI NAL unit {idx} at byte {sei.nal_units[idx].offset}: {err}")  # type: ignore[misc]
+    for idx, framing in sei.errors.items():
+        raise StreamError(f"corrupted SEI NAL unit {idx} at byte {sei.nal_units[idx].offset}: {framing}")
     for idx, m in sei.messages:
         if m.error is not None:
             raise StreamError(f"corrupted SEI message (payloadType {m.payload_type}) in NAL unit {idx}: {m.error}")

@@ -21,32 +21,12 @@ from typing import cast
 
 import numpy as np
 
+from refsw.metrics.ssim import luma as _luma, ssim_luma
+
 log = logging.getLogger(__name__)
 
 #: Default candidate alphas (fractions of the tracked motion).
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def _luma(picture: np.ndarray) -> np.ndarray:
-    return picture.astype(np.float32) @ _LUMA
-
-
-def _blur(x: np.ndarray) -> np.ndarray:
-    import cv2
-
-    return cv2.GaussianBlur(x, (11, 11), 1.5)
-
-
-def ssim_luma(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of two luma pictures ``(H, W)`` float32 in [0, 255] (Gaussian window, sigma 1.5)."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    ma, mb = _blur(a), _blur(b)
-    va, vb, cov = _blur(a * a) - ma * ma, _blur(b * b) - mb * mb, _blur(a * b) - ma * mb
-    s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
-    return float(s.mean())
-
 
 def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: float = 25.0,
                      alphas: Sequence[float] = ALPHAS, margin: float = 0.001, step: float = 0.0,

@@ -17,13 +17,15 @@ from typing import Any
 import numpy as np
 
 from refsw.codecs import create_backend
-from refsw.models import Ability, Analyser, Generator, ParameterLayout, get_model
+from refsw.models import Ability, Analyser, Generator, get_model
+from refsw.models.gfv_mapping import LayoutMapping
 from sei.carriage import AccessUnitSEI, count_bits, insert_sei
 from sei.context import DecodingContext
 from sei.registry import PayloadType
 from sei.sei_message import write_payload
 
 from .decision import choose_keypoints
+from .gfv_sei import gfv_messages
 from refsw.config import ConfigError, EncoderConfig
 
 from .sei_encoder import nnpfa_values, nnpfc_values, spti_values
@@ -149,7 +151,7 @@ def encode_video(frames: np.ndarray, fps: float, config: EncoderConfig | None = 
 
 
 def _segment_payloads(frames: np.ndarray, decoded_key: np.ndarray, analyser: Analyser, generator: Generator | None,
-                      layout: ParameterLayout, decision: str, analyse_decoded_key: bool, uses_previous: bool,
+                      layout: LayoutMapping, decision: str, analyse_decoded_key: bool, uses_previous: bool,
                       fps: float, ctx: DecodingContext) -> list[tuple[bytes, dict]]:
     """GFV payloads (base message first) of one key-picture segment: ``frames`` ``(N, H, W, 3)``
     uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)`` by
@@ -161,6 +163,6 @@ def _segment_payloads(frames: np.ndarray, decoded_key: np.ndarray, analyser: Ana
         generator.set_key_picture(decoded_key, params[0])
         params = choose_keypoints(frames, params, generator, fps=fps, snap=layout.snap,
                                   use_vmaf=decision == "ssim+vmaf", uses_previous=uses_previous)
-    return layout.messages(params, ~found, ctx)
+    return gfv_messages(layout, params, ~found, ctx)
 
 

@@ -1,7 +1,7 @@
 """SEI encoders: the syntax values of the SPTI, NNPFC and NNPFA messages the encoder writes.
 
 The GFV message's own SEI encoder (model parameters -> quantised, predicted syntax values) is
-:class:`refsw.encoder.gfv_sei.GFVEncoder`.
+:func:`refsw.encoder.gfv_sei.gfv_messages`.
 """
 
 from __future__ import annotations

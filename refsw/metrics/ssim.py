@@ -50,6 +50,8 @@ __all__ = [
     "YUV_WEIGHTS",
     "YuvSsim",
     "gaussian_window_1d",
+    "luma",
+    "ssim_luma",
     "ssim_i420_per_frame",
     "ssim_plane",
     "ssim_rgb_per_frame",
@@ -200,3 +202,29 @@ def ssim_yuv_per_frame(ref: np.ndarray, dist: np.ndarray) -> YuvSsim:
         MetricInputError: wrong dtype or shapes, odd or too small frames.
     """
     return ssim_i420_per_frame(*rgb_pair_to_i420(ref, dist, "ssim_yuv"))
+
+
+# --------------------------------------------------------------------------- encoder's fast SSIM
+#: BT.601 luma weights of R, G, B.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def luma(picture: np.ndarray) -> np.ndarray:
+    """``(H, W)`` float32 BT.601 luma in [0, 255] of an ``(H, W, 3)`` uint8 RGB picture."""
+    return picture.astype(np.float32) @ _LUMA
+
+
+def ssim_luma(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two luma pictures ``(H, W)`` float32 in [0, 255], the encoder decision's fast
+    variant (:mod:`refsw.encoder.decision`): the same Gaussian window (11x11, sigma 1.5) and
+    constants as :func:`ssim_plane`, but float32 and filtered at full size with OpenCV's
+    reflected borders, so its values differ slightly from the CTC metric's 'valid' SSIM."""
+    c1, c2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
+    ma, mb = _blur(a), _blur(b)
+    va, vb, cov = _blur(a * a) - ma * ma, _blur(b * b) - mb * mb, _blur(a * b) - ma * mb
+    s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
+    return float(s.mean())
+
+
+def _blur(x: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(x, (WINDOW, WINDOW), SIGMA)

@@ -8,16 +8,9 @@ Parameters ``(16,)`` float64: the 4x4 compact feature, row-major, carried as one
 
 from __future__ import annotations
 
-from .gfv_mapping import GFVLayout, MatrixEntry
 from .interface import ModelSpec
-from .learned import LEARNED, LearnedModelInfo, learned_spec, network_spec
+from .learned import learned_spec, network_spec
 from .registry import register_model, register_network_loader
-
-LEARNED["cfte"] = LearnedModelInfo(
-    name="cfte",
-    layout=GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_element_precision_factor=6),
-    representation="CFTE: one 4x4 compact feature (matrix type 7)",
-)
 
 register_network_loader("cfte", network_spec)
 

@@ -8,17 +8,9 @@ precision factor 5); its generator also reads the previous picture's feature
 
 from __future__ import annotations
 
-from .gfv_mapping import GFVLayout, MatrixEntry
-from .interface import Ability, ModelSpec
-from .learned import LEARNED, LearnedModelInfo, learned_spec, network_spec
+from .interface import ModelSpec
+from .learned import learned_spec, network_spec
 from .registry import register_model, register_network_loader
-
-LEARNED["cttr"] = LearnedModelInfo(
-    name="cttr",
-    layout=GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_element_precision_factor=5),
-    representation="CTTR: one 4x4 compact feature (matrix type 7), temporal trajectory, 256/384/512",
-    abilities=Ability.CARRIED_NETWORK | Ability.PREVIOUS_PICTURE,
-)
 
 register_network_loader("cttr", network_spec)
 

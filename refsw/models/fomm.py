@@ -9,18 +9,9 @@ table in ``docs/models.md``.
 
 from __future__ import annotations
 
-from .gfv_mapping import GFVLayout, MatrixEntry
 from .interface import ModelSpec
-from .learned import LEARNED, LearnedModelInfo, learned_spec, network_spec
+from .learned import learned_spec, network_spec
 from .registry import register_model, register_network_loader
-
-LEARNED["fomm"] = LearnedModelInfo(
-    name="fomm",
-    layout=GFVLayout(dim=60, num_kps=10, z=False, coord_start=0, matrices=(MatrixEntry(0, 10, 2, 2, 20),),
-                     coordinate_precision_factor=7, matrix_element_precision_factor=5),
-    representation="FOMM: 10 2-D keypoints (GFV coordinates) + 10 Jacobians 2x2 (matrix type 0)",
-    analyse_decoded_key=True,
-)
 
 register_network_loader("fomm", network_spec)
 

@@ -9,18 +9,9 @@ precision factor 4, matrix element precision factor 6); mapping table in ``docs/
 
 from __future__ import annotations
 
-from .gfv_mapping import GFVLayout, MatrixEntry
 from .interface import ModelSpec
-from .learned import LEARNED, LearnedModelInfo, learned_spec, network_spec
+from .learned import learned_spec, network_spec
 from .registry import register_model, register_network_loader
-
-LEARNED["fv2v"] = LearnedModelInfo(
-    name="fv2v",
-    layout=GFVLayout(dim=57, num_kps=15, z=True, coord_start=12,
-                     matrices=(MatrixEntry(4, 1, 3, 3, 0), MatrixEntry(5, 1, 3, 1, 9)),
-                     coordinate_precision_factor=4, matrix_element_precision_factor=6),
-    representation="FV2V: head rotation 3x3 (type 4), translation (type 5), 15 expression deltas (3-D coordinates)",
-)
 
 register_network_loader("fv2v", network_spec)
 

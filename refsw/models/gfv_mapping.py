@@ -2,31 +2,22 @@
 
 A :class:`GFVLayout` says which slices of the flat parameter vector ``(D,)`` float64 are sent as
 GFV coordinates (2-D or 3-D keypoints) and which as matrices of a given ``gfv_matrix_type_idx``
-(``docs/gfv_sei.md#gfv-matrix-types``). :class:`LayoutMapping` writes one GFV message per picture:
-the base message (``gfv_cnt`` 0) describes everything (precision factors, number of keypoints,
-matrix types and sizes) and names the generator (``gfv_nn_present_flag`` 1, ``gfv_nn_mode_idc``
-1, ``gfv_uri``); every other message predicts coordinates and matrix elements from the previous
-message's reconstruction (``gfv_kps_pred_flag`` = ``gfv_matrix_pred_flag`` = 1) unless the layout
-says otherwise. The reference of each prediction is the decoder's reconstruction, so the
-encoder and the decoder never drift.
+(``docs/gfv_sei.md#gfv-matrix-types``). :class:`LayoutMapping` is a model's
+:class:`~refsw.models.ParameterLayout`: its parameters as vectors, snapped to the GFV grids, and
+back from a reconstructed message. The GFV SEI encoder that turns the vectors into syntax values
+is :mod:`refsw.encoder.gfv_sei`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-
-from sei.context import DecodingContext
 
 from .interface import URI_TAG, ModelError, RepresentationMismatch
 
 #: Largest precision factor written (``gfv_*_precision_factor_minus1`` + 1).
 MAX_PRECISION_FACTOR = 31
-from sei.messages.gfv import quantise_coordinates, quantise_matrices
-from sei.registry import PayloadType
-from sei.sei_message import write_payload
 
 
 @dataclass(frozen=True)
@@ -128,69 +119,17 @@ class LayoutMapping:
         self.uri_tag = uri_tag
         self.uri = uri
 
-    def messages(self, params: np.ndarray, low_confidence: np.ndarray, ctx: DecodingContext,
-                 gfv_id: int = 0) -> list[tuple[bytes, dict]]:
-        """GFV payloads of one key-picture segment.
-
-        Args:
-            params: ``(N, D)`` float64; row 0 belongs to the key picture (base message).
-            low_confidence: ``(N,)`` bool (``gfv_low_confidence_face_parameter_flag``).
-            ctx: encoder-side context (writer prediction state).
-            gfv_id: ``gfv_id`` of every message.
-
-        Returns:
-            ``(payload_bytes, syntax_values)`` per picture in ``gfv_cnt`` order.
+    def vectors(self, params: np.ndarray) -> np.ndarray:
+        """``params`` of N pictures as ``(N, D)`` float64 parameter vectors (what the GFV SEI
+        encoder, :func:`refsw.encoder.gfv_sei.gfv_messages`, writes).
 
         Raises:
-            ValueError: ``params`` is not ``(N, D)``.
+            ValueError: ``params`` do not have D values per picture.
         """
-        lay = self.layout
         params = np.asarray(params, dtype=np.float64)
-        if params.ndim != 2 or params.shape[1] != lay.dim:
-            raise ValueError(f"expected (N, {lay.dim}) parameters, got {params.shape}")
-        state = ctx.select_state(PayloadType.GENERATIVE_FACE_VIDEO, gfv_id)
-        axes = 3 if lay.z else 2
-        out = []
-        for cnt, p in enumerate(params):
-            base = cnt == 0
-            v: dict[str, Any] = {"gfv_id": gfv_id, "gfv_cnt": cnt, "gfv_low_confidence_face_parameter_flag":
-                                 int(low_confidence[cnt]), "gfv_coordinate_present_flag": int(lay.num_kps > 0),
-                                 "gfv_matrix_present_flag": int(bool(lay.matrices))}
-            if base:
-                v.update(gfv_base_picture_flag=1, gfv_nn_present_flag=1, gfv_nn_mode_idc=1,
-                         gfv_uri_tag=self.uri_tag, gfv_uri=self.uri, gfv_chroma_key_info_present_flag=0)
-            if lay.num_kps:
-                v["gfv_kps_pred_flag"] = int(lay.kps_pred)
-                if base or not lay.kps_pred:
-                    v.update(gfv_coordinate_precision_factor_minus1=lay.coordinate_precision_factor - 1,
-                             gfv_num_kps_minus1=lay.num_kps - 1, gfv_coordinate_z_present_flag=int(lay.z))
-                    if lay.z:
-                        v["gfv_coordinate_z_max_value_minus1"] = 0
-                kp = p[lay.coord_start:lay.coord_start + lay.num_kps * axes].reshape(lay.num_kps, axes)
-                kp = np.clip(kp, -1.0, 1.0)
-                quantise_coordinates(v, [kp[:, a].tolist() for a in range(axes)], state, rounding="nearest")
-            if lay.matrices:
-                pred = 0 if base else int(lay.matrix_pred)
-                if not base:
-                    v["gfv_matrix_pred_flag"] = pred
-                if not pred:
-                    v.update(gfv_matrix_element_precision_factor_minus1=lay.matrix_element_precision_factor - 1,
-                             gfv_num_matrix_types_minus1=len(lay.matrices) - 1,
-                             gfv_matrix_type_idx={i: m.type_idx for i, m in enumerate(lay.matrices)})
-                    eq, w, h, nm = {}, {}, {}, {}
-                    for i, m in enumerate(lay.matrices):
-                        if m.type_idx <= 1:
-                            eq[i] = 1
-                        elif m.type_idx in (2, 3) or m.type_idx >= 7:
-                            if m.type_idx >= 7:
-                                nm[i] = m.num - 1
-                            w[i], h[i] = m.width - 1, m.height - 1
-                    v.update(gfv_num_matrices_equal_to_num_kps_flag=eq, gfv_num_matrices_info={},
-                             gfv_num_matrices_minus1=nm, gfv_matrix_width_minus1=w, gfv_matrix_height_minus1=h,
-                             gfv_matrix_3d_space_flag={})
-                elems = np.concatenate([p[m.start:m.start + m.size] for m in lay.matrices])
-                quantise_matrices(v, elems.tolist(), lay.matrix_element_precision_factor, state, num_kps=lay.num_kps)
-            out.append(write_payload(PayloadType.GENERATIVE_FACE_VIDEO, v, ctx))
+        out = params.reshape(len(params), -1)
+        if out.shape[1] != self.layout.dim:
+            raise ValueError(f"expected (N, {self.layout.dim}) parameters, got {params.shape}")
         return out
 
     def snap(self, params: np.ndarray) -> np.ndarray:

@@ -21,8 +21,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from sei.context import DecodingContext
-
 #: ``gfv_uri_tag`` / ``nnpfc_uri_tag`` of every generator URI this software writes.
 URI_TAG = "tag:gfv-refsw.jvet,2026:generator"
 
@@ -114,11 +112,14 @@ class Generator(Protocol):
 
 @runtime_checkable
 class ParameterLayout(Protocol):
-    """Model parameters <-> GFV syntax values (the model's GFV SEI encoder and its inverse)."""
+    """Where a model's parameters go in the GFV message, and back (the GFV SEI encoder,
+    :func:`refsw.encoder.gfv_sei.gfv_messages`, writes what :meth:`vectors` gives)."""
 
-    def messages(self, params: np.ndarray, low_confidence: np.ndarray, ctx: DecodingContext,
-                 gfv_id: int = 0) -> list[tuple[bytes, dict]]:
-        """GFV payloads of one key-picture segment, base message first (``gfv_cnt`` order)."""
+    uri: str
+    uri_tag: str
+
+    def vectors(self, params: np.ndarray) -> np.ndarray:
+        """Parameters of N pictures as ``(N, D)`` float64 vectors."""
         ...
 
     def snap(self, params: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import torch
 
-from .gfv_mapping import GFVLayout, LayoutMapping
+from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
 from .interface import Ability, CheckpointError, ModelSpec, generator_uri
 from .nets.blocks import displacement, fuse_heads, motion_2d, warp
 
@@ -77,8 +77,34 @@ class LearnedModelInfo:
     abilities: Ability = Ability.CARRIED_NETWORK
 
 
-#: The learned models, filled by their modules (:mod:`refsw.models.fomm`, ...).
-LEARNED: dict[str, LearnedModelInfo] = {}
+#: The learned models (each registered by its module: :mod:`refsw.models.fomm`, ...).
+LEARNED: dict[str, LearnedModelInfo] = {info.name: info for info in (
+    LearnedModelInfo(
+        name="fomm",
+        layout=GFVLayout(dim=60, num_kps=10, z=False, coord_start=0, matrices=(MatrixEntry(0, 10, 2, 2, 20),),
+                         coordinate_precision_factor=7, matrix_element_precision_factor=5),
+        representation="FOMM: 10 2-D keypoints (GFV coordinates) + 10 Jacobians 2x2 (matrix type 0)",
+        analyse_decoded_key=True,
+    ),
+    LearnedModelInfo(
+        name="cfte",
+        layout=GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_element_precision_factor=6),
+        representation="CFTE: one 4x4 compact feature (matrix type 7)",
+    ),
+    LearnedModelInfo(
+        name="cttr",
+        layout=GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_element_precision_factor=5),
+        representation="CTTR: one 4x4 compact feature (matrix type 7), temporal trajectory, 256/384/512",
+        abilities=Ability.CARRIED_NETWORK | Ability.PREVIOUS_PICTURE,
+    ),
+    LearnedModelInfo(
+        name="fv2v",
+        layout=GFVLayout(dim=57, num_kps=15, z=True, coord_start=12,
+                         matrices=(MatrixEntry(4, 1, 3, 3, 0), MatrixEntry(5, 1, 3, 1, 9)),
+                         coordinate_precision_factor=4, matrix_element_precision_factor=6),
+        representation="FV2V: head rotation 3x3 (type 4), translation (type 5), 15 expression deltas (3-D coordinates)",
+    ),
+)}
 
 
 def sha256_hex(data: bytes) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from sei.context import DecodingContext
-
 from .gfv_mapping import GFVLayout, LayoutMapping
 from .interface import RepresentationMismatch
 
@@ -32,23 +30,6 @@ class KeypointMapping(LayoutMapping):
         super().__init__(GFVLayout(dim=2 * num_kps, num_kps=num_kps,
                                    coordinate_precision_factor=coordinate_precision_factor), uri)
         self.num_kps = num_kps
-
-    def messages(self, kps: np.ndarray, low_confidence: np.ndarray, ctx: DecodingContext,
-                 gfv_id: int = 0) -> list[tuple[bytes, dict]]:
-        """GFV payloads for one key-picture segment.
-
-        Args:
-            kps: ``(N, K, 2)`` float64 normalised keypoints; row 0 belongs to the key picture
-                (``gfv_cnt`` 0, base message), row c to output picture c of the segment.
-            low_confidence: ``(N,)`` bool, sets ``gfv_low_confidence_face_parameter_flag``.
-            ctx: encoder-side context (writer prediction state).
-            gfv_id: ``gfv_id`` of every message.
-
-        Returns:
-            ``(payload_bytes, syntax_values)`` per output picture, in ``gfv_cnt`` order.
-        """
-        kps = np.asarray(kps, dtype=np.float64)
-        return super().messages(kps.reshape(len(kps), -1), low_confidence, ctx, gfv_id)
 
     def snap(self, kps: np.ndarray) -> np.ndarray:
         """``kps`` ``(..., K, 2)`` clipped to [-1, 1] and rounded to the coordinate grid."""

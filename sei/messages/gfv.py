@@ -1,5 +1,5 @@
-"""Generative face video (GFV) SEI message, payloadType 223: state, reconstruction, writer-side
-quantisation and the derived lines of VTM's SEI dump.
+"""Generative face video (GFV) SEI message, payloadType 223: state, reconstruction and the derived
+lines of VTM's SEI dump (the writer's quantisation is the encoder's: :mod:`refsw.encoder.quantise`).
 
 Syntax: :mod:`bitstream_spec.gfv`. Semantics as implemented by VTM-23.13 (JVET-AJ0207, JVET-AK0238,
 JVET-AM0334; ``docs/gfv_sei.md#gfv-reconstruction`` to ``#gfv-decoder-state``). In ``vtm`` mode the
@@ -79,7 +79,7 @@ def _update_parse_state(v: dict, state: GFVState, ctx: Any) -> None:
             state.base_matrix_type_idx = types
 
 
-_AXES = ("x", "y", "z")
+AXES = ("x", "y", "z")
 
 
 def reconstruct(v: dict, state: GFVState, mode: str) -> dict:
@@ -132,7 +132,7 @@ def _reconstruct_coordinates(v: dict, state: GFVState, base: bool, cnt: int, out
         state.base_xyz = [[], [], []]
         state.prev_xyz = [[], [], []]
     for a in range(3 if v["ZPresent"] else 2):
-        name = f"gfv_coordinate_{'d' if pred else ''}{_AXES[a]}"
+        name = f"gfv_coordinate_{'d' if pred else ''}{AXES[a]}"
         mags = v[name + "_abs"]
         signs = v[name + "_sign_flag"]
         vals = [(-(mag / q) if signs[i] else mag / q) if mag else 0.0 for i, mag in mags.items()]
@@ -168,7 +168,7 @@ def _reconstruct_matrix_elements(v: dict, ref: list[float]) -> list[float]:
     return flat
 
 
-def _ref(values: list[float], i: int) -> float:
+def reference_value(values: list[float], i: int) -> float:
     """Reference value for prediction; a missing reference (no earlier message) is 0."""
     return values[i] if i < len(values) else 0.0
 
@@ -200,103 +200,10 @@ def derived(label: str, v: dict, recon: dict | None) -> Any:
     raise KeyError(f"unknown derived GFV trace line {label!r}")
 
 
-# --------------------------------------------------------------------------- writer side
-def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVState,
-                         rounding: str = "vtm") -> None:
-    """Fills the coordinate syntax elements of ``v`` from absolute normalised coordinates, the
-    reference of a predicted value being the writer's reconstruction.
-
-    ``rounding="vtm"`` is VTM's writer quantisation (``docs/gfv_sei.md#gfv-writer-quantisation``):
-    ``q = (int)(x * 2^Q + 0.5)`` with C truncation, so a negative value can be off by a whole step
-    (-3.0 gives -2); ``"nearest"`` rounds to the nearest step (``floor(x * 2^Q + 0.5)``), which our
-    encoder uses: a coordinate already on the 2^-Q grid is then reconstructed exactly.
-
-    Args:
-        v: syntax values being built; must already hold ``gfv_cnt``, ``gfv_base_picture_flag``,
-            ``gfv_kps_pred_flag`` and, when coded, the precision / number / z fields.
-        coords: ``[xs, ys]`` or ``[xs, ys, zs]``, each ``NumKps`` floats.
-        state: writer-side :class:`GFVState` (reconstructions are stored as the decoder will).
-    """
-    base = bool(v.get("gfv_base_picture_flag", 0)) and v["gfv_cnt"] == 0
-    pred = v["gfv_kps_pred_flag"]
-    if base or not pred:
-        qexp = v["gfv_coordinate_precision_factor_minus1"] + 1
-        z = v["gfv_coordinate_z_present_flag"]
-    else:
-        qexp, z = state.base_coord_prec, state.base_z_present
-    scale = 1 << qexp
-    axes = 3 if z else 2
-    if base:
-        state.base_xyz = [[], [], []]
-        state.prev_xyz = [[], [], []]
-    for a in range(axes):
-        name = f"gfv_coordinate_{'d' if pred else ''}{_AXES[a]}"
-        mags: dict[int, int] = {}
-        signs: dict[int, int] = {}
-        rec: list[float] = []
-        for i, x in enumerate(coords[a]):
-            if pred:
-                if base:
-                    ref = rec[i - 1] if i else 0.0
-                elif v["gfv_cnt"] == 0:
-                    ref = _ref(state.base_xyz[a], i)
-                else:
-                    ref = _ref(state.prev_xyz[a], i)
-            else:
-                ref = 0.0
-            scaled = (x - ref) * scale if pred else x * scale
-            q = int(scaled + 0.5) if rounding == "vtm" else int(math.floor(scaled + 0.5))
-            mags[i] = abs(q)
-            if q:
-                signs[i] = 1 if q <= 0 else 0
-            rec.append(q / scale + ref if pred else q / scale)
-        v[name + "_abs"] = mags
-        v[name + "_sign_flag"] = signs
-        if base:
-            state.base_xyz[a] = list(rec)
-        state.prev_xyz[a] = list(rec)
-
-
-def quantise_matrices(v: dict, elements: Sequence[float], prec: int, state: GFVState, mode: str = "vtm",
-                      num_kps: int = 0) -> None:
-    """Fills the matrix element syntax of ``v`` from absolute elements (flattened in syntax
-    order: type, matrix, row, column) with VTM's writer quantisation
-    (``docs/gfv_sei.md#gfv-writer-quantisation``).
-
-    Non-predicted: integer part ``ue(v)``, decimal part ``u(P)`` clipped to 2^P - 1; predicted:
-    both parts of the delta ``ue(v)`` (no clip), the reference being the reconstruction.
-    """
-    scale = 1 << prec
-    pred = v.get("gfv_matrix_pred_flag", 0)
-    base = bool(v.get("gfv_base_picture_flag", 0)) and v["gfv_cnt"] == 0
-    ref_list = state.base_matrix if v["gfv_cnt"] == 0 else state.prev_matrix
-    keys = _element_keys(v, state, num_kps)
-    pre = "gfv_matrix_delta_element" if pred else "gfv_matrix_element"
-    ints: dict = {}
-    decs: dict = {}
-    signs: dict = {}
-    rec: list[float] = []
-    for n, (key, val) in enumerate(zip(keys, elements, strict=True)):
-        ref = _ref(ref_list, n) if pred else 0.0
-        d = val - ref
-        a = math.fabs(d)
-        ip = int(a)
-        dp = int((a - ip) * scale + 0.5)
-        if not pred:
-            dp = min(max(dp, 0), scale - 1)
-        ints[key], decs[key] = ip, dp
-        if ip or dp:
-            signs[key] = 1 if d < 0 else 0
-        mag = dp / scale + ip
-        rec.append((-mag if d < 0 else mag) + ref)
-    v[pre + "_int"], v[pre + "_dec"], v[pre + "_sign_flag"] = ints, decs, signs
-    state.prev_matrix = list(rec)
-    if base or mode == "vtm":
-        state.base_matrix = list(rec)
-
-
-def _element_keys(v: dict, state: GFVState, num_kps: int) -> list[tuple[int, int, int, int]]:
-    """Element index tuples ``(i, j, k, m)`` of a message in syntax order."""
+def element_keys(v: dict, state: GFVState, num_kps: int) -> list[tuple[int, int, int, int]]:
+    """Matrix element index tuples ``(i, j, k, m)`` (type entry, matrix, row, column) of a
+    message in syntax order, from its syntax values or, when predicted, the base message's
+    dimensions in ``state``."""
     z_present = 0
     if v.get("gfv_coordinate_present_flag", 0):
         base = bool(v.get("gfv_base_picture_flag", 0)) and v["gfv_cnt"] == 0

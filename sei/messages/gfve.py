@@ -76,7 +76,7 @@ def _update_parse_state(v: dict, state: GFVEState, ctx: Any) -> None:
         state.base_pupil_prec = v["PupilPrec"]
 
 
-def _ref3(ref: list, j: int, k: int, m: int) -> float:
+def reference_element(ref: list, j: int, k: int, m: int) -> float:
     """Reference element for prediction; a missing reference (no earlier message) is 0."""
     try:
         return ref[j][k][m]
@@ -84,7 +84,7 @@ def _ref3(ref: list, j: int, k: int, m: int) -> float:
         return 0.0
 
 
-def _pupil_refs(base: bool, cnt: int, state: GFVEState) -> list[float]:
+def pupil_references(base: bool, cnt: int, state: GFVEState) -> list[float]:
     """References of the four pupil coordinates before decoding
     (``docs/gfv_sei.md#gfve-reconstruction``): 0 in a base message, the base pupils for a non-base
     message with ``gfve_gfv_cnt`` 0, else the previous message's pupils."""
@@ -125,7 +125,7 @@ def reconstruct(v: dict, state: GFVEState, mode: str) -> dict:
                     mag = decs[key] / p + ints[key]
                     val = -mag if signs.get(key) else mag
                     if pred:
-                        val = val + _ref3(ref, j, k, m)
+                        val = val + reference_element(ref, j, k, m)
                     row.append(val)
                 rows.append(row)
             mats.append(rows)
@@ -138,7 +138,7 @@ def reconstruct(v: dict, state: GFVEState, mode: str) -> dict:
     if v["PupilBaseSeen"]:
         idx = v["gfve_pupil_coordinate_present_idx"]
         scale = 1 << v["PupilPrec"] if idx else 1
-        refs = _pupil_refs(base, cnt, state)
+        refs = pupil_references(base, cnt, state)
         vals = list(refs)
         for eye, first in (("left", 0), ("right", 2)):
             if eye == "right" and base:
@@ -169,120 +169,6 @@ def derived(label: str, v: dict, recon: dict | None) -> Any:
     if label == "gfve_PupilCoordinate":
         return recon.get("pupil") or []
     raise KeyError(f"unknown derived GFVE trace line {label!r}")
-
-
-# --------------------------------------------------------------------------- writer side
-def quantise_matrices(v: dict, matrices: Sequence[Sequence[Sequence[float]]], state: GFVEState) -> None:
-    """Fills the matrix element syntax of ``v`` from absolute elements ``[j][k][m]`` (rows,
-    columns) with VTM's writer quantisation (``SEIWriter::xWriteSEIGenerativeFaceVideoEnhancement``,
-    ``docs/gfv_sei.md#gfve-writer-quantisation``): ``ip = (int)|d|``,
-    ``dp = (int)((|d| - ip) * 2^P + 0.5)``, the sign of ``d`` coded when ``ip`` or ``dp`` is
-    non-zero.
-
-    Non-predicted elements clip ``dp`` to 2^P - 1 (as VTM). For predicted elements VTM writes
-    ``dp`` with u(P) unclipped and aborts when it rounds to 2^P; this writer carries it into
-    the integer part instead (``ip + 1``, ``dp = 0``), which is the exact value VTM could not
-    code. The reference of a predicted element is the writer's reconstruction of the base
-    message (``gfve_gfv_cnt`` 0) or of the previous matrix message.
-
-    Args:
-        v: syntax values being built; must hold ``gfve_gfv_cnt``, ``gfve_base_picture_flag``
-            (when cnt is 0), ``gfve_matrix_pred_flag`` and, when not predicted,
-            ``gfve_matrix_element_precision_factor_minus1``.
-        matrices: one nested ``[row][column]`` list of floats per matrix.
-        state: writer-side :class:`GFVEState` (its base values must come from the base message).
-    """
-    cnt = v["gfve_gfv_cnt"]
-    base = cnt == 0 and bool(v.get("gfve_base_picture_flag", 0))
-    pred = v.get("gfve_matrix_pred_flag", 0)
-    # predicted: base_matrix_prec is set (state's base values come from the base message, see Args)
-    prec = cast(int, state.base_matrix_prec) if pred else v["gfve_matrix_element_precision_factor_minus1"] + 1
-    scale = 1 << prec
-    ref = state.base_matrix if cnt == 0 else state.prev_matrix
-    pre = "gfve_matrix_delta_element" if pred else "gfve_matrix_element"
-    ints: dict = {}
-    decs: dict = {}
-    signs: dict = {}
-    rec: list[list[list[float]]] = []
-    for j, mat in enumerate(matrices):
-        rows = []
-        for k, row in enumerate(mat):
-            out_row = []
-            for m, val in enumerate(row):
-                r = _ref3(ref, j, k, m) if pred else 0.0
-                d = val - r
-                a = math.fabs(d)
-                ip = int(a)
-                dp = int((a - ip) * scale + 0.5)
-                if not pred:
-                    dp = min(max(dp, 0), scale - 1)
-                elif dp == scale:
-                    ip, dp = ip + 1, 0
-                key = (j, k, m)
-                ints[key], decs[key] = ip, dp
-                if ip or dp:
-                    signs[key] = 1 if d < 0 else 0
-                mag = ip + dp / scale
-                out_row.append((-mag if d < 0 else mag) + r)
-            rows.append(out_row)
-        rec.append(rows)
-    v[pre + "_int"], v[pre + "_dec"], v[pre + "_sign_flag"] = ints, decs, signs
-    state.prev_matrix = rec
-    if base:
-        state.base_matrix = rec
-
-
-def quantise_pupils(v: dict, left: Sequence[float] | None, right: Sequence[float] | None, prec: int,
-                    state: GFVEState) -> None:
-    """Fills the pupil syntax of ``v`` from absolute pupil coordinates ``(x, y)`` with VTM's
-    writer quantisation (``SEIWriter::xWriteSEIPupilCoordinate``,
-    ``docs/gfv_sei.md#gfve-writer-quantisation``): ``a = (int)(|c - Ref| * 2^Pp + 0.5)``, sign
-    ``(c - Ref) < 0`` coded when ``a`` != 0, the reference being the writer's reconstruction (0 in
-    a base message, whose right eye is predicted from its reconstructed left eye; else the base or
-    previous message's pupils).
-
-    Args:
-        v: syntax values being built; must hold ``gfve_gfv_cnt``, ``gfve_base_picture_flag``
-            (when cnt is 0) and ``gfve_pupil_coordinate_present_idx``.
-        left / right: the eyes coded in this message (``None`` for an absent eye).
-        prec: ``Pp``. VTM's writer uses the precision configured for *this* message, also in
-            non-base messages where the reader uses the base message's; pass the same value
-            to stay decodable.
-        state: writer-side :class:`GFVEState`; ``pupil_base_seen`` and the references are
-            updated as the reader will.
-    """
-    cnt = v["gfve_gfv_cnt"]
-    base = cnt == 0 and bool(v.get("gfve_base_picture_flag", 0))
-    idx = v["gfve_pupil_coordinate_present_idx"]
-    if idx and base:
-        state.pupil_base_seen = True
-        state.base_pupil_prec = prec
-    if not state.pupil_base_seen:
-        return
-    scale = 1 << prec
-    refs = _pupil_refs(base, cnt, state)
-    vals = list(refs)
-    for eye, coords, first in (("left", left, 0), ("right", right, 2)):
-        if eye == "right" and base:
-            refs[2], refs[3] = vals[0], vals[1]
-            vals[2], vals[3] = vals[0], vals[1]
-        if idx not in ((1, 3) if eye == "left" else (2, 3)):
-            continue
-        if coords is None:
-            raise ValueError(f"gfve_pupil_coordinate_present_idx {idx} needs the {eye} eye coordinates")
-        for a, axis in enumerate("xy"):
-            name = f"gfve_pupil_{eye}_eye_d{axis}_coordinate"
-            d = coords[a] - refs[first + a]
-            q = int(math.fabs(d) * scale + 0.5)
-            v[f"{name}_abs"] = q
-            if q:
-                v[f"{name}_sign_flag"] = 1 if d < 0 else 0
-            else:
-                v.pop(f"{name}_sign_flag", None)
-            vals[first + a] = (-(q / scale) if d < 0 else q / scale) + refs[first + a]
-    if base:
-        state.base_pupil = list(vals)
-    state.prev_pupil = list(vals)
 
 
 GFVE = register(MessageType(

@@ -32,12 +32,12 @@ from typing import Any, Iterable
 
 from bitstream_spec.dsl import Element, For, If
 
-from .context import DecodingContext
-from .messages import gfv as gfv_msg
-from .messages import gfve as gfve_msg
-from .nal import make_nal_unit
-from .registry import PayloadType, lookup
-from .sei_message import sei_rbsp, write_payload
+from sei.context import DecodingContext
+from sei.nal import make_nal_unit
+from sei.registry import PayloadType, lookup
+from sei.sei_message import sei_rbsp, write_payload
+
+from . import quantise
 
 
 def _element_labels(body: tuple, out: dict[str, str]) -> None:
@@ -165,7 +165,7 @@ class VtmJsonEncoder:
             z = v["gfv_coordinate_z_present_flag"] if coded else state.base_z_present
             num_kps = v["gfv_num_kps_minus1"] + 1 if coded else state.base_num_kps
             axes = [coords["x"], coords["y"]] + ([coords["z"]] if z else [])
-            gfv_msg.quantise_coordinates(v, axes, state)
+            quantise.quantise_coordinates(v, axes, state)
             if self._gfv_base_flag and not base:
                 # VTM's writer stores its base coordinates whenever the (global) base flag is set.
                 state.base_xyz = [list(a) for a in state.prev_xyz]
@@ -174,7 +174,7 @@ class VtmJsonEncoder:
             prec = state.base_matrix_prec if pred else v["gfv_matrix_element_precision_factor_minus1"] + 1
             flat = [x for mtype in message["matrices"] for mat in mtype["elements"] for row in mat for x in row]
             # VTM's writer replaces its base matrices only with base messages ("spec" behaviour).
-            gfv_msg.quantise_matrices(v, flat, prec, state, mode="spec", num_kps=num_kps)
+            quantise.quantise_matrices(v, flat, prec, state, mode="spec", num_kps=num_kps)
 
     def _gfve(self, v: dict[str, Any], message: dict[str, Any]) -> None:
         cnt = v["gfve_gfv_cnt"]
@@ -182,10 +182,10 @@ class VtmJsonEncoder:
         self._nn_settings(PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT, "gfve", v, base)
         state = self.ctx.select_state(PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT, v["gfve_id"])
         if v.get("gfve_matrix_present_flag"):
-            gfve_msg.quantise_matrices(v, [m["elements"] for m in message["matrices"]], state)
+            quantise.quantise_gfve_matrices(v, [m["elements"] for m in message["matrices"]], state)
         pupil = message.get("pupil", {})
         prec = pupil.get("precision_factor_configured", state.base_pupil_prec or 1)
-        gfve_msg.quantise_pupils(v, pupil.get("left"), pupil.get("right"), prec, state)
+        quantise.quantise_pupils(v, pupil.get("left"), pupil.get("right"), prec, state)
 
     def _spti(self, v: dict[str, Any]) -> None:
         if v.get("spti_cancel_flag") or v.get("spti_source_timing_equals_output_timing_flag", 1):
