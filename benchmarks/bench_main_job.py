@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import against_frozen, frozen_of, write_csv
 
 from refsw.cli_common import DEFAULT_CFG
-from refsw.face_crop import prepare_ctc
+from refsw.media.face_crop import prepare_ctc
 from refsw.gfv_codec import decode_stream, encode_video
-from refsw.video_io import read_video
+from refsw.media.video_io import read_video
 
 
 def main() -> int:

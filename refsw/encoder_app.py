@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from refsw.codecs import CodecError
     from refsw.models.landmarks import NoFaceInClipError
     from refsw.models.learned import CheckpointError
-    from refsw.video_io import InputError, OutputError
+    from refsw.media.video_io import InputError, OutputError
 
     return run_app("gfv-encode", lambda: _run(args),
                    (UsageError, InputError, OutputError, CodecError, NoFaceInClipError, CheckpointError, KeyError,
@@ -79,10 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from refsw.face_crop import prepare_ctc
+    from refsw.media.face_crop import prepare_ctc
     from refsw.gfv_codec import DECISIONS, encode_video
     from refsw.models import get_model
-    from refsw.video_io import read_video
+    from refsw.media.video_io import read_video
 
     defaults = yaml.safe_load(DEFAULT_CFG.read_text())
     cfg = load_config(args.config, defaults)

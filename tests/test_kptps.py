@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from refsw.face_crop import prepare_ctc
+from refsw.media.face_crop import prepare_ctc
 from refsw.models import find_by_uri, get_model
 from refsw.models.search import _luma, choose_keypoints, ssim_luma
 from refsw.models.tps import TPSWarpGenerator
-from refsw.video_io import read_video
+from refsw.media.video_io import read_video
 from sei.context import DecodingContext
 from sei.registry import PayloadType
 from sei.sei_message import SEIMessage, parse_payload, reconstruct
