@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import against_frozen, frozen_of, write_csv
 
 from refsw.config import EncoderConfig
-from refsw.face_crop import prepare_ctc
+from refsw.media.face_crop import prepare_ctc
 from refsw.decoder import decode_stream
 from refsw.encoder import encode_video
-from refsw.video_io import read_video
+from refsw.media.video_io import read_video
 
 
 def main() -> int:

@@ -190,7 +190,7 @@ def run_job(job: Job) -> dict[str, Any]:
         JobError: the decoder returned a wrong number or size of pictures.
         refsw.codecs.CodecError, refsw.metrics.MetricError, ...: the codec or a metric failed.
     """
-    from refsw.video_io import read_video
+    from refsw.media.video_io import read_video
 
     limit_threads(job.threads)
     frames = read_video(job.sequence_file, max_frames=job.frames).frames

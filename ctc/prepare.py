@@ -11,10 +11,10 @@ face-centred 25 Hz sequences stored twice: planar 8-bit RGB 4:4:4
    loses every sixth picture; a slower source repeats pictures. A 25 Hz source is unchanged.
 2. **Length.** The first ``frames`` output pictures (all the source yields when it is shorter).
 3. **Crop.** One face-centred square window for the whole clip
-   (:func:`refsw.face_crop.find_crop_window`, MediaPipe face detection on 16 pictures spread
+   (:func:`refsw.media.face_crop.find_crop_window`, MediaPipe face detection on 16 pictures spread
    over the resampled clip), cut out and resized to each size (area interpolation down, Lanczos
-   up; :func:`refsw.face_crop.apply_crop`). Both sizes use the same window.
-4. **Colour.** The ``.yuv`` file is :func:`refsw.video_io.rgb_to_i420` of the ``.rgb`` pictures,
+   up; :func:`refsw.media.face_crop.apply_crop`). Both sizes use the same window.
+4. **Colour.** The ``.yuv`` file is :func:`refsw.media.colour.rgb_to_i420` of the ``.rgb`` pictures,
    bit-identical to ``cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)``.
 """
 
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from refsw.face_crop import CropWindow, apply_crop, find_crop_window
-from refsw.video_io import InputError, read_video, write_video
+from refsw.media.face_crop import CropWindow, apply_crop, find_crop_window
+from refsw.media.video_io import InputError, read_video, write_video
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def prepare_sequence(
     """Write the CTC files of one video (see the module docstring).
 
     Args:
-        source: any input :func:`refsw.video_io.read_video` reads.
+        source: any input :func:`refsw.media.video_io.read_video` reads.
         out_dir: output directory (created if missing).
         name: sequence name; default the source file's stem.
         frames: number of output pictures (``None``: the whole clip).
@@ -141,8 +141,8 @@ def prepare_sequence(
         What was written.
 
     Raises:
-        refsw.video_io.InputError: unreadable input, ``crop=False`` on a non-square input.
-        refsw.face_crop.NoFaceError: no face found.
+        refsw.media.video_io.InputError: unreadable input, ``crop=False`` on a non-square input.
+        refsw.media.face_crop.NoFaceError: no face found.
     """
     source = Path(source)
     name = name or source.stem

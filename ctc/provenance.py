@@ -23,9 +23,9 @@ __all__ = ["PACKAGES", "collect", "git_info", "now_iso"]
 
 #: Distributions whose versions are recorded.
 PACKAGES = (
-    "numpy", "torch", "opencv-contrib-python", "opencv-python", "mediapipe", "av",
-    "imageio-ffmpeg", "pytorch-msssim", "scipy", "matplotlib", "dask", "distributed", "tqdm",
-    "PyYAML",
+    "numpy", "torch", "opencv-contrib-python", "opencv-python", "mediapipe", "av", "imageio",
+    "pillow", "imageio-ffmpeg", "pytorch-msssim", "scipy", "matplotlib", "dask", "distributed",
+    "tqdm", "PyYAML",
 )  # fmt: skip
 
 
@@ -77,10 +77,10 @@ def _versions() -> dict[str, str]:
 
 def _ffmpeg_version() -> str | None:
     try:
-        import imageio_ffmpeg
+        from refsw.media.ffmpeg import resolve_ffmpeg
 
         proc = subprocess.run(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-version"],
+            [resolve_ffmpeg(), "-version"],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
     except (OSError, RuntimeError, subprocess.TimeoutExpired):

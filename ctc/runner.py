@@ -173,7 +173,7 @@ def _prepare_one(
 ) -> dict[str, Any]:
     """Prepare one source: a CTC raw file at the test size and rate is taken as it is (first
     ``frames`` pictures), anything else goes through :func:`ctc.prepare.prepare_sequence`."""
-    from refsw.video_io import InputError, read_video, write_video
+    from refsw.media.video_io import InputError, read_video, write_video
 
     src = Path(seq.source)
     logger.info("preparing sequence %s from %s", seq.name, src)

@@ -14,7 +14,7 @@ streams and must agree on every syntax value. The two share only the syntax tabl
   ``sei_rbsp()`` with ``more_rbsp_data()``, payloadType / payloadSize in 0xFF chunks,
   ``reserved_payload_extension_data``) follows H.266 / H.274 as written, and the parse state
   that later messages depend on (the GFV / GFVE base message values) is kept by its own code
-  from ``gfv_sei_syntax.md`` sections 3.4, 4 and 5.
+  from ``docs/gfv_sei.md`` (GFV derived variables, GFV decoder state, GFVE reconstruction).
 
 Nothing here imports :mod:`sei`. The output of one message is the list of its syntax
 elements in bitstream order (:class:`ElementValue`, with bit positions) and the same values
@@ -50,7 +50,7 @@ PREFIX_SEI_NUT = 23
 SUFFIX_SEI_NUT = 24
 #: Largest ``ue(v)`` value: 31 leading zero bits at most (H.266 9.2; VTM ``xReadUvlc``).
 UE_MAX = (1 << 32) - 2
-#: NAL unit types in which each payloadType is parsed (``gfv_sei_syntax.md`` section 2);
+#: NAL unit types in which each payloadType is parsed (``docs/gfv_sei.md#payload-types-and-placement``);
 #: other payload types are skipped.
 PARSED_IN = {
     nnpfc.PAYLOAD_TYPE: (PREFIX_SEI_NUT, SUFFIX_SEI_NUT),
@@ -183,7 +183,7 @@ class PayloadBits:
 # --------------------------------------------------------------------------- parse state
 @dataclass
 class GfvParseState:
-    """What GFV messages take from the last base message (``gfv_sei_syntax.md`` section 4)."""
+    """What GFV messages take from the last base message (``docs/gfv_sei.md#gfv-decoder-state``)."""
 
     base_coord_prec: int | None = None
     base_num_kps: int | None = None

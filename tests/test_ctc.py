@@ -26,7 +26,7 @@ from ctc.config import ConfigError, load_config
 from ctc.prepare import resample_indices
 from ctc.report import CSV_COLUMNS, CSV_TIME_COLUMNS
 from refsw.codecs import CodecError, create_backend
-from refsw.video_io import write_video
+from refsw.media.video_io import write_video
 
 FRAMES = 10
 METRICS = ["psnr_yuv", "vmaf", "lpips"]

@@ -1,4 +1,4 @@
-"""Tests of refsw.face_crop on real talking-head clips."""
+"""Tests of refsw.media.face_crop on real talking-head clips."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from refsw.face_crop import (
+from refsw.media.face_crop import (
     CropWindow,
     NoFaceError,
     apply_crop,
@@ -17,7 +17,7 @@ from refsw.face_crop import (
     is_ctc_format,
     prepare_ctc,
 )
-from refsw.video_io import InputError, read_video
+from refsw.media.video_io import InputError, read_video
 
 _HAAR = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from refsw.encoder.gfv_sei import gfv_messages
-from refsw.face_crop import prepare_ctc
+from refsw.media.face_crop import prepare_ctc
 from refsw.models import find_by_uri, get_model
 from refsw.encoder.decision import choose_keypoints
 from refsw.metrics.ssim import luma as _luma
 from refsw.metrics.ssim import ssim_luma
 from refsw.models.tps import TPSWarpGenerator
-from refsw.video_io import read_video
+from refsw.media.video_io import read_video
 from sei.context import DecodingContext
 from sei.registry import PayloadType
 from sei.sei_message import SEIMessage, parse_payload, reconstruct

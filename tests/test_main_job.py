@@ -15,8 +15,8 @@ from refsw.metrics.vmaf import vmaf_per_frame
 from refsw.apps import decoder_app, encoder_app
 from sei.carriage import strip_sei
 from refsw.codecs import create_backend
-from refsw.face_crop import prepare_ctc
-from refsw.video_io import read_video, write_video
+from refsw.media.face_crop import prepare_ctc
+from refsw.media.video_io import read_video, write_video
 from sei.nal import NalUnitType, read_nal_units
 from sei.registry import PayloadType
 from sei.sei_message import split_sei_rbsp

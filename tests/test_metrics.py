@@ -24,7 +24,7 @@ from refsw.metrics import (
     vmaf_per_frame,
     vmaf_per_frame_i420,
 )
-from refsw.metrics.common import rgb_to_i420_planes
+from refsw.media.colour import rgb_to_i420
 
 CTC_SIZE = 256
 NUM_FRAMES = 5
@@ -260,7 +260,7 @@ def test_vmaf_from_planes_equals_rgb_path(
 ) -> None:
     from_rgb = vmaf_per_frame(clip, distorted["blur1"], n_threads=1)
     from_planes = vmaf_per_frame_i420(
-        rgb_to_i420_planes(clip), rgb_to_i420_planes(distorted["blur1"]), n_threads=1
+        rgb_to_i420(clip), rgb_to_i420(distorted["blur1"]), n_threads=1
     )
     np.testing.assert_array_equal(from_rgb, from_planes)
 

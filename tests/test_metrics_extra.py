@@ -28,7 +28,6 @@ from refsw.metrics.backbones import (
     L2Pool2d,
     Vgg16Features,
 )
-from refsw.metrics.common import rgb_to_i420_planes
 from refsw.metrics.dists import Dists, dists_per_frame
 from refsw.metrics.lpips import Lpips, lpips_per_frame
 from refsw.metrics.ssim import (
@@ -49,6 +48,7 @@ from refsw.metrics.weights import (
     VGG16_FILE,
 )
 from refsw.metrics.xpsnr import xpsnr_per_frame, xpsnr_per_frame_i420
+from refsw.media.colour import rgb_to_i420
 
 C1 = (K1 * 255) ** 2
 C2 = (K2 * 255) ** 2
@@ -145,8 +145,8 @@ def test_ssim_yuv_planes_and_weighting() -> None:
     ref = _textured(2, 48, 64)
     dist = _noisy(ref, 10.0)
     res = ssim_yuv_per_frame(ref, dist)
-    y, u, v = rgb_to_i420_planes(ref)
-    yd, ud, _ = rgb_to_i420_planes(dist)
+    y, u, v = rgb_to_i420(ref)
+    yd, ud, _ = rgb_to_i420(dist)
     assert res.y[1] == pytest.approx(ssim_plane(y[1], yd[1]), abs=1e-15)
     assert res.u[0] == pytest.approx(ssim_plane(u[0], ud[0]), abs=1e-15)
     np.testing.assert_allclose(res.yuv, (4 * res.y + res.u + res.v) / 6, rtol=0, atol=1e-15)
@@ -421,7 +421,7 @@ def test_xpsnr_yuv_combination_and_plane_input() -> None:
     ref = _textured(2, 32, 48)
     dist = _noisy(ref, 6.0)
     res = xpsnr_per_frame(ref, dist)
-    planes = xpsnr_per_frame_i420(rgb_to_i420_planes(ref), rgb_to_i420_planes(dist))
+    planes = xpsnr_per_frame_i420(rgb_to_i420(ref), rgb_to_i420(dist))
     np.testing.assert_array_equal(res.y, planes.y)
     mse = [255.0**2 * 10 ** (-p / 10) for p in (res.y, res.u, res.v)]
     want = 10 * np.log10(255.0**2 / ((4 * mse[0] + mse[1] + mse[2]) / 6))

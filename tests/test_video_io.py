@@ -1,4 +1,4 @@
-"""Tests of refsw.video_io on real talking-head clips."""
+"""Tests of refsw.media.video_io (and refsw.media.colour) on real talking-head clips."""
 
 from __future__ import annotations
 
@@ -6,23 +6,19 @@ import os
 import subprocess
 from pathlib import Path
 
+import av
 import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from av.video.reformatter import ColorRange
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
-from refsw import video_io
-from refsw.video_io import (
-    InputError,
-    OutputError,
-    Video,
-    i420_to_rgb,
-    read_video,
-    rgb_to_i420,
-    write_video,
-)
+from refsw.media import video_io
+from refsw.media.colour import i420_to_rgb, rgb_to_i420
+from refsw.media.video_io import InputError, OutputError, Video, read_video, write_video
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -79,6 +75,109 @@ def test_fps_override(data_dir: Path) -> None:
 def test_size_mismatch_for_container(data_dir: Path) -> None:
     with pytest.raises(InputError, match="512x512"):
         read_video(data_dir / "lp_d0.mp4", max_frames=1, width=256, height=256)
+
+
+def _pyav_reference(path: Path, max_frames: int) -> np.ndarray:
+    """The frames as the reader decoded them with PyAV and OpenCV before it used imageio.
+
+    8-bit 4:2:0 BT.601 (or untagged) limited-range (or untagged) even-sized frames through
+    ``cv2.COLOR_YUV2RGB_I420``, every other frame through swscale with its own range.
+    """
+    frames = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if (
+                frame.format.name == "yuv420p"
+                and frame.height % 2 == 0
+                and frame.width % 2 == 0
+                and frame.colorspace in (2, 5, 6)
+                and frame.color_range in (0, 1)
+            ):
+                frames.append(cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420))
+            else:
+                full = frame.color_range == 2 or frame.format.name.startswith("yuvj")
+                src_range = ColorRange.JPEG if full else ColorRange.MPEG
+                frames.append(frame.to_ndarray(format="rgb24", src_color_range=src_range))
+            if len(frames) == max_frames:
+                break
+    return np.stack(frames)
+
+
+@pytest.mark.parametrize(
+    "name", ["lp_d0.mp4", "lp_d10.mp4", "lp_d12.mp4", "tpsmm_driving.mp4", "dpe_d.mp4"]
+)
+def test_container_frames_as_pyav_and_opencv(data_dir: Path, name: str) -> None:
+    # untagged, BT.709, BT.601-tagged, limited-range-tagged (non-square) H.264, and MPEG-4 Part 2
+    video = read_video(data_dir / name, max_frames=6)
+    np.testing.assert_array_equal(video.frames, _pyav_reference(data_dir / name, 6))
+
+
+@pytest.mark.parametrize(("ext", "args"), [
+    (".mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-color_range", "pc"]),  # full range
+    (".mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-colorspace", "bt709"]),
+    (".mkv", ["-c:v", "ffv1", "-pix_fmt", "yuv444p"]),
+    (".mkv", ["-c:v", "ffv1", "-pix_fmt", "yuv420p", "-vf", "crop=158:126"]),  # odd 4:2:0 size
+    (".mkv", ["-c:v", "libx264", "-pix_fmt", "yuv420p10le"]),
+    (".mkv", ["-c:v", "ffv1", "-pix_fmt", "gray"]),
+    (".avi", ["-c:v", "mjpeg"]),  # full-range 4:2:0 JPEG
+    (".mov", ["-c:v", "png"]),  # RGB
+    (".y4m", ["-pix_fmt", "yuv444p"]),
+])  # fmt: skip
+def test_other_pixel_formats_as_pyav(
+    clip: np.ndarray, tmp_path: Path, ext: str, args: list[str]
+) -> None:
+    source = tmp_path / "clip.y4m"
+    write_video(source, clip, 25)
+    other = tmp_path / f"other{ext}"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(source), *args,
+         str(other)],
+        check=True,
+    )  # fmt: skip
+    video = read_video(other)
+    np.testing.assert_array_equal(video.frames, _pyav_reference(other, len(clip)))
+
+
+def _cv2_imread_rgb(path: Path) -> np.ndarray:
+    """OpenCV's reading of a picture file, which the PNG reader replaced."""
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+@pytest.mark.parametrize("kind", [
+    "RGB", "RGBA", "L", "LA", "1", "P", "P_transparent", "I;16", "RGB16", "exif_rotated",
+])  # fmt: skip
+def test_png_kinds_as_opencv(clip: np.ndarray, tmp_path: Path, kind: str) -> None:
+    rgb = clip[0]
+    path = tmp_path / "picture.png"
+    if kind == "RGB16":
+        bgr16 = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR).astype(np.uint16) * 257 + 77
+        cv2.imwrite(str(path), bgr16)
+    elif kind == "I;16":
+        gray16 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257 + 130
+        Image.fromarray(gray16).save(path)
+    elif kind == "exif_rotated":
+        exif = Image.Exif()
+        exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise
+        Image.fromarray(rgb).save(path, exif=exif)
+    elif kind.startswith("P"):
+        picture = Image.fromarray(rgb).quantize(64)
+        if kind == "P_transparent":
+            picture.info["transparency"] = bytes(range(0, 256, 4))
+        picture.save(path, **({"transparency": picture.info["transparency"]}
+                              if kind == "P_transparent" else {}))  # fmt: skip
+    else:
+        Image.fromarray(rgb).convert(kind).save(path)
+    expected = _cv2_imread_rgb(path)
+    if kind == "exif_rotated":
+        assert expected.shape == (rgb.shape[1], rgb.shape[0], 3)
+    video = read_video(path)
+    np.testing.assert_array_equal(video.frames[0], expected)
+
+
+def test_png_not_a_picture(tmp_path: Path) -> None:
+    (tmp_path / "0000.png").write_bytes(b"not a png" * 10)
+    with pytest.raises(InputError, match="0000.png: cannot read as an image"):
+        read_video(tmp_path)
 
 
 # --------------------------------------------------------------------------- colour conversion

@@ -40,14 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from refsw.codecs import CodecError
     from refsw.decoder import StreamError
-    from refsw.video_io import OutputError
+    from refsw.media.video_io import OutputError
 
     return run_app("gfv-decode", lambda: _run(args), (UsageError, StreamError, CodecError, OutputError, OSError))
 
 
 def _run(args: argparse.Namespace) -> int:
     from refsw.decoder import decode_stream
-    from refsw.video_io import write_video
+    from refsw.media.video_io import write_video
 
     src = Path(args.bitstream)
     if not src.is_file():

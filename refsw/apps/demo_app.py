@@ -40,15 +40,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default="demo_out", help="output directory (created; files in it are replaced)")
     p.add_argument("-i", "--input", help="another input video instead of carphone")
     args = p.parse_args(argv)
-    from refsw.video_io import InputError
+    from refsw.media.video_io import InputError
 
     return run_app("gfv-demo", lambda: _run(args), (UsageError, InputError, OSError))
 
 
 def _run(args: argparse.Namespace) -> int:
     from refsw.apps import decoder_app, encoder_app
-    from refsw.face_crop import prepare_ctc
-    from refsw.video_io import read_video, write_video
+    from refsw.media.face_crop import prepare_ctc
+    from refsw.media.video_io import read_video, write_video
 
     src = Path(args.input) if args.input else carphone_path()
     out = Path(args.out)

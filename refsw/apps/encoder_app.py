@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from refsw.codecs import CodecError
     from refsw.models import ModelError
-    from refsw.video_io import InputError, OutputError
+    from refsw.media.video_io import InputError, OutputError
 
     return run_app("gfv-encode", lambda: _run(args),
                    (UsageError, ConfigError, InputError, OutputError, CodecError, ModelError, OSError))
@@ -78,9 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from refsw.encoder import encode_video
-    from refsw.face_crop import prepare_ctc
+    from refsw.media.face_crop import prepare_ctc
     from refsw.models import get_model
-    from refsw.video_io import read_video
+    from refsw.media.video_io import read_video
 
     cfg = load_encoder_config(args.config, {key: getattr(args, key, None) for key in EncoderConfig.keys()})
     get_model(cfg.model)

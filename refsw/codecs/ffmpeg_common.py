@@ -12,21 +12,20 @@ QP 32, 17 % of the luma samples differ by up to 11 and the Y-PSNR is 0.11 dB bel
 VVenC reports for its own reconstruction, which FFmpeg 9's decoder reproduces to 4 decimals.
 With ``ALF=0`` both decoders agree. Their HEVC outputs are identical.
 
-Colour conversion is OpenCV's ``COLOR_RGB2YUV_I420`` / ``COLOR_YUV2RGB_I420`` (BT.601 limited
-range, integer arithmetic), which is what the JVET GFVC common software uses for its VTM key
-frames (JVET-AG0042 software, ``ReferenceImageCoder``), so our inputs are bit-identical to the
-anchors'.
+Colour conversion is :mod:`refsw.media.colour` (OpenCV's ``COLOR_RGB2YUV_I420`` /
+``COLOR_YUV2RGB_I420``, BT.601 limited range, integer arithmetic), which is what the JVET GFVC
+common software uses for its VTM key frames (JVET-AG0042 software, ``ReferenceImageCoder``), so
+our inputs are bit-identical to the anchors'. The FFmpeg executable is found by
+:func:`refsw.media.ffmpeg.resolve_ffmpeg`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import operator
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from abc import abstractmethod
@@ -35,10 +34,12 @@ from pathlib import Path
 from typing import ClassVar, Literal, cast
 
 import av
-import cv2
-import imageio_ffmpeg
 import numpy as np
 from av.video.codeccontext import VideoCodecContext
+
+from refsw.media.colour import Planes, i420_to_rgb, rgb_to_i420
+from refsw.media.ffmpeg import ffmpeg_has_encoder, resolve_ffmpeg
+from refsw.media.frames import check_frames
 
 from .base import (
     ANNEXB_START_CODES,
@@ -53,16 +54,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "FFmpegBackend",
-    "Planes",
     "decode_with_ffmpeg",
     "decode_with_pyav",
-    "i420_to_rgb",
-    "resolve_ffmpeg",
-    "rgb_to_i420",
 ]
 
-#: ``(y, u, v)``: ``(N, H, W)``, ``(N, H/2, W/2)``, ``(N, H/2, W/2)`` ``uint8``.
-Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 DecoderChoice = Literal["ffmpeg", "pyav"]
 
 #: Lines of a tool's log quoted in error messages.
@@ -77,42 +72,6 @@ _Y4M_420_8BIT = frozenset({"420", "420jpeg", "420mpeg2", "420paldv"})
 
 
 # --------------------------------------------------------------------------- tools
-
-
-def resolve_ffmpeg(executable: str | os.PathLike[str] | None = None) -> str:
-    """Path of the FFmpeg executable to run.
-
-    Args:
-        executable: explicit path or command name; ``None`` uses imageio-ffmpeg's bundled binary.
-
-    Returns:
-        Absolute path of an existing executable file.
-
-    Raises:
-        CodecError: the executable does not exist or is not executable.
-    """
-    if executable is None:
-        try:
-            executable = imageio_ffmpeg.get_ffmpeg_exe()
-        except RuntimeError as exc:
-            raise CodecError(f"imageio-ffmpeg has no FFmpeg binary: {exc}") from exc
-    found = shutil.which(os.fspath(executable))
-    if found is None:
-        raise CodecError(f"FFmpeg executable not found or not executable: {executable}")
-    return os.path.abspath(found)
-
-
-@functools.cache
-def ffmpeg_has_encoder(ffmpeg: str, encoder: str) -> bool:
-    """Whether the FFmpeg binary ``ffmpeg`` was built with the encoder ``encoder``."""
-    proc = subprocess.run(
-        [ffmpeg, "-hide_banner", "-h", f"encoder={encoder}"],
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
-    return proc.returncode == 0 and f"Encoder {encoder} " in proc.stdout
 
 
 def log_tail(log: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -168,22 +127,6 @@ def run_tool(cmd: list[str], *, stdin: bytes | None, what: str, timeout_s: float
 # --------------------------------------------------------------------------- argument checks
 
 
-def check_frames(frames: np.ndarray) -> tuple[int, int, int]:
-    """Check ``(N, H, W, 3)`` ``uint8`` RGB with N >= 1 and return ``(N, H, W)``.
-
-    Raises:
-        CodecInputError: anything else.
-    """
-    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
-        raise CodecInputError("frames must be a uint8 numpy array of shape (N, H, W, 3)")
-    if frames.ndim != 4 or frames.shape[3] != 3 or min(frames.shape[:3]) == 0:
-        raise CodecInputError(
-            f"frames must have shape (N, H, W, 3) with N >= 1, got {frames.shape}"
-        )
-    n, h, w, _ = frames.shape
-    return n, h, w
-
-
 def check_qp(qp: int, low: int, high: int, encoder: str) -> int:
     """Return ``qp`` as ``int`` if it is an integer in ``[low, high]``.
 
@@ -227,47 +170,6 @@ def check_picture_size(width: int, height: int, min_side: int, encoder: str) -> 
         raise CodecInputError(
             f"{encoder}: picture {width}x{height} is smaller than {min_side}x{min_side}"
         )
-
-
-# --------------------------------------------------------------------------- colour conversion
-
-
-def rgb_to_i420(frames: np.ndarray) -> Planes:
-    """RGB -> YUV 4:2:0 planes with OpenCV ``COLOR_RGB2YUV_I420`` (BT.601 limited range).
-
-    Args:
-        frames: ``(N, H, W, 3)`` ``uint8`` RGB, ``H`` and ``W`` even (not checked here).
-
-    Returns:
-        ``(y, u, v)`` ``uint8``: ``(N, H, W)``, ``(N, H/2, W/2)``, ``(N, H/2, W/2)``.
-    """
-    n, h, w, _ = frames.shape
-    packed = np.stack(
-        [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2YUV_I420) for f in frames]
-    )
-    flat = packed.reshape(n, -1)
-    luma, chroma = h * w, (h // 2) * (w // 2)
-    y = flat[:, :luma].reshape(n, h, w)
-    u = flat[:, luma : luma + chroma].reshape(n, h // 2, w // 2)
-    v = flat[:, luma + chroma :].reshape(n, h // 2, w // 2)
-    return y, u, v
-
-
-def i420_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """YUV 4:2:0 planes -> RGB with OpenCV ``COLOR_YUV2RGB_I420`` (BT.601 limited range).
-
-    Args:
-        y: ``(N, H, W)`` ``uint8``; u, v: ``(N, H/2, W/2)`` ``uint8``.
-
-    Returns:
-        ``(N, H, W, 3)`` ``uint8`` RGB.
-    """
-    n, h, w = y.shape
-    out = np.empty((n, h, w, 3), np.uint8)
-    for i in range(n):
-        packed = np.concatenate((y[i].ravel(), u[i].ravel(), v[i].ravel())).reshape(h * 3 // 2, w)
-        out[i] = cv2.cvtColor(packed, cv2.COLOR_YUV2RGB_I420)
-    return out
 
 
 # --------------------------------------------------------------------------- decoding
@@ -446,7 +348,7 @@ class FFmpegBackend(CodecBackend):
             )
         if decoder not in ("ffmpeg", "pyav"):
             raise CodecInputError(f"decoder must be 'ffmpeg' or 'pyav', got {decoder!r}")
-        self.ffmpeg = resolve_ffmpeg(ffmpeg)
+        self.ffmpeg = resolve_ffmpeg(ffmpeg, error=CodecError)
         if not ffmpeg_has_encoder(self.ffmpeg, self.encoder):
             raise CodecError(f"FFmpeg at {self.ffmpeg} has no {self.encoder} encoder")
         if decoder == "pyav" and self.stream_format not in av.codecs_available:
@@ -481,16 +383,16 @@ class FFmpegBackend(CodecBackend):
     ) -> EncodeResult:
         """Encode RGB pictures (see :meth:`CodecBackend.encode`).
 
-        The pictures are converted with OpenCV ``COLOR_RGB2YUV_I420`` and coded at a constant
-        ``qp``; the Annex-B stream is checked to start with a start code and to hold exactly N
-        access units.
+        The pictures are converted with :func:`refsw.media.colour.rgb_to_i420` (OpenCV
+        ``COLOR_RGB2YUV_I420``) and coded at a constant ``qp``; the Annex-B stream is checked
+        to start with a start code and to hold exactly N access units.
 
         Raises:
             CodecInputError: bad frames, QP, fps or picture size (before running anything).
             CodecError: encoder failure (message ends with the log tail), empty output, wrong
                 number of access units.
         """
-        n, h, w = check_frames(frames_rgb)
+        n, h, w = check_frames(frames_rgb, self.encoder, error=CodecInputError)
         qp = check_qp(qp, *self.qp_range, self.encoder)
         rate = check_fps(fps)
         check_picture_size(w, h, self.min_side, self.encoder)
@@ -550,7 +452,8 @@ class FFmpegBackend(CodecBackend):
         return self._decode_planes(bitstream)[0]
 
     def decode(self, bitstream: bytes) -> DecodeResult:
-        """Decode to RGB with OpenCV ``COLOR_YUV2RGB_I420`` (see :meth:`CodecBackend.decode`).
+        """Decode to RGB with :func:`refsw.media.colour.i420_to_rgb` (see
+        :meth:`CodecBackend.decode`).
 
         Raises:
             CodecError: empty, corrupt or non-8-bit-4:2:0 stream.

@@ -39,8 +39,10 @@ from typing import ClassVar
 
 import numpy as np
 
+from refsw.media.colour import Planes
+
 from .base import CodecInputError, register_backend
-from .ffmpeg_common import DecoderChoice, FFmpegBackend, Planes
+from .ffmpeg_common import DecoderChoice, FFmpegBackend
 
 logger = logging.getLogger(__name__)
 

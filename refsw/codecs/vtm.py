@@ -10,7 +10,7 @@ do. Only the per-sequence options are added on the command line::
                --InputBitDepth=8 --InputChromaFormat=420 -b out.266
     DecoderApp -b out.266 -d 8 -o out.y4m
 
-The input YUV file is written with :func:`refsw.video_io.rgb_to_i420` (bit-identical to
+The input YUV file is written with :func:`refsw.media.colour.rgb_to_i420` (bit-identical to
 OpenCV's BT.601 limited-range conversion). The decoder writes Y4M (supported by VTM since the
 ``Y4M_SUPPORT`` change, VTM 15), whose header gives the picture size, at 8 bits (``-d 8``).
 
@@ -41,7 +41,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from refsw.video_io import i420_to_rgb, rgb_to_i420
+from refsw.media.colour import i420_to_rgb, rgb_to_i420
+from refsw.media.frames import check_frames
 
 from .base import (
     ANNEXB_START_CODES,
@@ -56,7 +57,6 @@ from .ffmpeg_common import (
     _parse_y4m,
     _stack_planes,
     check_fps,
-    check_frames,
     check_qp,
     run_tool,
 )
@@ -177,7 +177,7 @@ class VtmBackend(CodecBackend):
             CodecInputError: bad frames, QP, fps, or an odd picture size.
             CodecError: the encoder failed (message ends with the log tail) or wrote nothing.
         """
-        n, h, w = check_frames(frames_rgb)
+        n, h, w = check_frames(frames_rgb, "VTM", error=CodecInputError)
         qp = check_qp(qp, *self.qp_range, "VTM")
         rate = check_fps(fps)
         if rate.denominator != 1:
@@ -211,7 +211,7 @@ class VtmBackend(CodecBackend):
         return EncodeResult(bitstream=bitstream, num_frames=n, width=w, height=h, log=log)
 
     def decode(self, bitstream: bytes) -> DecodeResult:
-        """Decode with ``DecoderApp`` to 8-bit Y4M, then RGB with OpenCV ``COLOR_YUV2RGB_I420``.
+        """Decode with ``DecoderApp`` to 8-bit Y4M, then RGB with :func:`i420_to_rgb`.
 
         Raises:
             CodecError: the decoder failed, or its output is not 8-bit 4:2:0.

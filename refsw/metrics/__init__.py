@@ -39,13 +39,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .common import (
-    MetricError,
-    MetricInputError,
-    MetricUnavailable,
-    ffmpeg_has_filter,
-    resolve_ffmpeg,
-)
+from refsw.media.ffmpeg import ffmpeg_has_filter, resolve_ffmpeg
+
+from .common import MetricError, MetricInputError, MetricUnavailable
 from .dists import dists_per_frame, dists_status
 from .lpips import lpips_per_frame, lpips_status
 from .msssim import msssim_per_frame
@@ -175,7 +171,7 @@ def _vmaf(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
 def _vmaf_status() -> str | None:
     """Reason VMAF cannot run (no FFmpeg, or one without libvmaf), else ``None``."""
     try:
-        exe = resolve_ffmpeg(None, "vmaf")
+        exe = resolve_ffmpeg(what="vmaf", error=MetricError)
     except MetricError as exc:
         return str(exc)
     return None if ffmpeg_has_filter(exe, "libvmaf") else f"vmaf: FFmpeg at {exe} has no libvmaf"

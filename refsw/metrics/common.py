@@ -1,30 +1,27 @@
-"""Errors, input checks and FFmpeg helpers shared by the quality metrics."""
+"""Errors, input checks and 4:2:0 helpers shared by the quality metrics.
+
+The RGB -> 4:2:0 conversion is :func:`refsw.media.colour.rgb_to_i420` (OpenCV's BT.601
+limited range, as the GFVC scripts convert: JVET-AG0042 software, ``rgb444_to_yuv420.py``); the
+FFmpeg executable is found by :func:`refsw.media.ffmpeg.resolve_ffmpeg`.
+"""
 
 from __future__ import annotations
 
-import functools
 import os
-import subprocess
 
-import cv2
 import numpy as np
+
+from refsw.media.colour import Planes, rgb_to_i420
 
 __all__ = [
     "MetricError",
     "MetricInputError",
     "MetricUnavailable",
-    "Planes",
     "check_i420_planes",
     "check_rgb_pair",
-    "ffmpeg_has_filter",
-    "resolve_ffmpeg",
     "rgb_pair_to_i420",
-    "rgb_to_i420_planes",
     "write_i420",
 ]
-
-#: ``(y, u, v)`` 8-bit 4:2:0 planes: ``(N, H, W)``, ``(N, H/2, W/2)``, ``(N, H/2, W/2)``.
-Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class MetricError(RuntimeError):
@@ -65,28 +62,6 @@ def check_rgb_pair(ref: np.ndarray, dist: np.ndarray, what: str) -> tuple[int, i
     return n, h, w
 
 
-def rgb_to_i420_planes(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """RGB -> YUV 4:2:0 with OpenCV ``COLOR_RGB2YUV_I420`` (BT.601 limited range), as the GFVC
-    scripts convert (JVET-AG0042 software, ``rgb444_to_yuv420.py``).
-
-    Args:
-        frames: ``(N, H, W, 3)`` ``uint8`` RGB, H and W even (not checked here).
-
-    Returns:
-        ``(y, u, v)`` ``uint8``: ``(N, H, W)``, ``(N, H/2, W/2)``, ``(N, H/2, W/2)``.
-    """
-    n, h, w, _ = frames.shape
-    flat = np.stack(
-        [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2YUV_I420) for f in frames]
-    ).reshape(n, -1)
-    luma, chroma = h * w, (h // 2) * (w // 2)
-    return (
-        flat[:, :luma].reshape(n, h, w),
-        flat[:, luma : luma + chroma].reshape(n, h // 2, w // 2),
-        flat[:, luma + chroma :].reshape(n, h // 2, w // 2),
-    )
-
-
 def rgb_pair_to_i420(ref: np.ndarray, dist: np.ndarray, what: str) -> tuple[Planes, Planes]:
     """Checks an RGB pair (see :func:`check_rgb_pair`) and converts both to 4:2:0 planes.
 
@@ -96,7 +71,7 @@ def rgb_pair_to_i420(ref: np.ndarray, dist: np.ndarray, what: str) -> tuple[Plan
     _, h, w = check_rgb_pair(ref, dist, what)
     if h % 2 or w % 2:
         raise MetricInputError(f"{what}: 4:2:0 needs an even frame size, got {w}x{h}")
-    return rgb_to_i420_planes(ref), rgb_to_i420_planes(dist)
+    return rgb_to_i420(ref), rgb_to_i420(dist)
 
 
 def check_i420_planes(planes: Planes, what: str, name: str) -> tuple[int, int, int]:
@@ -124,33 +99,6 @@ def check_i420_planes(planes: Planes, what: str, name: str) -> tuple[int, int, i
             f"{what}: {name} chroma must be uint8 (N, H/2, W/2) for luma {y.shape}"
         )
     return n, h, w
-
-
-def resolve_ffmpeg(ffmpeg: str | os.PathLike[str] | None, what: str) -> str:
-    """Absolute path of the FFmpeg executable (imageio-ffmpeg's bundled one by default); the
-    codec backends' resolver, with the metric's error type.
-
-    Raises:
-        MetricError: the executable is not found.
-    """
-    from refsw.codecs.base import CodecError
-    from refsw.codecs.ffmpeg_common import resolve_ffmpeg as resolve
-
-    try:
-        return resolve(ffmpeg)
-    except CodecError as err:
-        raise MetricError(f"{what}: {err}") from err
-
-
-@functools.cache
-def ffmpeg_has_filter(ffmpeg: str, name: str) -> bool:
-    """Whether the FFmpeg executable ``ffmpeg`` lists the filter ``name``."""
-    proc = subprocess.run(
-        [ffmpeg, "-hide_banner", "-filters"], capture_output=True, text=True, check=False
-    )
-    return proc.returncode == 0 and any(
-        line.split()[1:2] == [name] for line in proc.stdout.splitlines()
-    )
 
 
 def write_i420(path: str | os.PathLike[str], planes: Planes) -> None:

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from refsw.media.colour import Planes
+
 from .common import (
     MetricInputError,
-    Planes,
     check_i420_planes,
     check_rgb_pair,
     rgb_pair_to_i420,

@@ -27,14 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from refsw.codecs.ffmpeg_common import log_tail
+from refsw.media.colour import Planes
+from refsw.media.ffmpeg import ffmpeg_has_filter, resolve_ffmpeg
 
 from .common import (
     MetricError,
     MetricInputError,
-    Planes,
     check_i420_planes,
-    ffmpeg_has_filter,
-    resolve_ffmpeg,
     rgb_pair_to_i420,
     write_i420,
 )
@@ -81,7 +80,7 @@ def vmaf_per_frame_i420(
         raise MetricInputError(f"vmaf: ref {ref[0].shape} and dist {dist[0].shape} differ in shape")
     if not (isinstance(fps, (int, float)) and fps > 0):
         raise MetricInputError(f"vmaf: fps must be positive, got {fps!r}")
-    exe = resolve_ffmpeg(ffmpeg, "vmaf")
+    exe = resolve_ffmpeg(ffmpeg, what="vmaf", error=MetricError)
     if not ffmpeg_has_filter(exe, "libvmaf"):
         raise MetricError(f"vmaf: FFmpeg at {exe} has no libvmaf filter")
     rate = str(Fraction(fps).limit_denominator(1_000_000))

@@ -40,15 +40,14 @@ from pathlib import Path
 import numpy as np
 
 from refsw.codecs.ffmpeg_common import log_tail
+from refsw.media.colour import Planes
+from refsw.media.ffmpeg import ffmpeg_has_filter, resolve_ffmpeg
 
 from .common import (
     MetricError,
     MetricInputError,
     MetricUnavailable,
-    Planes,
     check_i420_planes,
-    ffmpeg_has_filter,
-    resolve_ffmpeg,
     rgb_pair_to_i420,
     write_i420,
 )
@@ -92,7 +91,7 @@ def _combine(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 def xpsnr_status(ffmpeg: str | os.PathLike[str] | None = None) -> str | None:
     """``None`` when FFmpeg with the xpsnr filter is found, else the reason."""
     try:
-        exe = resolve_ffmpeg(ffmpeg, "xpsnr")
+        exe = resolve_ffmpeg(ffmpeg, what="xpsnr", error=MetricError)
     except MetricError as exc:
         return str(exc)
     if not ffmpeg_has_filter(exe, "xpsnr"):
@@ -145,7 +144,7 @@ def xpsnr_per_frame_i420(
         raise MetricInputError(f"xpsnr: ref {ref[0].shape} and dist {dist[0].shape} differ")
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
         raise MetricInputError(f"xpsnr: fps must be positive, got {fps!r}")
-    exe = resolve_ffmpeg(ffmpeg, "xpsnr")
+    exe = resolve_ffmpeg(ffmpeg, what="xpsnr", error=MetricError)
     if not ffmpeg_has_filter(exe, "xpsnr"):
         raise MetricUnavailable(f"xpsnr: FFmpeg at {exe} has no xpsnr filter")
     rate = str(Fraction(fps).limit_denominator(1_000_000))

@@ -1,6 +1,6 @@
 """Training data: the shared talking-head clips prepared to the CTC format, with landmarks.
 
-Every clip is read once, cropped to a face-centred 256x256 square (:func:`refsw.face_crop.prepare_ctc`)
+Every clip is read once, cropped to a face-centred 256x256 square (:func:`refsw.media.face_crop.prepare_ctc`)
 and tracked with MediaPipe Face Mesh (478 landmarks incl. iris). The result is cached as one
 ``.npz`` per clip (``frames`` ``(N, S, S, 3)`` uint8 RGB; ``landmarks`` ``(N, 478, 3)`` float32
 with x, y normalised to [-1, 1] and z in the same units; ``found`` ``(N,)`` bool) so that training
@@ -100,8 +100,8 @@ def load_clip(name: str, size: int = 256, data_dir: Path | None = None, cache_di
     Raises:
         FileNotFoundError: ``<data_dir>/<name>.mp4`` does not exist.
     """
-    from ..face_crop import prepare_ctc
-    from ..video_io import read_video
+    from ..media.face_crop import prepare_ctc
+    from ..media.video_io import read_video
 
     data_dir = data_dir or default_data_dir()
     cache_dir = cache_dir or default_cache_dir()

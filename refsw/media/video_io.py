@@ -1,12 +1,21 @@
 """Video input/output for the GFV reference software.
 
-Reads container video (mp4/avi/mov/mkv and y4m, decoded with PyAV), PNG sequences and the raw
-formats of the JVET CTC (planar 8-bit RGB 4:4:4 ``.rgb`` and 8-bit YUV 4:2:0 ``.yuv``), and writes
-mp4 (H.264 via the FFmpeg binary bundled with imageio-ffmpeg), y4m, raw I420 and planar RGB.
+Reading (:func:`read_video`):
 
-All frames handled here are ``(N, H, W, 3)`` ``uint8`` RGB arrays. RGB <-> YUV 4:2:0 conversions
-use BT.601 limited range exactly as OpenCV's ``COLOR_RGB2YUV_I420`` / ``COLOR_YUV2RGB_I420`` do,
-which is what the JVET GFVC scripts use.
+* container video (mp4/avi/mov/mkv/webm, y4m, ...) and PNG pictures are read through imageio's
+  v3 API: the ``pyav`` plugin (PyAV's FFmpeg libraries; the same decoders as before imageio was
+  used) and the ``pillow`` plugin;
+* the raw formats of the JVET CTC, which imageio does not read (planar 8-bit RGB 4:4:4 ``.rgb``
+  and 8-bit YUV 4:2:0 ``.yuv``, size and frame rate in the file name), have their own reader.
+
+Writing (:func:`write_video`): mp4 (H.264 through the FFmpeg binary found by
+:func:`refsw.media.ffmpeg.resolve_ffmpeg`), y4m, raw I420 and planar RGB.
+
+All frames handled here are ``(N, H, W, 3)`` ``uint8`` RGB arrays. 8-bit 4:2:0 video is converted
+to and from RGB with :mod:`refsw.media.colour` (OpenCV's BT.601 limited-range conversion, which
+is what the JVET GFVC scripts use). imageio's own YUV -> RGB conversion (FFmpeg's swscale) gives
+other pixels (up to 3 levels apart on 90 % of the samples of the test clips), so 4:2:0 BT.601
+video is taken from imageio as raw planes (:data:`_PACK_I420`) and converted here.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import re
 import secrets
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,9 +35,12 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 import av
-import cv2
-import imageio_ffmpeg
+import imageio.v3 as iio
 import numpy as np
+
+from .colour import i420_to_rgb, rgb_to_i420
+from .ffmpeg import resolve_ffmpeg
+from .frames import InputError, check_even_size, check_frames
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +48,7 @@ __all__ = [
     "InputError",
     "OutputError",
     "Video",
-    "check_frames",
-    "i420_to_rgb",
     "read_video",
-    "rgb_to_i420",
     "write_video",
 ]
 
@@ -61,9 +71,26 @@ _RAW_NAME = re.compile(
 _BT601_COLORSPACES = frozenset({2, 5, 6})  # AVColorSpace: unspecified, BT470BG, SMPTE170M
 _LIMITED_RANGES = frozenset({0, 1})  # AVColorRange: unspecified, MPEG (limited)
 
-
-class InputError(ValueError):
-    """A bad input: missing/unreadable file, not a video, zero frames, bad size or array."""
+#: FFmpeg filter graph (imageio ``filter_graph`` form: nodes, edges) that packs the three planes
+#: of an 8-bit 4:2:0 picture into one ``gray`` picture of ``(3H/2, W)`` samples, Y on top, Cb
+#: and Cr side by side below, without changing a sample. imageio's PyAV plugin only returns
+#: pixel formats that are one strided array, which 4:2:0 is not (``format=None`` raises), and
+#: its ``rgb24`` conversion is swscale's, not :func:`i420_to_rgb`.
+_PACK_I420 = (
+    {
+        "planes": ("extractplanes", "y+u+v"),
+        "chroma": ("hstack", "inputs=2"),
+        "packed": ("vstack", "inputs=2"),
+    },
+    [
+        ("video_in", "planes", 0, 0),
+        ("planes", "packed", 0, 0),
+        ("planes", "chroma", 1, 0),
+        ("planes", "chroma", 2, 1),
+        ("chroma", "packed", 0, 1),
+        ("packed", "video_out", 0, 0),
+    ],
+)
 
 
 class OutputError(OSError):
@@ -92,98 +119,10 @@ class Video:
         _check_fps(self.fps, self.source)
 
 
-def check_frames(frames: np.ndarray, what: str) -> None:
-    """Check that ``frames`` is a non-empty ``(N, H, W, 3)`` ``uint8`` array.
-
-    Args:
-        frames: Array to check.
-        what: Name of the input, used in the error message.
-
-    Raises:
-        InputError: If ``frames`` is not such an array.
-    """
-    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
-        raise InputError(f"{what}: frames must be a uint8 numpy array")
-    if frames.ndim != 4 or frames.shape[3] != 3:
-        raise InputError(f"{what}: frames must have shape (N, H, W, 3), got {frames.shape}")
-    if min(frames.shape[:3]) == 0:
-        raise InputError(f"{what}: zero frames or empty frame size {frames.shape}")
-
-
 def _check_fps(fps: float, what: str) -> None:
     """Raise InputError unless ``fps`` is a finite positive number."""
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
         raise InputError(f"{what}: fps must be a finite positive number, got {fps!r}")
-
-
-def _check_even(height: int, width: int, what: str) -> None:
-    """Raise InputError if a 4:2:0 frame size is odd."""
-    if height % 2 or width % 2:
-        raise InputError(f"{what}: 4:2:0 needs an even frame size, got {width}x{height}")
-
-
-# --------------------------------------------------------------------------- colour conversion
-
-
-def rgb_to_i420(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Convert RGB frames to YUV 4:2:0 (BT.601 limited range, identical to OpenCV).
-
-    Args:
-        frames: ``(N, H, W, 3)`` ``uint8`` RGB, ``H`` and ``W`` even.
-
-    Returns:
-        ``(y, u, v)``: ``y`` is ``(N, H, W)`` ``uint8``; ``u`` and ``v`` are
-        ``(N, H/2, W/2)`` ``uint8``. Bit-identical to ``cv2.COLOR_RGB2YUV_I420`` per frame.
-
-    Raises:
-        InputError: If ``frames`` is not ``(N, H, W, 3)`` uint8 or ``H``/``W`` is odd.
-    """
-    check_frames(frames, "rgb_to_i420")
-    n, h, w, _ = frames.shape
-    _check_even(h, w, "rgb_to_i420")
-    y = np.empty((n, h, w), np.uint8)
-    u = np.empty((n, h // 2, w // 2), np.uint8)
-    v = np.empty_like(u)
-    plane = h * w
-    for i in range(n):
-        packed = cv2.cvtColor(np.ascontiguousarray(frames[i]), cv2.COLOR_RGB2YUV_I420).ravel()
-        y[i] = packed[:plane].reshape(h, w)
-        u[i] = packed[plane : plane + plane // 4].reshape(h // 2, w // 2)
-        v[i] = packed[plane + plane // 4 :].reshape(h // 2, w // 2)
-    return y, u, v
-
-
-def i420_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Convert YUV 4:2:0 planes to RGB frames (BT.601 limited range, identical to OpenCV).
-
-    Args:
-        y: ``(N, H, W)`` ``uint8`` luma, ``H`` and ``W`` even.
-        u: ``(N, H/2, W/2)`` ``uint8`` Cb.
-        v: ``(N, H/2, W/2)`` ``uint8`` Cr.
-
-    Returns:
-        ``(N, H, W, 3)`` ``uint8`` RGB, bit-identical to ``cv2.COLOR_YUV2RGB_I420`` per frame.
-
-    Raises:
-        InputError: If the planes are not uint8, have inconsistent shapes or an odd size.
-    """
-    for name, plane in (("y", y), ("u", u), ("v", v)):
-        if not isinstance(plane, np.ndarray) or plane.dtype != np.uint8 or plane.ndim != 3:
-            raise InputError(f"i420_to_rgb: {name} must be a 3-D uint8 array (N, rows, cols)")
-    n, h, w = y.shape
-    if n == 0 or h == 0 or w == 0:
-        raise InputError(f"i420_to_rgb: empty luma plane {y.shape}")
-    _check_even(h, w, "i420_to_rgb")
-    chroma_shape = (n, h // 2, w // 2)
-    if u.shape != chroma_shape or v.shape != chroma_shape:
-        raise InputError(
-            f"i420_to_rgb: chroma planes must be {chroma_shape}, got {u.shape} and {v.shape}"
-        )
-    out = np.empty((n, h, w, 3), np.uint8)
-    for i in range(n):
-        packed = np.concatenate((y[i].ravel(), u[i].ravel(), v[i].ravel()))
-        out[i] = cv2.cvtColor(packed.reshape(h * 3 // 2, w), cv2.COLOR_YUV2RGB_I420)
-    return out
 
 
 # --------------------------------------------------------------------------- reading
@@ -201,11 +140,15 @@ def read_video(
 
     Supported inputs, chosen by the path:
 
-    * ``.mp4 .avi .mov .mkv .y4m`` (any other extension is also tried): decoded with PyAV,
-      first video stream. 8-bit 4:2:0 BT.601 (or untagged) limited-range frames are converted
-      with :func:`i420_to_rgb`; other pixel formats/matrices with FFmpeg's swscale.
+    * ``.mp4 .avi .mov .mkv .y4m`` (any other extension is also tried): first video stream,
+      decoded by imageio's ``pyav`` plugin. 8-bit 4:2:0 frames tagged BT.601 (or untagged),
+      limited range (or untagged), even size, are converted with :func:`i420_to_rgb`; other
+      pixel formats, matrices and ranges by imageio/swscale (``rgb24``, with the frame's own
+      matrix and range). The choice is made from the first frame.
     * a directory of ``*.png`` (sorted by name), a printf pattern such as ``frames/%04d.png``
-      (numbering starts at 0 or 1 and stops at the first missing file) or a single ``.png``.
+      (numbering starts at 0 or 1 and stops at the first missing file) or a single ``.png``,
+      read by imageio's ``pillow`` plugin: EXIF orientation applied, 16-bit samples cut to
+      their high byte, grey replicated to RGB, alpha dropped (as OpenCV's ``IMREAD_COLOR``).
     * raw ``.yuv`` (8-bit I420) and ``.rgb`` (8-bit planar R, G, B per frame). Size and frame
       rate come from the JVET CTC name ``NAME_WxH_FPS_8bit_420.yuv`` /
       ``NAME_WxH_FPS_8bit_444.rgb`` (``NAME_WxH_FPS.yuv`` and ``NAME_WxH.yuv`` are also
@@ -268,8 +211,48 @@ def read_video(
     return video
 
 
+@dataclass(frozen=True)
+class _StreamInfo:
+    """What :func:`_read_container` needs to know before decoding with imageio."""
+
+    #: The frames are 8-bit 4:2:0, BT.601 or untagged, limited range or untagged, even size.
+    opencv_i420: bool
+    #: Frame rate stored in the container (``guessed_rate``, else ``average_rate``), or None.
+    rate: Fraction | None
+
+
+def _probe_container(source: str) -> _StreamInfo:
+    """Open ``source`` with PyAV and decode its first video frame for the colour tags.
+
+    imageio's PyAV plugin exposes neither the frames' colour matrix and range nor their
+    pixel-format details, which decide the conversion (see :func:`read_video`).
+
+    Raises:
+        InputError: The file cannot be opened or decoded, has no video stream or no frame.
+    """
+    try:
+        with av.open(source) as container:
+            if not container.streams.video:
+                raise InputError(f"{source}: no video stream")
+            stream = container.streams.video[0]
+            rate = stream.guessed_rate or stream.average_rate
+            first = next(container.decode(stream), None)
+    except av.FFmpegError as exc:
+        raise InputError(f"{source}: cannot decode as video ({exc.strerror or exc})") from exc
+    if first is None:
+        raise InputError(f"{source}: zero frames decoded")
+    opencv_i420 = (
+        first.format.name == "yuv420p"
+        and first.height % 2 == 0
+        and first.width % 2 == 0
+        and first.colorspace in _BT601_COLORSPACES
+        and first.color_range in _LIMITED_RANGES
+    )
+    return _StreamInfo(opencv_i420=opencv_i420, rate=rate)
+
+
 def _read_container(path: Path, max_frames: int | None) -> tuple[np.ndarray, float]:
-    """Decode the first video stream of a container file with PyAV.
+    """Decode the first video stream of a container file through imageio's PyAV plugin.
 
     Returns:
         ``((N, H, W, 3) uint8 RGB, fps)``.
@@ -278,55 +261,41 @@ def _read_container(path: Path, max_frames: int | None) -> tuple[np.ndarray, flo
         InputError: If the file cannot be opened/decoded, has no video stream or no frames.
     """
     source = str(path)
+    info = _probe_container(source)
     frames: list[np.ndarray] = []
     try:
-        with av.open(source) as container:
-            if not container.streams.video:
-                raise InputError(f"{source}: no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            rate = stream.guessed_rate or stream.average_rate
-            for frame in container.decode(stream):
-                frames.append(_frame_to_rgb(frame))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-    except av.FFmpegError as exc:
-        raise InputError(f"{source}: cannot decode as video ({exc.strerror or exc})") from exc
+        with iio.imopen(path, "r", plugin="pyav") as video:
+            if info.opencv_i420:
+                for packed in video.iter(format=None, filter_graph=_PACK_I420, thread_type="AUTO"):
+                    frames.append(_unpack_i420(packed))
+                    if max_frames is not None and len(frames) >= max_frames:
+                        break
+            else:
+                for rgb in video.iter(format="rgb24", thread_type="AUTO"):
+                    frames.append(rgb)
+                    if max_frames is not None and len(frames) >= max_frames:
+                        break
+    except (av.FFmpegError, OSError) as exc:
+        detail = exc.strerror if isinstance(exc, av.FFmpegError) and exc.strerror else exc
+        raise InputError(f"{source}: cannot decode as video ({detail})") from exc
     if not frames:
         raise InputError(f"{source}: zero frames decoded")
-    if rate is None or rate <= 0:
+    if info.rate is None or info.rate <= 0:
         logger.warning("%s: no frame rate stored, assuming %g fps", source, DEFAULT_FPS)
         native_fps = DEFAULT_FPS
     else:
-        native_fps = float(rate)
+        native_fps = float(info.rate)
     return np.stack(frames), native_fps
 
 
-def _frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """Convert one decoded frame to ``(H, W, 3)`` uint8 RGB.
-
-    8-bit 4:2:0 limited-range frames tagged BT.601 or untagged go through :func:`i420_to_rgb`
-    (the project's OpenCV convention); everything else through swscale with the frame's
-    own colour matrix and range.
-    """
-    h, w = frame.height, frame.width
-    if (
-        frame.format.name == "yuv420p"
-        and h % 2 == 0
-        and w % 2 == 0
-        and frame.colorspace in _BT601_COLORSPACES
-        and frame.color_range in _LIMITED_RANGES
-    ):
-        planes = frame.to_ndarray()  # (3H/2, W): Y rows, then U and V packed row-wise
-        y = planes[:h].reshape(1, h, w)
-        chroma = planes[h:].reshape(2, 1, h // 2, w // 2)
-        return i420_to_rgb(y, chroma[0], chroma[1])[0]
-    src_range = (
-        av.video.reformatter.ColorRange.JPEG
-        if frame.color_range == 2 or frame.format.name.startswith("yuvj")
-        else av.video.reformatter.ColorRange.MPEG
-    )
-    return frame.to_ndarray(format="rgb24", src_color_range=src_range)
+def _unpack_i420(packed: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB of one ``(3H/2, W)`` picture packed by :data:`_PACK_I420`."""
+    h = packed.shape[0] * 2 // 3
+    half_w = packed.shape[1] // 2
+    y = packed[None, :h]
+    u = packed[None, h:, :half_w]
+    v = packed[None, h:, half_w:]
+    return i420_to_rgb(y, u, v)[0]
 
 
 def _read_png_dir(directory: Path, max_frames: int | None) -> np.ndarray:
@@ -358,16 +327,45 @@ def _read_png_files(files: list[Path], source: str) -> np.ndarray:
     """Read PNG files (any bit depth / channel count, converted to 8-bit RGB) of equal size."""
     frames: list[np.ndarray] = []
     for f in files:
-        bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise InputError(f"{f}: cannot read as an image")
-        if frames and bgr.shape != frames[0].shape:
+        rgb = _read_picture(f)
+        if frames and rgb.shape != frames[0].shape:
             raise InputError(
-                f"{source}: {f.name} is {bgr.shape[1]}x{bgr.shape[0]}, "
+                f"{source}: {f.name} is {rgb.shape[1]}x{rgb.shape[0]}, "
                 f"previous frames are {frames[0].shape[1]}x{frames[0].shape[0]}"
             )
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        frames.append(rgb)
     return np.stack(frames)
+
+
+def _read_picture(path: Path) -> np.ndarray:
+    """One picture file as ``(H, W, 3)`` uint8 RGB, through imageio's ``pillow`` plugin.
+
+    The result equals OpenCV's ``imread(IMREAD_COLOR)`` (converted to RGB), which this reader
+    replaced: EXIF orientation applied; 16-bit samples cut to their high byte; 1/2/4-bit grey
+    scaled to 0..255; palettes expanded; grey replicated to three channels; alpha (channel,
+    ``tRNS``) dropped, not composited; gamma and ICC chunks ignored.
+
+    Raises:
+        InputError: The file cannot be decoded as a picture.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Pillow's advice for palette pictures with tRNS; the alpha is dropped anyway.
+            warnings.filterwarnings("ignore", "Palette images with Transparency", UserWarning)
+            image = iio.imread(path, plugin="pillow", index=0, rotate=True)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means "not a picture"
+        raise InputError(f"{path}: cannot read as an image") from exc
+    if image.dtype == np.bool_:  # 1-bit grey
+        image = image.astype(np.uint8) * 255
+    elif image.dtype.itemsize > 1:  # 16-bit grey ("I;16"/"I"): keep the high byte
+        image = (image.astype(np.uint32) >> 8).astype(np.uint8)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.dtype != np.uint8:
+        raise InputError(f"{path}: cannot read as an image")
+    if image.shape[2] <= 2:  # grey, grey + alpha
+        return np.ascontiguousarray(np.repeat(image[:, :, :1], 3, axis=2))
+    return np.ascontiguousarray(image[:, :, :3])
 
 
 def _parse_raw_name(path: Path) -> tuple[int | None, int | None, float | None]:
@@ -412,7 +410,7 @@ def _read_raw(
         )
     is_yuv = path.suffix.lower() == ".yuv"
     if is_yuv:
-        _check_even(h, w, str(path))
+        check_even_size(h, w, str(path))
     frame_bytes = w * h * 3 // 2 if is_yuv else w * h * 3
     file_bytes = path.stat().st_size
     if file_bytes % frame_bytes:
@@ -457,8 +455,9 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float) ->
     """Write RGB frames to a file; the format follows the extension.
 
     * ``.mp4``: H.264 (libx264, CRF 10, yuv420p, tagged BT.601 limited range) via the FFmpeg
-      binary bundled with imageio-ffmpeg; the 4:2:0 conversion is :func:`rgb_to_i420`.
-    * ``.y4m``: YUV4MPEG2, 8-bit 4:2:0 (:func:`rgb_to_i420`).
+      binary of :func:`~refsw.media.ffmpeg.resolve_ffmpeg` (imageio-ffmpeg's); the 4:2:0
+      conversion is :func:`~refsw.media.colour.rgb_to_i420`.
+    * ``.y4m``: YUV4MPEG2, 8-bit 4:2:0 (:func:`~refsw.media.colour.rgb_to_i420`).
     * ``.yuv``: raw I420 (Y, U, V planes per frame).
     * ``.rgb``: raw planar RGB 4:4:4 (R, G, B planes per frame).
 
@@ -485,7 +484,7 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float) ->
     _check_fps(fps, str(target))
     n, h, w, _ = frames.shape
     if suffix != ".rgb":
-        _check_even(h, w, str(target))
+        check_even_size(h, w, str(target))
 
     writers: dict[str, Callable[[Path, np.ndarray, float], None]] = {
         ".mp4": _write_mp4,
@@ -539,7 +538,12 @@ def _write_rgb(tmp: Path, frames: np.ndarray, fps: float) -> None:
 
 
 def _write_y4m(tmp: Path, frames: np.ndarray, fps: float) -> None:
-    """YUV4MPEG2 4:2:0 8-bit, centre-sited chroma (as OpenCV's 2x2 averaging), limited range."""
+    """YUV4MPEG2 4:2:0 8-bit, limited range.
+
+    The header declares ``C420jpeg`` (centre-sited chroma), while :func:`rgb_to_i420` takes
+    each chroma sample from the top-left pixel of its 2x2 block (see :mod:`refsw.media.colour`);
+    the tag only matters to readers that interpolate chroma (ours does not).
+    """
     _, h, w, _ = frames.shape
     rate = _rate_fraction(fps)
     header = (
@@ -560,7 +564,7 @@ def _write_mp4(tmp: Path, frames: np.ndarray, fps: float) -> None:
     _, h, w, _ = frames.shape
     rate = _rate_fraction(fps)
     cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
+        resolve_ffmpeg(error=OutputError),
         "-hide_banner", "-loglevel", "error", "-nostats", "-y",
         "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}",
         "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "pipe:0",

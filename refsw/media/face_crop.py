@@ -16,7 +16,8 @@ import mediapipe as mp
 import numpy as np
 
 from refsw.quiet import native_stderr_silenced
-from refsw.video_io import InputError, check_frames
+
+from .frames import InputError, check_frames
 
 logger = logging.getLogger(__name__)
 
