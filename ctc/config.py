@@ -23,7 +23,8 @@ points), and the metrics, as in the JVET CTC documents (JVET-AG2035 for GFVC). E
 
 Several files may be given; they are merged in order, later wins (mappings merge key by key,
 lists are replaced). String values may use ``${VAR}`` and ``${VAR:-default}``; relative paths
-are relative to the repository root (the directory holding ``cfg/``). Sequence sources are
+are relative to the repository root (the directory holding ``cfg/``; for an installed package,
+the current directory). Sequence sources are
 either videos of any format (prepared with :mod:`ctc.prepare`: face crop, 25 Hz, first
 ``frames`` pictures) or CTC raw files already at the test size
 (``NAME_256x256_25_8bit_444.rgb`` / ``_420.yuv``), used as they are.
@@ -65,8 +66,15 @@ __all__ = [
     "load_config",
 ]
 
+def _repo_root() -> Path:
+    """The source checkout this package runs from (the directory holding ``setup.cfg`` and
+    ``cfg/``), or, for an installed package, the current directory."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "setup.cfg").is_file() and (here / "cfg").is_dir() else Path.cwd()
+
+
 #: Directory relative paths in a configuration are resolved against.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = _repo_root()
 _ENV = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _TOP_KEYS = {

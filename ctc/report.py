@@ -372,7 +372,10 @@ def plot_rd(records: Sequence[dict[str, Any]], cfg: CtcConfig, out_dir: Path) ->
     Panels: each sequence, then the mean curve of each class (when a class has more than one
     sequence) and the overall mean (when there is more than one class or sequence).
     """
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ImportError(f"RD plots need matplotlib ({exc}); pip install 'gfv-refsw[ctc]'") from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -262,7 +262,7 @@ def _executor(
             from distributed import Client, LocalCluster
             from distributed import as_completed as dask_as_completed
         except ImportError as exc:
-            raise RunError(f"Dask distributed is not installed: {exc}") from exc
+            raise RunError(f"Dask distributed is not installed ({exc}); pip install 'gfv-refsw[ctc]'") from exc
         with contextlib.ExitStack() as stack:
             if dask_local:
                 cluster = stack.enter_context(

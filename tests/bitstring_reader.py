@@ -197,7 +197,7 @@ class GfvParseState:
 
 @dataclass
 class GfveParseState:
-    """What GFVE messages take from base messages (``gfv_sei_syntax.md`` section 5)."""
+    """What GFVE messages take from base messages (``docs/gfv_sei.md#gfve-reconstruction``)."""
 
     base_matrix_prec: int | None = None
     base_num_matrices: int | None = None

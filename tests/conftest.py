@@ -34,3 +34,31 @@ def data_dir(shared_dir: Path) -> Path:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--regenerate-expected", action="store_true", default=False,
                      help="rewrite the golden MD5s in tests/expected/ instead of comparing with them")
+
+
+#: Markers (``pytest -m "not slow"``, ``-m shared``, ``-m vtm``).
+MARKERS = {
+    "shared": "needs the shared clips and conformance vectors (../shared or $GFV_SHARED); skipped without them",
+    "vtm": "needs VTM's DecoderApp ($GFV_VTM_DECODER); skipped without it",
+    "slow": "takes more than about 10 s on 2 cores",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that use the shared directory (directly or through a fixture) get the ``shared`` marker."""
+    for item in items:
+        if {"shared_dir", "data_dir"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.shared)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Says loudly how many tests were skipped for want of ../shared (they test nothing then)."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "shared directory" in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"WARNING: {len(skipped)} tests skipped: the shared directory (../shared or "
+                                    f"$GFV_SHARED) was not found; they did not run", red=True, bold=True)

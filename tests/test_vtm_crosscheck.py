@@ -1,0 +1,43 @@
+"""Cross-check with VTM's DecoderApp (marker ``vtm``): its SEI dump of our own streams equals
+``gfv-decode --trace-sei``, and it decodes the key pictures (skipped without ``$GFV_VTM_DECODER``).
+
+VTM 23.13's DecoderApp reads the NNPFA message through an NNPFC-typed pointer, so it may abort
+("No NNPFC, no NNPFA") depending on heap layout: build it with that check fixed locally.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refsw.decoder import decode_stream
+from refsw.encoder import encode_video
+from refsw.train.data import TEST_CLIPS, load_clip
+
+pytestmark = pytest.mark.vtm
+
+
+@pytest.fixture(scope="module")
+def decoder_app() -> str:
+    path = os.environ.get("GFV_VTM_DECODER")
+    if not path or not Path(path).is_file():
+        pytest.skip("VTM DecoderApp not configured ($GFV_VTM_DECODER)")
+    return path
+
+
+@pytest.mark.parametrize("model", ["kptps", "fomm"])
+def test_vtm_sei_dump_equals_our_trace(model: str, decoder_app: str, shared_dir: Path, tmp_path: Path) -> None:
+    frames = load_clip(TEST_CLIPS[0], data_dir=shared_dir / "data", max_frames=24).frames[::3]
+    stream, _ = encode_video(frames, 25.0, model=model, key_period=4, decision="none")
+    (tmp_path / "s.266").write_bytes(stream)
+    run = subprocess.run([decoder_app, "-b", str(tmp_path / "s.266"), "-o", str(tmp_path / "rec.yuv"),
+                          "--OutputDecodedSEIMessagesFilename", str(tmp_path / "sei.txt")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    ours = decode_stream(stream).sei.trace_text()
+    assert (tmp_path / "sei.txt").read_text() == ours
+    assert np.fromfile(tmp_path / "rec.yuv", np.uint8).size > 0
