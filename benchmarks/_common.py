@@ -23,16 +23,21 @@ def frozen_of(decoded) -> np.ndarray:
     return decoded.frames[segment_key_indices([p.kind == "key" for p in decoded.pictures])]
 
 
-def against_frozen(frames: np.ndarray, decoded: np.ndarray, fps: float,
-                   frozen: np.ndarray | None = None) -> tuple[float, float, float, float]:
+def against_frozen(
+    frames: np.ndarray, decoded: np.ndarray, fps: float, frozen: np.ndarray | None = None
+) -> tuple[float, float, float, float]:
     """``(MS-SSIM, MS-SSIM of the frozen frame, VMAF, VMAF of the frozen frame)``, each the mean
     over pictures of ``decoded`` (and of ``frozen``, default its picture 0 repeated; see
     :func:`frozen_of`) against the source ``frames`` (all ``(N, H, W, 3)`` uint8 RGB; ``fps``
     pictures/s for VMAF)."""
     if frozen is None:
         frozen = np.repeat(decoded[:1], len(frames), axis=0)
-    return (float(msssim_per_frame(frames, decoded).mean()), float(msssim_per_frame(frames, frozen).mean()),
-            float(vmaf_per_frame(frames, decoded, fps).mean()), float(vmaf_per_frame(frames, frozen, fps).mean()))
+    return (
+        float(msssim_per_frame(frames, decoded).mean()),
+        float(msssim_per_frame(frames, frozen).mean()),
+        float(vmaf_per_frame(frames, decoded, fps).mean()),
+        float(vmaf_per_frame(frames, frozen, fps).mean()),
+    )
 
 
 def write_csv(path: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -57,5 +62,4 @@ def machine_speed(seconds: float = 1.0) -> float:
     while time.perf_counter() - t0 < seconds:
         a @ b
         n += 1
-    return 2 * 512 ** 3 * n / (time.perf_counter() - t0) / 1e9
-
+    return 2 * 512**3 * n / (time.perf_counter() - t0) / 1e9

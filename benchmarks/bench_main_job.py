@@ -24,15 +24,14 @@ import sys
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import against_frozen, frozen_of, write_csv
 
 from refsw.config import EncoderConfig
-from refsw.media.face_crop import prepare_ctc
 from refsw.decoder import decode_stream
 from refsw.encoder import encode_video
+from refsw.media.face_crop import prepare_ctc
 from refsw.media.video_io import read_video
 
 
@@ -45,15 +44,32 @@ def main() -> int:
     p.add_argument("--model", default="kptps")
     p.add_argument("--csv", help="also write the table as CSV")
     default_period = EncoderConfig().key_period
-    p.add_argument("--key-period", type=int, default=default_period,
-                   help=f"a key picture every N pictures (0: picture 0 only; default gfv-encode's, {default_period})")
+    p.add_argument(
+        "--key-period",
+        type=int,
+        default=default_period,
+        help=f"a key picture every N pictures (0: picture 0 only; default gfv-encode's, {default_period})",
+    )
     p.add_argument("clips", nargs="*", help="clip file names (default: all *.mp4)")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
     clips = [Path(args.data) / c for c in args.clips] or sorted(Path(args.data).glob("*.mp4"))
     rows = []
-    header = ("clip", "frames", "fps", "kbps", "kbps@25", "gfv_bits/pic", "msssim", "msssim_frozen", "vmaf",
-              "vmaf_frozen", "enc_fps", "dec_fps", "beats_frozen")
+    header = (
+        "clip",
+        "frames",
+        "fps",
+        "kbps",
+        "kbps@25",
+        "gfv_bits/pic",
+        "msssim",
+        "msssim_frozen",
+        "vmaf",
+        "vmaf_frozen",
+        "enc_fps",
+        "dec_fps",
+        "beats_frozen",
+    )
     print(" | ".join(header))
     for clip in clips:
         video = read_video(clip, max_frames=args.frames)
@@ -63,10 +79,21 @@ def main() -> int:
         decoded = decode_stream(stream)
         dec_fps = len(decoded.frames) / (time.perf_counter() - t0)
         ms, ms_f, vm, vm_f = against_frozen(frames, decoded.frames, video.fps, frozen_of(decoded))
-        row = (clip.name, summary.frames, round(video.fps, 3), round(summary.kbps, 3),
-               round(summary.total_bits * 25 / summary.frames / 1000, 3), round(summary.bits_gfv / summary.frames, 1),
-               round(float(ms), 4), round(float(ms_f), 4), round(float(vm), 2), round(float(vm_f), 2),
-               round(summary.encode_fps, 1), round(dec_fps, 1), bool(ms > ms_f and vm > vm_f))
+        row = (
+            clip.name,
+            summary.frames,
+            round(video.fps, 3),
+            round(summary.kbps, 3),
+            round(summary.total_bits * 25 / summary.frames / 1000, 3),
+            round(summary.bits_gfv / summary.frames, 1),
+            round(float(ms), 4),
+            round(float(ms_f), 4),
+            round(float(vm), 2),
+            round(float(vm_f), 2),
+            round(summary.encode_fps, 1),
+            round(dec_fps, 1),
+            bool(ms > ms_f and vm > vm_f),
+        )
         rows.append(row)
         print(" | ".join(str(x) for x in row), flush=True)
     if args.csv:

@@ -49,8 +49,22 @@ def main() -> int:
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
     torch.set_num_threads(args.threads)
-    header = ("model", "clip", "frames", "gfv_bits/pic", "kbps@25", "msssim", "msssim_frozen", "vmaf", "vmaf_frozen",
-              "generated", "dec_fps", "gen_fps", "gen_fps_plain", "beats_frozen")
+    header = (
+        "model",
+        "clip",
+        "frames",
+        "gfv_bits/pic",
+        "kbps@25",
+        "msssim",
+        "msssim_frozen",
+        "vmaf",
+        "vmaf_frozen",
+        "generated",
+        "dec_fps",
+        "gen_fps",
+        "gen_fps_plain",
+        "beats_frozen",
+    )
     print(f"machine speed at start: {machine_speed():.0f} GFLOP/s (float32 matmul, {args.threads} threads)")
     print(" | ".join(header))
     rows = []
@@ -58,24 +72,38 @@ def main() -> int:
         for name in args.clips:
             clip = load_clip(name, max_frames=args.frames)
             frames = clip.frames
-            stream, summary = encode_video(frames, 25.0, model=model, qp=args.qp, decision=args.decision,
-                                           key_period=0)  # one key picture, as measured in docs/models.md
+            stream, summary = encode_video(
+                frames, 25.0, model=model, qp=args.qp, decision=args.decision, key_period=0
+            )  # one key picture, as measured in docs/models.md
             t0 = time.perf_counter()
             decoded = decode_stream(stream)
             dec_s = time.perf_counter() - t0
-            n_gen = sum(pic.kind == "generated" and not np.array_equal(f, decoded.frames[0])
-                        for pic, f in zip(decoded.pictures, decoded.frames))
+            n_gen = sum(
+                pic.kind == "generated" and not np.array_equal(f, decoded.frames[0])
+                for pic, f in zip(decoded.pictures, decoded.frames)
+            )
             t0 = time.perf_counter()
             decode_stream(stream, key_pictures_only=False)  # second run: warm caches, same work
             dec_s = min(dec_s, time.perf_counter() - t0)
             ms, ms_f, vm, vm_f = against_frozen(frames, decoded.frames, 25.0)
             gen_fps = _generator_fps(model, decoded)
             plain_fps = _generator_fps(model, decoded, optimise=False)
-            row = (model, name, len(frames), round(summary.bits_gfv / summary.frames, 1),
-                   round(summary.total_bits * 25 / summary.frames / 1000, 3), round(float(ms), 4), round(float(ms_f), 4),
-                   round(float(vm), 2), round(float(vm_f), 2), n_gen, round(len(frames) / dec_s, 1), round(gen_fps, 1),
-                   round(plain_fps, 1),
-                   bool(ms > ms_f and vm > vm_f))
+            row = (
+                model,
+                name,
+                len(frames),
+                round(summary.bits_gfv / summary.frames, 1),
+                round(summary.total_bits * 25 / summary.frames / 1000, 3),
+                round(float(ms), 4),
+                round(float(ms_f), 4),
+                round(float(vm), 2),
+                round(float(vm_f), 2),
+                n_gen,
+                round(len(frames) / dec_s, 1),
+                round(gen_fps, 1),
+                round(plain_fps, 1),
+                bool(ms > ms_f and vm > vm_f),
+            )
             rows.append(row)
             print(" | ".join(str(x) for x in row), flush=True)
     print(f"machine speed at end: {machine_speed():.0f} GFLOP/s")

@@ -77,6 +77,7 @@ def main() -> int:
                 msg = parse_payload(SEIMessage(GFV, len(payload), payload), ctx, want_trace)
                 reconstruct(msg, ctx)
             return len(payloads)
+
         return run
 
     def write() -> int:
@@ -95,8 +96,10 @@ def main() -> int:
         ("write", write, True),
         ("read_stream_sei (whole stream)", stream, False),
     ]
-    print(f"{Path(args.vector).name}: {len(payloads)} GFV messages, "
-          f"{sum(map(len, payloads)) / len(payloads):.1f} payload bytes on average")
+    print(
+        f"{Path(args.vector).name}: {len(payloads)} GFV messages, "
+        f"{sum(map(len, payloads)) / len(payloads):.1f} payload bytes on average"
+    )
     print(f"{'operation':<32} | {'msg/s':>9} | {'us/msg':>7} | target")
     print("-" * 33 + "+" + "-" * 11 + "+" + "-" * 9 + "+" + "-" * 12)
     for name, fn, targeted in rows:

@@ -37,7 +37,7 @@ from sei.sei_message import SEIMessage, parse_payload, reconstruct
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
 
 
 def _run(model: str, frames: np.ndarray, params: np.ndarray, q: int | None, p: int) -> tuple[float, np.ndarray]:
@@ -84,8 +84,15 @@ def main() -> int:
         for f, prm in zip(clips, analysed):
             gen = spec.make_generator()
             gen.set_key_picture(f[0], prm[0])
-            exact.append(np.stack([f[0]] + [gen.generate(prm[i], previous=prm[i - 1]) if gen.uses_previous
-                                            else gen.generate(prm[i]) for i in range(1, len(prm))]))
+            exact.append(
+                np.stack(
+                    [f[0]]
+                    + [
+                        gen.generate(prm[i], previous=prm[i - 1]) if gen.uses_previous else gen.generate(prm[i])
+                        for i in range(1, len(prm))
+                    ]
+                )
+            )
 
         def measure(q: int | None, p: int, model=model, analysed=analysed, exact=exact) -> tuple[float, float, float]:
             bits, vs_exact, vs_src = [], [], []
@@ -118,9 +125,12 @@ def main() -> int:
             ok = [k for k, r in pairs.items() if r[1] >= args.min_psnr] or [(chosen_q, chosen_p)]
             chosen_q, chosen_p = min(ok, key=lambda k: (pairs[k][0], -k[0], -k[1]))
             best = pairs[(chosen_q, chosen_p)]
-        print(f"{model} | chosen | {chosen_q or '-'} | {chosen_p} | {best[0]:.1f} | {best[1]:.2f} | "
-              f"{best[2]:.3f}   (current default Q={lay.coordinate_precision_factor if lay.num_kps else '-'}, "
-              f"P={lay.matrix_element_precision_factor})", flush=True)
+        print(
+            f"{model} | chosen | {chosen_q or '-'} | {chosen_p} | {best[0]:.1f} | {best[1]:.2f} | "
+            f"{best[2]:.3f}   (current default Q={lay.coordinate_precision_factor if lay.num_kps else '-'}, "
+            f"P={lay.matrix_element_precision_factor})",
+            flush=True,
+        )
     return 0
 
 

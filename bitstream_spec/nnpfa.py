@@ -23,24 +23,33 @@ def syntax() -> Syntax:
     body = (
         Element("nnpfa_target_id", "ue(v)", range=(0, (1 << 32) - 2), source=VTM),
         Element("nnpfa_cancel_flag", "u(1)"),
-        If("not nnpfa_cancel_flag", (
-            Element("nnpfa_persistence_flag", "u(1)"),
-            Element("nnpfa_target_base_flag", "u(1)"),
-            Element("nnpfa_no_prev_clvs_flag", "u(1)"),
-            If("nnpfa_persistence_flag", (Element("nnpfa_no_foll_clvs_flag", "u(1)"),)),
-            Element("nnpfa_num_output_entries", "ue(v)"),
-            For("i", "nnpfa_num_output_entries", (Element("nnpfa_output_flag", "u(1)", index=("i",)),)),
-            If("payload_bits_left() > 0", (
-                Element("nnpfa_prompt_update_flag", "u(1)"),
-                If("nnpfa_prompt_update_flag", (
-                    Align("nnpfa_alignment_zero_bit", source=H274),
-                    Element("nnpfa_prompt", "st(v)"),
-                )),
-                Element("nnpfa_seed_update_flag", "u(1)"),
-                If("nnpfa_seed_update_flag", (Element("nnpfa_seed", "u(16)"),)),
-                Element("nnpfa_selected_input_flag", "u(1)"),
-                If("nnpfa_selected_input_flag", (Element("nnpfa_num_input_pic_shift", "ue(v)"),)),
-            )),
-        )),
+        If(
+            "not nnpfa_cancel_flag",
+            (
+                Element("nnpfa_persistence_flag", "u(1)"),
+                Element("nnpfa_target_base_flag", "u(1)"),
+                Element("nnpfa_no_prev_clvs_flag", "u(1)"),
+                If("nnpfa_persistence_flag", (Element("nnpfa_no_foll_clvs_flag", "u(1)"),)),
+                Element("nnpfa_num_output_entries", "ue(v)"),
+                For("i", "nnpfa_num_output_entries", (Element("nnpfa_output_flag", "u(1)", index=("i",)),)),
+                If(
+                    "payload_bits_left() > 0",
+                    (
+                        Element("nnpfa_prompt_update_flag", "u(1)"),
+                        If(
+                            "nnpfa_prompt_update_flag",
+                            (
+                                Align("nnpfa_alignment_zero_bit", source=H274),
+                                Element("nnpfa_prompt", "st(v)"),
+                            ),
+                        ),
+                        Element("nnpfa_seed_update_flag", "u(1)"),
+                        If("nnpfa_seed_update_flag", (Element("nnpfa_seed", "u(16)"),)),
+                        Element("nnpfa_selected_input_flag", "u(1)"),
+                        If("nnpfa_selected_input_flag", (Element("nnpfa_num_input_pic_shift", "ue(v)"),)),
+                    ),
+                ),
+            ),
+        ),
     )
     return Syntax("nnpfa", PAYLOAD_TYPE, body, (H274, VTM))

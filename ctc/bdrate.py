@@ -137,8 +137,7 @@ def _curve(
         raise BDError(f"{name}: rates and metric values must be numbers ({exc})") from None
     if rate.ndim != 1 or qual.ndim != 1 or rate.shape != qual.shape:
         raise BDError(
-            f"{name}: rates and metric values must be 1-D of equal length, got shapes "
-            f"{rate.shape} and {qual.shape}"
+            f"{name}: rates and metric values must be 1-D of equal length, got shapes {rate.shape} and {qual.shape}"
         )
     need = MIN_POINTS[method]
     if rate.size < need:
@@ -150,9 +149,7 @@ def _curve(
     return np.log10(rate), qual
 
 
-def _sorted_axis(
-    x: np.ndarray, y: np.ndarray, name: str, axis: str
-) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_axis(x: np.ndarray, y: np.ndarray, name: str, axis: str) -> tuple[np.ndarray, np.ndarray]:
     """Sort ``(x, y)`` by ``x`` and require distinct ``x`` values."""
     order = np.argsort(x, kind="stable")
     xs, ys = x[order], y[order]
@@ -190,8 +187,7 @@ def _overlap(xa: np.ndarray, xt: np.ndarray, axis: str) -> tuple[float, float, f
     hi = min(xa[-1], xt[-1])
     if not hi > lo:
         raise BDError(
-            f"the curves do not overlap in {axis}: anchor [{xa[0]:.6g}, {xa[-1]:.6g}], "
-            f"test [{xt[0]:.6g}, {xt[-1]:.6g}]"
+            f"the curves do not overlap in {axis}: anchor [{xa[0]:.6g}, {xa[-1]:.6g}], test [{xt[0]:.6g}, {xt[-1]:.6g}]"
         )
     return lo, hi, (hi - lo) / (xa[-1] - xa[0]), (hi - lo) / (xt[-1] - xt[0])
 

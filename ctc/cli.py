@@ -89,9 +89,7 @@ def read_rd_csv(path: str | Path, metric: str) -> tuple[list[float], list[float]
             kbps.append(float(row[i_rate]))
             values.append(float(row[i_metric]))
         except (IndexError, ValueError):
-            raise CliError(
-                f"{path}: row {line}: {RATE_COLUMN} and {metric} must be numbers"
-            ) from None
+            raise CliError(f"{path}: row {line}: {RATE_COLUMN} and {metric} must be numbers") from None
     return kbps, values
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "load_config",
 ]
 
+
 def _repo_root() -> Path:
     """The source checkout this package runs from (the directory holding ``setup.cfg`` and
     ``cfg/``), or, for an installed package, the current directory."""
@@ -146,10 +147,16 @@ class CodecSpec:
         # the keys results were cached under before the encoder configuration existed stay as
         # they were ("precision" is the coordinate precision factor); other options only when
         # they differ from the defaults
-        extra = {} if enc is None else {
-            k: v for k, v in enc.as_dict().items()
-            if k not in ("model", "coordinate_precision_factor", "key_period", "backend", "qp", "frames", "size")
-            and v != getattr(defaults, k)}
+        extra = (
+            {}
+            if enc is None
+            else {
+                k: v
+                for k, v in enc.as_dict().items()
+                if k not in ("model", "coordinate_precision_factor", "key_period", "backend", "qp", "frames", "size")
+                and v != getattr(defaults, k)
+            }
+        )
         return {
             "type": self.type,
             "backend": self.backend,
@@ -331,12 +338,14 @@ def _codec(entry: Any, index: int) -> CodecSpec:
         if not isinstance(files, list) or not all(isinstance(x, str) for x in files):
             raise ConfigError(f"{where}.encoder_cfg must be a list of encoder configuration files")
         try:
-            encoder = load_encoder_config([_encoder_cfg_path(x) for x in files],
-                                          {k: entry[k] for k in _ENCODER_KEYS if k in entry})
+            encoder = load_encoder_config(
+                [_encoder_cfg_path(x) for x in files], {k: entry[k] for k in _ENCODER_KEYS if k in entry}
+            )
         except EncoderConfigError as err:
             raise ConfigError(f"{where}: {err}") from None
-        return CodecSpec(name=name, type=kind, role=role, enabled=enabled, qps=qps_t, backend=encoder.backend,
-                         encoder=encoder)
+        return CodecSpec(
+            name=name, type=kind, role=role, enabled=enabled, qps=qps_t, backend=encoder.backend, encoder=encoder
+        )
     unused = ({"encoder_cfg"} | _ENCODER_KEYS - {"backend"}) & set(entry)
     if unused:
         raise ConfigError(f"{where}: {', '.join(sorted(unused))} not used by type video")
@@ -426,9 +435,7 @@ def _build(tree: dict[str, Any], paths: list[str | Path]) -> CtcConfig:
     known = set(available_metrics())
     unknown = [m for m in metrics if m not in known]
     if unknown:
-        raise ConfigError(
-            f"unknown metric(s) {', '.join(map(str, unknown))}; available: {', '.join(sorted(known))}"
-        )
+        raise ConfigError(f"unknown metric(s) {', '.join(map(str, unknown))}; available: {', '.join(sorted(known))}")
     bd_method = tree.get("bd_method", "pchip")
     if bd_method not in ("pchip", "cubic"):
         raise ConfigError(f"bd_method must be 'pchip' or 'cubic', got {bd_method!r}")

@@ -105,9 +105,7 @@ def init_worker(threads: int, log_dir: str | None = None) -> None:
     reach the runner through the futures."""
     if log_dir is not None:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
-        fd = os.open(
-            Path(log_dir) / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        )
+        fd = os.open(Path(log_dir) / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)

@@ -59,9 +59,7 @@ def ctc_file_name(name: str, size: int, fps: int, chroma: str) -> str:
     return f"{name}_{size}x{size}_{fps}_8bit_{chroma}.{ext}"
 
 
-def resample_indices(
-    num_source: int, source_fps: float, frames: int | None, fps: int = CTC_FPS
-) -> np.ndarray:
+def resample_indices(num_source: int, source_fps: float, frames: int | None, fps: int = CTC_FPS) -> np.ndarray:
     """Source picture indices of the ``fps`` Hz output pictures (see the module docstring).
 
     Args:
@@ -191,9 +189,7 @@ def add_prepare_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--frames", type=int, help="number of 25 Hz output pictures (default: all)")
     p.add_argument("--name", help="sequence name (default: the input file's stem)")
-    p.add_argument(
-        "--no-crop", action="store_true", help="resize the whole (square) picture, no face crop"
-    )
+    p.add_argument("--no-crop", action="store_true", help="resize the whole (square) picture, no face crop")
     p.set_defaults(func=_run_prepare)
     return p
 
@@ -202,9 +198,7 @@ def _run_prepare(args: argparse.Namespace) -> int:
     """``gfv-ctc prepare``: writes the files, prints a JSON summary on stdout."""
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
-    result = prepare_sequence(
-        args.input, args.out, name=args.name, frames=args.frames, crop=not args.no_crop
-    )
+    result = prepare_sequence(args.input, args.out, name=args.name, frames=args.frames, crop=not args.no_crop)
     summary = asdict(result)
     summary.pop("source_indices")
     json.dump(summary, sys.stdout, indent=2)

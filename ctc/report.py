@@ -247,7 +247,8 @@ def _codec_text(cfg: CtcConfig, name: str) -> str:
     c = cfg.codec(name)
     qps = "/".join(map(str, c.qps))
     if c.type == "gfvc":
-        return f"`{c.name}`: GFV codec, model {c.encoder.model if c.encoder else None}, key picture {c.backend} at QP {qps}"
+        model = c.encoder.model if c.encoder else None
+        return f"`{c.name}`: GFV codec, model {model}, key picture {c.backend} at QP {qps}"
     gop = "low delay" if c.low_delay else "random access"
     return f"`{c.name}`: {c.backend}, {gop}, QP {qps}"
 
@@ -312,14 +313,9 @@ def write_summary(
                 [cls, f"**Class {cls}**"]
                 + [_mean_cell(t.class_means.get((cls, m)), m in unavailable) for m in cfg.metrics]
             )
-        rows.append(
-            ["", "**Overall**"]
-            + [_mean_cell(t.overall.get(m), m in unavailable) for m in cfg.metrics]
-        )
+        rows.append(["", "**Overall**"] + [_mean_cell(t.overall.get(m), m in unavailable) for m in cfg.metrics])
         lines += _table(["Class", "Sequence", *labels], rows)
-        warned = sorted(
-            {s for (s, _), c in t.cells.items() if isinstance(c, BDResult) and c.warnings}
-        )
+        warned = sorted({s for (s, _), c in t.cells.items() if isinstance(c, BDResult) and c.warnings})
         if warned:
             lines += ["", f"⚠ non-monotone RD curve (BD-rate less reliable): {', '.join(warned)}"]
         lines.append("")
@@ -355,9 +351,7 @@ def write_summary(
          f"{r['encode_s']:.1f}", f"{r['decode_s']:.1f}"]
         for r in records
     ]  # fmt: skip
-    lines += _table(
-        ["Sequence", "Class", "Codec", "QP", "kbit/s", *cfg.metrics, "enc s", "dec s"], rows
-    )
+    lines += _table(["Sequence", "Class", "Codec", "QP", "kbit/s", *cfg.metrics, "enc s", "dec s"], rows)
     lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

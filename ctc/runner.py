@@ -161,16 +161,13 @@ def prepare_sequences(cfg: CtcConfig) -> dict[str, dict[str, Any]]:
             _write_json(sidecar, meta)
         if meta["frames"] < seq.frames:
             raise RunError(
-                f"sequence {seq.name}: {src} gives {meta['frames']} pictures at {seq.fps} Hz, "
-                f"{seq.frames} configured"
+                f"sequence {seq.name}: {src} gives {meta['frames']} pictures at {seq.fps} Hz, {seq.frames} configured"
             )
         info[seq.name] = {**meta, "file": str(rgb), "sha256": _sha256(rgb)}
     return info
 
 
-def _prepare_one(
-    seq: SequenceSpec, size: int, out_dir: Path, want: dict[str, Any]
-) -> dict[str, Any]:
+def _prepare_one(seq: SequenceSpec, size: int, out_dir: Path, want: dict[str, Any]) -> dict[str, Any]:
     """Prepare one source: a CTC raw file at the test size and rate is taken as it is (first
     ``frames`` pictures), anything else goes through :func:`ctc.prepare.prepare_sequence`."""
     from refsw.media.video_io import InputError, read_video, write_video
@@ -185,9 +182,7 @@ def _prepare_one(
                 path = out_dir / ctc_file_name(seq.name, size, seq.fps, chroma)
                 write_video(path, video.frames, seq.fps)
             return {"request": want, "frames": len(video.frames), "prepared": "as is"}
-        result = prepare_sequence(
-            src, out_dir, name=seq.name, frames=seq.frames, sizes=(size,), fps=seq.fps
-        )
+        result = prepare_sequence(src, out_dir, name=seq.name, frames=seq.frames, sizes=(size,), fps=seq.fps)
     except InputError as exc:
         raise RunError(f"sequence {seq.name}: {exc}") from exc
     summary = dataclasses.asdict(result)
@@ -388,17 +383,13 @@ def run_ctc(
         **provenance.collect(REPO_ROOT),
         "started": started,
         "finished": None,
-        "sequences": {
-            k: {kk: vv for kk, vv in v.items() if kk != "file"} for k, v in sequences.items()
-        },
+        "sequences": {k: {kk: vv for kk, vv in v.items() if kk != "file"} for k, v in sequences.items()},
         "history": history,
     }
     _write_json(cfg.output / PROVENANCE, prov)
     executor_desc: dict[str, Any] = {"kind": "none", "workers": 0}
     if pending:
-        with _executor(
-            workers, dask_scheduler, dask_local, cfg.threads_per_job, cfg.work / "logs"
-        ) as executor:
+        with _executor(workers, dask_scheduler, dask_local, cfg.threads_per_job, cfg.work / "logs") as executor:
             submit, as_completed, executor_desc = executor
             futures = {submit(job): job for job in pending}
             bar = tqdm(
@@ -417,9 +408,7 @@ def run_ctc(
                     try:
                         record = fut.result()
                     except Exception as exc:  # noqa: BLE001 - one failed job must not stop the run
-                        message = (
-                            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                        )
+                        message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                         result.failed[job.job_id] = message
                         logger.error("job %s failed: %s", job.job_id, message)
                     else:
@@ -431,31 +420,25 @@ def run_ctc(
     result.seconds = time.perf_counter() - t_start
     if result.failed:
         result.notes.append(
-            f"{len(result.failed)} job(s) failed: "
-            + "; ".join(f"{k}: {v}" for k, v in result.failed.items())
+            f"{len(result.failed)} job(s) failed: " + "; ".join(f"{k}: {v}" for k, v in result.failed.items())
         )
     from .report import write_report
 
     job_seconds = sum(r["encode_s"] + r["decode_s"] + r["metrics_s"] for r in result.records)
     run_info = {
         "date": started[:10],
-        "git": (prov["git"]["revision"] or "?")[:10]
-        + ("+local changes" if prov["git"]["dirty"] else ""),
+        "git": (prov["git"]["revision"] or "?")[:10] + ("+local changes" if prov["git"]["dirty"] else ""),
         "jobs": f"{len(result.ran)} run, {len(result.cached)} cached, {len(result.failed)} failed",
-        "wall time": f"{result.seconds:.0f} s ({executor_desc['kind']},"
-        f" {executor_desc.get('workers')} workers)"
+        "wall time": f"{result.seconds:.0f} s ({executor_desc['kind']}, {executor_desc.get('workers')} workers)"
         if result.ran or result.failed
         else None,
         "job time": f"{job_seconds:.0f} s (sum of encode, decode and metric times)",
         "earlier invocations": "; ".join(
-            f"{h['started'][:16]} {h['jobs']['ran']} jobs run in {h['duration_s']:.0f} s"
-            for h in history[-5:]
+            f"{h['started'][:16]} {h['jobs']['ran']} jobs run in {h['duration_s']:.0f} s" for h in history[-5:]
         )
         or None,
     }
-    result.outputs = write_report(
-        result.records, cfg, cfg.output, run_info=run_info, notes=result.notes
-    )
+    result.outputs = write_report(result.records, cfg, cfg.output, run_info=run_info, notes=result.notes)
     prov.update(
         finished=provenance.now_iso(),
         duration_s=round(result.seconds, 1),

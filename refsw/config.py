@@ -81,8 +81,9 @@ class EncoderConfig:
             if value is None and "None" in str(f.type):
                 continue
             if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-                raise ConfigError(f"{f.name} must be {'an integer' if want is int else 'a ' + want.__name__}, "
-                                  f"not {value!r}")
+                raise ConfigError(
+                    f"{f.name} must be {'an integer' if want is int else 'a ' + want.__name__}, not {value!r}"
+                )
         if not 0 <= self.qp <= 63:
             raise ConfigError(f"qp {self.qp} outside 0..63")
         if self.key_period < 0:
@@ -144,8 +145,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_encoder_config(files: Sequence[str | Path] = (), overrides: Mapping[str, Any] | None = None,
-                        base: EncoderConfig | None = None) -> EncoderConfig:
+def load_encoder_config(
+    files: Sequence[str | Path] = (), overrides: Mapping[str, Any] | None = None, base: EncoderConfig | None = None
+) -> EncoderConfig:
     """``base`` (default: :class:`EncoderConfig`'s defaults), then ``files`` in order, then the
     ``overrides`` whose value is not ``None`` (the command line).
 

@@ -150,7 +150,7 @@ class BitReader:
         if not self.pos & 7:
             first = self.pos >> 3
             self._seek(self.pos + 8 * n)
-            return bytes(self._data[first:first + n])
+            return bytes(self._data[first : first + n])
         return self.peek_advance(8 * n).to_bytes(n, "big")
 
     def peek(self, n: int) -> int:

@@ -16,9 +16,19 @@ from sei.registry import PayloadType
 from sei.sei_message import sei_rbsp, split_sei_rbsp
 
 #: NAL unit types that may start an access unit (before its first coded slice).
-_AU_START = frozenset({NalUnitType.AUD_NUT, NalUnitType.OPI_NUT, NalUnitType.DCI_NUT, NalUnitType.VPS_NUT,
-                       NalUnitType.SPS_NUT, NalUnitType.PPS_NUT, NalUnitType.PREFIX_APS_NUT,
-                       NalUnitType.PREFIX_SEI_NUT, NalUnitType.PH_NUT})
+_AU_START = frozenset(
+    {
+        NalUnitType.AUD_NUT,
+        NalUnitType.OPI_NUT,
+        NalUnitType.DCI_NUT,
+        NalUnitType.VPS_NUT,
+        NalUnitType.SPS_NUT,
+        NalUnitType.PPS_NUT,
+        NalUnitType.PREFIX_APS_NUT,
+        NalUnitType.PREFIX_SEI_NUT,
+        NalUnitType.PH_NUT,
+    }
+)
 
 
 def access_units(nals: list[NalUnit]) -> list[int]:
@@ -89,13 +99,25 @@ def insert_sei(stream: bytes, per_au: dict[int, AccessUnitSEI]) -> bytes:
         sei = per_au.get(au)
         if sei and i == first_vcl[au]:
             for ptype, payload in sei.prefix:
-                out.append(make_nal_unit(NalUnitType.PREFIX_SEI_NUT, sei_rbsp([(ptype, payload)]),
-                                         nal.nuh_layer_id, nal.nuh_temporal_id_plus1))
+                out.append(
+                    make_nal_unit(
+                        NalUnitType.PREFIX_SEI_NUT,
+                        sei_rbsp([(ptype, payload)]),
+                        nal.nuh_layer_id,
+                        nal.nuh_temporal_id_plus1,
+                    )
+                )
         out.append(nal.data)
         if sei and i == last_vcl[au]:
             for ptype, payload in sei.suffix:
-                out.append(make_nal_unit(NalUnitType.SUFFIX_SEI_NUT, sei_rbsp([(ptype, payload)]),
-                                         nal.nuh_layer_id, nal.nuh_temporal_id_plus1))
+                out.append(
+                    make_nal_unit(
+                        NalUnitType.SUFFIX_SEI_NUT,
+                        sei_rbsp([(ptype, payload)]),
+                        nal.nuh_layer_id,
+                        nal.nuh_temporal_id_plus1,
+                    )
+                )
     return write_annexb(out, au_starts)
 
 
@@ -133,8 +155,9 @@ def count_bits(stream: bytes) -> tuple[int, int, int]:
         if nal.is_vcl:
             key += bits
         elif nal.nal_unit_type in (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT) and any(
-                t in (PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT)
-                for t, _, _ in split_sei_rbsp(nal.rbsp)):
+            t in (PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT)
+            for t, _, _ in split_sei_rbsp(nal.rbsp)
+        ):
             gfv += bits
         else:
             other += bits

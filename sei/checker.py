@@ -277,9 +277,20 @@ class _Checker:
         self.seen_vcl = False
 
     # ------------------------------------------------------------------ findings
-    def add(self, element: str, rule: str, source: str, severity: str = "error", *, nal: _NalPositions | None = None,
-            nal_index: int | None = None, msg: tuple[int, int, int] | None = None, payload_bit: int | None = None,
-            rbsp_bit: int | None = None, nal_bit: int | None = None) -> None:
+    def add(
+        self,
+        element: str,
+        rule: str,
+        source: str,
+        severity: str = "error",
+        *,
+        nal: _NalPositions | None = None,
+        nal_index: int | None = None,
+        msg: tuple[int, int, int] | None = None,
+        payload_bit: int | None = None,
+        rbsp_bit: int | None = None,
+        nal_bit: int | None = None,
+    ) -> None:
         """Records a finding. ``msg`` is ``(message_index, payloadType, payload offset in the
         RBSP)``; a position is given in the payload, the RBSP or the NAL unit."""
         message_index = payload_type = None
@@ -292,12 +303,22 @@ class _Checker:
             if rbsp_bit is not None:
                 nal_bit = nal.nal_bit(rbsp_bit)
         stream = None if nal is None or nal_bit is None else nal.stream_offset + (nal_bit >> 3)
-        self.findings.append(CheckFinding(
-            element=element, rule=rule, source=source, severity=severity, nal_index=nal_index,
-            message_index=message_index, payload_type=payload_type,
-            payload_byte_offset=None if payload_bit is None else payload_bit >> 3, payload_bit_offset=payload_bit,
-            nal_byte_offset=None if nal_bit is None else nal_bit >> 3, nal_bit_offset=nal_bit,
-            stream_byte_offset=stream))
+        self.findings.append(
+            CheckFinding(
+                element=element,
+                rule=rule,
+                source=source,
+                severity=severity,
+                nal_index=nal_index,
+                message_index=message_index,
+                payload_type=payload_type,
+                payload_byte_offset=None if payload_bit is None else payload_bit >> 3,
+                payload_bit_offset=payload_bit,
+                nal_byte_offset=None if nal_bit is None else nal_bit >> 3,
+                nal_bit_offset=nal_bit,
+                stream_byte_offset=stream,
+            )
+        )
 
     # ------------------------------------------------------------------ NAL units
     def run(self, data: bytes) -> CheckReport:
@@ -310,8 +331,12 @@ class _Checker:
     def nal_unit(self, nal_index: int, offset: int, raw: bytes) -> None:
         if len(raw) < 2:
             self.nals.append(NalSummary(nal_index, offset, len(raw), None, "TRUNCATED", None, None))
-            self.add("nal_unit_header", f"NAL unit of {len(raw)} bytes is shorter than its 2-byte header",
-                     "H.266 7.3.1.2 (nal_unit_header)", nal_index=nal_index)
+            self.add(
+                "nal_unit_header",
+                f"NAL unit of {len(raw)} bytes is shorter than its 2-byte header",
+                "H.266 7.3.1.2 (nal_unit_header)",
+                nal_index=nal_index,
+            )
             return
         b0, b1 = raw[0], raw[1]
         nut, layer, tid1 = b1 >> 3, b0 & 0x3F, b1 & 7
@@ -324,28 +349,56 @@ class _Checker:
         if b0 >> 7:
             self.add("forbidden_zero_bit", "forbidden_zero_bit shall be equal to 0", NAL_HEADER, nal=pos, nal_bit=0)
         if (b0 >> 6) & 1:
-            self.add("nuh_reserved_zero_bit", "nuh_reserved_zero_bit shall be equal to 0 (decoders ignore the NAL "
-                     "unit)", NAL_HEADER, nal=pos, nal_bit=1)
+            self.add(
+                "nuh_reserved_zero_bit",
+                "nuh_reserved_zero_bit shall be equal to 0 (decoders ignore the NAL unit)",
+                NAL_HEADER,
+                nal=pos,
+                nal_bit=1,
+            )
         if layer > 55:
-            self.add("nuh_layer_id", f"nuh_layer_id {layer} shall be in the range 0..55", NAL_HEADER, nal=pos,
-                     nal_bit=2)
+            self.add(
+                "nuh_layer_id", f"nuh_layer_id {layer} shall be in the range 0..55", NAL_HEADER, nal=pos, nal_bit=2
+            )
         if tid1 == 0:
-            self.add("nuh_temporal_id_plus1", "nuh_temporal_id_plus1 shall not be equal to 0", NAL_HEADER, nal=pos,
-                     nal_bit=13)
+            self.add(
+                "nuh_temporal_id_plus1",
+                "nuh_temporal_id_plus1 shall not be equal to 0",
+                NAL_HEADER,
+                nal=pos,
+                nal_bit=13,
+            )
         elif nut in _IRAP_NUT and tid1 != 1:
-            self.add("nuh_temporal_id_plus1", "TemporalId of an IRAP NAL unit shall be equal to 0", NAL_HEADER,
-                     nal=pos, nal_bit=13)
+            self.add(
+                "nuh_temporal_id_plus1",
+                "TemporalId of an IRAP NAL unit shall be equal to 0",
+                NAL_HEADER,
+                nal=pos,
+                nal_bit=13,
+            )
         if nut in _RESERVED_NUT:
-            self.add("nal_unit_type", f"reserved nal_unit_type {nut}: decoders ignore the NAL unit", NAL_HEADER,
-                     "warning", nal=pos, nal_bit=8)
+            self.add(
+                "nal_unit_type",
+                f"reserved nal_unit_type {nut}: decoders ignore the NAL unit",
+                NAL_HEADER,
+                "warning",
+                nal=pos,
+                nal_bit=8,
+            )
         rbsp, epbs, problems = scan_ebsp(raw[2:])
         for p in problems:
             self.add(p.element, p.rule, EPB_RULES, nal=pos, nal_bit=8 * (2 + p.byte_offset))
         if nut in VCL_TYPES:
             self.seen_vcl = True
         if nut == NalUnitType.SUFFIX_SEI_NUT and not self.seen_vcl:
-            self.add("nal_unit_type", "suffix SEI NAL unit before any VCL NAL unit: it shall follow the first VCL "
-                     "NAL unit of its picture unit", NAL_ORDER, nal=pos, nal_bit=8)
+            self.add(
+                "nal_unit_type",
+                "suffix SEI NAL unit before any VCL NAL unit: it shall follow the first VCL "
+                "NAL unit of its picture unit",
+                NAL_ORDER,
+                nal=pos,
+                nal_bit=8,
+            )
         if nut in (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT):
             self.sei_nal_unit(_NalPositions(nal_index, offset, epbs), rbsp, nut == NalUnitType.SUFFIX_SEI_NUT)
 
@@ -353,13 +406,19 @@ class _Checker:
     def sei_nal_unit(self, nal: _NalPositions, rbsp: bytes, suffix: bool) -> None:
         frames, error = scan_sei_rbsp(rbsp)
         if not frames and error is None:
-            self.add("sei_message", "an SEI RBSP shall contain at least one sei_message", VSEI_FRAMING, nal=nal,
-                     rbsp_bit=0)
+            self.add(
+                "sei_message", "an SEI RBSP shall contain at least one sei_message", VSEI_FRAMING, nal=nal, rbsp_bit=0
+            )
         for ptype, psize, off in frames:
-            self.message(nal, SEIMessage(ptype, psize, rbsp[off:off + psize], off), suffix)
+            self.message(nal, SEIMessage(ptype, psize, rbsp[off : off + psize], off), suffix)
         if error is not None:
-            self.add(error.element or "sei_message", str(error), error.source or VSEI_FRAMING, nal=nal,
-                     rbsp_bit=error.bit_offset)
+            self.add(
+                error.element or "sei_message",
+                str(error),
+                error.source or VSEI_FRAMING,
+                nal=nal,
+                rbsp_bit=error.bit_offset,
+            )
 
     def message(self, nal: _NalPositions, msg: SEIMessage, suffix: bool) -> None:
         index = len(self.messages)
@@ -367,23 +426,43 @@ class _Checker:
         mt = lookup(msg.payload_type)
         nal_type = "suffix" if suffix else "prefix"
         if mt is None:
-            self.add("payloadType", f"unknown payloadType {msg.payload_type}: skipped (not checked)",
-                     VTM_BEHAVIOUR + " (SEIread.cpp skips unknown payload types)", "warning", nal=nal, msg=where,
-                     rbsp_bit=8 * msg.offset)
+            self.add(
+                "payloadType",
+                f"unknown payloadType {msg.payload_type}: skipped (not checked)",
+                VTM_BEHAVIOUR + " (SEIread.cpp skips unknown payload types)",
+                "warning",
+                nal=nal,
+                msg=where,
+                rbsp_bit=8 * msg.offset,
+            )
         elif not (mt.suffix_ok if suffix else mt.prefix_ok):
             allowed = "suffix" if mt.suffix_ok else "prefix"
-            self.add("payloadType", f"{mt.short_name.upper()} SEI message (payloadType {msg.payload_type}) in a "
-                     f"{nal_type} SEI NAL unit: it shall be in a {allowed} SEI NAL unit; VTM does not parse it here",
-                     f"{VTM_BEHAVIOUR} (SEIread.cpp parses it only in {allowed} SEI NAL units)", nal=nal, msg=where,
-                     rbsp_bit=8 * msg.offset)
+            self.add(
+                "payloadType",
+                f"{mt.short_name.upper()} SEI message (payloadType {msg.payload_type}) in a "
+                f"{nal_type} SEI NAL unit: it shall be in a {allowed} SEI NAL unit; VTM does not parse it here",
+                f"{VTM_BEHAVIOUR} (SEIread.cpp parses it only in {allowed} SEI NAL units)",
+                nal=nal,
+                msg=where,
+                rbsp_bit=8 * msg.offset,
+            )
         else:
             self.parse(nal, msg, where)
         fields = {}
         if msg.values is not None:
             fields = {k: msg.values[k] for k in _KEY_FIELDS.get(msg.payload_type, ()) if k in msg.values}
-        self.messages.append(MessageSummary(index, nal.nal_index, msg.payload_type, msg.payload_size,
-                                            nal.nal_bit(8 * msg.offset) >> 3, mt.short_name if mt else "unknown",
-                                            msg.values is not None, fields))
+        self.messages.append(
+            MessageSummary(
+                index,
+                nal.nal_index,
+                msg.payload_type,
+                msg.payload_size,
+                nal.nal_bit(8 * msg.offset) >> 3,
+                mt.short_name if mt else "unknown",
+                msg.values is not None,
+                fields,
+            )
+        )
 
     def parse(self, nal: _NalPositions, msg: SEIMessage, where: tuple[int, int, int]) -> None:
         try:
@@ -391,9 +470,15 @@ class _Checker:
         except BitstreamError as err:
             text = str(err)
             if err.element and text.startswith(err.element + ": "):
-                text = text[len(err.element) + 2:]
-            self.add(err.element or "sei_payload", text, err.source or "H.274 sei_payload(): the message syntax "
-                     "shall fit in payloadSize bytes", nal=nal, msg=where, payload_bit=err.bit_offset)
+                text = text[len(err.element) + 2 :]
+            self.add(
+                err.element or "sei_payload",
+                text,
+                err.source or "H.274 sei_payload(): the message syntax shall fit in payloadSize bytes",
+                nal=nal,
+                msg=where,
+                payload_bit=err.bit_offset,
+            )
         for f in msg.findings:
             self.add_finding(f, nal, where)
         self.parsed.append(msg)
@@ -432,8 +517,15 @@ class _Checker:
         if ptype == PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS:
             self.nnpfc_ids.add(v["nnpfc_id"])
         elif ptype == PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION and v["nnpfa_target_id"] not in self.nnpfc_ids:
-            return [Finding("nnpfa_target_id", 0, f"NNPFA activates nnpfa_target_id {v['nnpfa_target_id']} but no "
-                            "earlier NNPFC SEI message has that nnpfc_id", NNPFA_SEMANTICS)]
+            return [
+                Finding(
+                    "nnpfa_target_id",
+                    0,
+                    f"NNPFA activates nnpfa_target_id {v['nnpfa_target_id']} but no "
+                    "earlier NNPFC SEI message has that nnpfc_id",
+                    NNPFA_SEMANTICS,
+                )
+            ]
         return []
 
     def gfv(self, msg: SEIMessage) -> list[Finding]:
@@ -446,12 +538,26 @@ class _Checker:
             if v["gfv_coordinate_present_flag"]:
                 self.gfv_base_num_kps[gid] = v["NumKps"]
         elif gid not in self.gfv_base_seen:
-            out.append(Finding("gfv_cnt", cnt_at, f"non-base GFV message (gfv_id {gid}, gfv_cnt {cnt}) before any "
-                               "base message (gfv_base_picture_flag 1, gfv_cnt 0) with that gfv_id", GFV_SEMANTICS))
+            out.append(
+                Finding(
+                    "gfv_cnt",
+                    cnt_at,
+                    f"non-base GFV message (gfv_id {gid}, gfv_cnt {cnt}) before any "
+                    "base message (gfv_base_picture_flag 1, gfv_cnt 0) with that gfv_id",
+                    GFV_SEMANTICS,
+                )
+            )
         last = self.gfv_last_cnt.get(gid)
         if cnt != 0 and last is not None and cnt <= last:
-            out.append(Finding("gfv_cnt", cnt_at, f"gfv_cnt {cnt} does not increase within gfv_id {gid} (previous "
-                               f"{last}; only gfv_cnt 0 starts a new sequence)", GFV_SEMANTICS))
+            out.append(
+                Finding(
+                    "gfv_cnt",
+                    cnt_at,
+                    f"gfv_cnt {cnt} does not increase within gfv_id {gid} (previous "
+                    f"{last}; only gfv_cnt 0 starts a new sequence)",
+                    GFV_SEMANTICS,
+                )
+            )
         self.gfv_last_cnt[gid] = cnt
         self.gfv_messages.add((gid, cnt))
         state = self.ctx.select_state(msg.payload_type, v.get("_state_key"))
@@ -460,25 +566,43 @@ class _Checker:
             if v["gfv_kps_pred_flag"] and not base:
                 refs = state.base_xyz if cnt == 0 else state.prev_xyz
                 if len(refs[0]) < num:
-                    out.append(Finding("gfv_kps_pred_flag", self.position(msg, "gfv_kps_pred_flag"),
-                                       f"predicted keypoints without a reference: the {'base' if cnt == 0 else 'previous'}"
-                                       f" message has {len(refs[0])} keypoints, this one {num}",
-                                       VTM_BEHAVIOUR + " (reads past its reference keypoints; "
-                                       "docs/gfv_sei.md#gfv-vtm-reader-behaviours item 2)"))
+                    out.append(
+                        Finding(
+                            "gfv_kps_pred_flag",
+                            self.position(msg, "gfv_kps_pred_flag"),
+                            f"predicted keypoints without a reference: the {'base' if cnt == 0 else 'previous'}"
+                            f" message has {len(refs[0])} keypoints, this one {num}",
+                            VTM_BEHAVIOUR + " (reads past its reference keypoints; "
+                            "docs/gfv_sei.md#gfv-vtm-reader-behaviours item 2)",
+                        )
+                    )
             elif not base and gid in self.gfv_base_num_kps and num != self.gfv_base_num_kps[gid]:
-                out.append(Finding("gfv_num_kps_minus1", self.position(msg, "gfv_num_kps_minus1"),
-                                   f"non-base message with {num} keypoints, its base message has "
-                                   f"{self.gfv_base_num_kps[gid]}: VTM's reader stores them in arrays of the base's "
-                                   "size", VTM_BEHAVIOUR + " (docs/gfv_sei.md#gfv-vtm-reader-behaviours item 2)",
-                                   "warning"))
+                out.append(
+                    Finding(
+                        "gfv_num_kps_minus1",
+                        self.position(msg, "gfv_num_kps_minus1"),
+                        f"non-base message with {num} keypoints, its base message has "
+                        f"{self.gfv_base_num_kps[gid]}: VTM's reader stores them in arrays of the base's "
+                        "size",
+                        VTM_BEHAVIOUR + " (docs/gfv_sei.md#gfv-vtm-reader-behaviours item 2)",
+                        "warning",
+                    )
+                )
         if v["gfv_matrix_present_flag"] and v["gfv_matrix_pred_flag"]:
             ref = state.base_matrix if cnt == 0 else state.prev_matrix
-            need = sum(v["NumMatrices"][i] * v["MatrixHeight"][i] * v["MatrixWidth"][i]
-                       for i in range(v["NumMatrixTypes"]))
+            need = sum(
+                v["NumMatrices"][i] * v["MatrixHeight"][i] * v["MatrixWidth"][i] for i in range(v["NumMatrixTypes"])
+            )
             if len(ref) < need:
-                out.append(Finding("gfv_matrix_pred_flag", self.position(msg, "gfv_matrix_pred_flag"),
-                                   f"predicted matrices without a reference: the reference message has {len(ref)} "
-                                   f"matrix elements, this one {need}", GFV_SEMANTICS))
+                out.append(
+                    Finding(
+                        "gfv_matrix_pred_flag",
+                        self.position(msg, "gfv_matrix_pred_flag"),
+                        f"predicted matrices without a reference: the reference message has {len(ref)} "
+                        f"matrix elements, this one {need}",
+                        GFV_SEMANTICS,
+                    )
+                )
         return out
 
     def gfve(self, msg: SEIMessage, nal: _NalPositions, where: tuple[int, int, int]) -> list[Finding]:
@@ -489,19 +613,35 @@ class _Checker:
         if base:
             self.gfve_base_seen.add(eid)
         elif eid not in self.gfve_base_seen:
-            out.append(Finding("gfve_gfv_cnt", cnt_at, f"non-base GFVE message (gfve_id {eid}) before any base "
-                               "message (gfve_base_picture_flag 1, gfve_gfv_cnt 0) with that gfve_id", GFVE_SEMANTICS))
+            out.append(
+                Finding(
+                    "gfve_gfv_cnt",
+                    cnt_at,
+                    f"non-base GFVE message (gfve_id {eid}) before any base "
+                    "message (gfve_base_picture_flag 1, gfve_gfv_cnt 0) with that gfve_id",
+                    GFVE_SEMANTICS,
+                )
+            )
         self.gfve_refs.append(((v["gfve_gfv_id"], v["gfve_gfv_cnt"]), nal, where, self.position(msg, "gfve_gfv_id")))
         if v["gfve_matrix_present_flag"] and v["gfve_matrix_pred_flag"]:
             state = self.ctx.select_state(msg.payload_type, v.get("_state_key"))
             ref = state.base_matrix if v["gfve_gfv_cnt"] == 0 else state.prev_matrix
             heights, widths = v["MatrixHeight"], v["MatrixWidth"]
-            missing = [j for j in range(v["NumMatrices"])
-                       if j >= len(ref) or len(ref[j]) < heights[j] or any(len(row) < widths[j] for row in ref[j])]
+            missing = [
+                j
+                for j in range(v["NumMatrices"])
+                if j >= len(ref) or len(ref[j]) < heights[j] or any(len(row) < widths[j] for row in ref[j])
+            ]
             if missing:
-                out.append(Finding("gfve_matrix_pred_flag", self.position(msg, "gfve_matrix_pred_flag"),
-                                   f"predicted matrices without a reference: matrix {missing[0]} has no reference "
-                                   "element of its size", GFVE_SEMANTICS))
+                out.append(
+                    Finding(
+                        "gfve_matrix_pred_flag",
+                        self.position(msg, "gfve_matrix_pred_flag"),
+                        f"predicted matrices without a reference: matrix {missing[0]} has no reference "
+                        "element of its size",
+                        GFVE_SEMANTICS,
+                    )
+                )
         return out
 
     def finish(self) -> None:
@@ -514,16 +654,28 @@ class _Checker:
             # With GFV messages in the stream a dangling reference is an error. A stream without
             # any GFV message (VTM encodes GFVE alone, vector gfve_vtm_sample) only warns: the
             # enhancement cannot be applied, but the GFVE syntax is intact and decodable.
-            self.add("gfve_gfv_id", f"gfve_gfv_id {ref[0]} / gfve_gfv_cnt {ref[1]} refer to no GFV message of the "
-                     "stream" + ("" if have_gfv else " (the stream has no GFV message)"), GFVE_SEMANTICS,
-                     "error" if have_gfv else "warning", nal=nal, msg=where, payload_bit=at)
-        self.findings.sort(key=lambda f: (-1 if f.nal_index is None else f.nal_index,
-                                          -1 if f.message_index is None else f.message_index,
-                                          -1 if f.nal_bit_offset is None else f.nal_bit_offset))
+            self.add(
+                "gfve_gfv_id",
+                f"gfve_gfv_id {ref[0]} / gfve_gfv_cnt {ref[1]} refer to no GFV message of the "
+                "stream" + ("" if have_gfv else " (the stream has no GFV message)"),
+                GFVE_SEMANTICS,
+                "error" if have_gfv else "warning",
+                nal=nal,
+                msg=where,
+                payload_bit=at,
+            )
+        self.findings.sort(
+            key=lambda f: (
+                -1 if f.nal_index is None else f.nal_index,
+                -1 if f.message_index is None else f.message_index,
+                -1 if f.nal_bit_offset is None else f.nal_bit_offset,
+            )
+        )
 
 
-def check_stream(data: bytes, *, variant: str = "C", mode: str = "vtm", want_trace: bool = False,
-                 strict: bool = False) -> CheckReport:
+def check_stream(
+    data: bytes, *, variant: str = "C", mode: str = "vtm", want_trace: bool = False, strict: bool = False
+) -> CheckReport:
     """Checks every rule this package knows on the SEI messages of an Annex B byte stream.
 
     Args:

@@ -157,8 +157,9 @@ class _Rewrite(ast.NodeTransformer):
     code's storage: a local alias when the value is known to be in one, the local dict of an
     indexed name, else ``v['name']``."""
 
-    def __init__(self, names: set[str], indexed: set[str], scope: _Scope, reader: bool,
-                 keys: dict[tuple[str, ...], str]) -> None:
+    def __init__(
+        self, names: set[str], indexed: set[str], scope: _Scope, reader: bool, keys: dict[tuple[str, ...], str]
+    ) -> None:
         self.names = names
         self.indexed = indexed
         self.scope = scope
@@ -178,9 +179,12 @@ class _Rewrite(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.AST:
         if self.reader and isinstance(node.func, ast.Name) and node.func.id == "payload_bits_left":
             # The reader's bits left: ``r.end - pos`` (``pos`` is the generated code's local).
-            return ast.copy_location(ast.BinOp(
-                ast.Attribute(ast.Name("r", ast.Load()), "end", ast.Load()), ast.Sub(), ast.Name("pos", ast.Load())),
-                node)
+            return ast.copy_location(
+                ast.BinOp(
+                    ast.Attribute(ast.Name("r", ast.Load()), "end", ast.Load()), ast.Sub(), ast.Name("pos", ast.Load())
+                ),
+                node,
+            )
         return self.generic_visit(node)
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
@@ -192,7 +196,8 @@ class _Rewrite(ast.NodeTransformer):
         if hit is not None:
             return ast.copy_location(ast.Name(hit[0], ast.Load()), node)
         return ast.copy_location(
-            ast.Subscript(value=ast.Name("v", ast.Load()), slice=ast.Constant(node.id), ctx=ast.Load()), node)
+            ast.Subscript(value=ast.Name("v", ast.Load()), slice=ast.Constant(node.id), ctx=ast.Load()), node
+        )
 
 
 def _index_vars(node: ast.AST) -> tuple[str, ...] | None:
@@ -335,8 +340,11 @@ class _Gen:
             if self.writer:
                 self.emit(depth + 1, f"raise SEIWriteError({e.name!r} + ' = ' + str(x) + ': ' + {rule})", e.name)
             elif e.stop:
-                self.emit(depth + 1, f"raise BitstreamError({e.name!r} + ' = ' + str(x) + ': ' + {rule}, p, "
-                                     f"{e.name!r}, {src})", e.name)
+                self.emit(
+                    depth + 1,
+                    f"raise BitstreamError({e.name!r} + ' = ' + str(x) + ': ' + {rule}, p, {e.name!r}, {src})",
+                    e.name,
+                )
             else:
                 self.emit(depth + 1, f"f.append(Finding({e.name!r}, p, {rule}, {src}))")
         self.emit(depth, f"{self.alias(e.name, e.index)} = x")
@@ -348,6 +356,7 @@ class _Gen:
         (locals ``_win``, ``_wlim``, ``_wend``, ``pos``; see :class:`sei.bitio.BitReader`):
         a shift and a mask per element instead of a method call. ``st(v)`` calls the reader.
         """
+
         def emit(line: str) -> None:
             self.emit(depth, line, element)
 
@@ -460,8 +469,11 @@ class _Gen:
         if self.writer:
             self.emit(depth + 1, f"raise SEIWriteError({node.element!r} + ': ' + {rule})", node.element)
         else:
-            self.emit(depth + 1, f"raise BitstreamError({node.element!r} + ': ' + {rule}, pos, {node.element!r}, "
-                                 f"{src})", node.element)
+            self.emit(
+                depth + 1,
+                f"raise BitstreamError({node.element!r} + ': ' + {rule}, pos, {node.element!r}, {src})",
+                node.element,
+            )
 
     def node_SelectState(self, node: SelectState, depth: int) -> None:
         key = self.expr(node.key)
@@ -527,9 +539,16 @@ class _Gen:
     def _compile(self, fname: str) -> Callable:
         src = "\n".join(self.lines) + "\n"
         namespace: dict[str, Any] = {
-            "Finding": Finding, "BitstreamError": BitstreamError, "SEIWriteError": SEIWriteError,
-            "DERIVED": DERIVED, "Run": Run, "_ALWAYS": _always_bits_left, "_missing": _missing,
-            "_refill": _refill, "_ue_slow": _ue_slow, **self.consts,
+            "Finding": Finding,
+            "BitstreamError": BitstreamError,
+            "SEIWriteError": SEIWriteError,
+            "DERIVED": DERIVED,
+            "Run": Run,
+            "_ALWAYS": _always_bits_left,
+            "_missing": _missing,
+            "_refill": _refill,
+            "_ue_slow": _ue_slow,
+            **self.consts,
         }
         for hname, fn in self.hooks.items():
             namespace[f"_hook_{hname}"] = fn

@@ -27,8 +27,9 @@ class BitstreamError(SEIError):
             behaviour), or ``None`` when the data simply ends too early.
     """
 
-    def __init__(self, message: str, bit_offset: int | None = None, element: str | None = None,
-                 source: str | None = None) -> None:
+    def __init__(
+        self, message: str, bit_offset: int | None = None, element: str | None = None, source: str | None = None
+    ) -> None:
         super().__init__(message)
         self.bit_offset = bit_offset
         self.element = element
@@ -81,8 +82,11 @@ class ConformanceError(SEIError):
     """
 
     def __init__(self, finding: Finding, where: str | None = None, findings: Sequence[object] = ()) -> None:
-        loc = "" if finding.bit_offset is None else \
-            f" at payload byte {finding.bit_offset // 8} bit {finding.bit_offset % 8}"
+        loc = (
+            ""
+            if finding.bit_offset is None
+            else f" at payload byte {finding.bit_offset // 8} bit {finding.bit_offset % 8}"
+        )
         more = len(findings) - 1
         tail = f" (and {more} more error{'s' if more > 1 else ''})" if more > 0 else ""
         head = f"{where}: " if where else ""

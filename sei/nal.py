@@ -44,8 +44,17 @@ class NalUnitType(IntEnum):
 #: VCL NAL unit types (coded slices), H.266 Table 5.
 VCL_TYPES = frozenset(range(12))
 #: NAL unit types VTM writes with a 4-byte start code.
-_LONG_START_CODE = frozenset({NalUnitType.OPI_NUT, NalUnitType.DCI_NUT, NalUnitType.VPS_NUT, NalUnitType.SPS_NUT,
-                              NalUnitType.PPS_NUT, NalUnitType.PREFIX_APS_NUT, NalUnitType.SUFFIX_APS_NUT})
+_LONG_START_CODE = frozenset(
+    {
+        NalUnitType.OPI_NUT,
+        NalUnitType.DCI_NUT,
+        NalUnitType.VPS_NUT,
+        NalUnitType.SPS_NUT,
+        NalUnitType.PPS_NUT,
+        NalUnitType.PREFIX_APS_NUT,
+        NalUnitType.SUFFIX_APS_NUT,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -100,8 +109,9 @@ def ebsp_to_rbsp(ebsp: bytes) -> bytes:
     rbsp, _, problems = scan_ebsp(ebsp)
     if problems:
         first = problems[0]
-        raise BitstreamError(f"{first.rule} (byte {first.byte_offset})", 8 * first.byte_offset, first.element,
-                             EPB_RULES)
+        raise BitstreamError(
+            f"{first.rule} (byte {first.byte_offset})", 8 * first.byte_offset, first.element, EPB_RULES
+        )
     return rbsp
 
 
@@ -146,21 +156,27 @@ def scan_ebsp(ebsp: bytes) -> tuple[bytes, list[int], list[EbspProblem]]:
         i = hit + 2
         b = ebsp[i]
         if b < 3:
-            problems.append(EbspProblem(i, "rbsp_byte", f"the byte sequence 00 00 {b:02x} shall not occur "
-                                                        "inside a NAL unit"))
+            problems.append(
+                EbspProblem(i, "rbsp_byte", f"the byte sequence 00 00 {b:02x} shall not occur inside a NAL unit")
+            )
             start = hit + 1
             continue
         if b == 3:
-            out += ebsp[len(out) + len(epbs):i]
+            out += ebsp[len(out) + len(epbs) : i]
             epbs.append(i)
             if i + 1 < n and ebsp[i + 1] > 3:
-                problems.append(EbspProblem(i + 1, "emulation_prevention_three_byte",
-                                            f"byte {ebsp[i + 1]:02x} after an emulation prevention byte "
-                                            "(00 00 03 shall be followed by 00, 01, 02 or 03)"))
+                problems.append(
+                    EbspProblem(
+                        i + 1,
+                        "emulation_prevention_three_byte",
+                        f"byte {ebsp[i + 1]:02x} after an emulation prevention byte "
+                        "(00 00 03 shall be followed by 00, 01, 02 or 03)",
+                    )
+                )
             start = i + 1
             continue
         start = i
-    out += ebsp[len(out) + len(epbs):]
+    out += ebsp[len(out) + len(epbs) :]
     return bytes(out), epbs, problems
 
 

@@ -79,13 +79,18 @@ def scan_sei_rbsp(rbsp: bytes) -> tuple[list[tuple[int, int, int]], BitstreamErr
         if psize is None:
             return out, BitstreamError("truncated payloadSize", 8 * size_at, "payload_size_byte", VSEI_FRAMING)
         if pos + psize > n:
-            return out, BitstreamError(f"payloadSize {psize} of payloadType {ptype} exceeds the {n - pos} bytes "
-                                       "left in the SEI NAL unit", 8 * size_at, "payloadSize", VSEI_FRAMING)
+            return out, BitstreamError(
+                f"payloadSize {psize} of payloadType {ptype} exceeds the {n - pos} bytes left in the SEI NAL unit",
+                8 * size_at,
+                "payloadSize",
+                VSEI_FRAMING,
+            )
         out.append((ptype, psize, pos))
         pos += psize
     if pos != n - 1 or rbsp[-1] != 0x80:
-        return out, BitstreamError("SEI RBSP does not end with rbsp_trailing_bits (0x80)", 8 * pos,
-                                   "rbsp_trailing_bits", SEI_RBSP)
+        return out, BitstreamError(
+            "SEI RBSP does not end with rbsp_trailing_bits (0x80)", 8 * pos, "rbsp_trailing_bits", SEI_RBSP
+        )
     return out, None
 
 
@@ -142,8 +147,7 @@ def parse_payload(msg: SEIMessage, ctx: DecodingContext, want_trace: bool = True
     return msg
 
 
-def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding],
-                      ptype: int) -> tuple[int, int] | None:
+def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding], ptype: int) -> tuple[int, int] | None:
     """VTM's handling of the bits after the message syntax: all but the last set bit and the
     zeros after it are ``reserved_payload_extension_data``.
 
@@ -155,24 +159,42 @@ def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding],
         return None
     rest = r.peek(left)
     if rest == 0:
-        findings.append(Finding("payload_bit_equal_to_one", r.pos, "a payload that does not end byte aligned "
-                                "shall end with payload_bit_equal_to_one", VSEI_FRAMING))
+        findings.append(
+            Finding(
+                "payload_bit_equal_to_one",
+                r.pos,
+                "a payload that does not end byte aligned shall end with payload_bit_equal_to_one",
+                VSEI_FRAMING,
+            )
+        )
         return None
     zeros = (rest & -rest).bit_length() - 1
     n_reserved = left - zeros - 1
     if zeros > 7:
-        findings.append(Finding("payload_bit_equal_to_zero", r.end - zeros,
-                                f"{zeros} zero bits after payload_bit_equal_to_one: only those up to the next byte "
-                                "boundary belong to the payload (payloadSize too large)", VSEI_FRAMING))
+        findings.append(
+            Finding(
+                "payload_bit_equal_to_zero",
+                r.end - zeros,
+                f"{zeros} zero bits after payload_bit_equal_to_one: only those up to the next byte "
+                "boundary belong to the payload (payloadSize too large)",
+                VSEI_FRAMING,
+            )
+        )
     if n_reserved:
         # An error, not a warning: H.274 says reserved_payload_extension_data "shall not be
         # present in bitstreams conforming to this version" (decoders shall ignore it, so the
         # message still decodes). VTM's GFV writer appends the NN payload of mode 0 to every
         # message, so its non-base messages in vector gfv_nnr_payload violate this rule.
-        findings.append(Finding("reserved_payload_extension_data", r.pos,
-                                f"{n_reserved} bits of reserved_payload_extension_data after payloadType {ptype}: "
-                                "shall not be present in bitstreams conforming to this version (decoders ignore "
-                                "them)", RESERVED_EXTENSION_RULE))
+        findings.append(
+            Finding(
+                "reserved_payload_extension_data",
+                r.pos,
+                f"{n_reserved} bits of reserved_payload_extension_data after payloadType {ptype}: "
+                "shall not be present in bitstreams conforming to this version (decoders ignore "
+                "them)",
+                RESERVED_EXTENSION_RULE,
+            )
+        )
     # VTM prints the bits before the last 9 one per line; the rest of the reserved bits, inside
     # the final 9-bit window, are read without a trace line (SEIread.cpp, xReadSEIPayloadData).
     traced = min(n_reserved, left - 9)
@@ -182,8 +204,13 @@ def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding],
     return (n_reserved, rest >> (zeros + 1)) if n_reserved else None
 
 
-def write_payload(payload_type: int, values: dict, ctx: DecodingContext,
-                  trace: list | None = None, reserved_extension: tuple[int, int] | None = None) -> tuple[bytes, dict]:
+def write_payload(
+    payload_type: int,
+    values: dict,
+    ctx: DecodingContext,
+    trace: list | None = None,
+    reserved_extension: tuple[int, int] | None = None,
+) -> tuple[bytes, dict]:
     """Writes one payload with its registered syntax, then ``payload_bit_equal_to_one`` and
     zero bits if it does not end byte aligned (VTM ``xWriteByteAlign``).
 
@@ -230,8 +257,9 @@ def sei_rbsp(messages: list[tuple[int, bytes]]) -> bytes:
     return b"".join(frame_sei_message(t, p) for t, p in messages) + b"\x80"
 
 
-def parse_sei_rbsp(rbsp: bytes, ctx: DecodingContext, want_trace: bool = True,
-                   suffix: bool | None = None) -> list[SEIMessage]:
+def parse_sei_rbsp(
+    rbsp: bytes, ctx: DecodingContext, want_trace: bool = True, suffix: bool | None = None
+) -> list[SEIMessage]:
     """Frames and parses every message of an SEI RBSP.
 
     A message whose syntax cannot be parsed keeps ``error`` set and parsing goes on with the
@@ -244,11 +272,14 @@ def parse_sei_rbsp(rbsp: bytes, ctx: DecodingContext, want_trace: bool = True,
     """
     out: list[SEIMessage] = []
     for ptype, psize, off in split_sei_rbsp(rbsp):
-        msg = SEIMessage(ptype, psize, rbsp[off:off + psize], off)
+        msg = SEIMessage(ptype, psize, rbsp[off : off + psize], off)
         mt = lookup(ptype)
         if suffix is not None and mt is not None and not (mt.suffix_ok if suffix else mt.prefix_ok):
-            log.warning("payloadType %d is not parsed in a %s SEI NAL unit (VTM skips it)", ptype,
-                        "suffix" if suffix else "prefix")
+            log.warning(
+                "payloadType %d is not parsed in a %s SEI NAL unit (VTM skips it)",
+                ptype,
+                "suffix" if suffix else "prefix",
+            )
         else:
             try:
                 parse_payload(msg, ctx, want_trace)

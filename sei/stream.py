@@ -37,8 +37,9 @@ class StreamSEI:
         return format_trace(m for _, m in self.messages if m.values is not None or m.error is not None)
 
 
-def read_stream_sei(stream: bytes, ctx: DecodingContext | None = None, *, want_trace: bool = True,
-                    reconstruct_values: bool = True) -> StreamSEI:
+def read_stream_sei(
+    stream: bytes, ctx: DecodingContext | None = None, *, want_trace: bool = True, reconstruct_values: bool = True
+) -> StreamSEI:
     """Parses (and reconstructs) every SEI message of an Annex B byte stream.
 
     Messages are parsed in the NAL unit types where VTM parses them (GFV/GFVE only in suffix
@@ -65,4 +66,3 @@ def read_stream_sei(stream: bytes, ctx: DecodingContext | None = None, *, want_t
                 reconstruct(m, ctx)
             out.messages.append((idx, m))
     return out
-

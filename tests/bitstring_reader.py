@@ -224,9 +224,15 @@ def _update_gfv_state(ns: dict[str, Any], state: GfvParseState, mode: str) -> No
     if ns["gfv_matrix_present_flag"]:
         types = range(ns["NumMatrixTypes"])
         state.base_matrix_prec, state.base_num_matrix_types = ns["MatrixPrec"], ns["NumMatrixTypes"]
-        _keep_dims(state, {"base_num_matrices": [ns["NumMatrices"][i] for i in types],
-                           "base_matrix_height": [ns["MatrixHeight"][i] for i in types],
-                           "base_matrix_width": [ns["MatrixWidth"][i] for i in types]}, mode)
+        _keep_dims(
+            state,
+            {
+                "base_num_matrices": [ns["NumMatrices"][i] for i in types],
+                "base_matrix_height": [ns["MatrixHeight"][i] for i in types],
+                "base_matrix_width": [ns["MatrixWidth"][i] for i in types],
+            },
+            mode,
+        )
 
 
 def _update_gfve_state(ns: dict[str, Any], state: GfveParseState, mode: str) -> None:
@@ -237,8 +243,14 @@ def _update_gfve_state(ns: dict[str, Any], state: GfveParseState, mode: str) -> 
     if ns["gfve_matrix_present_flag"]:
         matrices = range(ns["NumMatrices"])
         state.base_matrix_prec, state.base_num_matrices = ns["MatrixPrec"], ns["NumMatrices"]
-        _keep_dims(state, {"base_matrix_height": [ns["MatrixHeight"][j] for j in matrices],
-                           "base_matrix_width": [ns["MatrixWidth"][j] for j in matrices]}, mode)
+        _keep_dims(
+            state,
+            {
+                "base_matrix_height": [ns["MatrixHeight"][j] for j in matrices],
+                "base_matrix_width": [ns["MatrixWidth"][j] for j in matrices],
+            },
+            mode,
+        )
     if ns["gfve_pupil_coordinate_present_idx"]:
         state.pupil_base_seen, state.base_pupil_prec = True, ns["PupilPrec"]
 
@@ -315,7 +327,9 @@ class TableInterpreter:
         self.states = states
         self.elements: list[ElementValue] = []
         self.ns: dict[str, Any] = {
-            "__builtins__": _BUILTINS, "state": None, "ctx": states,
+            "__builtins__": _BUILTINS,
+            "state": None,
+            "ctx": states,
             "payload_bits_left": source.bits_left,
         }
         for node in walk(syntax.body):
@@ -464,10 +478,10 @@ def annexb_nal_units(stream: bytes) -> list[bytes]:
     """
     bits = Bits.from_bytes(stream)
     starts = [pos // 8 for pos in bits.findall("0x000001", bytealigned=True)]
-    if not starts or any(stream[:starts[0]]):
+    if not starts or any(stream[: starts[0]]):
         raise ReadFailure("not an Annex B byte stream")
     ends = [*starts[1:], len(stream)]
-    return [stream[start + 3:end].rstrip(b"\x00") for start, end in zip(starts, ends, strict=True)]
+    return [stream[start + 3 : end].rstrip(b"\x00") for start, end in zip(starts, ends, strict=True)]
 
 
 def rbsp_of(ebsp: bytes) -> bytes:
@@ -565,8 +579,9 @@ def read_payload(payload_type: int, payload: bytes, table: Syntax, states: Parse
     return result
 
 
-def read_stream(stream: bytes, mode: str = "vtm", variant: str = "C",
-                sps_max_sublayers_minus1: int = 0) -> list[SeiNalUnit]:
+def read_stream(
+    stream: bytes, mode: str = "vtm", variant: str = "C", sps_max_sublayers_minus1: int = 0
+) -> list[SeiNalUnit]:
     """Reads every SEI message of an Annex B byte stream, in decoding order.
 
     Args:

@@ -32,8 +32,12 @@ def data_dir(shared_dir: Path) -> Path:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--regenerate-expected", action="store_true", default=False,
-                     help="rewrite the golden MD5s in tests/expected/ instead of comparing with them")
+    parser.addoption(
+        "--regenerate-expected",
+        action="store_true",
+        default=False,
+        help="rewrite the golden MD5s in tests/expected/ instead of comparing with them",
+    )
 
 
 #: Markers (``pytest -m "not slow"``, ``-m shared``, ``-m vtm``).
@@ -60,5 +64,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     """Says loudly how many tests were skipped for want of ../shared (they test nothing then)."""
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if "shared directory" in str(r.longrepr)]
     if skipped:
-        terminalreporter.write_line(f"WARNING: {len(skipped)} tests skipped: the shared directory (../shared or "
-                                    f"$GFV_SHARED) was not found; they did not run", red=True, bold=True)
+        terminalreporter.write_line(
+            f"WARNING: {len(skipped)} tests skipped: the shared directory (../shared or "
+            f"$GFV_SHARED) was not found; they did not run",
+            red=True,
+            bold=True,
+        )

@@ -42,25 +42,48 @@ def stream(messages: list[tuple[int, dict]], mode: str = "vtm") -> bytes:
     return annexb(*(nal(ptype, p) for (ptype, _), p in zip(messages, written(messages, mode))))
 
 
-def gfv_base(gfv_id: int = 1, xs: tuple[int, ...] = (10, -20), ys: tuple[int, ...] = (30, 0),
-             elements: tuple[int, ...] = (3, -5, 0, 9), width: int = 2, height: int = 2,
-             matrix_types: tuple[int, ...] = (7,)) -> dict:
+def gfv_base(
+    gfv_id: int = 1,
+    xs: tuple[int, ...] = (10, -20),
+    ys: tuple[int, ...] = (30, 0),
+    elements: tuple[int, ...] = (3, -5, 0, 9),
+    width: int = 2,
+    height: int = 2,
+    matrix_types: tuple[int, ...] = (7,),
+) -> dict:
     """A base GFV message (Variant C): keypoints coded absolutely (Q = 8, values in 1/256),
     type-7 style matrices of ``height`` x ``width`` with P = 4 (element ``e`` is e/16)."""
     v: dict = {
-        "gfv_id": gfv_id, "gfv_cnt": 0, "gfv_base_picture_flag": 1, "gfv_nn_present_flag": 0,
-        "gfv_chroma_key_info_present_flag": 0, "gfv_low_confidence_face_parameter_flag": 0,
+        "gfv_id": gfv_id,
+        "gfv_cnt": 0,
+        "gfv_base_picture_flag": 1,
+        "gfv_nn_present_flag": 0,
+        "gfv_chroma_key_info_present_flag": 0,
+        "gfv_low_confidence_face_parameter_flag": 0,
     }
     v.update(_coordinates(xs, ys, pred=False))
-    v.update({"gfv_coordinate_precision_factor_minus1": 7, "gfv_num_kps_minus1": len(xs) - 1,
-              "gfv_coordinate_z_present_flag": 0})
+    v.update(
+        {
+            "gfv_coordinate_precision_factor_minus1": 7,
+            "gfv_num_kps_minus1": len(xs) - 1,
+            "gfv_coordinate_z_present_flag": 0,
+        }
+    )
     v.update(_matrix_header(matrix_types, width, height))
     v.update(_elements(_dims(matrix_types, len(xs), width, height), elements, pred=False))
     return v
 
 
-def gfv_next(gfv_id: int = 1, cnt: int = 1, dxs: tuple[int, ...] = (1, 0), dys: tuple[int, ...] = (0, -2),
-             deltas: tuple[int, ...] | None = (1, 0, 0, -1), width: int = 2, height: int = 2, types: int = 1) -> dict:
+def gfv_next(
+    gfv_id: int = 1,
+    cnt: int = 1,
+    dxs: tuple[int, ...] = (1, 0),
+    dys: tuple[int, ...] = (0, -2),
+    deltas: tuple[int, ...] | None = (1, 0, 0, -1),
+    width: int = 2,
+    height: int = 2,
+    types: int = 1,
+) -> dict:
     """A non-base GFV message predicting keypoints (and, with ``deltas``, matrices) from the
     base (``cnt`` 0) or previous message."""
     v: dict = {"gfv_id": gfv_id, "gfv_cnt": cnt, "gfv_low_confidence_face_parameter_flag": 0}
@@ -75,16 +98,28 @@ def gfv_next(gfv_id: int = 1, cnt: int = 1, dxs: tuple[int, ...] = (1, 0), dys: 
     return v
 
 
-def gfv_absolute(gfv_id: int = 1, cnt: int = 1, xs: tuple[int, ...] = (11, -20), ys: tuple[int, ...] = (30, -2),
-                 elements: tuple[int, ...] | None = (4, -5, 0, 8), width: int = 2, height: int = 2) -> dict:
+def gfv_absolute(
+    gfv_id: int = 1,
+    cnt: int = 1,
+    xs: tuple[int, ...] = (11, -20),
+    ys: tuple[int, ...] = (30, -2),
+    elements: tuple[int, ...] | None = (4, -5, 0, 8),
+    width: int = 2,
+    height: int = 2,
+) -> dict:
     """A non-base GFV message with everything coded absolutely (no prediction)."""
     v: dict = {"gfv_id": gfv_id, "gfv_cnt": cnt, "gfv_low_confidence_face_parameter_flag": 0}
     if cnt == 0:
         v["gfv_base_picture_flag"] = 0
         v["gfv_fusion_pic_flag"] = 0
     v.update(_coordinates(xs, ys, pred=False))
-    v.update({"gfv_coordinate_precision_factor_minus1": 7, "gfv_num_kps_minus1": len(xs) - 1,
-              "gfv_coordinate_z_present_flag": 0})
+    v.update(
+        {
+            "gfv_coordinate_precision_factor_minus1": 7,
+            "gfv_num_kps_minus1": len(xs) - 1,
+            "gfv_coordinate_z_present_flag": 0,
+        }
+    )
     if elements is None:
         v["gfv_matrix_present_flag"] = 0
     else:
@@ -104,10 +139,16 @@ def _coordinates(xs: tuple[int, ...], ys: tuple[int, ...], pred: bool) -> dict:
 
 
 def _matrix_header(types: tuple[int, ...], width: int, height: int) -> dict:
-    v: dict = {"gfv_matrix_present_flag": 1, "gfv_matrix_element_precision_factor_minus1": 3,
-               "gfv_num_matrix_types_minus1": len(types) - 1,
-               "gfv_matrix_type_idx": dict(enumerate(types)), "gfv_num_matrices_equal_to_num_kps_flag": {},
-               "gfv_num_matrices_minus1": {}, "gfv_matrix_width_minus1": {}, "gfv_matrix_height_minus1": {}}
+    v: dict = {
+        "gfv_matrix_present_flag": 1,
+        "gfv_matrix_element_precision_factor_minus1": 3,
+        "gfv_num_matrix_types_minus1": len(types) - 1,
+        "gfv_matrix_type_idx": dict(enumerate(types)),
+        "gfv_num_matrices_equal_to_num_kps_flag": {},
+        "gfv_num_matrices_minus1": {},
+        "gfv_matrix_width_minus1": {},
+        "gfv_matrix_height_minus1": {},
+    }
     for i, t in enumerate(types):
         if t <= 1:
             v["gfv_num_matrices_equal_to_num_kps_flag"][i] = 1
@@ -148,28 +189,61 @@ def _elements(dims: list[tuple[int, int, int]], values: tuple[int, ...], pred: b
 
 def gfve_message(gfve_id: int = 1, gfv_id: int = 1, gfv_cnt: int = 0, base: bool = True) -> dict:
     """A GFVE message with one 1x1 matrix (absolute in a base message, predicted otherwise)."""
-    v: dict = {"gfve_id": gfve_id, "gfve_gfv_id": gfv_id, "gfve_gfv_cnt": gfv_cnt, "gfve_matrix_present_flag": 1,
-               "gfve_pupil_coordinate_present_idx": 0}
+    v: dict = {
+        "gfve_id": gfve_id,
+        "gfve_gfv_id": gfv_id,
+        "gfve_gfv_cnt": gfv_cnt,
+        "gfve_matrix_present_flag": 1,
+        "gfve_pupil_coordinate_present_idx": 0,
+    }
     if gfv_cnt == 0:
         v["gfve_base_picture_flag"] = int(base)
     if base:
-        v.update({"gfve_nn_present_flag": 0, "gfve_matrix_element_precision_factor_minus1": 3,
-                  "gfve_num_matrices_minus1": 0, "gfve_matrix_height_minus1": {0: 0}, "gfve_matrix_width_minus1": {0: 0},
-                  "gfve_matrix_element_int": {(0, 0, 0): 1}, "gfve_matrix_element_dec": {(0, 0, 0): 4},
-                  "gfve_matrix_element_sign_flag": {(0, 0, 0): 0}})
+        v.update(
+            {
+                "gfve_nn_present_flag": 0,
+                "gfve_matrix_element_precision_factor_minus1": 3,
+                "gfve_num_matrices_minus1": 0,
+                "gfve_matrix_height_minus1": {0: 0},
+                "gfve_matrix_width_minus1": {0: 0},
+                "gfve_matrix_element_int": {(0, 0, 0): 1},
+                "gfve_matrix_element_dec": {(0, 0, 0): 4},
+                "gfve_matrix_element_sign_flag": {(0, 0, 0): 0},
+            }
+        )
     else:
-        v.update({"gfve_matrix_pred_flag": 1, "gfve_matrix_delta_element_int": {(0, 0, 0): 0},
-                  "gfve_matrix_delta_element_dec": {(0, 0, 0): 1}, "gfve_matrix_delta_element_sign_flag": {(0, 0, 0): 0}})
+        v.update(
+            {
+                "gfve_matrix_pred_flag": 1,
+                "gfve_matrix_delta_element_int": {(0, 0, 0): 0},
+                "gfve_matrix_delta_element_dec": {(0, 0, 0): 1},
+                "gfve_matrix_delta_element_sign_flag": {(0, 0, 0): 0},
+            }
+        )
     return v
 
 
-NNPFC_VALUES = {"nnpfc_purpose": 1, "nnpfc_id": 17, "nnpfc_base_flag": 1, "nnpfc_mode_idc": 1,
-                "nnpfc_uri_tag": "tag:example.com,2025:nnpf", "nnpfc_uri": "http://example.com/f.nnr",
-                "nnpfc_property_present_flag": 0}
-NNPFA_VALUES = {"nnpfa_target_id": 17, "nnpfa_cancel_flag": 0, "nnpfa_persistence_flag": 1,
-                "nnpfa_target_base_flag": 0, "nnpfa_no_prev_clvs_flag": 0, "nnpfa_no_foll_clvs_flag": 0,
-                "nnpfa_num_output_entries": 0, "nnpfa_prompt_update_flag": 0, "nnpfa_seed_update_flag": 0,
-                "nnpfa_selected_input_flag": 0}
+NNPFC_VALUES = {
+    "nnpfc_purpose": 1,
+    "nnpfc_id": 17,
+    "nnpfc_base_flag": 1,
+    "nnpfc_mode_idc": 1,
+    "nnpfc_uri_tag": "tag:example.com,2025:nnpf",
+    "nnpfc_uri": "http://example.com/f.nnr",
+    "nnpfc_property_present_flag": 0,
+}
+NNPFA_VALUES = {
+    "nnpfa_target_id": 17,
+    "nnpfa_cancel_flag": 0,
+    "nnpfa_persistence_flag": 1,
+    "nnpfa_target_base_flag": 0,
+    "nnpfa_no_prev_clvs_flag": 0,
+    "nnpfa_no_foll_clvs_flag": 0,
+    "nnpfa_num_output_entries": 0,
+    "nnpfa_prompt_update_flag": 0,
+    "nnpfa_seed_update_flag": 0,
+    "nnpfa_selected_input_flag": 0,
+}
 SPTI_VALUES = {"spti_cancel_flag": 0, "spti_persistence_flag": 1, "spti_source_timing_equals_output_timing_flag": 1}
 
 
@@ -201,7 +275,7 @@ def _patch_nal(data: bytes, index: int, offset: int, new: bytes) -> bytes:
     from sei.nal import split_annexb
 
     start = split_annexb(data)[index][0] + offset
-    return data[:start] + new + data[start + len(new):]
+    return data[:start] + new + data[start + len(new) :]
 
 
 def _header_patch(b0: int, b1: int) -> bytes:
@@ -214,8 +288,19 @@ def _base_payload() -> bytes:
 
 def _coordinates_header(num_kps_minus1: int, prec_minus1: int = 7) -> BitWriter:
     """A base GFV payload up to ``gfv_coordinate_z_present_flag`` (0)."""
-    return bits(("ue", 0), ("ue", 0), ("u", 1, 1), ("u", 0, 1), ("u", 0, 1), ("u", 0, 1), ("u", 1, 1), ("u", 0, 1),
-                ("ue", prec_minus1), ("ue", num_kps_minus1), ("u", 0, 1))
+    return bits(
+        ("ue", 0),
+        ("ue", 0),
+        ("u", 1, 1),
+        ("u", 0, 1),
+        ("u", 0, 1),
+        ("u", 0, 1),
+        ("u", 1, 1),
+        ("u", 0, 1),
+        ("ue", prec_minus1),
+        ("ue", num_kps_minus1),
+        ("u", 0, 1),
+    )
 
 
 def _huge_num_kps() -> bytes:
@@ -226,8 +311,23 @@ def _huge_num_kps() -> bytes:
 
 def _huge_matrices() -> bytes:
     # No coordinates; one type-7 entry of 1024 matrices of 1024 x 1024 elements (each value in range).
-    w = bits(("ue", 0), ("ue", 0), ("u", 1, 1), ("u", 0, 1), ("u", 0, 1), ("u", 0, 1), ("u", 0, 1), ("u", 1, 1),
-             ("ue", 3), ("ue", 0), ("u", 7, 6), ("ue", 1023), ("ue", 1023), ("ue", 1023), ("bytes", b"\xff\xff"))
+    w = bits(
+        ("ue", 0),
+        ("ue", 0),
+        ("u", 1, 1),
+        ("u", 0, 1),
+        ("u", 0, 1),
+        ("u", 0, 1),
+        ("u", 0, 1),
+        ("u", 1, 1),
+        ("ue", 3),
+        ("ue", 0),
+        ("u", 7, 6),
+        ("ue", 1023),
+        ("ue", 1023),
+        ("ue", 1023),
+        ("bytes", b"\xff\xff"),
+    )
     return annexb(nal(GFV, close(w)))
 
 
@@ -245,7 +345,7 @@ def _payload_size_2_20() -> bytes:
 
 def _cut_in_half() -> bytes:
     data = stream([(GFV, gfv_base())])
-    return data[:len(data) - len(_base_payload()) // 2]
+    return data[: len(data) - len(_base_payload()) // 2]
 
 
 def _with_ebsp(pattern: bytes) -> bytes:
@@ -264,21 +364,34 @@ BROKEN: dict[str, tuple] = {
     "nal_unit_cut_in_half": (_cut_in_half, "payloadSize", "error"),
     "huge_gfv_num_kps_minus1": (_huge_num_kps, "gfv_num_kps_minus1", "error"),
     "huge_num_matrices": (_huge_matrices, "NumMatrices", "error"),
-    "precision_factor_out_of_range": (lambda: annexb(nal(GFV, close(_coordinates_header(1, prec_minus1=40)))),
-                                      "gfv_coordinate_precision_factor_minus1", "error"),
+    "precision_factor_out_of_range": (
+        lambda: annexb(nal(GFV, close(_coordinates_header(1, prec_minus1=40)))),
+        "gfv_coordinate_precision_factor_minus1",
+        "error",
+    ),
     "payload_too_short": (lambda: annexb(nal(GFV, _base_payload()[:-1])), "gfv_matrix_element_dec", "error"),
     "payload_too_short_for_matrices": (lambda: annexb(nal(GFV, _base_payload()[:-3])), "NumMatrices", "error"),
     "reserved_payload_extension_data": (
         lambda: annexb(nal(GFV, write_payload(GFV, gfv_base(), DecodingContext(), reserved_extension=(8, 0xA5))[0])),
-        "reserved_payload_extension_data", "error"),
-    "zero_bytes_after_payload_trailing_bits": (lambda: annexb(nal(GFV, _base_payload() + b"\x00\x00")),
-                                               "payload_bit_equal_to_zero", "error"),
+        "reserved_payload_extension_data",
+        "error",
+    ),
+    "zero_bytes_after_payload_trailing_bits": (
+        lambda: annexb(nal(GFV, _base_payload() + b"\x00\x00")),
+        "payload_bit_equal_to_zero",
+        "error",
+    ),
     "missing_payload_bit_equal_to_one": (
         lambda: annexb(nal(GFV, _base_payload()[:-1] + bytes([_base_payload()[-1] & (_base_payload()[-1] - 1)]))),
-        "payload_bit_equal_to_one", "error"),
+        "payload_bit_equal_to_one",
+        "error",
+    ),
     "empty_sei_rbsp": (lambda: annexb(make_nal_unit(SUFFIX, b"\x80")), "sei_message", "error"),
-    "no_rbsp_trailing_bits": (lambda: annexb(make_nal_unit(SUFFIX, sei_rbsp([(GFV, _base_payload())])[:-1] + b"\x81")),
-                              "rbsp_trailing_bits", "error"),
+    "no_rbsp_trailing_bits": (
+        lambda: annexb(make_nal_unit(SUFFIX, sei_rbsp([(GFV, _base_payload())])[:-1] + b"\x81")),
+        "rbsp_trailing_bits",
+        "error",
+    ),
     "emulation_00_00_02": (lambda: _with_ebsp(b"\x00\x00\x02"), "rbsp_byte", "error"),
     "emulation_byte_after_epb": (lambda: _with_ebsp(b"\x00\x00\x03\x07"), "emulation_prevention_three_byte", "error"),
     "forbidden_zero_bit": (lambda: _header_patch(0x80, 0xC1), "forbidden_zero_bit", "error"),
@@ -286,30 +399,64 @@ BROKEN: dict[str, tuple] = {
     "nuh_layer_id_60": (lambda: _header_patch(60, 0xC1), "nuh_layer_id", "error"),
     "nuh_temporal_id_plus1_0": (lambda: _header_patch(0x00, 0xC0), "nuh_temporal_id_plus1", "error"),
     "non_base_before_base": (lambda: stream([(GFV, gfv_absolute(cnt=1))]), "gfv_cnt", "error"),
-    "prediction_without_base": (lambda: annexb(nal(GFV, written([(GFV, gfv_base()), (GFV, gfv_next())])[1])),
-                                "gfv_kps_pred_flag", "error"),
-    "gfv_cnt_not_increasing": (lambda: stream([(GFV, gfv_base()), (GFV, gfv_next(cnt=2)), (GFV, gfv_next(cnt=1))]),
-                               "gfv_cnt", "error"),
-    "gfve_refers_to_missing_gfv": (lambda: stream([(GFV, gfv_base()), (GFVE, gfve_message(gfv_id=9))]),
-                                   "gfve_gfv_id", "error"),
+    "prediction_without_base": (
+        lambda: annexb(nal(GFV, written([(GFV, gfv_base()), (GFV, gfv_next())])[1])),
+        "gfv_kps_pred_flag",
+        "error",
+    ),
+    "gfv_cnt_not_increasing": (
+        lambda: stream([(GFV, gfv_base()), (GFV, gfv_next(cnt=2)), (GFV, gfv_next(cnt=1))]),
+        "gfv_cnt",
+        "error",
+    ),
+    "gfve_refers_to_missing_gfv": (
+        lambda: stream([(GFV, gfv_base()), (GFVE, gfve_message(gfv_id=9))]),
+        "gfve_gfv_id",
+        "error",
+    ),
     "keypoint_prediction_without_reference": (
-        lambda: stream([(GFV, gfv_base()), (GFV, gfv_absolute(cnt=1, xs=(5,), ys=(6,), elements=None)),
-                        (GFV, gfv_next(cnt=2, deltas=None))]), "gfv_kps_pred_flag", "error"),
+        lambda: stream(
+            [
+                (GFV, gfv_base()),
+                (GFV, gfv_absolute(cnt=1, xs=(5,), ys=(6,), elements=None)),
+                (GFV, gfv_next(cnt=2, deltas=None)),
+            ]
+        ),
+        "gfv_kps_pred_flag",
+        "error",
+    ),
     "matrix_prediction_without_reference": (
-        lambda: stream([(GFV, gfv_base()), (GFV, gfv_absolute(cnt=1, elements=(4,), width=1, height=1)),
-                        (GFV, gfv_next(cnt=2))]), "gfv_matrix_pred_flag", "error"),
-    "gfve_prediction_without_base": (lambda: stream([(GFV, gfv_base()), (GFVE, gfve_message(gfv_cnt=0)),
-                                                     (GFVE, gfve_message(gfve_id=3, gfv_cnt=0, base=False))]),
-                                     "gfve_gfv_cnt", "error"),
+        lambda: stream(
+            [(GFV, gfv_base()), (GFV, gfv_absolute(cnt=1, elements=(4,), width=1, height=1)), (GFV, gfv_next(cnt=2))]
+        ),
+        "gfv_matrix_pred_flag",
+        "error",
+    ),
+    "gfve_prediction_without_base": (
+        lambda: stream(
+            [(GFV, gfv_base()), (GFVE, gfve_message(gfv_cnt=0)), (GFVE, gfve_message(gfve_id=3, gfv_cnt=0, base=False))]
+        ),
+        "gfve_gfv_cnt",
+        "error",
+    ),
     "nnpfa_without_nnpfc": (lambda: stream([(NNPFA, NNPFA_VALUES)]), "nnpfa_target_id", "error"),
-    "spti_in_suffix_sei": (lambda: annexb(nal(SPTI, written([(SPTI, SPTI_VALUES)])[0], SUFFIX)), "payloadType",
-                           "error"),
+    "spti_in_suffix_sei": (
+        lambda: annexb(nal(SPTI, written([(SPTI, SPTI_VALUES)])[0], SUFFIX)),
+        "payloadType",
+        "error",
+    ),
     "suffix_sei_before_vcl": (lambda: write_annexb([nal(GFV, _base_payload()), SLICE]), "nal_unit_type", "error"),
     "gfv_in_prefix_sei": (lambda: annexb(nal(GFV, _base_payload(), PREFIX)), "payloadType", "error"),
-    "gfve_in_prefix_sei": (lambda: annexb(nal(GFVE, written([(GFVE, gfve_message())])[0], PREFIX)), "payloadType",
-                           "error"),
+    "gfve_in_prefix_sei": (
+        lambda: annexb(nal(GFVE, written([(GFVE, gfve_message())])[0], PREFIX)),
+        "payloadType",
+        "error",
+    ),
     # Legal, but VTM misbehaves: warnings (the stream still conforms).
     "matrix_type_order_vtm_misparses": (_type_order, "gfv_matrix_type_idx", "warning"),
-    "cnt0_non_base_matrix_prediction": (lambda: stream([(GFV, gfv_base()), (GFV, gfv_next(cnt=0))]),
-                                        "gfv_matrix_pred_flag", "warning"),
+    "cnt0_non_base_matrix_prediction": (
+        lambda: stream([(GFV, gfv_base()), (GFV, gfv_next(cnt=0))]),
+        "gfv_matrix_pred_flag",
+        "warning",
+    ),
 }

@@ -90,16 +90,12 @@ def _reference_mean_diff(xa, ya, xt, yt, method: str) -> tuple[float, float, flo
 
 
 def _reference_bd_rate(ka, ma, kt, mt, method: str) -> float:
-    diff, _, _ = _reference_mean_diff(
-        np.asarray(ma, float), np.log10(ka), np.asarray(mt, float), np.log10(kt), method
-    )
+    diff, _, _ = _reference_mean_diff(np.asarray(ma, float), np.log10(ka), np.asarray(mt, float), np.log10(kt), method)
     return (10**diff - 1) * 100
 
 
 def _reference_bd_metric(ka, ma, kt, mt, method: str) -> float:
-    diff, _, _ = _reference_mean_diff(
-        np.log10(ka), np.asarray(ma, float), np.log10(kt), np.asarray(mt, float), method
-    )
+    diff, _, _ = _reference_mean_diff(np.log10(ka), np.asarray(ma, float), np.log10(kt), np.asarray(mt, float), method)
     return diff
 
 
@@ -186,9 +182,7 @@ def test_point_order_does_not_matter() -> None:
     order = [2, 0, 3, 1]
     for method in METHODS:
         a = bd_rate(ANCHOR_KBPS, ANCHOR_PSNR, TEST_KBPS, TEST_PSNR, method).value
-        b = bd_rate(
-            ANCHOR_KBPS[order], ANCHOR_PSNR[order], TEST_KBPS[order], TEST_PSNR[order], method
-        ).value
+        b = bd_rate(ANCHOR_KBPS[order], ANCHOR_PSNR[order], TEST_KBPS[order], TEST_PSNR[order], method).value
         assert a == pytest.approx(b, abs=1e-12)
 
 
@@ -196,9 +190,7 @@ def test_small_metric_range_is_well_conditioned() -> None:
     """1-DISTS values span a few hundredths; the cubic fit must stay exact for a rate ratio."""
     q = np.array([0.9012, 0.9175, 0.9301, 0.9433])
     for method in METHODS:
-        assert bd_rate(ANCHOR_KBPS, q, ANCHOR_KBPS * 0.8, q, method).value == pytest.approx(
-            -20.0, abs=1e-8
-        )
+        assert bd_rate(ANCHOR_KBPS, q, ANCHOR_KBPS * 0.8, q, method).value == pytest.approx(-20.0, abs=1e-8)
 
 
 # ----------------------------------------------------------------------------- overlap and errors
@@ -316,9 +308,7 @@ def test_average_bd_per_class_and_overall() -> None:
     assert avg.per_class == {"VoxCeleb": -15.0, "CFVQA": -40.0}
     assert avg.overall == pytest.approx(-70.0 / 3)  # mean over sequences, not over classes
     assert avg.counts == {"VoxCeleb": 2, "CFVQA": 1} and avg.overall_count == 3
-    only_vox = average_bd(
-        res, {"VoxCeleb": ["VOX_1", "VOX_2"], "CFVQA": ["CFVQA_1"]}, overall_classes=["VoxCeleb"]
-    )
+    only_vox = average_bd(res, {"VoxCeleb": ["VOX_1", "VOX_2"], "CFVQA": ["CFVQA_1"]}, overall_classes=["VoxCeleb"])
     assert only_vox.overall == -15.0
     assert average_bd({"a": 1.0, "b": 3.0}, {"all": ["a", "b"]}).overall == 2.0
 
@@ -365,9 +355,7 @@ def test_cli_bd_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str], method:
     assert data["method"] == method and data["test_overlap"] == pytest.approx(1.0)
 
 
-def test_cli_errors_are_one_line_and_exit_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_errors_are_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = _write_csv(tmp_path / "a.csv", ANCHOR_KBPS.tolist(), ANCHOR_PSNR.tolist())
     far = _write_csv(tmp_path / "far.csv", ANCHOR_KBPS.tolist(), (ANCHOR_PSNR + 20).tolist())
     cases = [

@@ -73,8 +73,12 @@ from sei.nal import make_nal_unit, write_annexb
 from sei.sei_message import SEIMessage, frame_sei_message, sei_rbsp, write_payload
 from sei.stream import read_stream_sei
 
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 #: (mode, variant) pairs a fuzz example is read with.
 READINGS = st.sampled_from((("vtm", "C"), ("spec", "C"), ("vtm", "B"), ("spec", "B")))
 
@@ -136,8 +140,11 @@ def engine_outcome(data: bytes, mode: str = "vtm", variant: str = "C") -> Stream
     by_nal: dict[int, list[MessageOutcome]] = defaultdict(list)
     for index, msg in parsed.messages:
         by_nal[index].append(_engine_message(msg, variant))
-    return [(index, index in parsed.errors, by_nal[index]) for index, nal_unit in enumerate(parsed.nal_units)
-            if nal_unit.nal_unit_type in (PREFIX, SUFFIX)]
+    return [
+        (index, index in parsed.errors, by_nal[index])
+        for index, nal_unit in enumerate(parsed.nal_units)
+        if nal_unit.nal_unit_type in (PREFIX, SUFFIX)
+    ]
 
 
 def bitstring_outcome(data: bytes, mode: str = "vtm", variant: str = "C") -> StreamOutcome:
@@ -152,10 +159,10 @@ def bitstring_outcome(data: bytes, mode: str = "vtm", variant: str = "C") -> Str
         for m in unit.messages:
             status = "skipped" if not m.parsed else "failed" if m.error is not None else "parsed"
             # The engine's trace has no line for an empty run of payload bytes.
-            elements = tuple((e.label, e.value, e.bit_pos) for e in m.elements
-                             if not (isinstance(e.value, bytes) and not e.value))
-            messages.append(MessageOutcome(m.payload_type, m.payload, status, m.values, elements,
-                                           m.reserved_extension))
+            elements = tuple(
+                (e.label, e.value, e.bit_pos) for e in m.elements if not (isinstance(e.value, bytes) and not e.value)
+            )
+            messages.append(MessageOutcome(m.payload_type, m.payload, status, m.values, elements, m.reserved_extension))
         out.append((unit.index, unit.error is not None, messages))
     return out
 
@@ -164,8 +171,9 @@ def assert_agree(data: bytes, mode: str = "vtm", variant: str = "C") -> StreamOu
     """Asserts that both readers make the same of ``data``; returns the outcome."""
     engine, ours = engine_outcome(data, mode, variant), bitstring_outcome(data, mode, variant)
     where = f"({mode}, variant {variant})"
-    assert (engine is None) == (ours is None), f"stream-level failure {where}: engine {engine is None}, " \
-                                               f"bitstring {ours is None}"
+    assert (engine is None) == (ours is None), (
+        f"stream-level failure {where}: engine {engine is None}, bitstring {ours is None}"
+    )
     if engine is None or ours is None:
         return None
     assert [unit[:2] for unit in engine] == [unit[:2] for unit in ours], f"SEI NAL units / framing failures {where}"
@@ -204,23 +212,29 @@ def _gfve_base(heights: tuple[int, ...], elements: tuple[int, ...]) -> dict:
     """A base GFVE message with one column matrix per entry of ``heights`` (P = 4, element ``e`` is e/16)."""
     values = gfve_message()
     keys = [(j, k, 0) for j, height in enumerate(heights) for k in range(height)]
-    values.update({
-        "gfve_num_matrices_minus1": len(heights) - 1,
-        "gfve_matrix_height_minus1": {j: height - 1 for j, height in enumerate(heights)},
-        "gfve_matrix_width_minus1": {j: 0 for j in range(len(heights))},
-        "gfve_matrix_element_int": {key: abs(e) // 16 for key, e in zip(keys, elements, strict=True)},
-        "gfve_matrix_element_dec": {key: abs(e) % 16 for key, e in zip(keys, elements, strict=True)},
-        "gfve_matrix_element_sign_flag": {key: int(e < 0) for key, e in zip(keys, elements, strict=True) if e},
-    })
+    values.update(
+        {
+            "gfve_num_matrices_minus1": len(heights) - 1,
+            "gfve_matrix_height_minus1": {j: height - 1 for j, height in enumerate(heights)},
+            "gfve_matrix_width_minus1": {j: 0 for j in range(len(heights))},
+            "gfve_matrix_element_int": {key: abs(e) // 16 for key, e in zip(keys, elements, strict=True)},
+            "gfve_matrix_element_dec": {key: abs(e) % 16 for key, e in zip(keys, elements, strict=True)},
+            "gfve_matrix_element_sign_flag": {key: int(e < 0) for key, e in zip(keys, elements, strict=True) if e},
+        }
+    )
     return values
 
 
 def _gfve_predicted(keys: list[tuple[int, int, int]]) -> dict:
     """A predicted GFVE message with a delta of 1/16 for each element of ``keys``."""
     values = gfve_message(gfv_cnt=1, base=False)
-    values.update({"gfve_matrix_delta_element_int": dict.fromkeys(keys, 0),
-                   "gfve_matrix_delta_element_dec": dict.fromkeys(keys, 1),
-                   "gfve_matrix_delta_element_sign_flag": dict.fromkeys(keys, 0)})
+    values.update(
+        {
+            "gfve_matrix_delta_element_int": dict.fromkeys(keys, 0),
+            "gfve_matrix_delta_element_dec": dict.fromkeys(keys, 1),
+            "gfve_matrix_delta_element_sign_flag": dict.fromkeys(keys, 0),
+        }
+    )
     return values
 
 
@@ -243,9 +257,13 @@ def _large_messages() -> bytes:
     100 kB NN payload and reserved extension data: payloads across many of the engine's
     reader windows."""
     rng = random.Random(7)
-    big = gfv_base(xs=tuple(rng.randrange(-5000, 5000) for _ in range(3000)),
-                   ys=tuple(rng.randrange(-70000, 70000) for _ in range(3000)), width=40, height=40,
-                   elements=tuple(rng.randrange(-10**6, 10**6) for _ in range(1600)))
+    big = gfv_base(
+        xs=tuple(rng.randrange(-5000, 5000) for _ in range(3000)),
+        ys=tuple(rng.randrange(-70000, 70000) for _ in range(3000)),
+        width=40,
+        height=40,
+        elements=tuple(rng.randrange(-(10**6), 10**6) for _ in range(1600)),
+    )
     nn = dict(gfv_base(), gfv_nn_present_flag=1, gfv_nn_mode_idc=0, gfv_nn_payload_byte=rng.randbytes(100_000))
     extended, _ = write_payload(GFV, gfv_base(), DecodingContext(), reserved_extension=(8003, rng.getrandbits(8003)))
     return annexb(*(nal(GFV, p) for p in [*written([(GFV, big), (GFV, nn)]), extended]))
@@ -255,32 +273,47 @@ def _large_messages() -> bytes:
 VALID_STREAMS = {
     "gfv_base_predicted": lambda: stream([(GFV, gfv_base()), (GFV, gfv_next()), (GFV, gfv_next(cnt=2, deltas=None))]),
     "gfv_non_base_absolute": lambda: stream([(GFV, gfv_base()), (GFV, gfv_absolute()), (GFV, gfv_next(cnt=0))]),
-    "gfv_matrix_types": lambda: stream([(GFV, gfv_base(matrix_types=(0, 1, 2, 3, 7, 8))),
-                                        (GFV, gfv_base(matrix_types=(4, 5, 6, 2)))]),
-    "gfv_two_ids": lambda: stream([(GFV, gfv_base(gfv_id=1)), (GFV, gfv_base(gfv_id=2, xs=(1, 2, 3), ys=(4, 5, 6))),
-                                   (GFV, gfv_next(gfv_id=1))], mode="spec"),
-    "gfve_base_predicted": lambda: stream([(GFV, gfv_base()), (GFVE, gfve_message()),
-                                           (GFVE, gfve_message(gfv_cnt=1, base=False))]),
+    "gfv_matrix_types": lambda: stream(
+        [(GFV, gfv_base(matrix_types=(0, 1, 2, 3, 7, 8))), (GFV, gfv_base(matrix_types=(4, 5, 6, 2)))]
+    ),
+    "gfv_two_ids": lambda: stream(
+        [(GFV, gfv_base(gfv_id=1)), (GFV, gfv_base(gfv_id=2, xs=(1, 2, 3), ys=(4, 5, 6))), (GFV, gfv_next(gfv_id=1))],
+        mode="spec",
+    ),
+    "gfve_base_predicted": lambda: stream(
+        [(GFV, gfv_base()), (GFVE, gfve_message()), (GFVE, gfve_message(gfv_cnt=1, base=False))]
+    ),
     "nnpfc_nnpfa": lambda: stream([(NNPFC, NNPFC_VALUES), (NNPFA, NNPFA_VALUES)]),
     # VTM keeps the first base message's matrix dimensions for predicted messages (section 3.4
     # item 4, section 5); per-id state takes the last base message's: the two readings differ.
-    "gfv_dims_of_first_base": lambda: stream([(GFV, gfv_base()), (GFV, gfv_base(width=1, height=1, elements=(5,))),
-                                              (GFV, gfv_next(width=2, height=2))]),
-    "gfve_dims_of_first_base": lambda: stream([(GFV, gfv_base()), (GFVE, _gfve_base((2,), (3, -7))),
-                                               (GFVE, _gfve_base((1,), (4,))),
-                                               (GFVE, _gfve_predicted([(0, 0, 0), (0, 1, 0)]))]),
+    "gfv_dims_of_first_base": lambda: stream(
+        [(GFV, gfv_base()), (GFV, gfv_base(width=1, height=1, elements=(5,))), (GFV, gfv_next(width=2, height=2))]
+    ),
+    "gfve_dims_of_first_base": lambda: stream(
+        [
+            (GFV, gfv_base()),
+            (GFVE, _gfve_base((2,), (3, -7))),
+            (GFVE, _gfve_base((1,), (4,))),
+            (GFVE, _gfve_predicted([(0, 0, 0), (0, 1, 0)])),
+        ]
+    ),
     "gfv_id_ue_max": lambda: stream([(GFV, gfv_base(gfv_id=(1 << 32) - 2))]),
     "spti": lambda: stream([(SPTI, SPTI_VALUES)]),
     "large_messages": _large_messages,
     "zero_bytes_before_first_start_code": lambda: b"\x00\x00" + annexb(nal(GFV, _base_payload())),
     "zero_bytes_at_the_end": lambda: annexb(nal(GFV, _base_payload())) + bytes(3),
     "empty_message_before": lambda: _suffix_sei(sei_rbsp([(0, b""), (GFV, _base_payload())])),
-    "emulation_prevention_at_nal_unit_end": lambda: write_annexb([make_nal_unit(8, b"\x12\x00\x00"),
-                                                                  nal(GFV, _base_payload())]),
-    "messages_in_one_nal_unit": lambda: _one_nal_unit([(GFV, gfv_base()), (NNPFC, NNPFC_VALUES), (GFV, gfv_next())],
-                                                      extra=(5, b"\x01\x02")),
-    "payload_type_and_size_over_255": lambda: annexb(make_nal_unit(PREFIX, sei_rbsp(
-        [(300, bytes(range(256)) + b"\x80"), (NNPFA, written([(NNPFA, NNPFA_VALUES)])[0])]))),
+    "emulation_prevention_at_nal_unit_end": lambda: write_annexb(
+        [make_nal_unit(8, b"\x12\x00\x00"), nal(GFV, _base_payload())]
+    ),
+    "messages_in_one_nal_unit": lambda: _one_nal_unit(
+        [(GFV, gfv_base()), (NNPFC, NNPFC_VALUES), (GFV, gfv_next())], extra=(5, b"\x01\x02")
+    ),
+    "payload_type_and_size_over_255": lambda: annexb(
+        make_nal_unit(
+            PREFIX, sei_rbsp([(300, bytes(range(256)) + b"\x80"), (NNPFA, written([(NNPFA, NNPFA_VALUES)])[0])])
+        )
+    ),
 }
 
 
@@ -326,23 +359,33 @@ def test_fuzz_mutated_vectors(data: bytes, reading: tuple[str, str]) -> None:
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.sampled_from((GFV, GFVE, NNPFC, NNPFA, SPTI, 5)), st.binary(max_size=48),
-                          st.booleans()), min_size=1, max_size=4), READINGS)
-def test_fuzz_random_payloads_after_valid_base(messages: list[tuple[int, bytes, bool]],
-                                               reading: tuple[str, str]) -> None:
+@given(
+    st.lists(
+        st.tuples(st.sampled_from((GFV, GFVE, NNPFC, NNPFA, SPTI, 5)), st.binary(max_size=48), st.booleans()),
+        min_size=1,
+        max_size=4,
+    ),
+    READINGS,
+)
+def test_fuzz_random_payloads_after_valid_base(
+    messages: list[tuple[int, bytes, bool]], reading: tuple[str, str]
+) -> None:
     """Random payloads in valid framing after valid GFV and GFVE base messages (so that the
     predicted-message paths and their state are reached), some in the other SEI NAL unit type."""
     base = written([(GFV, gfv_base()), (GFVE, gfve_message())])
     nals = [nal(GFV, base[0]), nal(GFVE, base[1])]
-    nals += [nal(ptype, payload, SUFFIX if swap == (ptype not in (GFV, GFVE)) else PREFIX)
-             for ptype, payload, swap in messages]
+    nals += [
+        nal(ptype, payload, SUFFIX if swap == (ptype not in (GFV, GFVE)) else PREFIX)
+        for ptype, payload, swap in messages
+    ]
     assert_agree(annexb(*nals), *reading)
 
 
 @FUZZ
 @given(gfv_sequences(), st.lists(st.integers(0, 1 << 16), max_size=3), READINGS)
-def test_fuzz_random_gfv_messages_with_bit_flips(messages: list[dict], flips: list[int],
-                                                 reading: tuple[str, str]) -> None:
+def test_fuzz_random_gfv_messages_with_bit_flips(
+    messages: list[dict], flips: list[int], reading: tuple[str, str]
+) -> None:
     """Valid random GFV messages written by the engine (base and non-base, every matrix type),
     as they are or with a few bits flipped."""
     payloads = [bytearray(p) for p in written([(GFV, m) for m in messages], mode=reading[0])]
@@ -463,12 +506,16 @@ def test_table_generated_messages_are_mostly_parsed() -> None:
     """The generator is useful: most of its messages parse without failing (not only broken ones)."""
     statuses: list[str] = []
 
-    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=40,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(table_generated_streams())
     def collect(generated: tuple[bytes, str, str]) -> None:
         statuses.extend(m.status for m in _messages(engine_outcome(*generated)))
 
     collect()
     assert statuses.count("parsed") > len(statuses) // 2, statuses
-

@@ -25,9 +25,20 @@ from refsw.apps.check_app import main
 from sei.checker import check_stream
 from sei.errors import ConformanceError
 
-FINDING_FIELDS = {"element", "rule", "source", "severity", "nal_index", "message_index", "payload_type",
-                  "payload_byte_offset", "payload_bit_offset", "nal_byte_offset", "nal_bit_offset",
-                  "stream_byte_offset"}
+FINDING_FIELDS = {
+    "element",
+    "rule",
+    "source",
+    "severity",
+    "nal_index",
+    "message_index",
+    "payload_type",
+    "payload_byte_offset",
+    "payload_bit_offset",
+    "nal_byte_offset",
+    "nal_bit_offset",
+    "stream_byte_offset",
+}
 #: Vectors in which VTM itself breaks a rule, with the only element that may be in error.
 VTM_VIOLATIONS = {"gfv_nnr_payload": "reserved_payload_extension_data"}
 

@@ -94,9 +94,7 @@ def test_registry_refuses_duplicates_and_unknown_names() -> None:
 # --------------------------------------------------------------------------- VVC round trips
 
 
-def test_single_intra_picture_round_trip(
-    vvenc: VvencFFmpegBackend, intra: EncodeResult, clip: np.ndarray
-) -> None:
+def test_single_intra_picture_round_trip(vvenc: VvencFFmpegBackend, intra: EncodeResult, clip: np.ndarray) -> None:
     assert isinstance(vvenc, CodecBackend)
     assert intra.bitstream.startswith(ANNEXB_START_CODES)
     assert (intra.num_frames, intra.width, intra.height) == (1, CTC_SIZE, CTC_SIZE)
@@ -108,9 +106,7 @@ def test_single_intra_picture_round_trip(
     assert _psnr(decoded.frames, clip[:1]) > 33.0
 
 
-def test_encoding_is_deterministic(
-    vvenc: VvencFFmpegBackend, intra: EncodeResult, clip: np.ndarray
-) -> None:
+def test_encoding_is_deterministic(vvenc: VvencFFmpegBackend, intra: EncodeResult, clip: np.ndarray) -> None:
     assert vvenc.encode(clip[:1], qp=32, fps=25).bitstream == intra.bitstream
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from refsw.encoder.vtm_json import VtmJsonEncoder
 from sei.context import DecodingContext
 from sei.nal import NalUnitType, make_nal_unit, read_nal_units
 from sei.sei_message import sei_rbsp, write_payload
 from sei.stream import StreamSEI, read_stream_sei
-from refsw.encoder.vtm_json import VtmJsonEncoder
 
 _SEI_NUTS = (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT)
 
@@ -71,8 +71,9 @@ def test_rewrite_parsed_values_reproduces_nal_units(shared_dir: Path, name: str)
         nal = stream.nal_units[idx]
         payload, _ = write_payload(msg.payload_type, msg.values, ctx, reserved_extension=msg.reserved_extension)
         assert payload == msg.payload, f"payloadType {msg.payload_type} in NAL unit {idx}"
-        data = make_nal_unit(nal.nal_unit_type, sei_rbsp([(msg.payload_type, payload)]),
-                             nal.nuh_layer_id, nal.nuh_temporal_id_plus1)
+        data = make_nal_unit(
+            nal.nal_unit_type, sei_rbsp([(msg.payload_type, payload)]), nal.nuh_layer_id, nal.nuh_temporal_id_plus1
+        )
         assert data == nal.data, f"NAL unit {idx}"
 
 

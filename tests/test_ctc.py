@@ -77,9 +77,7 @@ def clip(data_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def local_run(
-    tmp_path_factory: pytest.TempPathFactory, clip: Path
-) -> tuple[Path, Path, list[dict]]:
+def local_run(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> tuple[Path, Path, list[dict]]:
     """The tiny test run with 2 local worker processes, then re-run; returns the config, the
     output directory and the two JSON summaries printed on stdout."""
     tmp = tmp_path_factory.mktemp("ctc_local")
@@ -119,10 +117,7 @@ def test_run_writes_csv_rows_with_every_column(local_run: tuple[Path, Path, list
         assert r["lpips"] == "not available"
         assert float(r["encode_s"]) > 0 and float(r["decode_s"]) > 0
     gfv = [r for r in rows if r["codec"] == "GFVC_kptps"]
-    assert all(
-        int(r["bits_key"]) + int(r["bits_gfv"]) + int(r["bits_other"]) == int(r["bits"])
-        for r in gfv
-    )
+    assert all(int(r["bits_key"]) + int(r["bits_gfv"]) + int(r["bits_other"]) == int(r["bits"]) for r in gfv)
     assert int(gfv[0]["bits_key"]) > int(gfv[1]["bits_key"])  # QP 32 key picture > QP 52
 
 
@@ -153,7 +148,9 @@ def test_changed_job_settings_invalidate_the_cache(
     assert _cached(stored, job) is not None
     assert _cached(stored, dataclasses.replace(job, metrics=("psnr_yuv",))) is None
     assert _cached(stored, dataclasses.replace(job, sequence_sha256="0" * 64)) is None
-    refreshed = dataclasses.replace(job, codec=dataclasses.replace(job.codec, encoder=job.codec.encoder.replace(key_period=10)))
+    refreshed = dataclasses.replace(
+        job, codec=dataclasses.replace(job.codec, encoder=job.codec.encoder.replace(key_period=10))
+    )
     assert _cached(stored, refreshed) is None  # the GFVC software's gop_size is a job setting
 
 
@@ -179,9 +176,7 @@ def test_provenance_and_report_files(local_run: tuple[Path, Path, list[dict]]) -
     assert (out / "work" / ".gitignore").read_text().strip().endswith("*")
 
 
-def test_dask_local_cluster_gives_the_same_rows(
-    local_run: tuple[Path, Path, list[dict]], tmp_path: Path
-) -> None:
+def test_dask_local_cluster_gives_the_same_rows(local_run: tuple[Path, Path, list[dict]], tmp_path: Path) -> None:
     pytest.importorskip("distributed")
     from ctc.runner import run_ctc
 
@@ -190,9 +185,7 @@ def test_dask_local_cluster_gives_the_same_rows(
     dask_cfg = dataclasses.replace(cfg, output=tmp_path / "dask", work=tmp_path / "dask" / "work")
     result = run_ctc(dask_cfg, dask_local=2, progress=False)
     assert not result.failed and len(result.ran) == 4
-    assert _without_times(_rows(tmp_path / "dask" / "results.csv")) == _without_times(
-        _rows(out / "results.csv")
-    )
+    assert _without_times(_rows(tmp_path / "dask" / "results.csv")) == _without_times(_rows(out / "results.csv"))
     prov = json.loads((tmp_path / "dask" / "provenance.json").read_text())
     assert prov["executor"] == {"kind": "dask-local", "workers": 2}
 
@@ -226,9 +219,7 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
             load_config([base, over])
 
 
-def test_config_expands_environment_variables(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_config_expands_environment_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
         'name: x\nframes: 5\nsequences: [{name: S, source: "${GFV_SHARED:-/default}/data/a.mp4"}]\n'
@@ -273,9 +264,7 @@ def test_prepare_resamples_30_hz_by_picking_pictures(tmp_path: Path) -> None:
     from ctc.prepare import prepare_sequence
 
     levels = np.arange(12) * 16 + 20  # picture i is flat grey at level 20 + 16 i
-    frames = np.repeat(levels.astype(np.uint8)[:, None, None, None], 64 * 64 * 3).reshape(
-        12, 64, 64, 3
-    )
+    frames = np.repeat(levels.astype(np.uint8)[:, None, None, None], 64 * 64 * 3).reshape(12, 64, 64, 3)
     src = tmp_path / "ramp.y4m"
     write_video(src, frames, 30.0)
     result = prepare_sequence(src, tmp_path, name="R", frames=None, sizes=(32,), crop=False)
@@ -340,18 +329,11 @@ def test_vtm_backend_round_trip_with_stand_in_apps(tmp_path: Path) -> None:
     )
     for app in (enc, dec):
         app.chmod(app.stat().st_mode | stat.S_IXUSR)
-    vtm = create_backend(
-        "vtm", encoder=enc, decoder=dec, cfg_dir=cfg_dir, log_dir=tmp_path / "logs"
-    )
+    vtm = create_backend("vtm", encoder=enc, decoder=dec, cfg_dir=cfg_dir, log_dir=tmp_path / "logs")
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (3, 32, 48, 3), dtype=np.uint8)
     result = vtm.encode(frames, qp=42, fps=25, low_delay=False)
     decoded = vtm.decode(result.bitstream).frames
-    expected = np.stack(
-        [
-            cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420), cv2.COLOR_YUV2RGB_I420)
-            for f in frames
-        ]
-    )
+    expected = np.stack([cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420), cv2.COLOR_YUV2RGB_I420) for f in frames])
     assert np.array_equal(decoded, expected)
     assert len(list((tmp_path / "logs").glob("*.log"))) == 2

@@ -34,8 +34,13 @@ EXPECTED = Path(__file__).resolve().parent / "expected" / "golden.json"
 #: 4th of the clip, so they move; the learned models send the analysed parameters as they are
 #: (``decision="none"``) so that every non-key picture is synthesised; ``kptps`` runs the
 #: default encoder decision.
-CASES = [("kptps", 10, 5, "ssim+vmaf"), ("fomm", 6, 3, "none"), ("cfte", 6, 3, "none"), ("cttr", 6, 3, "none"),
-         ("fv2v", 4, 2, "none")]
+CASES = [
+    ("kptps", 10, 5, "ssim+vmaf"),
+    ("fomm", 6, 3, "none"),
+    ("cfte", 6, 3, "none"),
+    ("cttr", 6, 3, "none"),
+    ("fv2v", 4, 2, "none"),
+]
 
 
 def _cpu_flags() -> str:
@@ -55,16 +60,25 @@ def _md5(data: bytes) -> str:
 def _hashes(frames: np.ndarray, model: str, key_period: int, decision: str, deterministic: bool) -> dict[str, str]:
     """MD5s of the stream, its SEI trace and its decoded pictures (all pictures in output order)
     and the number of synthesised pictures."""
-    stream, _ = encode_video(frames, 25.0, model=model, qp=37, key_period=key_period, decision=decision,
-                             deterministic=deterministic)
+    stream, _ = encode_video(
+        frames, 25.0, model=model, qp=37, key_period=key_period, decision=decision, deterministic=deterministic
+    )
     decoded = decode_stream(stream, deterministic=deterministic)
     pictures = hashlib.md5()
     for picture in decoded.frames:
         pictures.update(np.ascontiguousarray(picture, dtype=np.uint8).tobytes())
-    return {"stream": _md5(stream), "trace": _md5(decoded.sei.trace_text().encode()),
-            "pictures": pictures.hexdigest(), "count": str(len(decoded.frames)),
-            "synthesised": str(sum(not np.array_equal(p, decoded.frames[k]) for p, k in
-                                   zip(decoded.frames, [lg.key_picture * key_period for lg in decoded.pictures])))}
+    return {
+        "stream": _md5(stream),
+        "trace": _md5(decoded.sei.trace_text().encode()),
+        "pictures": pictures.hexdigest(),
+        "count": str(len(decoded.frames)),
+        "synthesised": str(
+            sum(
+                not np.array_equal(p, decoded.frames[k])
+                for p, k in zip(decoded.frames, [lg.key_picture * key_period for lg in decoded.pictures])
+            )
+        ),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +99,16 @@ def expected(request: pytest.FixtureRequest) -> dict:
 
 @pytest.mark.parametrize("path", ["portable", "default"])
 @pytest.mark.parametrize(("model", "count", "key_period", "decision"), CASES)
-def test_outputs_match_the_golden_md5s(model: str, count: int, key_period: int, decision: str, path: str,
-                                       clip: np.ndarray,
-                                       expected: dict, request: pytest.FixtureRequest) -> None:
+def test_outputs_match_the_golden_md5s(
+    model: str,
+    count: int,
+    key_period: int,
+    decision: str,
+    path: str,
+    clip: np.ndarray,
+    expected: dict,
+    request: pytest.FixtureRequest,
+) -> None:
     regenerate = request.config.getoption("--regenerate-expected")
     name = f"{model}-{count}-kp{key_period}-{path}"
     if path == "default" and not regenerate:

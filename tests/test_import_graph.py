@@ -15,8 +15,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bitstream_spec", "sei", "refsw", "ctc", "cfg")
 #: Which packages each package may import (besides itself).
-ALLOWED = {"bitstream_spec": set(), "cfg": set(), "sei": {"bitstream_spec"}, "refsw": {"sei", "bitstream_spec", "cfg"},
-           "ctc": {"refsw", "sei", "bitstream_spec", "cfg"}}
+ALLOWED = {
+    "bitstream_spec": set(),
+    "cfg": set(),
+    "sei": {"bitstream_spec"},
+    "refsw": {"sei", "bitstream_spec", "cfg"},
+    "ctc": {"refsw", "sei", "bitstream_spec", "cfg"},
+}
 
 
 def _module_name(path: Path) -> str:
@@ -101,8 +106,12 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 
 def test_arrows_only_downwards() -> None:
-    bad = sorted((m, d) for m, deps in import_graph().items() for d in deps
-                 if d.split(".")[0] != m.split(".")[0] and d.split(".")[0] not in ALLOWED[m.split(".")[0]])
+    bad = sorted(
+        (m, d)
+        for m, deps in import_graph().items()
+        for d in deps
+        if d.split(".")[0] != m.split(".")[0] and d.split(".")[0] not in ALLOWED[m.split(".")[0]]
+    )
     assert bad == []
 
 
@@ -116,5 +125,6 @@ def test_the_checker_finds_a_cycle_and_an_upward_arrow() -> None:
 
 @pytest.mark.parametrize("package", ["sei", "refsw"])
 def test_lower_layers_never_import_ctc(package: str) -> None:
-    assert not [(m, d) for m, deps in import_graph().items() if m.startswith(package + ".")
-                for d in deps if d.startswith("ctc")]
+    assert not [
+        (m, d) for m, deps in import_graph().items() if m.startswith(package + ".") for d in deps if d.startswith("ctc")
+    ]

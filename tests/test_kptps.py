@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from refsw.encoder.decision import choose_keypoints
 from refsw.encoder.gfv_sei import gfv_messages
 from refsw.media.face_crop import prepare_ctc
-from refsw.models import find_by_uri, get_model
-from refsw.encoder.decision import choose_keypoints
+from refsw.media.video_io import read_video
 from refsw.metrics.ssim import luma as _luma
 from refsw.metrics.ssim import ssim_luma
+from refsw.models import find_by_uri, get_model
 from refsw.models.tps import TPSWarpGenerator
-from refsw.media.video_io import read_video
 from sei.context import DecodingContext
 from sei.registry import PayloadType
 from sei.sei_message import SEIMessage, parse_payload, reconstruct
@@ -32,7 +32,7 @@ def clip(data_dir: Path) -> np.ndarray:
 def tracked(clip: np.ndarray) -> np.ndarray:
     kps, found = get_model("kptps").make_analyser().analyse(clip)
     assert found.all()
-    return np.round(kps / 2.0 ** -7) * 2.0 ** -7
+    return np.round(kps / 2.0**-7) * 2.0**-7
 
 
 def test_registry_finds_model_by_uri() -> None:
@@ -69,7 +69,7 @@ def test_tps_identity_for_unchanged_keypoints(clip: np.ndarray, tracked: np.ndar
 def test_search_never_worse_than_key_picture(clip: np.ndarray, tracked: np.ndarray) -> None:
     gen = TPSWarpGenerator()
     gen.set_key_picture(clip[0], tracked[0])
-    chosen = choose_keypoints(clip, tracked, gen, step=2.0 ** -7)
+    chosen = choose_keypoints(clip, tracked, gen, step=2.0**-7)
     np.testing.assert_array_equal(chosen[0], tracked[0])
     for i in range(1, len(clip)):
         synth = ssim_luma(_luma(gen.generate(chosen[i])), _luma(clip[i]))

@@ -10,13 +10,13 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from refsw.metrics.msssim import msssim_per_frame
-from refsw.metrics.vmaf import vmaf_per_frame
 from refsw.apps import decoder_app, encoder_app
-from sei.carriage import strip_sei
 from refsw.codecs import create_backend
 from refsw.media.face_crop import prepare_ctc
 from refsw.media.video_io import read_video, write_video
+from refsw.metrics.msssim import msssim_per_frame
+from refsw.metrics.vmaf import vmaf_per_frame
+from sei.carriage import strip_sei
 from sei.nal import NalUnitType, read_nal_units
 from sei.registry import PayloadType
 from sei.sei_message import split_sei_rbsp
@@ -55,13 +55,21 @@ def test_stream_layout_is_vtm_carriage(encoded: dict) -> None:
 def test_ffmpeg_decodes_stream_and_key_picture_unchanged(encoded: dict, tmp_path: Path) -> None:
     stream = encoded["stream"].read_bytes()
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    run = subprocess.run([ffmpeg, "-v", "error", "-f", "vvc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
-                         input=stream, capture_output=True, check=False)
+    run = subprocess.run(
+        [ffmpeg, "-v", "error", "-f", "vvc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+        input=stream,
+        capture_output=True,
+        check=False,
+    )
     assert run.returncode == 0 and run.stderr == b"", run.stderr[-500:]
     plain = strip_sei(stream)
     assert len(plain) < len(stream)
-    run2 = subprocess.run([ffmpeg, "-v", "error", "-f", "vvc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
-                          input=plain, capture_output=True, check=True)
+    run2 = subprocess.run(
+        [ffmpeg, "-v", "error", "-f", "vvc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+        input=plain,
+        capture_output=True,
+        check=True,
+    )
     assert run.stdout == run2.stdout and len(run.stdout) == 256 * 256 * 3 // 2
     backend = create_backend("vvenc")
     y1, y2 = backend.decode_yuv(stream), backend.decode_yuv(plain)
@@ -99,8 +107,12 @@ def test_decode_vtm_vector_without_generator(shared_dir: Path, tmp_path: Path, c
     vec = shared_dir / "conformance" / "public" / "gfv_vtm_sample"
     out = tmp_path / "key.y4m"
     trace = tmp_path / "trace.txt"
-    assert decoder_app.main(["-b", str(vec / "gfv_vtm_sample.266"), "-o", str(out), "--trace-sei", str(trace),
-                             "--key-pictures-only"]) == 0
+    assert (
+        decoder_app.main(
+            ["-b", str(vec / "gfv_vtm_sample.266"), "-o", str(out), "--trace-sei", str(trace), "--key-pictures-only"]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert err.count("no available generator matches the stream's representation") == 1
     assert trace.read_text() == (vec / "gfv_vtm_sample.sei.txt").read_text()
@@ -224,8 +236,9 @@ def test_decode_every_vtm_vector(shared_dir: Path, tmp_path: Path, capsys) -> No
     for vec in sorted((shared_dir / "conformance" / "public").iterdir()):
         out, trace = tmp_path / f"{vec.name}.y4m", tmp_path / f"{vec.name}.txt"
         stream = vec / f"{vec.name}.266"
-        assert decoder_app.main(["-b", str(stream), "-o", str(out), "--trace-sei", str(trace),
-                                 "--key-pictures-only"]) == 0
+        assert (
+            decoder_app.main(["-b", str(stream), "-o", str(out), "--trace-sei", str(trace), "--key-pictures-only"]) == 0
+        )
         assert trace.read_text() == (vec / f"{vec.name}.sei.txt").read_text(), vec.name
         assert read_video(out).frames.shape == (1, 64, 64, 3)
         capsys.readouterr()
@@ -243,7 +256,9 @@ def test_bad_config_value(tmp_path: Path, data_dir: Path, capsys) -> None:
     target = tmp_path / "out.266"
     _fails(encoder_app, ["-i", str(data_dir / "lp_d19.mp4"), "-b", str(target), "-c", str(cfg)], capsys, "decision")
     cfg.write_text("no_such_option: 1\n")
-    _fails(encoder_app, ["-i", str(data_dir / "lp_d19.mp4"), "-b", str(target), "-c", str(cfg)], capsys, "unknown option")
+    _fails(
+        encoder_app, ["-i", str(data_dir / "lp_d19.mp4"), "-b", str(target), "-c", str(cfg)], capsys, "unknown option"
+    )
     _no_output(target)
 
 
@@ -261,16 +276,20 @@ def test_key_picture_every_n_pictures(data_dir: Path, tmp_path: Path, capsys) ->
     # --key-period (the GFVC software's gop_size): key pictures 0, P, 2P... coded as one VVC
     # sequence, each with its own base GFV message; on a clip with large head motion the
     # refreshed key pictures bring the decoded video closer to the source than one key picture
-    from refsw.decoder import decode_stream
     from refsw.apps import check_app
+    from refsw.decoder import decode_stream
 
     src = data_dir / "tpsmm_driving.mp4"
     original, _ = prepare_ctc(read_video(src, max_frames=45).frames, force=True)
     decoded, base_messages = {}, {}
     for period in (0, 15):
         stream = tmp_path / f"p{period}.266"
-        assert encoder_app.main(["-i", str(src), "-b", str(stream), "-f", "45", "--force-crop",
-                                 "--key-period", str(period)]) == 0
+        assert (
+            encoder_app.main(
+                ["-i", str(src), "-b", str(stream), "-f", "45", "--force-crop", "--key-period", str(period)]
+            )
+            == 0
+        )
         assert check_app.main([str(stream)]) == 0
         data = stream.read_bytes()
         dec = decode_stream(data)
@@ -280,14 +299,16 @@ def test_key_picture_every_n_pictures(data_dir: Path, tmp_path: Path, capsys) ->
         for k, index in enumerate(keys):  # the output key pictures are the VVC pictures
             np.testing.assert_array_equal(dec.frames[index], vvc[k])
         assert [p.key_picture for p in dec.pictures] == [i // period if period else 0 for i in range(45)]
-        base_messages[period] = sum(1 for _, m in dec.sei.messages
-                                    if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO and m.values["BasePic"])
+        base_messages[period] = sum(
+            1
+            for _, m in dec.sei.messages
+            if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO and m.values["BasePic"]
+        )
         decoded[period] = dec.frames
     capsys.readouterr()
     assert base_messages == {0: 1, 15: 3}
     assert msssim_per_frame(original, decoded[15]).mean() > msssim_per_frame(original, decoded[0]).mean() + 0.02
-    _fails(encoder_app, ["-i", str(src), "-b", str(tmp_path / "bad.266"), "--key-period", "-2"], capsys,
-           "key_period")
+    _fails(encoder_app, ["-i", str(src), "-b", str(tmp_path / "bad.266"), "--key-period", "-2"], capsys, "key_period")
     _no_output(tmp_path / "bad.266")
 
 
@@ -303,7 +324,7 @@ def test_demo_side_by_side_freezes_each_key_picture(data_dir: Path, tmp_path: Pa
     decoded = read_video(out / "clip_decoded.mp4").frames
     side = read_video(out / "clip_side_by_side.mp4").frames
     assert side.shape[0] == 60 and side.shape[2] == 3 * decoded.shape[2]
-    frozen = side[:, :, 2 * decoded.shape[2]:].astype(float)
+    frozen = side[:, :, 2 * decoded.shape[2] :].astype(float)
 
     def err(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.abs(a - b.astype(float)).mean())

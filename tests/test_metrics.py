@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from refsw.media.colour import rgb_to_i420
 from refsw.metrics import (
     MetricError,
     MetricInputError,
@@ -24,7 +25,6 @@ from refsw.metrics import (
     vmaf_per_frame,
     vmaf_per_frame_i420,
 )
-from refsw.media.colour import rgb_to_i420
 
 CTC_SIZE = 256
 NUM_FRAMES = 5
@@ -114,9 +114,7 @@ def test_psnr_yuv_known_value() -> None:
     assert res.yuv[0] == pytest.approx(42.90202, abs=1e-5)
 
 
-def test_psnr_ten_bit_scaled_variant_gives_identical_db(
-    clip: np.ndarray, distorted: dict[str, np.ndarray]
-) -> None:
+def test_psnr_ten_bit_scaled_variant_gives_identical_db(clip: np.ndarray, distorted: dict[str, np.ndarray]) -> None:
     eight = psnr_yuv_per_frame(clip, distorted["blur1"])
     ten = psnr_yuv_per_frame(clip, distorted["blur1"], ten_bit_scaled=True)
     assert (eight.peak, ten.peak) == (255.0, 1020.0)
@@ -205,9 +203,7 @@ def test_msssim_identical_is_one(clip: np.ndarray) -> None:
     np.testing.assert_allclose(msssim_per_frame(clip, clip), 1.0, atol=1e-6)
 
 
-def test_msssim_matches_independent_implementation(
-    clip: np.ndarray, distorted: dict[str, np.ndarray]
-) -> None:
+def test_msssim_matches_independent_implementation(clip: np.ndarray, distorted: dict[str, np.ndarray]) -> None:
     for name in ("blur2", "noise10"):
         ours = msssim_per_frame(clip[:2], distorted[name][:2])
         pairs = zip(clip[:2], distorted[name][:2], strict=True)
@@ -215,18 +211,14 @@ def test_msssim_matches_independent_implementation(
         np.testing.assert_allclose(ours, expected, atol=2e-5)
 
 
-def test_msssim_per_frame_equals_batched(
-    clip: np.ndarray, distorted: dict[str, np.ndarray]
-) -> None:
+def test_msssim_per_frame_equals_batched(clip: np.ndarray, distorted: dict[str, np.ndarray]) -> None:
     batched = msssim_per_frame(clip, distorted["noise3"])
     one_by_one = msssim_per_frame(clip, distorted["noise3"], batch_size=1)
     assert batched.shape == (NUM_FRAMES,) and batched.dtype == np.float64
     np.testing.assert_allclose(batched, one_by_one, atol=1e-6)
 
 
-def test_msssim_decreases_with_distortion(
-    clip: np.ndarray, distorted: dict[str, np.ndarray]
-) -> None:
+def test_msssim_decreases_with_distortion(clip: np.ndarray, distorted: dict[str, np.ndarray]) -> None:
     blur1, blur2 = (msssim_per_frame(clip, distorted[k]) for k in ("blur1", "blur2"))
     noise3, noise10 = (msssim_per_frame(clip, distorted[k]) for k in ("noise3", "noise10"))
     assert np.all(blur1 < 1.0) and np.all(blur1 > blur2)
@@ -255,13 +247,9 @@ def test_vmaf_decreases_with_distortion(clip: np.ndarray, distorted: dict[str, n
     assert np.all(identical > noise10)
 
 
-def test_vmaf_from_planes_equals_rgb_path(
-    clip: np.ndarray, distorted: dict[str, np.ndarray]
-) -> None:
+def test_vmaf_from_planes_equals_rgb_path(clip: np.ndarray, distorted: dict[str, np.ndarray]) -> None:
     from_rgb = vmaf_per_frame(clip, distorted["blur1"], n_threads=1)
-    from_planes = vmaf_per_frame_i420(
-        rgb_to_i420(clip), rgb_to_i420(distorted["blur1"]), n_threads=1
-    )
+    from_planes = vmaf_per_frame_i420(rgb_to_i420(clip), rgb_to_i420(distorted["blur1"]), n_threads=1)
     np.testing.assert_array_equal(from_rgb, from_planes)
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 from pytorch_msssim import ssim as reference_ssim
 
+from refsw.media.colour import rgb_to_i420
 from refsw.metrics import (
     AVAILABLE,
     MetricError,
@@ -48,7 +49,6 @@ from refsw.metrics.weights import (
     VGG16_FILE,
 )
 from refsw.metrics.xpsnr import xpsnr_per_frame, xpsnr_per_frame_i420
-from refsw.media.colour import rgb_to_i420
 
 C1 = (K1 * 255) ** 2
 C2 = (K2 * 255) ** 2
@@ -96,9 +96,7 @@ def _brute_force_ssim(x: np.ndarray, y: np.ndarray) -> float:
             vx = (win * (px - mx) ** 2).sum()
             vy = (win * (py - my) ** 2).sum()
             cxy = (win * (px - mx) * (py - my)).sum()
-            vals.append(
-                ((2 * mx * my + C1) * (2 * cxy + C2)) / ((mx**2 + my**2 + C1) * (vx + vy + C2))
-            )
+            vals.append(((2 * mx * my + C1) * (2 * cxy + C2)) / ((mx**2 + my**2 + C1) * (vx + vy + C2)))
     return float(np.mean(vals))
 
 
@@ -131,7 +129,10 @@ def test_ssim_constant_planes_known_value() -> None:
 def test_ssim_rgb_matches_pytorch_msssim() -> None:
     ref = _textured(3, 48, 40)
     dist = _noisy(ref, 15.0)
-    t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).double()
+
+    def t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).permute(0, 3, 1, 2).double()
+
     want = reference_ssim(t(ref), t(dist), data_range=255, size_average=False).numpy()
     got = ssim_rgb_per_frame(ref, dist)
     assert got.shape == (3,) and got.dtype == np.float64
@@ -234,9 +235,7 @@ def test_missing_weight_file_is_named(tmp_path: Path, random_weights: Path) -> N
         dists_per_frame(frames, frames, weights_dir=tmp_path / "nowhere")
 
 
-def test_weights_from_environment_variable(
-    random_weights: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_weights_from_environment_variable(random_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_VAR, str(random_weights))
     frames = _textured(2, 32, 40)
     for name in ("lpips", "lpips_alex", "dists"):
@@ -254,9 +253,7 @@ def test_lpips_random_weights_identical_zero_and_shapes(random_weights: Path, ne
     d1 = lpips_per_frame(ref, _noisy(ref, 8.0), net=net, weights_dir=random_weights)
     d2 = lpips_per_frame(ref, _noisy(ref, 40.0), net=net, weights_dir=random_weights)
     assert np.all(d1 > 0) and np.all(np.isfinite(d1)) and np.all(d2 > d1)
-    one_by_one = lpips_per_frame(
-        ref, _noisy(ref, 8.0), net=net, weights_dir=random_weights, batch_size=1
-    )
+    one_by_one = lpips_per_frame(ref, _noisy(ref, 8.0), net=net, weights_dir=random_weights, batch_size=1)
     np.testing.assert_allclose(one_by_one, d1, rtol=1e-5)
 
 
@@ -265,9 +262,7 @@ def test_lpips_equals_formula_on_backbone_features(random_weights: Path) -> None
     ref, dist = _textured(2, 32, 32), _textured(2, 32, 32, seed=5)
     got = lpips_per_frame(ref, dist, weights_dir=random_weights)
     model = Lpips("vgg", "imagenet")
-    model.load_weights(
-        torch.load(random_weights / VGG16_FILE), torch.load(random_weights / LPIPS_VGG_FILE)
-    )
+    model.load_weights(torch.load(random_weights / VGG16_FILE), torch.load(random_weights / LPIPS_VGG_FILE))
     mean = np.array([0.485, 0.456, 0.406])[None, :, None, None]
     std = np.array([0.229, 0.224, 0.225])[None, :, None, None]
     x = (ref.transpose(0, 3, 1, 2) / 255.0 - mean) / std
@@ -319,9 +314,7 @@ def test_l2pool_against_numpy() -> None:
     want = np.zeros((1, 2, 4, 3))
     for i in range(4):
         for j in range(3):
-            want[..., i, j] = np.sqrt(
-                (pad[..., 2 * i : 2 * i + 3, 2 * j : 2 * j + 3] * g).sum((2, 3))
-            )
+            want[..., i, j] = np.sqrt((pad[..., 2 * i : 2 * i + 3, 2 * j : 2 * j + 3] * g).sum((2, 3)))
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
@@ -340,12 +333,8 @@ def test_dists_random_weights_identical_zero_and_formula(random_weights: Path) -
     x = torch.from_numpy(ref).permute(0, 3, 1, 2).float() / 255
     y = torch.from_numpy(dist).permute(0, 3, 1, 2).float() / 255
     with torch.no_grad():
-        fx = [x.double().numpy()] + [
-            f.double().numpy() for f in model.backbone((x - model.mean) / model.std)
-        ]
-        fy = [y.double().numpy()] + [
-            f.double().numpy() for f in model.backbone((y - model.mean) / model.std)
-        ]
+        fx = [x.double().numpy()] + [f.double().numpy() for f in model.backbone((x - model.mean) / model.std)]
+        fy = [y.double().numpy()] + [f.double().numpy() for f in model.backbone((y - model.mean) / model.std)]
     alpha = ab["alpha"].double().numpy().ravel()
     beta = ab["beta"].double().numpy().ravel()
     alpha, beta = alpha / (alpha.sum() + beta.sum()), beta / (alpha.sum() + beta.sum())
@@ -411,9 +400,7 @@ def test_xpsnr_weights_errors_by_reference_activity() -> None:
     in_texture[:, :, w // 2 :] += noise
     in_flat = np.clip(in_flat, 0, 255).astype(np.uint8)
     in_texture = np.clip(in_texture, 0, 255).astype(np.uint8)
-    np.testing.assert_allclose(
-        psnr_rgb_per_frame(ref, in_flat), psnr_rgb_per_frame(ref, in_texture), atol=0.05
-    )
+    np.testing.assert_allclose(psnr_rgb_per_frame(ref, in_flat), psnr_rgb_per_frame(ref, in_texture), atol=0.05)
     assert np.all(xpsnr_per_frame(ref, in_flat).y < xpsnr_per_frame(ref, in_texture).y - 1.0)
 
 

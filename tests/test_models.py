@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 import torch
 
+from refsw.decoder import StreamError, UnknownGeneratorError, decode_stream
+from refsw.encoder import encode_video
 from refsw.encoder.gfv_sei import gfv_messages
 from refsw.metrics.msssim import msssim_per_frame
 from refsw.metrics.vmaf import vmaf_per_frame
-from refsw.decoder import StreamError, UnknownGeneratorError, decode_stream
-from refsw.encoder import encode_video
 from refsw.models import available_models, find_by_uri, get_model, parse_generator_uri
 from refsw.models.learned import (
     LEARNED as LEARNED_INFO,
+)
+from refsw.models.learned import (
     CheckpointError,
     LearnedModel,
     checkpoint_uri,
@@ -73,7 +75,7 @@ def test_published_shapes_of_cfte_and_fv2v() -> None:
 @pytest.mark.parametrize("name", LEARNED)
 def test_checkpoint_committed_small_and_described(name: str) -> None:
     path = weights_path(name)
-    assert path.is_file() and path.stat().st_size < 20 * 2 ** 20
+    assert path.is_file() and path.stat().st_size < 20 * 2**20
     ck = load_checkpoint(path.read_bytes())
     assert ck["model"] == name
     meta = ck["meta"]
@@ -116,14 +118,18 @@ def test_gfv_carriage_is_exact_on_the_grid(name: str, held_out: np.ndarray) -> N
     cp = [p for p, _ in gfv_messages(coarse, params, ~found, DecodingContext())]
     assert len(cp[0]) < len(payloads[0])
     err = np.abs(np.stack([coarse.params(r) for r in _parse(cp)]) - mapping.snap(params))
-    assert err.max() <= 2.0 ** -3 + 2.0 ** -7
+    assert err.max() <= 2.0**-3 + 2.0**-7
 
 
 def test_gfv_syntax_per_model(held_out: np.ndarray) -> None:
     """The documented mapping: FOMM coordinates + type 0 (one 2x2 per keypoint), CFTE/CTTR one
     type-7 4x4 without coordinates, FV2V 3-D coordinates + types 4 and 5."""
-    want = {"fomm": (10, 0, [(0, 10, 2, 2)]), "cfte": (0, 0, [(7, 1, 4, 4)]), "cttr": (0, 0, [(7, 1, 4, 4)]),
-            "fv2v": (15, 1, [(4, 1, 3, 3), (5, 1, 3, 1)])}
+    want = {
+        "fomm": (10, 0, [(0, 10, 2, 2)]),
+        "cfte": (0, 0, [(7, 1, 4, 4)]),
+        "cttr": (0, 0, [(7, 1, 4, 4)]),
+        "fv2v": (15, 1, [(4, 1, 3, 3), (5, 1, 3, 1)]),
+    }
     for name, (kps, z, mats) in want.items():
         spec = get_model(name)
         params, found = spec.make_analyser().analyse(held_out[:3])
@@ -160,8 +166,9 @@ def test_stream_names_generator_and_decoder_uses_it(name: str, held_out: np.ndar
     prev = None
     for i in range(1, 6):
         p = mapping.params(recon[i])
-        np.testing.assert_array_equal(dec.frames[i], gen.generate(p, previous=prev) if gen.uses_previous
-                                      else gen.generate(p))
+        np.testing.assert_array_equal(
+            dec.frames[i], gen.generate(p, previous=prev) if gen.uses_previous else gen.generate(p)
+        )
         prev = p
 
 
@@ -201,17 +208,22 @@ def test_decoder_refuses_unknown_generator(held_out: np.ndarray, shared_dir) -> 
 
 
 def test_corrupted_network_payload_is_refused(held_out: np.ndarray) -> None:
-    from sei.carriage import AccessUnitSEI, insert_sei
     from refsw.encoder.sei_encoder import nnpfc_values
+    from sei.carriage import AccessUnitSEI, insert_sei
     from sei.sei_message import write_payload
 
     stream, _ = encode_video(held_out[:3], 25.0, model="cfte", decision="none")
     data = bytearray(weights_path("cfte").read_bytes())
     data[:4] = b"JUNK"  # no longer a zip archive
-    payload = write_payload(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
-                            nnpfc_values("t", "u", 0, bytes(data)), DecodingContext())[0]
-    extra = insert_sei(stream, {0: AccessUnitSEI(
-        prefix=[(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS, payload)], suffix=[])})
+    payload = write_payload(
+        PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
+        nnpfc_values("t", "u", 0, bytes(data)),
+        DecodingContext(),
+    )[0]
+    extra = insert_sei(
+        stream,
+        {0: AccessUnitSEI(prefix=[(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS, payload)], suffix=[])},
+    )
     # a network nobody names is not loaded: the stream still decodes with the committed CFTE
     np.testing.assert_array_equal(decode_stream(extra).frames, decode_stream(stream).frames)
     # the stream names exactly these (corrupted) bytes: refused with a clear error
@@ -348,16 +360,22 @@ def test_cttr_resolutions_from_the_same_4x4_feature(size: int, shared_dir) -> No
     assert np.abs(out.astype(float) - clip[2]).mean() < 2 * frozen_err + 8  # a face, not noise
 
 
-def _bar(name: str, clip_name: str, frames_n: int, shared_dir, stride: int = 1
-         ) -> tuple[float, float, float, float, int]:
+def _bar(
+    name: str, clip_name: str, frames_n: int, shared_dir, stride: int = 1
+) -> tuple[float, float, float, float, int]:
     frames = load_clip(clip_name, data_dir=shared_dir / "data").frames[::stride][:frames_n]
     stream, _ = encode_video(frames, 25.0, model=name, key_period=0)  # one key picture: the frozen bar below
     decoded = decode_stream(stream)
     dec = decoded.frames
     frozen = np.repeat(dec[:1], len(frames), axis=0)
     moved = sum(not np.array_equal(f, dec[0]) for f in dec[1:])
-    return (msssim_per_frame(frames, dec).mean(), msssim_per_frame(frames, frozen).mean(),
-            vmaf_per_frame(frames, dec, 25.0).mean(), vmaf_per_frame(frames, frozen, 25.0).mean(), moved)
+    return (
+        msssim_per_frame(frames, dec).mean(),
+        msssim_per_frame(frames, frozen).mean(),
+        vmaf_per_frame(frames, dec, 25.0).mean(),
+        vmaf_per_frame(frames, frozen, 25.0).mean(),
+        moved,
+    )
 
 
 @pytest.mark.parametrize("name", LEARNED)
@@ -391,8 +409,21 @@ def test_training_resumes_and_exports(tmp_path, shared_dir, monkeypatch: pytest.
 
     monkeypatch.setenv("GFV_DATA", str(shared_dir / "data"))
     work, out = tmp_path / "run", tmp_path / "fomm.pt"
-    common = ["fomm", "--work-dir", str(work), "--out", str(out), "--batch", "2", "--train-clips", "lp_d0",
-              "--val-every", "100", "--save-every", "1"]
+    common = [
+        "fomm",
+        "--work-dir",
+        str(work),
+        "--out",
+        str(out),
+        "--batch",
+        "2",
+        "--train-clips",
+        "lp_d0",
+        "--val-every",
+        "100",
+        "--save-every",
+        "1",
+    ]
     assert cli.main(common + ["--steps", "1"]) == 0
     first = torch.load(work / "last.pt", weights_only=False)
     assert first["step"] == 1
@@ -403,9 +434,29 @@ def test_training_resumes_and_exports(tmp_path, shared_dir, monkeypatch: pytest.
     assert model.name == "fomm" and model.meta["steps"] == 2 and model.meta["train_clips"] == ["lp_d0"]
     assert model.meta["command"].startswith("gfv-train fomm --work-dir")
     tuned = tmp_path / "fomm_ft.pt"  # fine-tuning from the export: the new export loads too
-    assert cli.main(["fomm", "--init", str(out), "--work-dir", str(tmp_path / "ft"), "--out", str(tuned),
-                     "--batch", "2", "--train-clips", "lp_d0", "--steps", "1", "--near-prob", "1",
-                     "--detail-transfer"]) == 0
+    assert (
+        cli.main(
+            [
+                "fomm",
+                "--init",
+                str(out),
+                "--work-dir",
+                str(tmp_path / "ft"),
+                "--out",
+                str(tuned),
+                "--batch",
+                "2",
+                "--train-clips",
+                "lp_d0",
+                "--steps",
+                "1",
+                "--near-prob",
+                "1",
+                "--detail-transfer",
+            ]
+        )
+        == 0
+    )
     tuned_meta = LearnedModel.from_bytes(tuned.read_bytes()).meta
     assert tuned_meta["init"] == str(out) and "--detail-transfer" in tuned_meta["command"]
     with pytest.raises(SystemExit):
@@ -460,10 +511,12 @@ def test_untrusted_checkpoint_configs_are_refused() -> None:
     import io
 
     ck = load_checkpoint(weights_path("cfte").read_bytes())
-    for bad in ({**ck, "config": {**ck["config"], "gen_block_expansion": 10 ** 6}},
-                {**ck, "config": {**ck["config"], "no_such_option": 1}},
-                {**ck, "model": ["cfte"]},
-                {**ck, "state_dict": {"x": torch.zeros(1)}}):
+    for bad in (
+        {**ck, "config": {**ck["config"], "gen_block_expansion": 10**6}},
+        {**ck, "config": {**ck["config"], "no_such_option": 1}},
+        {**ck, "model": ["cfte"]},
+        {**ck, "state_dict": {"x": torch.zeros(1)}},
+    ):
         buf = io.BytesIO()
         torch.save(bad, buf)
         with pytest.raises(CheckpointError):

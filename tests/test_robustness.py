@@ -43,8 +43,12 @@ from sei.stream import read_stream_sei
 
 #: Seconds one input may take at most (a hang guard; typical inputs take milliseconds).
 HANG_GUARD = 20.0
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def _public_dir() -> Path:
@@ -63,7 +67,7 @@ def _vectors() -> list[bytes]:
         data = path.read_bytes()
         chunks = split_annexb(data)
         if len(chunks) > 12:
-            data = data[:chunks[12][0] - 3]
+            data = data[: chunks[12][0] - 3]
         out.append(data)
     return out
 
@@ -116,9 +120,9 @@ def mutated_vectors(draw) -> bytes:
         elif op == "insert":
             data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
         elif op == "delete":
-            del data[pos:pos + draw(st.integers(1, 16))]
+            del data[pos : pos + draw(st.integers(1, 16))]
         elif op == "zeros":
-            data[pos:pos + 4] = bytes(4)
+            data[pos : pos + 4] = bytes(4)
         else:
             del data[pos:]
             break
@@ -138,15 +142,19 @@ def test_fuzz_random_bytes(data: bytes) -> None:
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.sampled_from((GFV, GFVE, NNPFC, NNPFA, SPTI, 5)),
-                          st.binary(max_size=48), st.booleans()), min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from((GFV, GFVE, NNPFC, NNPFA, SPTI, 5)), st.binary(max_size=48), st.booleans()),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_fuzz_random_payloads_after_valid_base(messages: list[tuple[int, bytes, bool]]) -> None:
     """Random payloads in valid framing, after valid GFV/GFVE base messages, so that the
     predicted-message paths and their state are exercised."""
     base = written([(GFV, gfv_base()), (GFVE, gfve_message())])
     nals = [nal(GFV, base[0]), nal(GFVE, base[1])]
-    nals += [nal(ptype, payload, 24 if swap == (ptype not in (GFV, GFVE)) else 23)
-             for ptype, payload, swap in messages]
+    nals += [nal(ptype, payload, 24 if swap == (ptype not in (GFV, GFVE)) else 23) for ptype, payload, swap in messages]
     _exercise(annexb(*nals))
 
 
@@ -222,8 +230,10 @@ def test_huge_counts_stop_early(name: str) -> None:
 
 
 def test_broken_emulation_prevention_is_a_typed_error() -> None:
-    for name, element in (("emulation_00_00_02", "rbsp_byte"),
-                          ("emulation_byte_after_epb", "emulation_prevention_three_byte")):
+    for name, element in (
+        ("emulation_00_00_02", "rbsp_byte"),
+        ("emulation_byte_after_epb", "emulation_prevention_three_byte"),
+    ):
         with pytest.raises(BitstreamError) as err:
             read_stream_sei(BROKEN[name][0]())
         assert err.value.element == element
@@ -292,9 +302,13 @@ def test_generated_reader_across_windows() -> None:
     from sei.sei_message import SEIMessage, parse_payload, write_payload
 
     rng = random.Random(3)
-    values = gfv_base(xs=tuple(rng.randrange(-5000, 5000) for _ in range(3000)),
-                      ys=tuple(rng.randrange(-70000, 70000) for _ in range(3000)), width=40, height=40,
-                      elements=tuple(rng.randrange(-10**6, 10**6) for _ in range(1600)))
+    values = gfv_base(
+        xs=tuple(rng.randrange(-5000, 5000) for _ in range(3000)),
+        ys=tuple(rng.randrange(-70000, 70000) for _ in range(3000)),
+        width=40,
+        height=40,
+        elements=tuple(rng.randrange(-(10**6), 10**6) for _ in range(1600)),
+    )
     payload, _ = write_payload(GFV, values, DecodingContext())
     assert len(payload) > 20 * BitReader.WINDOW
     msg = parse_payload(SEIMessage(GFV, len(payload), payload), DecodingContext())

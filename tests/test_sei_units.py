@@ -116,20 +116,23 @@ def test_writer_rejects_overflow_and_unaligned() -> None:
 
 
 # --------------------------------------------------------------------------- emulation prevention
-@pytest.mark.parametrize(("rbsp", "ebsp"), [
-    ("abcd80", "abcd80"),
-    ("000001", "00000301"),
-    ("000002", "00000302"),
-    ("000003", "00000303"),
-    ("000004", "000004"),
-    ("00000003", "0000030003"),
-    ("00000000", "000003000003"),
-    ("0000", "000003"),
-    # An RBSP ends in 00 only with cabac_zero_words (0x0000): VTM appends 03.
-    ("800000", "80000003"),
-    ("8000000000", "80000003000003"),
-    ("aa00000380", "aa0000030380"),
-])
+@pytest.mark.parametrize(
+    ("rbsp", "ebsp"),
+    [
+        ("abcd80", "abcd80"),
+        ("000001", "00000301"),
+        ("000002", "00000302"),
+        ("000003", "00000303"),
+        ("000004", "000004"),
+        ("00000003", "0000030003"),
+        ("00000000", "000003000003"),
+        ("0000", "000003"),
+        # An RBSP ends in 00 only with cabac_zero_words (0x0000): VTM appends 03.
+        ("800000", "80000003"),
+        ("8000000000", "80000003000003"),
+        ("aa00000380", "aa0000030380"),
+    ],
+)
 def test_emulation_prevention_round_trip(rbsp: str, ebsp: str) -> None:
     raw = bytes.fromhex(rbsp)
     coded = rbsp_to_ebsp(raw)
@@ -154,17 +157,18 @@ def test_nal_unit_round_trip() -> None:
 
 
 # --------------------------------------------------------------------------- sei_message framing
-@pytest.mark.parametrize(("size", "size_bytes"),
-                         [(0, "00"), (254, "fe"), (255, "ff00"), (300, "ff2d"), (510, "ffff00")])
+@pytest.mark.parametrize(
+    ("size", "size_bytes"), [(0, "00"), (254, "fe"), (255, "ff00"), (300, "ff2d"), (510, "ffff00")]
+)
 def test_sei_message_payload_size(size: int, size_bytes: str) -> None:
     payload = (bytes(range(256)) * 2)[:size]
     framed = frame_sei_message(GFV, payload)
-    assert framed[:1 + len(size_bytes) // 2].hex() == "df" + size_bytes
+    assert framed[: 1 + len(size_bytes) // 2].hex() == "df" + size_bytes
     rbsp = sei_rbsp([(GFV, payload)])
     assert rbsp[-1] == 0x80
     [(ptype, psize, off)] = split_sei_rbsp(rbsp)
     assert (ptype, psize) == (GFV, size)
-    assert rbsp[off:off + psize] == payload
+    assert rbsp[off : off + psize] == payload
 
 
 def test_sei_message_payload_type_extension() -> None:
@@ -183,23 +187,38 @@ def test_sei_rbsp_broken_framing_raises() -> None:
 #: docs/gfv_sei.md#worked-example: coded values of the worked example (X, Y quantised with Q = 9,
 #: the first eight matrix elements of VTM's sample cfg with P = 9).
 WORKED_EXAMPLE = {
-    "gfv_id": 1, "gfv_cnt": 0, "gfv_base_picture_flag": 1,
-    "gfv_nn_present_flag": 1, "gfv_nn_mode_idc": 1, "gfv_uri_tag": "t", "gfv_uri": "u",
+    "gfv_id": 1,
+    "gfv_cnt": 0,
+    "gfv_base_picture_flag": 1,
+    "gfv_nn_present_flag": 1,
+    "gfv_nn_mode_idc": 1,
+    "gfv_uri_tag": "t",
+    "gfv_uri": "u",
     "gfv_chroma_key_info_present_flag": 0,
     "gfv_low_confidence_face_parameter_flag": 0,
-    "gfv_coordinate_present_flag": 1, "gfv_kps_pred_flag": 0,
-    "gfv_coordinate_precision_factor_minus1": 8, "gfv_num_kps_minus1": 1, "gfv_coordinate_z_present_flag": 0,
-    "gfv_coordinate_x_abs": {0: 79, 1: 66}, "gfv_coordinate_x_sign_flag": {0: 0, 1: 1},
-    "gfv_coordinate_y_abs": {0: 57, 1: 229}, "gfv_coordinate_y_sign_flag": {0: 0, 1: 0},
+    "gfv_coordinate_present_flag": 1,
+    "gfv_kps_pred_flag": 0,
+    "gfv_coordinate_precision_factor_minus1": 8,
+    "gfv_num_kps_minus1": 1,
+    "gfv_coordinate_z_present_flag": 0,
+    "gfv_coordinate_x_abs": {0: 79, 1: 66},
+    "gfv_coordinate_x_sign_flag": {0: 0, 1: 1},
+    "gfv_coordinate_y_abs": {0: 57, 1: 229},
+    "gfv_coordinate_y_sign_flag": {0: 0, 1: 0},
     "gfv_matrix_present_flag": 1,
-    "gfv_matrix_element_precision_factor_minus1": 8, "gfv_num_matrix_types_minus1": 0,
-    "gfv_matrix_type_idx": {0: 0}, "gfv_num_matrices_equal_to_num_kps_flag": {0: 1},
-    "gfv_matrix_element_int": dict(zip([(0, j, k, m) for j in range(2) for k in range(2) for m in range(2)],
-                                       [1, 0, 0, 1, 1, 0, 0, 1])),
-    "gfv_matrix_element_dec": dict(zip([(0, j, k, m) for j in range(2) for k in range(2) for m in range(2)],
-                                       [102, 92, 54, 77, 140, 74, 134, 65])),
-    "gfv_matrix_element_sign_flag": dict(zip([(0, j, k, m) for j in range(2) for k in range(2) for m in range(2)],
-                                             [0, 0, 0, 0, 0, 1, 0, 0])),
+    "gfv_matrix_element_precision_factor_minus1": 8,
+    "gfv_num_matrix_types_minus1": 0,
+    "gfv_matrix_type_idx": {0: 0},
+    "gfv_num_matrices_equal_to_num_kps_flag": {0: 1},
+    "gfv_matrix_element_int": dict(
+        zip([(0, j, k, m) for j in range(2) for k in range(2) for m in range(2)], [1, 0, 0, 1, 1, 0, 0, 1])
+    ),
+    "gfv_matrix_element_dec": dict(
+        zip([(0, j, k, m) for j in range(2) for k in range(2) for m in range(2)], [102, 92, 54, 77, 140, 74, 134, 65])
+    ),
+    "gfv_matrix_element_sign_flag": dict(
+        zip([(0, j, k, m) for j in range(2) for k in range(2) for m in range(2)], [0, 0, 0, 0, 0, 1, 0, 0])
+    ),
 }
 WORKED_EXAMPLE_PAYLOAD = "5d0074007500212805003a010e039913028cc9711b113491892b431105"
 
@@ -234,11 +253,25 @@ def test_gfv_worked_example_quantised_from_floats() -> None:
     state = ctx.select_state(GFV, 1)
     quantised = ("_abs", "_sign_flag", "_element_int", "_element_dec")
     v = {k: val for k, val in WORKED_EXAMPLE.items() if not k.endswith(quantised)}
-    quantise_coordinates(v, [[0.15506838262081146, -0.1306094527244568],
-                             [0.11206743121147156, 0.44642096757888794]], state)
-    quantise_matrices(v, [1.198740839958191, 0.17942827939987183, 0.10452361404895782, 1.1505632400512695,
-                          1.272597074508667, -0.14475777745246887, 0.26110324263572693, 1.1278012990951538],
-                      9, state, num_kps=2)
+    quantise_coordinates(
+        v, [[0.15506838262081146, -0.1306094527244568], [0.11206743121147156, 0.44642096757888794]], state
+    )
+    quantise_matrices(
+        v,
+        [
+            1.198740839958191,
+            0.17942827939987183,
+            0.10452361404895782,
+            1.1505632400512695,
+            1.272597074508667,
+            -0.14475777745246887,
+            0.26110324263572693,
+            1.1278012990951538,
+        ],
+        9,
+        state,
+        num_kps=2,
+    )
     payload, _ = write_payload(GFV, v, ctx)
     assert payload.hex() == WORKED_EXAMPLE_PAYLOAD
 
@@ -371,8 +404,11 @@ def gfv_sequences(draw) -> list[dict]:
         base_dims = _matrix_types(draw, base, coords)
         _matrix_elements(draw, base, base_dims, base["gfv_matrix_element_precision_factor_minus1"] + 1, 0)
 
-    other = {"gfv_id": base["gfv_id"], "gfv_cnt": draw(st.integers(1, 5)),
-             "gfv_low_confidence_face_parameter_flag": draw(st.integers(0, 1))}
+    other = {
+        "gfv_id": base["gfv_id"],
+        "gfv_cnt": draw(st.integers(1, 5)),
+        "gfv_low_confidence_face_parameter_flag": draw(st.integers(0, 1)),
+    }
     own = _coordinates(draw, other, False, coords)
     other["gfv_matrix_present_flag"] = 1 if own is None else draw(st.integers(0, 1))
     if other["gfv_matrix_present_flag"]:
@@ -401,10 +437,18 @@ def test_gfv_random_values_write_then_read_back(messages: list[dict]) -> None:
 
 # --------------------------------------------------------------------------- other tables
 def test_spti_non_persistent_loop_uses_sps_sublayers() -> None:
-    values = {"spti_cancel_flag": 0, "spti_persistence_flag": 0, "spti_source_timing_equals_output_timing_flag": 0,
-              "spti_source_type_present_flag": 1, "spti_source_type": 5, "spti_time_scale": 90000,
-              "spti_num_units_in_elemental_interval": 3000, "spti_direction_flag": 1,
-              "spti_sublayer_interval_scale_factor": {2: 7}, "spti_sublayer_synthesized_picture_flag": {2: 1}}
+    values = {
+        "spti_cancel_flag": 0,
+        "spti_persistence_flag": 0,
+        "spti_source_timing_equals_output_timing_flag": 0,
+        "spti_source_type_present_flag": 1,
+        "spti_source_type": 5,
+        "spti_time_scale": 90000,
+        "spti_num_units_in_elemental_interval": 3000,
+        "spti_direction_flag": 1,
+        "spti_sublayer_interval_scale_factor": {2: 7},
+        "spti_sublayer_synthesized_picture_flag": {2: 1},
+    }
     ctx = DecodingContext(sps_max_sublayers_minus1=2)
     payload, _ = write_payload(216, values, ctx)
     msg = _read(payload, DecodingContext(sps_max_sublayers_minus1=2), 216)
@@ -426,9 +470,22 @@ def test_nnpfa_without_trailing_flags_stops_after_output_flags() -> None:
     assert msg.values["nnpfa_output_flag"] == dict(enumerate([1, 0, 1, 1, 0, 1]))
     assert "nnpfa_prompt_update_flag" not in msg.values
     # The writer always writes them (as VTM's does).
-    payload, _ = write_payload(211, dict(msg.values, nnpfa_prompt_update_flag=1, nnpfa_prompt="p",
-                                         nnpfa_seed_update_flag=1, nnpfa_seed=513, nnpfa_selected_input_flag=1,
-                                         nnpfa_num_input_pic_shift=3), DecodingContext())
+    payload, _ = write_payload(
+        211,
+        dict(
+            msg.values,
+            nnpfa_prompt_update_flag=1,
+            nnpfa_prompt="p",
+            nnpfa_seed_update_flag=1,
+            nnpfa_seed=513,
+            nnpfa_selected_input_flag=1,
+            nnpfa_num_input_pic_shift=3,
+        ),
+        DecodingContext(),
+    )
     back = _read(payload, DecodingContext(), 211)
-    assert (back.values["nnpfa_prompt"], back.values["nnpfa_seed"], back.values["nnpfa_num_input_pic_shift"]) == \
-        ("p", 513, 3)
+    assert (back.values["nnpfa_prompt"], back.values["nnpfa_seed"], back.values["nnpfa_num_input_pic_shift"]) == (
+        "p",
+        513,
+        3,
+    )

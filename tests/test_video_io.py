@@ -103,9 +103,7 @@ def _pyav_reference(path: Path, max_frames: int) -> np.ndarray:
     return np.stack(frames)
 
 
-@pytest.mark.parametrize(
-    "name", ["lp_d0.mp4", "lp_d10.mp4", "lp_d12.mp4", "tpsmm_driving.mp4", "dpe_d.mp4"]
-)
+@pytest.mark.parametrize("name", ["lp_d0.mp4", "lp_d10.mp4", "lp_d12.mp4", "tpsmm_driving.mp4", "dpe_d.mp4"])
 def test_container_frames_as_pyav_and_opencv(data_dir: Path, name: str) -> None:
     # untagged, BT.709, BT.601-tagged, limited-range-tagged (non-square) H.264, and MPEG-4 Part 2
     video = read_video(data_dir / name, max_frames=6)
@@ -123,9 +121,7 @@ def test_container_frames_as_pyav_and_opencv(data_dir: Path, name: str) -> None:
     (".mov", ["-c:v", "png"]),  # RGB
     (".y4m", ["-pix_fmt", "yuv444p"]),
 ])  # fmt: skip
-def test_other_pixel_formats_as_pyav(
-    clip: np.ndarray, tmp_path: Path, ext: str, args: list[str]
-) -> None:
+def test_other_pixel_formats_as_pyav(clip: np.ndarray, tmp_path: Path, ext: str, args: list[str]) -> None:
     source = tmp_path / "clip.y4m"
     write_video(source, clip, 25)
     other = tmp_path / f"other{ext}"
@@ -203,9 +199,7 @@ def test_rgb_i420_equals_cv2_on_real_frames(clip: np.ndarray) -> None:
         np.testing.assert_array_equal(u[i], ru)
         np.testing.assert_array_equal(v[i], rv)
         packed = np.concatenate((ry.ravel(), ru.ravel(), rv.ravel())).reshape(192, 160)
-        np.testing.assert_array_equal(
-            i420_to_rgb(y, u, v)[i], cv2.cvtColor(packed, cv2.COLOR_YUV2RGB_I420)
-        )
+        np.testing.assert_array_equal(i420_to_rgb(y, u, v)[i], cv2.cvtColor(packed, cv2.COLOR_YUV2RGB_I420))
 
 
 @settings(max_examples=25, deadline=None)
@@ -430,9 +424,7 @@ def test_output_dir_read_only(clip: np.ndarray, tmp_path: Path) -> None:
         locked.chmod(0o755)
 
 
-def test_failure_leaves_no_partial_output(
-    clip: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failure_leaves_no_partial_output(clip: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "out.yuv"
     target.write_bytes(b"previous content")
 

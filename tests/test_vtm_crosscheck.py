@@ -34,9 +34,20 @@ def test_vtm_sei_dump_equals_our_trace(model: str, decoder_app: str, shared_dir:
     frames = load_clip(TEST_CLIPS[0], data_dir=shared_dir / "data", max_frames=24).frames[::3]
     stream, _ = encode_video(frames, 25.0, model=model, key_period=4, decision="none")
     (tmp_path / "s.266").write_bytes(stream)
-    run = subprocess.run([decoder_app, "-b", str(tmp_path / "s.266"), "-o", str(tmp_path / "rec.yuv"),
-                          "--OutputDecodedSEIMessagesFilename", str(tmp_path / "sei.txt")],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            decoder_app,
+            "-b",
+            str(tmp_path / "s.266"),
+            "-o",
+            str(tmp_path / "rec.yuv"),
+            "--OutputDecodedSEIMessagesFilename",
+            str(tmp_path / "sei.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     ours = decode_stream(stream).sei.trace_text()
     assert (tmp_path / "sei.txt").read_text() == ours

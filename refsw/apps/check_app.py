@@ -36,30 +36,46 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gfv-check", description=__doc__.splitlines()[0])
     p.add_argument("stream", help="VVC Annex B byte stream (.266)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    p.add_argument("--variant", choices=("C", "B"), default="C",
-                   help="GFV syntax: C = VTM-23.12 and later (default), B = VTM-23.9..23.11")
-    p.add_argument("--mode", choices=("vtm", "spec"), default="vtm",
-                   help="reconstruction state: VTM decoder behaviour (default) or per-id as the semantics intend")
+    p.add_argument(
+        "--variant",
+        choices=("C", "B"),
+        default="C",
+        help="GFV syntax: C = VTM-23.12 and later (default), B = VTM-23.9..23.11",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("vtm", "spec"),
+        default="vtm",
+        help="reconstruction state: VTM decoder behaviour (default) or per-id as the semantics intend",
+    )
     p.add_argument("--trace", metavar="FILE", help="write the VTM-format SEI trace of the parsed messages to FILE")
     return p
 
 
 def _human(report: CheckReport, name: str, out: TextIO) -> None:
     """The listing and the findings, for people."""
-    print(f"{name}: {len(report.nal_units)} NAL units, {len(report.messages)} SEI messages "
-          f"(GFV variant {report.variant}, mode {report.mode})", file=out)
+    print(
+        f"{name}: {len(report.nal_units)} NAL units, {len(report.messages)} SEI messages "
+        f"(GFV variant {report.variant}, mode {report.mode})",
+        file=out,
+    )
     by_nal: dict[int, list] = {}
     for m in report.messages:
         by_nal.setdefault(m.nal_index, []).append(m)
     for n in report.nal_units:
         tid = "-" if n.nuh_temporal_id_plus1 is None else n.nuh_temporal_id_plus1 - 1
-        print(f"  NAL {n.index:4d} @{n.offset:8d}  {n.type_name:<15} layer {n.nuh_layer_id} tid {tid} "
-              f"{n.size:6d} bytes", file=out)
+        print(
+            f"  NAL {n.index:4d} @{n.offset:8d}  {n.type_name:<15} layer {n.nuh_layer_id} tid {tid} {n.size:6d} bytes",
+            file=out,
+        )
         for m in by_nal.get(n.index, []):
             fields = " ".join(f"{k} {v}" for k, v in m.fields.items())
             state = "" if m.parsed else "  (not parsed)"
-            print(f"      msg {m.index:4d}  payloadType {m.payload_type} ({m.name}) {m.payload_size} bytes "
-                  f"@NAL byte {m.payload_offset}  {fields}{state}", file=out)
+            print(
+                f"      msg {m.index:4d}  payloadType {m.payload_type} ({m.name}) {m.payload_size} bytes "
+                f"@NAL byte {m.payload_offset}  {fields}{state}",
+                file=out,
+            )
     for f in report.findings:
         print("  " + f.describe(), file=out)
     verdict = "conformant" if report.conformant else "NOT conformant"

@@ -55,7 +55,9 @@ def _run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     name = src.stem
     stream, decoded = out / f"{name}.266", out / f"{name}_decoded.mp4"
-    rc = encoder_app.main(["-i", str(src), "-b", str(stream), "-y", "--summary-json", str(out / f"{name}_summary.json")])
+    rc = encoder_app.main(
+        ["-i", str(src), "-b", str(stream), "-y", "--summary-json", str(out / f"{name}_summary.json")]
+    )
     if rc:
         return rc
     rc = decoder_app.main(["-b", str(stream), "-o", str(decoded), "--trace-sei", str(out / f"{name}.sei.txt"), "-y"])

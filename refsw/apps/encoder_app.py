@@ -32,28 +32,56 @@ def _qp(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gfv-encode``."""
     p = argparse.ArgumentParser(prog="gfv-encode", description=__doc__.splitlines()[0])
-    p.add_argument("-i", "--input", required=True,
-                   help="mp4/avi/mov/mkv, y4m, PNG directory or pattern, NAME_WxH_FPS_8bit_420.yuv or _444.rgb")
+    p.add_argument(
+        "-i",
+        "--input",
+        required=True,
+        help="mp4/avi/mov/mkv, y4m, PNG directory or pattern, NAME_WxH_FPS_8bit_420.yuv or _444.rgb",
+    )
     p.add_argument("-b", "--bitstream", required=True, help="output VVC byte stream (.266, Annex B)")
     d = EncoderConfig()
-    p.add_argument("-c", "--config", action="append", default=[],
-                   help="YAML encoder config (options of refsw.config.EncoderConfig; repeatable, later wins; "
-                        "e.g. cfg/encoder/gfvc_ctc.yaml)")
+    p.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        help="YAML encoder config (options of refsw.config.EncoderConfig; repeatable, later wins; "
+        "e.g. cfg/encoder/gfvc_ctc.yaml)",
+    )
     p.add_argument("-q", "--qp", type=_qp, help=f"key-picture QP, 0..63 (default {d.qp})")
     p.add_argument("-f", "--frames", type=int, help="number of pictures to code (0 = all, the default)")
     p.add_argument("--model", help=f"GFV model: kptps, fomm, cfte, cttr, fv2v (default {d.model})")
-    p.add_argument("--coordinate-precision-factor", type=int,
-                   help="gfv_coordinate_precision_factor_minus1 + 1, 1..31 (default: the model's)")
-    p.add_argument("--matrix-element-precision-factor", type=int,
-                   help="gfv_matrix_element_precision_factor_minus1 + 1, 1..31 (default: the model's)")
-    p.add_argument("--nnpfc-mode", type=int, choices=NNPFC_MODES,
-                   help=f"NNPFC nnpfc_mode_idc: 1 = generator URI, 0 = network in the payload (default {d.nnpfc_mode})")
-    p.add_argument("--decision", choices=DECISIONS, help=f"encoder choice of the sent parameters (default {d.decision})")
-    p.add_argument("--key-period", type=int,
-                   help=f"a key picture every N output pictures (the GFVC software's gop_size; 0 = picture 0 only; "
-                        f"default {d.key_period})")
-    p.add_argument("--deterministic", action="store_true", default=None,
-                   help="run the encoder's own synthesis on the generator's portable fp32 path (slower)")
+    p.add_argument(
+        "--coordinate-precision-factor",
+        type=int,
+        help="gfv_coordinate_precision_factor_minus1 + 1, 1..31 (default: the model's)",
+    )
+    p.add_argument(
+        "--matrix-element-precision-factor",
+        type=int,
+        help="gfv_matrix_element_precision_factor_minus1 + 1, 1..31 (default: the model's)",
+    )
+    p.add_argument(
+        "--nnpfc-mode",
+        type=int,
+        choices=NNPFC_MODES,
+        help=f"NNPFC nnpfc_mode_idc: 1 = generator URI, 0 = network in the payload (default {d.nnpfc_mode})",
+    )
+    p.add_argument(
+        "--decision", choices=DECISIONS, help=f"encoder choice of the sent parameters (default {d.decision})"
+    )
+    p.add_argument(
+        "--key-period",
+        type=int,
+        help=f"a key picture every N output pictures (the GFVC software's gop_size; 0 = picture 0 only; "
+        f"default {d.key_period})",
+    )
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="run the encoder's own synthesis on the generator's portable fp32 path (slower)",
+    )
     p.add_argument("--size", type=int, choices=SIZES, help=f"CTC picture size for cropped input (default {d.size})")
     p.add_argument("--force-crop", action="store_true", help="crop and resize even CTC-format input")
     p.add_argument("--no-crop", action="store_true", help="code the input as it is (no face crop)")
@@ -69,18 +97,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 bad input or failure, 2 bad usage)."""
     args = build_parser().parse_args(argv)
     from refsw.codecs import CodecError
-    from refsw.models import ModelError
     from refsw.media.video_io import InputError, OutputError
+    from refsw.models import ModelError
 
-    return run_app("gfv-encode", lambda: _run(args),
-                   (UsageError, ConfigError, InputError, OutputError, CodecError, ModelError, OSError))
+    return run_app(
+        "gfv-encode",
+        lambda: _run(args),
+        (UsageError, ConfigError, InputError, OutputError, CodecError, ModelError, OSError),
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     from refsw.encoder import encode_video
     from refsw.media.face_crop import prepare_ctc
-    from refsw.models import get_model
     from refsw.media.video_io import read_video
+    from refsw.models import get_model
 
     cfg = load_encoder_config(args.config, {key: getattr(args, key, None) for key in EncoderConfig.keys()})
     get_model(cfg.model)
@@ -88,22 +119,38 @@ def _run(args: argparse.Namespace) -> int:
     if args.summary_json:
         check_output_path(args.summary_json, args.overwrite)
     print("gfv-encode configuration: " + json.dumps(cfg.as_dict(), sort_keys=True), file=sys.stderr)
-    video = read_video(args.input, max_frames=cfg.frames or None, width=args.width, height=args.height,
-                       fps=args.fps)
+    video = read_video(args.input, max_frames=cfg.frames or None, width=args.width, height=args.height, fps=args.fps)
     frames = video.frames
     if not args.no_crop:
         frames, window = prepare_ctc(video.frames, size=cfg.size, force=args.force_crop)
         if window is not None:
             h, w = video.frames.shape[1:3]
-            print(f"gfv-encode: input {w}x{h} is not in the CTC format: face-centred "
-                  f"crop x0={window.x0} y0={window.y0} size={window.size} resized to {cfg.size}x{cfg.size}",
-                  file=sys.stderr)
+            print(
+                f"gfv-encode: input {w}x{h} is not in the CTC format: face-centred "
+                f"crop x0={window.x0} y0={window.y0} size={window.size} resized to {cfg.size}x{cfg.size}",
+                file=sys.stderr,
+            )
     stream, summary = encode_video(frames, video.fps, cfg)
     write_atomic(out, stream)
     print(summary.text())
     if args.summary_json:
-        data = {k: getattr(summary, k) for k in ("frames", "fps", "width", "height", "qp", "model", "bits_key",
-                                                   "bits_gfv", "bits_other", "total_bits", "kbps", "encode_fps")}
+        data = {
+            k: getattr(summary, k)
+            for k in (
+                "frames",
+                "fps",
+                "width",
+                "height",
+                "qp",
+                "model",
+                "bits_key",
+                "bits_gfv",
+                "bits_other",
+                "total_bits",
+                "kbps",
+                "encode_fps",
+            )
+        }
         write_atomic(check_output_path(args.summary_json, True), json.dumps(data, indent=2) + "\n")
     return 0
 

@@ -107,9 +107,7 @@ class CodecBackend(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def encode(
-        self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True
-    ) -> EncodeResult:
+    def encode(self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True) -> EncodeResult:
         """Encode RGB pictures.
 
         Args:
@@ -156,9 +154,7 @@ def register_backend(cls: _B) -> _B:
     if not isinstance(name, str) or not name:
         raise BackendRegistryError(f"{cls.__qualname__} has no backend name")
     if name in _REGISTRY:
-        raise BackendRegistryError(
-            f"codec backend {name!r} already registered by {_REGISTRY[name].__qualname__}"
-        )
+        raise BackendRegistryError(f"codec backend {name!r} already registered by {_REGISTRY[name].__qualname__}")
     _REGISTRY[name] = cls
     logger.debug("registered codec backend %s (%s)", name, cls.__qualname__)
     return cls

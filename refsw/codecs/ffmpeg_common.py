@@ -167,9 +167,7 @@ def check_picture_size(width: int, height: int, min_side: int, encoder: str) -> 
     if width % 2 or height % 2:
         raise CodecInputError(f"{encoder}: 4:2:0 needs an even picture size, got {width}x{height}")
     if width < min_side or height < min_side:
-        raise CodecInputError(
-            f"{encoder}: picture {width}x{height} is smaller than {min_side}x{min_side}"
-        )
+        raise CodecInputError(f"{encoder}: picture {width}x{height} is smaller than {min_side}x{min_side}")
 
 
 # --------------------------------------------------------------------------- decoding
@@ -188,9 +186,7 @@ def _stack_planes(pictures: list[Planes], what: str) -> Planes:
 def _frame_planes(frame: av.VideoFrame, what: str) -> Planes:
     """Copy the three planes of an 8-bit 4:2:0 PyAV frame (line padding removed)."""
     if frame.format.name != "yuv420p":
-        raise CodecError(
-            f"{what}: decoded format {frame.format.name}, only 8-bit 4:2:0 (yuv420p) is supported"
-        )
+        raise CodecError(f"{what}: decoded format {frame.format.name}, only 8-bit 4:2:0 (yuv420p) is supported")
     planes = []
     for plane in frame.planes:
         rows = np.frombuffer(memoryview(plane), np.uint8)[: plane.height * plane.line_size]
@@ -228,9 +224,7 @@ def decode_with_pyav(bitstream: bytes, codec: str) -> tuple[Planes, str]:
     return planes, log
 
 
-def decode_with_ffmpeg(
-    bitstream: bytes, demuxer: str, ffmpeg: str, timeout_s: float
-) -> tuple[Planes, str]:
+def decode_with_ffmpeg(bitstream: bytes, demuxer: str, ffmpeg: str, timeout_s: float) -> tuple[Planes, str]:
     """Decode an Annex-B elementary stream with the FFmpeg binary (Y4M on stdout).
 
     Args:
@@ -254,9 +248,7 @@ def decode_with_ffmpeg(
     ]
     # fmt: on
     try:
-        proc = subprocess.run(
-            cmd, input=bytes(bitstream), capture_output=True, timeout=timeout_s, check=False
-        )
+        proc = subprocess.run(cmd, input=bytes(bitstream), capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
         raise CodecError(f"{what}: timed out after {timeout_s:g} s") from exc
     log = proc.stderr.decode("utf-8", "replace")
@@ -279,11 +271,7 @@ def _parse_y4m(data: bytes, what: str) -> list[Planes]:
     pictures, pos = [], end + 1
     while pos < len(data):
         header_end = data.find(b"\n", pos)
-        if (
-            not data.startswith(b"FRAME", pos)
-            or header_end < 0
-            or header_end + 1 + luma + 2 * chroma > len(data)
-        ):
+        if not data.startswith(b"FRAME", pos) or header_end < 0 or header_end + 1 + luma + 2 * chroma > len(data):
             raise CodecError(f"{what}: truncated Y4M output")
         start = header_end + 1
         buf = np.frombuffer(data, np.uint8, luma + 2 * chroma, start)
@@ -343,9 +331,7 @@ class FFmpegBackend(CodecBackend):
             CodecInputError: unknown ``preset`` or ``decoder``.
         """
         if preset not in self.presets:
-            raise CodecInputError(
-                f"{self.encoder}: unknown preset {preset!r}; use one of {self.presets}"
-            )
+            raise CodecInputError(f"{self.encoder}: unknown preset {preset!r}; use one of {self.presets}")
         if decoder not in ("ffmpeg", "pyav"):
             raise CodecInputError(f"decoder must be 'ffmpeg' or 'pyav', got {decoder!r}")
         self.ffmpeg = resolve_ffmpeg(ffmpeg, error=CodecError)
@@ -358,10 +344,7 @@ class FFmpegBackend(CodecBackend):
         self.timeout_s = timeout_s
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(preset={self.preset!r}, decoder={self.decoder!r},"
-            f" ffmpeg={self.ffmpeg!r})"
-        )
+        return f"{type(self).__name__}(preset={self.preset!r}, decoder={self.decoder!r}, ffmpeg={self.ffmpeg!r})"
 
     @abstractmethod
     def _encoder_args(self, qp: int, low_delay: bool) -> list[str]:
@@ -378,9 +361,7 @@ class FFmpegBackend(CodecBackend):
         """Extra explanation appended to an encoder failure message."""
         return ""
 
-    def encode(
-        self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True
-    ) -> EncodeResult:
+    def encode(self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True) -> EncodeResult:
         """Encode RGB pictures (see :meth:`CodecBackend.encode`).
 
         The pictures are converted with :func:`refsw.media.colour.rgb_to_i420` (OpenCV
@@ -433,9 +414,7 @@ class FFmpegBackend(CodecBackend):
             ctx = av.CodecContext.create(self.stream_format, "r")
             return len(ctx.parse(bitstream) + ctx.parse(None))
         except (av.FFmpegError, ValueError) as exc:
-            raise CodecError(
-                f"{self.stream_format} parser rejects the encoder output: {exc}"
-            ) from exc
+            raise CodecError(f"{self.stream_format} parser rejects the encoder output: {exc}") from exc
 
     def decode_yuv(self, bitstream: bytes) -> Planes:
         """Decode to the 8-bit 4:2:0 planes, for bit-exact comparisons.
@@ -466,9 +445,7 @@ class FFmpegBackend(CodecBackend):
         if not isinstance(bitstream, (bytes, bytearray, memoryview)):
             raise CodecInputError(f"bitstream must be bytes, got {type(bitstream).__name__}")
         if not bytes(bitstream[:4]).startswith(ANNEXB_START_CODES):
-            raise CodecError(
-                f"{self.stream_format} decode: input does not start with an Annex-B start code"
-            )
+            raise CodecError(f"{self.stream_format} decode: input does not start with an Annex-B start code")
         if self.decoder == "pyav":
             return decode_with_pyav(bytes(bitstream), self.stream_format)
         return decode_with_ffmpeg(bytes(bitstream), self.stream_format, self.ffmpeg, self.timeout_s)

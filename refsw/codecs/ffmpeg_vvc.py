@@ -114,9 +114,7 @@ class VvencFFmpegBackend(FFmpegBackend):
             CodecError: FFmpeg missing or built without libvvenc (or PyAV without ``vvc``).
             CodecInputError: unknown preset or decoder, or a non-positive ``threads``.
         """
-        if threads is not None and (
-            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-        ):
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise CodecInputError(f"libvvenc: threads must be a positive integer, got {threads!r}")
         super().__init__(preset=preset, ffmpeg=ffmpeg, decoder=decoder, timeout_s=timeout_s)
         self.threads = threads

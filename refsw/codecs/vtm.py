@@ -82,8 +82,7 @@ def _executable(path: str | os.PathLike[str] | None, env: str, what: str, arg: s
     value = os.fspath(path) if path is not None else os.environ.get(env, "")
     if not value:
         raise CodecError(
-            f"VTM backend: no {what} configured; pass {arg}=PATH or set ${env} "
-            f"(VTM is not bundled with this software)"
+            f"VTM backend: no {what} configured; pass {arg}=PATH or set ${env} (VTM is not bundled with this software)"
         )
     found = shutil.which(value)
     if found is None:
@@ -137,14 +136,11 @@ class VtmBackend(CodecBackend):
         self.encoder = _executable(encoder, ENV_ENCODER, "EncoderApp", "encoder")
         self.decoder = _executable(decoder, ENV_DECODER, "DecoderApp", "decoder")
         cfg_value = os.fspath(cfg_dir) if cfg_dir is not None else os.environ.get(ENV_CFG_DIR, "")
-        self.cfg_dir = (
-            Path(cfg_value) if cfg_value else Path(self.encoder).resolve().parent.parent / "cfg"
-        )
+        self.cfg_dir = Path(cfg_value) if cfg_value else Path(self.encoder).resolve().parent.parent / "cfg"
         for name in (LOW_DELAY_CFG, RANDOM_ACCESS_CFG):
             if not (self.cfg_dir / name).is_file():
                 raise CodecError(
-                    f"VTM backend: {name} not found in {self.cfg_dir}; pass cfg_dir=VTM/cfg "
-                    f"or set ${ENV_CFG_DIR}"
+                    f"VTM backend: {name} not found in {self.cfg_dir}; pass cfg_dir=VTM/cfg or set ${ENV_CFG_DIR}"
                 )
         self.extra_cfg = tuple(Path(p) for p in extra_cfg)
         for path in self.extra_cfg:
@@ -156,18 +152,13 @@ class VtmBackend(CodecBackend):
         self.timeout_s = timeout_s
 
     def __repr__(self) -> str:
-        return (
-            f"VtmBackend(encoder={self.encoder!r}, decoder={self.decoder!r},"
-            f" cfg_dir={str(self.cfg_dir)!r})"
-        )
+        return f"VtmBackend(encoder={self.encoder!r}, decoder={self.decoder!r}, cfg_dir={str(self.cfg_dir)!r})"
 
     def _keep_log(self, stem: str, log: str) -> None:
         if self.log_dir is not None:
             (self.log_dir / f"{stem}.log").write_text(log)
 
-    def encode(
-        self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True
-    ) -> EncodeResult:
+    def encode(self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True) -> EncodeResult:
         """Encode RGB pictures with ``EncoderApp`` (see :meth:`CodecBackend.encode`).
 
         ``low_delay`` selects ``encoder_lowdelay_vtm.cfg`` (else ``encoder_randomaccess_vtm.cfg``).

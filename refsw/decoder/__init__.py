@@ -4,5 +4,4 @@ through the model registry, synthesis of every output picture."""
 from .decoder import DecodedVideo, PictureLog, decode_stream, segment_key_indices
 from .errors import StreamError, UnknownGeneratorError
 
-__all__ = ["DecodedVideo", "PictureLog", "StreamError", "UnknownGeneratorError", "decode_stream",
-           "segment_key_indices"]
+__all__ = ["DecodedVideo", "PictureLog", "StreamError", "UnknownGeneratorError", "decode_stream", "segment_key_indices"]

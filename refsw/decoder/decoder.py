@@ -22,7 +22,7 @@ from sei.registry import PayloadType
 from sei.sei_message import SEIMessage
 from sei.stream import StreamSEI, read_stream_sei
 
-from .errors import StreamError, UnknownGeneratorError
+from .errors import StreamError
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
 
 
@@ -81,14 +81,24 @@ def stream_fps(sei: StreamSEI) -> float:
     for m in sei.of_type(PayloadType.SOURCE_PICTURE_TIMING_INFO):
         v = m.values
         assert v is not None  # of_type() returns parsed messages only
-        if not v.get("spti_cancel_flag") and not v.get("spti_source_timing_equals_output_timing_flag") and \
-                v.get("spti_num_units_in_elemental_interval"):
+        if (
+            not v.get("spti_cancel_flag")
+            and not v.get("spti_source_timing_equals_output_timing_flag")
+            and v.get("spti_num_units_in_elemental_interval")
+        ):
             return v["spti_time_scale"] / v["spti_num_units_in_elemental_interval"]
     return 25.0
 
 
-def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backend: str = "vvenc",
-                  key_pictures_only: bool = False, deterministic: bool = False) -> DecodedVideo:
+def decode_stream(
+    stream: bytes,
+    *,
+    mode: str = "vtm",
+    variant: str = "C",
+    backend: str = "vvenc",
+    key_pictures_only: bool = False,
+    deterministic: bool = False,
+) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
     The generator is chosen from the stream alone: the base GFV message's ``gfv_uri`` names it;
@@ -129,8 +139,10 @@ def decode_stream(stream: bytes, *, mode: str = "vtm", variant: str = "C", backe
             if msgs and not key_pictures_only:
                 raise unknown_generator(uri)
             if msgs:
-                note = (f"no available generator matches the stream's representation (gfv_uri {uri!r}, "
-                        f"{len(msgs)} GFV messages); writing the key picture only")
+                note = (
+                    f"no available generator matches the stream's representation (gfv_uri {uri!r}, "
+                    f"{len(msgs)} GFV messages); writing the key picture only"
+                )
                 notes += [note] if note not in notes else []
             pics.append(PictureLog(len(out), "key", k))
             out.append(key_picture)
@@ -179,8 +191,15 @@ def _gfv_messages_per_key_picture(sei: StreamSEI, num_keys: int) -> dict[int, li
     return per_key
 
 
-def _synthesise_segment(resolved: ResolvedGenerator, key_picture: np.ndarray, k: int, base: SEIMessage,
-                        msgs: list[SEIMessage], out: list[np.ndarray], pics: list[PictureLog]) -> None:
+def _synthesise_segment(
+    resolved: ResolvedGenerator,
+    key_picture: np.ndarray,
+    k: int,
+    base: SEIMessage,
+    msgs: list[SEIMessage],
+    out: list[np.ndarray],
+    pics: list[PictureLog],
+) -> None:
     """Appends the output pictures of key picture ``k``'s segment (one per GFV message, in
     ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``.
 
@@ -194,8 +213,17 @@ def _synthesise_segment(resolved: ResolvedGenerator, key_picture: np.ndarray, k:
         previous = None
         for m in sorted(msgs, key=lambda m: cast(dict, m.values)["gfv_cnt"]):  # parsed messages only
             v = cast(dict, m.values)
-            pics.append(PictureLog(len(out), "key" if v["BasePic"] else "generated", k, v["gfv_id"], v["gfv_cnt"],
-                                   8 * m.payload_size, v["gfv_low_confidence_face_parameter_flag"]))
+            pics.append(
+                PictureLog(
+                    len(out),
+                    "key" if v["BasePic"] else "generated",
+                    k,
+                    v["gfv_id"],
+                    v["gfv_cnt"],
+                    8 * m.payload_size,
+                    v["gfv_low_confidence_face_parameter_flag"],
+                )
+            )
             if v["BasePic"]:
                 out.append(key_picture)
                 continue

@@ -72,8 +72,11 @@ class GeneratorResolver:
                 spec = resolve_uri(uri, self.networks)
             except CheckpointError as err:
                 raise StreamError(f"the NNPFC message carries a network this decoder cannot load: {err}") from None
-            self._resolved[uri] = None if spec is None else ResolvedGenerator(
-                spec, spec.make_layout(), spec.make_generator(deterministic=self.deterministic))
+            self._resolved[uri] = (
+                None
+                if spec is None
+                else ResolvedGenerator(spec, spec.make_layout(), spec.make_generator(deterministic=self.deterministic))
+            )
         return self._resolved[uri]
 
 

@@ -21,19 +21,29 @@ from typing import cast
 
 import numpy as np
 
-from refsw.metrics.ssim import luma as _luma, ssim_luma
+from refsw.metrics.ssim import luma as _luma
+from refsw.metrics.ssim import ssim_luma
 
 log = logging.getLogger(__name__)
 
 #: Default candidate alphas (fractions of the tracked motion).
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
-def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: float = 25.0,
-                     alphas: Sequence[float] = ALPHAS, margin: float = 0.001, step: float = 0.0,
-                     use_vmaf: bool = False,
-                     vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None,
-                     snap: Callable[[np.ndarray], np.ndarray] | None = None,
-                     uses_previous: bool = False) -> np.ndarray:
+
+def choose_keypoints(
+    frames: np.ndarray,
+    kps: np.ndarray,
+    generator,
+    *,
+    fps: float = 25.0,
+    alphas: Sequence[float] = ALPHAS,
+    margin: float = 0.001,
+    step: float = 0.0,
+    use_vmaf: bool = False,
+    vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None,
+    snap: Callable[[np.ndarray], np.ndarray] | None = None,
+    uses_previous: bool = False,
+) -> np.ndarray:
     """Per-picture keypoints chosen by synthesis.
 
     Args:
@@ -109,10 +119,18 @@ def choose_keypoints(frames: np.ndarray, kps: np.ndarray, generator, *, fps: flo
     return out
 
 
-def _decide_sequentially(frames: np.ndarray, cands: np.ndarray, generator, frozen: np.ndarray,
-                         key_ssim: np.ndarray, frozen_vmaf: np.ndarray | None, margin: float,
-                         vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None, fps: float,
-                         passes: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def _decide_sequentially(
+    frames: np.ndarray,
+    cands: np.ndarray,
+    generator,
+    frozen: np.ndarray,
+    key_ssim: np.ndarray,
+    frozen_vmaf: np.ndarray | None,
+    margin: float,
+    vmaf: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None,
+    fps: float,
+    passes: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
     """Choice for a generator whose pictures depend on the previous picture's parameters (CTTR).
 
     Pictures are decided in output order, each candidate rendered after the parameters actually

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from refsw.codecs import create_backend
+from refsw.config import ConfigError, EncoderConfig
 from refsw.models import Ability, Analyser, Generator, get_model
 from refsw.models.gfv_mapping import LayoutMapping
 from sei.carriage import AccessUnitSEI, count_bits, insert_sei
@@ -26,8 +27,6 @@ from sei.sei_message import write_payload
 
 from .decision import choose_keypoints
 from .gfv_sei import gfv_messages
-from refsw.config import ConfigError, EncoderConfig
-
 from .sei_encoder import nnpfa_values, nnpfc_values, spti_values
 
 
@@ -76,17 +75,26 @@ class EncodeSummary:
     def text(self) -> str:
         """Human-readable summary (several lines)."""
         per = self.fps / self.frames / 1000.0
-        return (f"frames: {self.frames} ({self.width}x{self.height}, {self.fps:g} fps), model {self.model}, key QP {self.qp}\n"
-                f"key picture NAL units: {self.bits_key:8d} bits ({self.bits_key * per:7.3f} kbit/s)\n"
-                f"GFV SEI NAL units:     {self.bits_gfv:8d} bits ({self.bits_gfv * per:7.3f} kbit/s, "
-                f"{self.bits_gfv / self.frames:.1f} bits/picture)\n"
-                f"other NAL units:       {self.bits_other:8d} bits ({self.bits_other * per:7.3f} kbit/s)\n"
-                f"total:                 {self.total_bits:8d} bits ({self.kbps:7.3f} kbit/s)\n"
-                f"encode speed: {self.encode_fps:.1f} frames/s")
+        return (
+            f"frames: {self.frames} ({self.width}x{self.height}, {self.fps:g} fps), "
+            f"model {self.model}, key QP {self.qp}\n"
+            f"key picture NAL units: {self.bits_key:8d} bits ({self.bits_key * per:7.3f} kbit/s)\n"
+            f"GFV SEI NAL units:     {self.bits_gfv:8d} bits ({self.bits_gfv * per:7.3f} kbit/s, "
+            f"{self.bits_gfv / self.frames:.1f} bits/picture)\n"
+            f"other NAL units:       {self.bits_other:8d} bits ({self.bits_other * per:7.3f} kbit/s)\n"
+            f"total:                 {self.total_bits:8d} bits ({self.kbps:7.3f} kbit/s)\n"
+            f"encode speed: {self.encode_fps:.1f} frames/s"
+        )
 
 
-def encode_video(frames: np.ndarray, fps: float, config: EncoderConfig | None = None, *,
-                 analyse_decoded_key: bool | None = None, **options: Any) -> tuple[bytes, EncodeSummary]:
+def encode_video(
+    frames: np.ndarray,
+    fps: float,
+    config: EncoderConfig | None = None,
+    *,
+    analyse_decoded_key: bool | None = None,
+    **options: Any,
+) -> tuple[bytes, EncodeSummary]:
     """Encodes a face video into one VVC byte stream with GFV SEI messages.
 
     Args:
@@ -132,27 +140,52 @@ def encode_video(frames: np.ndarray, fps: float, config: EncoderConfig | None = 
     if analyse_decoded_key is None:
         analyse_decoded_key = spec.analyse_decoded_key
     ctx = DecodingContext()
-    prefix = [(PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
-              (PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
-               nnpfc_values(spec.uri_tag, spec.uri, cfg.nnpfc_mode, spec.network if cfg.nnpfc_mode == 0 else None)),
-              (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values())]
+    prefix = [
+        (PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
+        (
+            PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
+            nnpfc_values(spec.uri_tag, spec.uri, cfg.nnpfc_mode, spec.network if cfg.nnpfc_mode == 0 else None),
+        ),
+        (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values()),
+    ]
     generator = spec.make_generator(deterministic=cfg.deterministic) if decision != "none" else None  # per segment
     per_au: dict[int, AccessUnitSEI] = {}
     for k, (start, decoded_key) in enumerate(zip(starts, decoded_keys)):
-        segment = frames[start:start + key_period] if key_period else frames
-        payloads = _segment_payloads(segment, decoded_key, analyser, generator, layout, decision,
-                                     analyse_decoded_key, Ability.PREVIOUS_PICTURE in spec.abilities, fps, ctx)
-        per_au[k] = AccessUnitSEI(prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
-                                  suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads])
+        segment = frames[start : start + key_period] if key_period else frames
+        payloads = _segment_payloads(
+            segment,
+            decoded_key,
+            analyser,
+            generator,
+            layout,
+            decision,
+            analyse_decoded_key,
+            Ability.PREVIOUS_PICTURE in spec.abilities,
+            fps,
+            ctx,
+        )
+        per_au[k] = AccessUnitSEI(
+            prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
+            suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads],
+        )
     stream = insert_sei(key.bitstream, per_au)
     bits = count_bits(stream)
     h, w = frames.shape[1:3]
     return stream, EncodeSummary(len(frames), fps, w, h, qp, cfg.model, *bits, time.perf_counter() - t0)
 
 
-def _segment_payloads(frames: np.ndarray, decoded_key: np.ndarray, analyser: Analyser, generator: Generator | None,
-                      layout: LayoutMapping, decision: str, analyse_decoded_key: bool, uses_previous: bool,
-                      fps: float, ctx: DecodingContext) -> list[tuple[bytes, dict]]:
+def _segment_payloads(
+    frames: np.ndarray,
+    decoded_key: np.ndarray,
+    analyser: Analyser,
+    generator: Generator | None,
+    layout: LayoutMapping,
+    decision: str,
+    analyse_decoded_key: bool,
+    uses_previous: bool,
+    fps: float,
+    ctx: DecodingContext,
+) -> list[tuple[bytes, dict]]:
     """GFV payloads (base message first) of one key-picture segment: ``frames`` ``(N, H, W, 3)``
     uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)`` by
     ``generator`` (``None`` with ``decision`` ``"none"``)."""
@@ -161,8 +194,13 @@ def _segment_payloads(frames: np.ndarray, decoded_key: np.ndarray, analyser: Ana
     params = layout.snap(params)  # on the GFV grids: no drift, exact identity
     if generator is not None and len(frames) > 1:
         generator.set_key_picture(decoded_key, params[0])
-        params = choose_keypoints(frames, params, generator, fps=fps, snap=layout.snap,
-                                  use_vmaf=decision == "ssim+vmaf", uses_previous=uses_previous)
+        params = choose_keypoints(
+            frames,
+            params,
+            generator,
+            fps=fps,
+            snap=layout.snap,
+            use_vmaf=decision == "ssim+vmaf",
+            uses_previous=uses_previous,
+        )
     return gfv_messages(layout, params, ~found, ctx)
-
-

@@ -22,8 +22,9 @@ from sei.sei_message import write_payload
 from .quantise import quantise_coordinates, quantise_matrices
 
 
-def gfv_messages(mapping: LayoutMapping, params: np.ndarray, low_confidence: np.ndarray, ctx: DecodingContext,
-                 gfv_id: int = 0) -> list[tuple[bytes, dict]]:
+def gfv_messages(
+    mapping: LayoutMapping, params: np.ndarray, low_confidence: np.ndarray, ctx: DecodingContext, gfv_id: int = 0
+) -> list[tuple[bytes, dict]]:
     """GFV payloads of one key-picture segment.
 
     The base message (``gfv_cnt`` 0) describes everything (precision factors, number of
@@ -53,20 +54,33 @@ def gfv_messages(mapping: LayoutMapping, params: np.ndarray, low_confidence: np.
     out = []
     for cnt, p in enumerate(params):
         base = cnt == 0
-        v: dict[str, Any] = {"gfv_id": gfv_id, "gfv_cnt": cnt, "gfv_low_confidence_face_parameter_flag":
-                             int(low_confidence[cnt]), "gfv_coordinate_present_flag": int(lay.num_kps > 0),
-                             "gfv_matrix_present_flag": int(bool(lay.matrices))}
+        v: dict[str, Any] = {
+            "gfv_id": gfv_id,
+            "gfv_cnt": cnt,
+            "gfv_low_confidence_face_parameter_flag": int(low_confidence[cnt]),
+            "gfv_coordinate_present_flag": int(lay.num_kps > 0),
+            "gfv_matrix_present_flag": int(bool(lay.matrices)),
+        }
         if base:
-            v.update(gfv_base_picture_flag=1, gfv_nn_present_flag=1, gfv_nn_mode_idc=1,
-                     gfv_uri_tag=mapping.uri_tag, gfv_uri=mapping.uri, gfv_chroma_key_info_present_flag=0)
+            v.update(
+                gfv_base_picture_flag=1,
+                gfv_nn_present_flag=1,
+                gfv_nn_mode_idc=1,
+                gfv_uri_tag=mapping.uri_tag,
+                gfv_uri=mapping.uri,
+                gfv_chroma_key_info_present_flag=0,
+            )
         if lay.num_kps:
             v["gfv_kps_pred_flag"] = int(lay.kps_pred)
             if base or not lay.kps_pred:
-                v.update(gfv_coordinate_precision_factor_minus1=lay.coordinate_precision_factor - 1,
-                         gfv_num_kps_minus1=lay.num_kps - 1, gfv_coordinate_z_present_flag=int(lay.z))
+                v.update(
+                    gfv_coordinate_precision_factor_minus1=lay.coordinate_precision_factor - 1,
+                    gfv_num_kps_minus1=lay.num_kps - 1,
+                    gfv_coordinate_z_present_flag=int(lay.z),
+                )
                 if lay.z:
                     v["gfv_coordinate_z_max_value_minus1"] = 0
-            kp = p[lay.coord_start:lay.coord_start + lay.num_kps * axes].reshape(lay.num_kps, axes)
+            kp = p[lay.coord_start : lay.coord_start + lay.num_kps * axes].reshape(lay.num_kps, axes)
             kp = np.clip(kp, -1.0, 1.0)
             quantise_coordinates(v, [kp[:, a].tolist() for a in range(axes)], state, rounding="nearest")
         if lay.matrices:
@@ -74,9 +88,11 @@ def gfv_messages(mapping: LayoutMapping, params: np.ndarray, low_confidence: np.
             if not base:
                 v["gfv_matrix_pred_flag"] = pred
             if not pred:
-                v.update(gfv_matrix_element_precision_factor_minus1=lay.matrix_element_precision_factor - 1,
-                         gfv_num_matrix_types_minus1=len(lay.matrices) - 1,
-                         gfv_matrix_type_idx={i: m.type_idx for i, m in enumerate(lay.matrices)})
+                v.update(
+                    gfv_matrix_element_precision_factor_minus1=lay.matrix_element_precision_factor - 1,
+                    gfv_num_matrix_types_minus1=len(lay.matrices) - 1,
+                    gfv_matrix_type_idx={i: m.type_idx for i, m in enumerate(lay.matrices)},
+                )
                 eq, w, h, nm = {}, {}, {}, {}
                 for i, m in enumerate(lay.matrices):
                     if m.type_idx <= 1:
@@ -85,10 +101,15 @@ def gfv_messages(mapping: LayoutMapping, params: np.ndarray, low_confidence: np.
                         if m.type_idx >= 7:
                             nm[i] = m.num - 1
                         w[i], h[i] = m.width - 1, m.height - 1
-                v.update(gfv_num_matrices_equal_to_num_kps_flag=eq, gfv_num_matrices_info={},
-                         gfv_num_matrices_minus1=nm, gfv_matrix_width_minus1=w, gfv_matrix_height_minus1=h,
-                         gfv_matrix_3d_space_flag={})
-            elems = np.concatenate([p[m.start:m.start + m.size] for m in lay.matrices])
+                v.update(
+                    gfv_num_matrices_equal_to_num_kps_flag=eq,
+                    gfv_num_matrices_info={},
+                    gfv_num_matrices_minus1=nm,
+                    gfv_matrix_width_minus1=w,
+                    gfv_matrix_height_minus1=h,
+                    gfv_matrix_3d_space_flag={},
+                )
+            elems = np.concatenate([p[m.start : m.start + m.size] for m in lay.matrices])
             quantise_matrices(v, elems.tolist(), lay.matrix_element_precision_factor, state, num_kps=lay.num_kps)
         out.append(write_payload(PayloadType.GENERATIVE_FACE_VIDEO, v, ctx))
     return out

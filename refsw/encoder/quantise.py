@@ -45,8 +45,7 @@ def vtm_element(d: float, scale: int, clip: bool, carry: bool) -> tuple[int, int
 
 
 # --------------------------------------------------------------------------- GFV
-def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVState,
-                         rounding: str = "vtm") -> None:
+def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVState, rounding: str = "vtm") -> None:
     """Fills the coordinate syntax elements of ``v`` from absolute normalised coordinates, the
     reference of a predicted value being the writer's reconstruction.
 
@@ -101,8 +100,9 @@ def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVS
         state.prev_xyz[a] = list(rec)
 
 
-def quantise_matrices(v: dict, elements: Sequence[float], prec: int, state: GFVState, mode: str = "vtm",
-                      num_kps: int = 0) -> None:
+def quantise_matrices(
+    v: dict, elements: Sequence[float], prec: int, state: GFVState, mode: str = "vtm", num_kps: int = 0
+) -> None:
     """Fills the matrix element syntax of ``v`` from absolute elements (flattened in syntax
     order: type, matrix, row, column) with VTM's writer quantisation
     (``docs/gfv_sei.md#gfv-writer-quantisation``).
@@ -188,8 +188,9 @@ def quantise_gfve_matrices(v: dict, matrices: Sequence[Sequence[Sequence[float]]
         state.base_matrix = rec
 
 
-def quantise_pupils(v: dict, left: Sequence[float] | None, right: Sequence[float] | None, prec: int,
-                    state: GFVEState) -> None:
+def quantise_pupils(
+    v: dict, left: Sequence[float] | None, right: Sequence[float] | None, prec: int, state: GFVEState
+) -> None:
     """Fills the pupil syntax of ``v`` from absolute pupil coordinates ``(x, y)`` with VTM's
     writer quantisation (``SEIWriter::xWriteSEIPupilCoordinate``,
     ``docs/gfv_sei.md#gfve-writer-quantisation``): ``a = (int)(|c - Ref| * 2^Pp + 0.5)``, sign

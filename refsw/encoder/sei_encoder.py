@@ -13,11 +13,18 @@ from typing import Any
 def spti_values(fps: float) -> dict[str, Any]:
     """SPTI syntax values giving the picture rate: one elemental interval = one picture."""
     rate = Fraction(fps).limit_denominator(1001)
-    return {"spti_cancel_flag": 0, "spti_persistence_flag": 1, "spti_source_timing_equals_output_timing_flag": 0,
-            "spti_source_type_present_flag": 0, "spti_time_scale": rate.numerator * 1000,
-            "spti_num_units_in_elemental_interval": rate.denominator * 1000, "spti_direction_flag": 0,
-            "spti_max_sublayers_minus1": 0, "spti_sublayer_interval_scale_factor": [1],
-            "spti_sublayer_synthesized_picture_flag": [0]}
+    return {
+        "spti_cancel_flag": 0,
+        "spti_persistence_flag": 1,
+        "spti_source_timing_equals_output_timing_flag": 0,
+        "spti_source_type_present_flag": 0,
+        "spti_time_scale": rate.numerator * 1000,
+        "spti_num_units_in_elemental_interval": rate.denominator * 1000,
+        "spti_direction_flag": 0,
+        "spti_max_sublayers_minus1": 0,
+        "spti_sublayer_interval_scale_factor": [1],
+        "spti_sublayer_synthesized_picture_flag": [0],
+    }
 
 
 #: ``nnpfc_id`` of the NNPFC message that identifies the generator (0..255: not reserved).
@@ -46,9 +53,15 @@ def nnpfc_values(uri_tag: str, uri: str, mode_idc: int = 1, network: bytes | Non
 
 def nnpfa_values() -> dict[str, Any]:
     """NNPFA syntax values activating :data:`NNPFC_ID` for the whole coded layer video sequence."""
-    return {"nnpfa_target_id": NNPFC_ID, "nnpfa_cancel_flag": 0, "nnpfa_persistence_flag": 1,
-            "nnpfa_target_base_flag": 1, "nnpfa_no_prev_clvs_flag": 0, "nnpfa_no_foll_clvs_flag": 0,
-            "nnpfa_num_output_entries": 0, "nnpfa_prompt_update_flag": 0, "nnpfa_seed_update_flag": 0,
-            "nnpfa_selected_input_flag": 0}
-
-
+    return {
+        "nnpfa_target_id": NNPFC_ID,
+        "nnpfa_cancel_flag": 0,
+        "nnpfa_persistence_flag": 1,
+        "nnpfa_target_base_flag": 1,
+        "nnpfa_no_prev_clvs_flag": 0,
+        "nnpfa_no_foll_clvs_flag": 0,
+        "nnpfa_num_output_entries": 0,
+        "nnpfa_prompt_update_flag": 0,
+        "nnpfa_seed_update_flag": 0,
+        "nnpfa_selected_input_flag": 0,
+    }

@@ -31,7 +31,6 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from bitstream_spec.dsl import Element, For, If
-
 from sei.context import DecodingContext
 from sei.nal import make_nal_unit
 from sei.registry import PayloadType, lookup
@@ -191,8 +190,11 @@ class VtmJsonEncoder:
         if v.get("spti_cancel_flag") or v.get("spti_source_timing_equals_output_timing_flag", 1):
             return
         persistence = v.setdefault("spti_persistence_flag", 1)
-        top = v.setdefault("spti_max_sublayers_minus1", self.max_temporal_layers - 1) if persistence \
+        top = (
+            v.setdefault("spti_max_sublayers_minus1", self.max_temporal_layers - 1)
+            if persistence
             else self.ctx.sps_max_sublayers_minus1
+        )
         first = 0 if persistence else top
         v.setdefault("spti_sublayer_interval_scale_factor", {i: 1 << (top - i) for i in range(first, top + 1)})
         v.setdefault("spti_sublayer_synthesized_picture_flag", {i: 0 for i in range(first, top + 1)})

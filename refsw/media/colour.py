@@ -86,9 +86,7 @@ def i420_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     check_even_size(h, w, "i420_to_rgb")
     chroma_shape = (n, h // 2, w // 2)
     if u.shape != chroma_shape or v.shape != chroma_shape:
-        raise InputError(
-            f"i420_to_rgb: chroma planes must be {chroma_shape}, got {u.shape} and {v.shape}"
-        )
+        raise InputError(f"i420_to_rgb: chroma planes must be {chroma_shape}, got {u.shape} and {v.shape}")
     out = np.empty((n, h, w, 3), np.uint8)
     for i in range(n):
         packed = np.concatenate((y[i].ravel(), u[i].ravel(), v[i].ravel()))

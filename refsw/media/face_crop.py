@@ -84,7 +84,10 @@ def _detect_boxes(frames: np.ndarray, model_selection: int) -> np.ndarray:
     """
     h, w = frames.shape[1:3]
     boxes: list[tuple[float, float, float, float]] = []
-    with native_stderr_silenced(), mp.solutions.face_detection.FaceDetection(model_selection=model_selection) as detector:
+    with (
+        native_stderr_silenced(),
+        mp.solutions.face_detection.FaceDetection(model_selection=model_selection) as detector,
+    ):
         for frame in frames:
             detections = detector.process(np.ascontiguousarray(frame)).detections
             if not detections:
@@ -218,9 +221,7 @@ def is_ctc_format(frames: np.ndarray) -> bool:
     return frames.ndim == 4 and (frames.shape[1], frames.shape[2]) in CTC_SIZES
 
 
-def prepare_ctc(
-    frames: np.ndarray, size: int = 256, force: bool = False
-) -> tuple[np.ndarray, CropWindow | None]:
+def prepare_ctc(frames: np.ndarray, size: int = 256, force: bool = False) -> tuple[np.ndarray, CropWindow | None]:
     """Bring a clip into the CTC format (square, face-centred, ``size`` x ``size``).
 
     Frames already in the CTC format (see :func:`is_ctc_format`) are returned unchanged

@@ -90,9 +90,5 @@ def ffmpeg_has_filter(ffmpeg: str, name: str) -> bool:
     Returns:
         ``True`` if ``ffmpeg -filters`` lists it. Cached per argument pair.
     """
-    proc = subprocess.run(
-        [ffmpeg, "-hide_banner", "-filters"], capture_output=True, text=True, check=False
-    )
-    return proc.returncode == 0 and any(
-        line.split()[1:2] == [name] for line in proc.stdout.splitlines()
-    )
+    proc = subprocess.run([ffmpeg, "-hide_banner", "-filters"], capture_output=True, text=True, check=False)
+    return proc.returncode == 0 and any(line.split()[1:2] == [name] for line in proc.stdout.splitlines())

@@ -47,9 +47,7 @@ def check_frames(
     return n, h, w
 
 
-def check_even_size(
-    height: int, width: int, what: str, *, error: Callable[[str], Exception] = InputError
-) -> None:
+def check_even_size(height: int, width: int, what: str, *, error: Callable[[str], Exception] = InputError) -> None:
     """Check that a frame size can be sampled in 4:2:0 (both sides even).
 
     Args:

@@ -201,13 +201,9 @@ def read_video(
 
     got_h, got_w = frames.shape[1:3]
     if (width is not None and width != got_w) or (height is not None and height != got_h):
-        raise InputError(
-            f"{source}: frame size is {got_w}x{got_h}, expected {width or got_w}x{height or got_h}"
-        )
+        raise InputError(f"{source}: frame size is {got_w}x{got_h}, expected {width or got_w}x{height or got_h}")
     video = Video(frames=frames, fps=float(fps if fps is not None else native_fps), source=source)
-    logger.debug(
-        "read %s: %d frames %dx%d @ %.3f fps", source, len(frames), got_w, got_h, video.fps
-    )
+    logger.debug("read %s: %d frames %dx%d @ %.3f fps", source, len(frames), got_w, got_h, video.fps)
     return video
 
 
@@ -266,7 +262,9 @@ def _read_container(path: Path, max_frames: int | None) -> tuple[np.ndarray, flo
     try:
         with iio.imopen(path, "r", plugin="pyav") as video:
             if info.opencv_i420:
-                for packed in video.iter(format=None, filter_graph=_PACK_I420, thread_type="AUTO"):
+                # format=None keeps the filter graph's gray output (imageio's stubs say str)
+                packed_frames = video.iter(format=None, filter_graph=_PACK_I420, thread_type="AUTO")  # type: ignore[arg-type]
+                for packed in packed_frames:
                     frames.append(_unpack_i420(packed))
                     if max_frames is not None and len(frames) >= max_frames:
                         break
@@ -385,9 +383,7 @@ def _parse_raw_name(path: Path) -> tuple[int | None, int | None, float | None]:
         raise InputError(f"{path}: only 8-bit raw video is supported, name says {match['bits']}")
     expected_chroma = "420" if path.suffix.lower() == ".yuv" else "444"
     if match["chroma"] is not None and match["chroma"] != expected_chroma:
-        raise InputError(
-            f"{path}: name says {match['chroma']}, but {path.suffix} files are {expected_chroma}"
-        )
+        raise InputError(f"{path}: name says {match['chroma']}, but {path.suffix} files are {expected_chroma}")
     name_fps = float(match["fps"]) if match["fps"] is not None else None
     return int(match["w"]), int(match["h"]), name_fps
 
@@ -414,10 +410,7 @@ def _read_raw(
     frame_bytes = w * h * 3 // 2 if is_yuv else w * h * 3
     file_bytes = path.stat().st_size
     if file_bytes % frame_bytes:
-        raise InputError(
-            f"{path}: size {file_bytes} B is not a whole number of {w}x{h} frames "
-            f"({frame_bytes} B each)"
-        )
+        raise InputError(f"{path}: size {file_bytes} B is not a whole number of {w}x{h} frames ({frame_bytes} B each)")
     n = file_bytes // frame_bytes
     if max_frames is not None:
         n = min(n, max_frames)
@@ -477,9 +470,7 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float) ->
     target = Path(os.fspath(path))
     suffix = target.suffix.lower()
     if suffix not in WRITE_EXTENSIONS:
-        raise InputError(
-            f"{target}: cannot write '{suffix}' files (use one of {sorted(WRITE_EXTENSIONS)})"
-        )
+        raise InputError(f"{target}: cannot write '{suffix}' files (use one of {sorted(WRITE_EXTENSIONS)})")
     check_frames(frames, str(target))
     _check_fps(fps, str(target))
     n, h, w, _ = frames.shape
@@ -574,9 +565,7 @@ def _write_mp4(tmp: Path, frames: np.ndarray, fps: float) -> None:
         "-f", "mp4", str(tmp),
     ]  # fmt: skip
     with tempfile.TemporaryFile() as errlog:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog
-        )
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog)
         stdin = cast(BinaryIO, proc.stdin)
         try:
             _write_chunks(stdin, _i420_chunks(frames))

@@ -129,9 +129,7 @@ def get_metric(name: str) -> MetricFn:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise MetricRegistryError(
-            f"unknown metric {name!r}; available: {', '.join(available_metrics())}"
-        ) from None
+        raise MetricRegistryError(f"unknown metric {name!r}; available: {', '.join(available_metrics())}") from None
 
 
 def available_metrics() -> tuple[str, ...]:

@@ -78,9 +78,7 @@ class L2Pool2d(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         taps = torch.tensor([1.0, 2.0, 1.0])
-        self.register_buffer(
-            "window", (taps[:, None] * taps[None, :] / 16.0)[None, None], persistent=False
-        )
+        self.register_buffer("window", (taps[:, None] * taps[None, :] / 16.0)[None, None], persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
@@ -157,9 +155,7 @@ class AlexNetFeatures(_TappedFeatures):
         self.channels = ALEXNET_CHANNELS
 
 
-def load_features(
-    module: Vgg16Features | AlexNetFeatures, tensors: Mapping[str, torch.Tensor], what: str
-) -> None:
+def load_features(module: Vgg16Features | AlexNetFeatures, tensors: Mapping[str, torch.Tensor], what: str) -> None:
     """Load the convolution weights of a torchvision-style checkpoint into ``module``.
 
     Args:
@@ -181,8 +177,7 @@ def load_features(
     for key, ref in expected.items():
         if tuple(state[key].shape) != tuple(ref.shape):
             raise MetricError(
-                f"{what}: backbone entry {key} has shape {tuple(state[key].shape)}, "
-                f"expected {tuple(ref.shape)}"
+                f"{what}: backbone entry {key} has shape {tuple(state[key].shape)}, expected {tuple(ref.shape)}"
             )
     module.features.load_state_dict({k: state[k].float() for k in expected})
 
@@ -210,8 +205,7 @@ def score_frames(
         for start in range(0, ref.shape[0], batch_size):
             stop = min(start + batch_size, ref.shape[0])
             x, y = (
-                torch.from_numpy(np.ascontiguousarray(a[start:stop])).permute(0, 3, 1, 2).float()
-                / 255.0
+                torch.from_numpy(np.ascontiguousarray(a[start:stop])).permute(0, 3, 1, 2).float() / 255.0
                 for a in (ref, dist)
             )
             out[start:stop] = score(x, y).double().numpy()

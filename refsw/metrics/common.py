@@ -90,14 +90,10 @@ def check_i420_planes(planes: Planes, what: str, name: str) -> tuple[int, int, i
         raise MetricInputError(f"{what}: {name} must be a (y, u, v) tuple of numpy arrays")
     y, u, v = planes
     if y.dtype != np.uint8 or y.ndim != 3 or min(y.shape) == 0 or y.shape[1] % 2 or y.shape[2] % 2:
-        raise MetricInputError(
-            f"{what}: {name} luma must be uint8 (N, H, W), H and W even, got {y.shape}"
-        )
+        raise MetricInputError(f"{what}: {name} luma must be uint8 (N, H, W), H and W even, got {y.shape}")
     n, h, w = y.shape
     if any(p.dtype != np.uint8 or p.shape != (n, h // 2, w // 2) for p in (u, v)):
-        raise MetricInputError(
-            f"{what}: {name} chroma must be uint8 (N, H/2, W/2) for luma {y.shape}"
-        )
+        raise MetricInputError(f"{what}: {name} chroma must be uint8 (N, H/2, W/2) for luma {y.shape}")
     return n, h, w
 
 

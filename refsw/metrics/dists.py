@@ -77,9 +77,7 @@ class Dists(nn.Module):
         self.register_buffer("beta", torch.full((total,), 0.5 / total))
         self.eval()
 
-    def load_weights(
-        self, backbone: dict[str, torch.Tensor], alpha_beta: dict[str, torch.Tensor]
-    ) -> None:
+    def load_weights(self, backbone: dict[str, torch.Tensor], alpha_beta: dict[str, torch.Tensor]) -> None:
         """Load a torchvision-style VGG16 checkpoint and the DISTS ``alpha`` / ``beta``.
 
         Raises:
@@ -91,9 +89,7 @@ class Dists(nn.Module):
             if name not in alpha_beta:
                 raise MetricError(f"dists: weights lack {name!r} (have {', '.join(alpha_beta)})")
             if alpha_beta[name].numel() != total:
-                raise MetricError(
-                    f"dists: {name} has {alpha_beta[name].numel()} values, expected {total}"
-                )
+                raise MetricError(f"dists: {name} has {alpha_beta[name].numel()} values, expected {total}")
         alpha = alpha_beta["alpha"].reshape(-1).float()
         beta = alpha_beta["beta"].reshape(-1).float()
         norm = alpha.sum() + beta.sum()

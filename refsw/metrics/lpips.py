@@ -116,14 +116,10 @@ class Lpips(nn.Module):
             scale = torch.tensor(LPIPS_SCALE) / 2.0
         self.register_buffer("shift", shift.view(1, 3, 1, 1))
         self.register_buffer("scale", scale.view(1, 3, 1, 1))
-        self.linear = nn.ParameterList(
-            nn.Parameter(torch.ones(c), requires_grad=False) for c in self.backbone.channels
-        )
+        self.linear = nn.ParameterList(nn.Parameter(torch.ones(c), requires_grad=False) for c in self.backbone.channels)
         self.eval()
 
-    def load_weights(
-        self, backbone: dict[str, torch.Tensor], linear: dict[str, torch.Tensor]
-    ) -> None:
+    def load_weights(self, backbone: dict[str, torch.Tensor], linear: dict[str, torch.Tensor]) -> None:
         """Load a torchvision-style backbone checkpoint and the five linear layers.
 
         ``linear`` holds one tensor of ``C_l`` values per tap (any shape, e.g. the published
@@ -136,16 +132,13 @@ class Lpips(nn.Module):
         load_features(self.backbone, backbone, f"lpips_{self.net}")
         items = list(linear.items())
         if len(items) != len(self.linear):
-            raise MetricError(
-                f"lpips_{self.net}: expected {len(self.linear)} linear layers, got {len(items)}"
-            )
+            raise MetricError(f"lpips_{self.net}: expected {len(self.linear)} linear layers, got {len(items)}")
         order = sorted(range(len(items)), key=lambda i: _layer_index(items[i][0], i))
         for param, i, channels in zip(self.linear, order, self.backbone.channels, strict=True):
             key, tensor = items[i]
             if tensor.numel() != channels:
                 raise MetricError(
-                    f"lpips_{self.net}: linear layer {key} has {tensor.numel()} weights, "
-                    f"expected {channels}"
+                    f"lpips_{self.net}: linear layer {key} has {tensor.numel()} weights, expected {channels}"
                 )
             param.data.copy_(tensor.reshape(-1).float())
 

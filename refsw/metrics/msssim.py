@@ -33,9 +33,7 @@ MIN_SIDE = 160
 DEFAULT_BATCH = 32
 
 
-def msssim_per_frame(
-    ref: np.ndarray, dist: np.ndarray, *, batch_size: int = DEFAULT_BATCH
-) -> np.ndarray:
+def msssim_per_frame(ref: np.ndarray, dist: np.ndarray, *, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
     """MS-SSIM of each frame (mean over R, G, B), in [0, 1], 1 for identical frames.
 
     Args:
@@ -51,9 +49,7 @@ def msssim_per_frame(
     """
     n, h, w = check_rgb_pair(ref, dist, "msssim")
     if min(h, w) <= MIN_SIDE:
-        raise MetricInputError(
-            f"msssim: frames {w}x{h} too small, the shorter side must exceed {MIN_SIDE}"
-        )
+        raise MetricInputError(f"msssim: frames {w}x{h} too small, the shorter side must exceed {MIN_SIDE}")
     if batch_size < 1:
         raise MetricInputError(f"msssim: batch_size must be positive, got {batch_size}")
     out = np.empty(n, np.float64)

@@ -109,9 +109,7 @@ def _mse(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
     return np.mean((diff * diff).reshape(diff.shape[0], -1), axis=1)
 
 
-def psnr_rgb_per_frame(
-    ref: np.ndarray, dist: np.ndarray, *, max_db: float | None = None
-) -> np.ndarray:
+def psnr_rgb_per_frame(ref: np.ndarray, dist: np.ndarray, *, max_db: float | None = None) -> np.ndarray:
     """RGB PSNR of each frame: one MSE over the ``H*W*3`` samples, peak 255.
 
     Args:
@@ -163,15 +161,10 @@ def psnr_i420_per_frame(
             )
     n, h, w = ref[0].shape
     if ref[1].shape != (n, h // 2, w // 2) or ref[2].shape != (n, h // 2, w // 2) or n == 0:
-        raise MetricInputError(
-            f"psnr_yuv: chroma planes must be (N, H/2, W/2) for luma {ref[0].shape}"
-        )
+        raise MetricInputError(f"psnr_yuv: chroma planes must be (N, H/2, W/2) for luma {ref[0].shape}")
     scale = 4.0 if ten_bit_scaled else 1.0
     peak = PEAK_10BIT_SCALED if ten_bit_scaled else PEAK_8BIT
-    mse = [
-        _mse(r.astype(np.float64) * scale, d.astype(np.float64) * scale)
-        for r, d in zip(ref, dist, strict=True)
-    ]
+    mse = [_mse(r.astype(np.float64) * scale, d.astype(np.float64) * scale) for r, d in zip(ref, dist, strict=True)]
     wy, wu, wv = YUV_WEIGHTS
     weighted = (wy * mse[0] + wu * mse[1] + wv * mse[2]) / (wy + wu + wv)
     return YuvPsnr(

@@ -132,14 +132,9 @@ def ssim_rgb_per_frame(ref: np.ndarray, dist: np.ndarray) -> np.ndarray:
     """
     n, h, w = check_rgb_pair(ref, dist, "ssim_rgb")
     if min(h, w) < WINDOW:
-        raise MetricInputError(
-            f"ssim_rgb: frames {w}x{h} smaller than the {WINDOW}x{WINDOW} window"
-        )
+        raise MetricInputError(f"ssim_rgb: frames {w}x{h} smaller than the {WINDOW}x{WINDOW} window")
     return np.array(
-        [
-            np.mean([ssim_plane(ref[i, ..., c], dist[i, ..., c]) for c in range(3)])
-            for i in range(n)
-        ],
+        [np.mean([ssim_plane(ref[i, ..., c], dist[i, ..., c]) for c in range(3)]) for i in range(n)],
         np.float64,
     )
 
@@ -177,12 +172,9 @@ def ssim_i420_per_frame(ref: Planes, dist: Planes) -> YuvSsim:
     if check_i420_planes(dist, "ssim_yuv", "dist") != (n, h, w):
         raise MetricInputError(f"ssim_yuv: ref {ref[0].shape} and dist {dist[0].shape} differ")
     if min(h, w) // 2 < WINDOW:
-        raise MetricInputError(
-            f"ssim_yuv: chroma of {w}x{h} smaller than the {WINDOW}x{WINDOW} window"
-        )
+        raise MetricInputError(f"ssim_yuv: chroma of {w}x{h} smaller than the {WINDOW}x{WINDOW} window")
     per_plane = [
-        np.array([ssim_plane(r[i], d[i]) for i in range(n)], np.float64)
-        for r, d in zip(ref, dist, strict=True)
+        np.array([ssim_plane(r[i], d[i]) for i in range(n)], np.float64) for r, d in zip(ref, dist, strict=True)
     ]
     wy, wu, wv = YUV_WEIGHTS
     yuv = (wy * per_plane[0] + wu * per_plane[1] + wv * per_plane[2]) / (wy + wu + wv)

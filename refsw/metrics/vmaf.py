@@ -85,9 +85,7 @@ def vmaf_per_frame_i420(
         raise MetricError(f"vmaf: FFmpeg at {exe} has no libvmaf filter")
     rate = str(Fraction(fps).limit_denominator(1_000_000))
     raw = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", rate, "-i"]
-    graph = (
-        f"[0:v][1:v]libvmaf=model='{model}':log_fmt=json:log_path=vmaf.json:n_threads={n_threads}"
-    )
+    graph = f"[0:v][1:v]libvmaf=model='{model}':log_fmt=json:log_path=vmaf.json:n_threads={n_threads}"
     with tempfile.TemporaryDirectory(prefix="gfv_vmaf_") as tmp:
         for name, planes in (("ref.yuv", ref), ("dist.yuv", dist)):
             write_i420(Path(tmp) / name, planes)
@@ -110,9 +108,7 @@ def vmaf_per_frame_i420(
         except subprocess.TimeoutExpired as exc:
             raise MetricError(f"vmaf: FFmpeg timed out after {timeout_s:g} s") from exc
         if proc.returncode != 0:
-            raise MetricError(
-                f"vmaf: FFmpeg return code {proc.returncode}: {log_tail(proc.stderr)}"
-            )
+            raise MetricError(f"vmaf: FFmpeg return code {proc.returncode}: {log_tail(proc.stderr)}")
         try:
             log = json.loads((Path(tmp) / "vmaf.json").read_text())
             frames = sorted(log["frames"], key=lambda fr: fr["frameNum"])

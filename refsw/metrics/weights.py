@@ -83,9 +83,7 @@ def resolve_weights_dir(weights_dir: str | os.PathLike[str] | None, what: str) -
     return path
 
 
-def weight_files(
-    names: tuple[str, ...], weights_dir: str | os.PathLike[str] | None, what: str
-) -> tuple[Path, ...]:
+def weight_files(names: tuple[str, ...], weights_dir: str | os.PathLike[str] | None, what: str) -> tuple[Path, ...]:
     """Paths of the weight files ``names`` in the weights directory.
 
     Raises:
@@ -124,9 +122,7 @@ def cached_model(kind: str, paths: tuple[Path, ...], build: Callable[[], ModelT]
         paths: the weight files the model is built from.
         build: makes the model in eval mode.
     """
-    key: tuple[object, ...] = (kind,) + tuple(
-        (str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths
-    )
+    key: tuple[object, ...] = (kind,) + tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
     model = _MODELS.get(key)
     if model is None:
         if len(_MODELS) >= _MAX_MODELS:

@@ -59,9 +59,7 @@ __all__ = ["Xpsnr", "xpsnr_per_frame", "xpsnr_per_frame_i420", "xpsnr_status"]
 #: Weights of the Y, U, V weighted MSEs in XPSNR_YUV.
 YUV_WEIGHTS = (4.0, 1.0, 1.0)
 PEAK = 255.0
-_FRAME_LINE = re.compile(
-    r"n:\s*(\d+)\s+XPSNR y:\s*(\S+)\s+XPSNR u:\s*(\S+)\s+XPSNR v:\s*(\S+)", re.IGNORECASE
-)
+_FRAME_LINE = re.compile(r"n:\s*(\d+)\s+XPSNR y:\s*(\S+)\s+XPSNR u:\s*(\S+)\s+XPSNR v:\s*(\S+)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -167,9 +165,7 @@ def xpsnr_per_frame_i420(
         except subprocess.TimeoutExpired as exc:
             raise MetricError(f"xpsnr: FFmpeg timed out after {timeout_s:g} s") from exc
         if proc.returncode != 0:
-            raise MetricError(
-                f"xpsnr: FFmpeg return code {proc.returncode}: {log_tail(proc.stderr)}"
-            )
+            raise MetricError(f"xpsnr: FFmpeg return code {proc.returncode}: {log_tail(proc.stderr)}")
         try:
             log = (Path(tmp) / "xpsnr.log").read_text()
         except OSError as exc:
@@ -205,6 +201,4 @@ def xpsnr_per_frame(
         MetricError: FFmpeg missing or failing.
     """
     ref_planes, dist_planes = rgb_pair_to_i420(ref, dist, "xpsnr")
-    return xpsnr_per_frame_i420(
-        ref_planes, dist_planes, fps, ffmpeg=ffmpeg, timeout_s=timeout_s
-    )
+    return xpsnr_per_frame_i420(ref_planes, dist_planes, fps, ffmpeg=ffmpeg, timeout_s=timeout_s)

@@ -24,10 +24,27 @@ from .interface import (
 )
 from .registry import MODELS, NETWORK_LOADERS, register_model, register_network_loader
 
-__all__ = ["MODELS", "Ability", "Analyser", "CheckpointError", "Generator", "ModelError", "ModelSpec",
-           "NoFaceInClipError", "ParameterLayout", "RepresentationMismatch", "UnknownModelError",
-           "available_models", "find_by_uri", "generator_uri", "get_model", "parse_generator_uri",
-           "register_model", "register_network_loader", "resolve_uri"]
+__all__ = [
+    "MODELS",
+    "Ability",
+    "Analyser",
+    "CheckpointError",
+    "Generator",
+    "ModelError",
+    "ModelSpec",
+    "NoFaceInClipError",
+    "ParameterLayout",
+    "RepresentationMismatch",
+    "UnknownModelError",
+    "available_models",
+    "find_by_uri",
+    "generator_uri",
+    "get_model",
+    "parse_generator_uri",
+    "register_model",
+    "register_network_loader",
+    "resolve_uri",
+]
 
 #: Model modules, in registration order; each registers itself when imported.
 MODEL_NAMES = ("kptps", "fomm", "cfte", "cttr", "fv2v")
@@ -74,8 +91,9 @@ def resolve_uri(uri: str | None, carried: dict[str, bytes]) -> ModelSpec | None:
             raise CheckpointError(f"gfv_uri names a {named[0]} network, which this decoder cannot load")
         loaded = loader(carried[named[1][7:]])
         if loaded.name != named[0]:
-            raise CheckpointError(f"gfv_uri names a {named[0]} network, the NNPFC message carries a "
-                                  f"{loaded.name} network")
+            raise CheckpointError(
+                f"gfv_uri names a {named[0]} network, the NNPFC message carries a {loaded.name} network"
+            )
         return loaded
     return find_by_uri(uri)
 

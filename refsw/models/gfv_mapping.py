@@ -87,8 +87,11 @@ class GFVLayout:
         """A copy with other precision factors."""
         from dataclasses import replace
 
-        return replace(self, coordinate_precision_factor=coord or self.coordinate_precision_factor,
-                       matrix_element_precision_factor=matrix or self.matrix_element_precision_factor)
+        return replace(
+            self,
+            coordinate_precision_factor=coord or self.coordinate_precision_factor,
+            matrix_element_precision_factor=matrix or self.matrix_element_precision_factor,
+        )
 
     def quantise(self, params: np.ndarray) -> np.ndarray:
         """``params`` ``(..., D)`` rounded to the nearest point of the coordinate / matrix grids.
@@ -99,10 +102,15 @@ class GFVLayout:
         axes = 3 if self.z else 2
         if self.num_kps:
             s = slice(self.coord_start, self.coord_start + self.num_kps * axes)
-            out[..., s] = np.floor(out[..., s] * 2 ** self.coordinate_precision_factor + 0.5) / 2 ** self.coordinate_precision_factor
+            out[..., s] = (
+                np.floor(out[..., s] * 2**self.coordinate_precision_factor + 0.5) / 2**self.coordinate_precision_factor
+            )
         for m in self.matrices:
             s = slice(m.start, m.start + m.size)
-            out[..., s] = np.round(out[..., s] * 2 ** self.matrix_element_precision_factor) / 2 ** self.matrix_element_precision_factor
+            out[..., s] = (
+                np.round(out[..., s] * 2**self.matrix_element_precision_factor)
+                / 2**self.matrix_element_precision_factor
+            )
         return out
 
 
@@ -154,18 +162,22 @@ class LayoutMapping:
         if lay.num_kps:
             cols = [recon.get(a, []) for a in "XYZ"[:axes]]
             if any(len(c) != lay.num_kps for c in cols) or bool(recon.get("Z")) != lay.z:
-                raise RepresentationMismatch(f"expected {lay.num_kps} {axes}-D keypoints, the GFV message has "
-                                             f"{len(cols[0])} ({'3-D' if recon.get('Z') else '2-D'})")
-            out[lay.coord_start:lay.coord_start + lay.num_kps * axes] = np.stack(cols, 1).reshape(-1)
+                raise RepresentationMismatch(
+                    f"expected {lay.num_kps} {axes}-D keypoints, the GFV message has "
+                    f"{len(cols[0])} ({'3-D' if recon.get('Z') else '2-D'})"
+                )
+            out[lay.coord_start : lay.coord_start + lay.num_kps * axes] = np.stack(cols, 1).reshape(-1)
         if lay.matrices:
             types = [t for t, _ in recon.get("matrices", [])]
             want = [m.type_idx for m in lay.matrices]
             flat = recon.get("MatrixElement", [])
             if types != want or len(flat) != sum(m.size for m in lay.matrices):
-                raise RepresentationMismatch(f"expected matrix types {want} with {sum(m.size for m in lay.matrices)} "
-                                             f"elements, the GFV message has {types} with {len(flat)}")
+                raise RepresentationMismatch(
+                    f"expected matrix types {want} with {sum(m.size for m in lay.matrices)} "
+                    f"elements, the GFV message has {types} with {len(flat)}"
+                )
             pos = 0
             for m in lay.matrices:
-                out[m.start:m.start + m.size] = flat[pos:pos + m.size]
+                out[m.start : m.start + m.size] = flat[pos : pos + m.size]
                 pos += m.size
         return out

@@ -46,5 +46,6 @@ def kptps() -> ModelSpec:
         make_analyser=lambda: LandmarkAnalyser(KEYPOINTS),
         make_generator=lambda deterministic=False: TPSWarpGenerator(),  # numpy/float64: one path
         make_layout=lambda coordinate_precision_factor=None, matrix_element_precision_factor=None: KeypointMapping(
-            len(KEYPOINTS), coordinate_precision_factor or COORDINATE_PRECISION_FACTOR, URI),
+            len(KEYPOINTS), coordinate_precision_factor or COORDINATE_PRECISION_FACTOR, URI
+        ),
     )

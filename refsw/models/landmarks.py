@@ -53,9 +53,16 @@ class LandmarkAnalyser:
         n = len(frames)
         kps = np.zeros((n, len(self.indices), 2), dtype=np.float64)
         found = np.zeros(n, dtype=bool)
-        with native_stderr_silenced(), mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False, max_num_faces=1, refine_landmarks=True,
-                min_detection_confidence=0.5, min_tracking_confidence=0.5) as mesh:
+        with (
+            native_stderr_silenced(),
+            mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=False,
+                max_num_faces=1,
+                refine_landmarks=True,
+                min_detection_confidence=0.5,
+                min_tracking_confidence=0.5,
+            ) as mesh,
+        ):
             for i, frame in enumerate(frames):
                 res = mesh.process(np.ascontiguousarray(frame))
                 if res.multi_face_landmarks:
@@ -70,5 +77,7 @@ class LandmarkAnalyser:
             if not found[i]:
                 kps[i] = kps[i - 1]
         if not found.all():
-            log.warning("face tracking failed on %d of %d pictures; previous landmarks repeated", int((~found).sum()), n)
+            log.warning(
+                "face tracking failed on %d of %d pictures; previous landmarks repeated", int((~found).sum()), n
+            )
         return kps, found

@@ -78,33 +78,50 @@ class LearnedModelInfo:
 
 
 #: The learned models (each registered by its module: :mod:`refsw.models.fomm`, ...).
-LEARNED: dict[str, LearnedModelInfo] = {info.name: info for info in (
-    LearnedModelInfo(
-        name="fomm",
-        layout=GFVLayout(dim=60, num_kps=10, z=False, coord_start=0, matrices=(MatrixEntry(0, 10, 2, 2, 20),),
-                         coordinate_precision_factor=7, matrix_element_precision_factor=5),
-        representation="FOMM: 10 2-D keypoints (GFV coordinates) + 10 Jacobians 2x2 (matrix type 0)",
-        analyse_decoded_key=True,
-    ),
-    LearnedModelInfo(
-        name="cfte",
-        layout=GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_element_precision_factor=6),
-        representation="CFTE: one 4x4 compact feature (matrix type 7)",
-    ),
-    LearnedModelInfo(
-        name="cttr",
-        layout=GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_element_precision_factor=5),
-        representation="CTTR: one 4x4 compact feature (matrix type 7), temporal trajectory, 256/384/512",
-        abilities=Ability.CARRIED_NETWORK | Ability.PREVIOUS_PICTURE,
-    ),
-    LearnedModelInfo(
-        name="fv2v",
-        layout=GFVLayout(dim=57, num_kps=15, z=True, coord_start=12,
-                         matrices=(MatrixEntry(4, 1, 3, 3, 0), MatrixEntry(5, 1, 3, 1, 9)),
-                         coordinate_precision_factor=4, matrix_element_precision_factor=6),
-        representation="FV2V: head rotation 3x3 (type 4), translation (type 5), 15 expression deltas (3-D coordinates)",
-    ),
-)}
+LEARNED: dict[str, LearnedModelInfo] = {
+    info.name: info
+    for info in (
+        LearnedModelInfo(
+            name="fomm",
+            layout=GFVLayout(
+                dim=60,
+                num_kps=10,
+                z=False,
+                coord_start=0,
+                matrices=(MatrixEntry(0, 10, 2, 2, 20),),
+                coordinate_precision_factor=7,
+                matrix_element_precision_factor=5,
+            ),
+            representation="FOMM: 10 2-D keypoints (GFV coordinates) + 10 Jacobians 2x2 (matrix type 0)",
+            analyse_decoded_key=True,
+        ),
+        LearnedModelInfo(
+            name="cfte",
+            layout=GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_element_precision_factor=6),
+            representation="CFTE: one 4x4 compact feature (matrix type 7)",
+        ),
+        LearnedModelInfo(
+            name="cttr",
+            layout=GFVLayout(dim=16, matrices=(MatrixEntry(7, 1, 4, 4, 0),), matrix_element_precision_factor=5),
+            representation="CTTR: one 4x4 compact feature (matrix type 7), temporal trajectory, 256/384/512",
+            abilities=Ability.CARRIED_NETWORK | Ability.PREVIOUS_PICTURE,
+        ),
+        LearnedModelInfo(
+            name="fv2v",
+            layout=GFVLayout(
+                dim=57,
+                num_kps=15,
+                z=True,
+                coord_start=12,
+                matrices=(MatrixEntry(4, 1, 3, 3, 0), MatrixEntry(5, 1, 3, 1, 9)),
+                coordinate_precision_factor=4,
+                matrix_element_precision_factor=6,
+            ),
+            representation="FV2V: head rotation 3x3 (type 4), translation (type 5), "
+            "15 expression deltas (3-D coordinates)",
+        ),
+    )
+}
 
 
 def sha256_hex(data: bytes) -> str:
@@ -165,13 +182,16 @@ def build_network(ck: dict[str, Any]) -> torch.nn.Module:
     try:
         if name == "fomm":
             from .nets.fomm import FOMM, FOMMConfig
+
             net: torch.nn.Module = FOMM(FOMMConfig(**cfg))
         elif name in ("cfte", "cttr"):
             from .nets.cfte import CFTE, CFTEConfig
+
             cfg["src_channels"] = tuple(cfg.get("src_channels", CFTEConfig.src_channels))
             net = CFTE(CFTEConfig(**cfg))
         else:
             from .nets.fv2v import FV2V, FV2VConfig
+
             net = FV2V(FV2VConfig(**cfg))
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["state_dict"].items()})
     except (RuntimeError, TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError) as err:
@@ -215,8 +235,14 @@ class LearnedModel:
             CheckpointError: not a loadable checkpoint.
         """
         ck = load_checkpoint(data)
-        return cls(ck["model"], build_network(ck), LEARNED[ck["model"]].layout, data, checkpoint_uri(ck["model"], data),
-                   dict(ck.get("meta") or {}))
+        return cls(
+            ck["model"],
+            build_network(ck),
+            LEARNED[ck["model"]].layout,
+            data,
+            checkpoint_uri(ck["model"], data),
+            dict(ck.get("meta") or {}),
+        )
 
     @classmethod
     def committed(cls, name: str) -> LearnedModel:
@@ -237,7 +263,7 @@ class LearnedModel:
         """
         out = []
         for s in range(0, len(frames), chunk):
-            x = _to_tensor(frames[s:s + chunk])
+            x = _to_tensor(frames[s : s + chunk])
             if self.name == "fomm":
                 kp = cast("FOMM", self.net).kp_detector(x)
                 out.append(torch.cat([kp["value"].flatten(1), kp["jacobian"].flatten(1)], 1))
@@ -285,8 +311,13 @@ class LearnedGenerator:
     ``docs/models.md``). The encoder runs the same generator, so its decisions see it.
     """
 
-    def __init__(self, model: LearnedModel, detail_transfer: bool | None = None, optimise: bool = True,
-                 deterministic: bool = False) -> None:
+    def __init__(
+        self,
+        model: LearnedModel,
+        detail_transfer: bool | None = None,
+        optimise: bool = True,
+        deterministic: bool = False,
+    ) -> None:
         """``optimise=False``: the plain network, without the speed-ups that change no output bit
         (for tests and measurements; the output is the same). ``deterministic=True``: the
         portable path for regression hashes: the plain network in fp32 throughout (no bfloat16),
@@ -408,8 +439,9 @@ class LearnedGenerator:
     def _fv2v_kp(self, p: torch.Tensor) -> torch.Tensor:
         from .nets.fv2v import transform_keypoints
 
-        return transform_keypoints(self._state["kp_canonical"], p[:, :9].view(1, 3, 3), p[:, 9:12],
-                                   p[:, 12:].view(1, 15, 3))
+        return transform_keypoints(
+            self._state["kp_canonical"], p[:, :9].view(1, 3, 3), p[:, 9:12], p[:, 12:].view(1, 15, 3)
+        )
 
     @torch.inference_mode()
     def generate(self, params: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
@@ -435,8 +467,10 @@ class LearnedGenerator:
             return self._key
         # a picture that repeats the last synthesised one (CTTR: with the same previous too) is
         # that picture: the encoder sends repeats where the tracked motion pauses
-        key = (params.tobytes(), None if not self.uses_previous or previous is None
-               else np.asarray(previous, dtype=np.float64).tobytes())
+        key = (
+            params.tobytes(),
+            None if not self.uses_previous or previous is None else np.asarray(previous, dtype=np.float64).tobytes(),
+        )
         if self._last is not None and self._last[0] == key:
             return self._last[1]
         st = self._state
@@ -462,12 +496,18 @@ def learned_spec(name: str) -> ModelSpec | None:
 def _spec(model: LearnedModel) -> ModelSpec:
     info = LEARNED[model.name]
     return ModelSpec(
-        name=model.name, uri=model.uri, representation=info.representation,
+        name=model.name,
+        uri=model.uri,
+        representation=info.representation,
         make_analyser=lambda: model,
         make_generator=model.make_generator,
         make_layout=lambda coordinate_precision_factor=None, matrix_element_precision_factor=None: LayoutMapping(
-            info.layout.with_precision(coordinate_precision_factor, matrix_element_precision_factor), model.uri),
-        analyse_decoded_key=info.analyse_decoded_key, abilities=info.abilities, network=model.checkpoint)
+            info.layout.with_precision(coordinate_precision_factor, matrix_element_precision_factor), model.uri
+        ),
+        analyse_decoded_key=info.analyse_decoded_key,
+        abilities=info.abilities,
+        network=model.checkpoint,
+    )
 
 
 def network_spec(checkpoint: bytes) -> ModelSpec:

@@ -27,13 +27,14 @@ class KeypointMapping(LayoutMapping):
     """
 
     def __init__(self, num_kps: int, coordinate_precision_factor: int, uri: str) -> None:
-        super().__init__(GFVLayout(dim=2 * num_kps, num_kps=num_kps,
-                                   coordinate_precision_factor=coordinate_precision_factor), uri)
+        super().__init__(
+            GFVLayout(dim=2 * num_kps, num_kps=num_kps, coordinate_precision_factor=coordinate_precision_factor), uri
+        )
         self.num_kps = num_kps
 
     def snap(self, kps: np.ndarray) -> np.ndarray:
         """``kps`` ``(..., K, 2)`` clipped to [-1, 1] and rounded to the coordinate grid."""
-        step = 2.0 ** -self.layout.coordinate_precision_factor
+        step = 2.0**-self.layout.coordinate_precision_factor
         return np.round(np.clip(kps, -1.0, 1.0) / step) * step
 
     def params(self, recon: dict) -> np.ndarray:

@@ -18,8 +18,13 @@ import torch.nn.functional as F
 
 #: Border anchors (normalised x, y) that map to themselves: 16 points, 5 per picture edge.
 _EDGE = np.linspace(-1.0, 1.0, 5)
-BORDER_ANCHORS = np.array([[x, -1.0] for x in _EDGE] + [[x, 1.0] for x in _EDGE] +
-                          [[-1.0, y] for y in _EDGE[1:-1]] + [[1.0, y] for y in _EDGE[1:-1]], dtype=np.float64)
+BORDER_ANCHORS = np.array(
+    [[x, -1.0] for x in _EDGE]
+    + [[x, 1.0] for x in _EDGE]
+    + [[-1.0, y] for y in _EDGE[1:-1]]
+    + [[1.0, y] for y in _EDGE[1:-1]],
+    dtype=np.float64,
+)
 
 
 def _radial(d2: np.ndarray) -> np.ndarray:
@@ -42,9 +47,9 @@ def tps_coefficients(dst: np.ndarray, src: np.ndarray, regularisation: float) ->
     a = np.zeros((n + 3, n + 3))
     a[:n, :n] = _radial(((dst[:, None] - dst[None]) ** 2).sum(-1)) + regularisation * np.eye(n)
     a[:n, n] = 1.0
-    a[:n, n + 1:] = dst
+    a[:n, n + 1 :] = dst
     a[n, :n] = 1.0
-    a[n + 1:, :n] = dst.T
+    a[n + 1 :, :n] = dst.T
     b = np.zeros((n + 3, 2))
     b[:n] = src
     return np.linalg.lstsq(a, b, rcond=None)[0]
@@ -90,7 +95,7 @@ class TPSWarpGenerator:
         n = len(dst)
         d2 = self._coarse_sq[:, None] + (dst * dst).sum(1)[None] - 2.0 * (self._coarse @ dst.T)
         u = _radial(np.maximum(d2, 0.0))
-        mapped = u @ coef[:n] + coef[n] + self._coarse @ coef[n + 1:]
+        mapped = u @ coef[:n] + coef[n] + self._coarse @ coef[n + 1 :]
         coarse = torch.from_numpy(mapped.reshape(1, self.grid, self.grid, 2).astype(np.float32)).permute(0, 3, 1, 2)
         fine = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=True).permute(0, 2, 3, 1)
         return fine

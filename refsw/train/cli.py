@@ -44,9 +44,18 @@ def _atomic_save(obj: object, path: Path) -> None:
 def export(task, step: int, args: argparse.Namespace, val: dict | None, out: Path) -> Path:
     """Writes the fp16 network (no training-only heads) with config and provenance."""
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in task.net.state_dict().items()}
-    meta = {"model": task.name, "steps": step, "batch": args.batch, "sizes": args.sizes, "lr": args.lr,
-            "train_clips": args.train_clips.split(","), "validation_clips": list(VALIDATION_CLIPS),
-            "command": args.command, "init": str(args.init) if args.init else None, "validation": val}
+    meta = {
+        "model": task.name,
+        "steps": step,
+        "batch": args.batch,
+        "sizes": args.sizes,
+        "lr": args.lr,
+        "train_clips": args.train_clips.split(","),
+        "validation_clips": list(VALIDATION_CLIPS),
+        "command": args.command,
+        "init": str(args.init) if args.init else None,
+        "validation": val,
+    }
     _atomic_save({"model": task.name, "config": task.cfg.as_dict(), "state_dict": state, "meta": meta}, out)
     return out
 
@@ -61,8 +70,8 @@ def validate(task, clips: list, pairs: int = 6) -> dict:
         idx = np.linspace(1, len(clip.frames) - 1, pairs).astype(int)
         src = to_tensor(clip.frames[:1])
         for j in idx:
-            drv = to_tensor(clip.frames[j:j + 1])
-            prev = to_tensor(clip.frames[j - 1:j])
+            drv = to_tensor(clip.frames[j : j + 1])
+            prev = to_tensor(clip.frames[j - 1 : j])
             pred = task.predict(src, drv, prev)
             l1 += float((pred - drv).abs().mean())
             frozen += float((src - drv).abs().mean())
@@ -86,23 +95,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--near-prob", type=float, default=0.0,
-                   help="probability of a driving picture within 8 pictures of its source (fine-tuning on small motion)")
-    p.add_argument("--coded-source-prob", type=float, default=0.0,
-                   help="probability of a source picture coded as a VVC key picture at --coded-qp and decoded "
-                        "(every 4th picture of each clip; the decoder's generator gets decoded key pictures)")
+    p.add_argument(
+        "--near-prob",
+        type=float,
+        default=0.0,
+        help="probability of a driving picture within 8 pictures of its source (fine-tuning on small motion)",
+    )
+    p.add_argument(
+        "--coded-source-prob",
+        type=float,
+        default=0.0,
+        help="probability of a source picture coded as a VVC key picture at --coded-qp and decoded "
+        "(every 4th picture of each clip; the decoder's generator gets decoded key pictures)",
+    )
     p.add_argument("--coded-qp", type=int, default=32, help="key-picture QP of --coded-source-prob")
-    p.add_argument("--detail-transfer", action="store_true",
-                   help="score the reconstruction after the decoder's residual detail transfer (docs/models.md)")
-    p.add_argument("--train-clips", default=",".join(TRAIN_CLIPS),
-                   help="comma-separated clip names of the data directory (default: the fixed training split)")
+    p.add_argument(
+        "--detail-transfer",
+        action="store_true",
+        help="score the reconstruction after the decoder's residual detail transfer (docs/models.md)",
+    )
+    p.add_argument(
+        "--train-clips",
+        default=",".join(TRAIN_CLIPS),
+        help="comma-separated clip names of the data directory (default: the fixed training split)",
+    )
     p.add_argument("--export", action="store_true", help="only export the work directory's last.pt and exit")
     p.add_argument("--out", type=Path, default=None, help="export path (default refsw/models/weights/MODEL.pt)")
     args = p.parse_args(argv)
     if args.batch < 2 or args.batch % 2:
         p.error("--batch must be an even number >= 2 (pairs share their source picture two by two)")
-    args.command = "gfv-train " + " ".join(a for a in (argv if argv is not None else sys.argv[1:])
-                                           if a != "--export")
+    args.command = "gfv-train " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--export")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -128,15 +150,20 @@ def main(argv: list[str] | None = None) -> int:
         ck = torch.load(args.init, map_location="cpu", weights_only=False)
         src = ck["state_dict"] if "state_dict" in ck else ck["net"]
         own = task.net.state_dict()
-        fits = {k: v.float() if v.is_floating_point() else v for k, v in src.items()
-                if k in own and own[k].shape == v.shape}
+        fits = {
+            k: v.float() if v.is_floating_point() else v for k, v in src.items() if k in own and own[k].shape == v.shape
+        }
         task.net.load_state_dict(fits, strict=False)
         log.info("initialised %d of %d tensors from %s", len(fits), len(own), args.init)
     if args.export:
         print(export(task, step, args, val, out))
         return 0
-    (work / "config.json").write_text(json.dumps({"model": args.model, "config": task.cfg.as_dict(),
-                                                  "noise": preset["noise"], "args": args.command}, indent=1))
+    (work / "config.json").write_text(
+        json.dumps(
+            {"model": args.model, "config": task.cfg.as_dict(), "noise": preset["noise"], "args": args.command},
+            indent=1,
+        )
+    )
     sizes = [int(s) for s in args.sizes.split(",")]
     train_clips = args.train_clips.split(",")
     if set(train_clips) & set(VALIDATION_CLIPS):
@@ -173,9 +200,17 @@ class _Run:
     val: dict | None
 
     def save(self) -> None:
-        _atomic_save({"net": self.task.net.state_dict(), "aux": self.task.aux.state_dict(),
-                      "opt": self.opt.state_dict(), "step": self.step, "rng": self.rng.bit_generator.state,
-                      "val": self.val}, self.last)
+        _atomic_save(
+            {
+                "net": self.task.net.state_dict(),
+                "aux": self.task.aux.state_dict(),
+                "opt": self.opt.state_dict(),
+                "step": self.step,
+                "rng": self.rng.bit_generator.state,
+                "val": self.val,
+            },
+            self.last,
+        )
 
     def loop(self, logf: Any) -> int:
         from tqdm import tqdm
@@ -188,8 +223,9 @@ class _Run:
                 for g in opt.param_groups:
                     g["lr"] = lr_at(self.step, args.steps, args.lr)
                 size = self.sizes[int(self.rng.integers(len(self.sizes)))]
-                batch = self.samplers[size].batch(args.batch, per_source=task.per_source, near_prob=args.near_prob,
-                                                   coded_prob=args.coded_source_prob)
+                batch = self.samplers[size].batch(
+                    args.batch, per_source=task.per_source, near_prob=args.near_prob, coded_prob=args.coded_source_prob
+                )
                 losses = task.losses(batch, self.rng, self.step / args.steps)
                 opt.zero_grad(set_to_none=True)
                 sum(losses.values()).backward()
@@ -198,8 +234,12 @@ class _Run:
                 self.step += 1
                 bar.update(1)
                 if self.step % 10 == 0:
-                    rec = {"step": self.step, "size": size, "time": round(time.time() - t0, 1),
-                           **{k: round(float(v), 5) for k, v in losses.items()}}
+                    rec = {
+                        "step": self.step,
+                        "size": size,
+                        "time": round(time.time() - t0, 1),
+                        **{k: round(float(v), 5) for k, v in losses.items()},
+                    }
                     logf.write(json.dumps(rec) + "\n")
                     logf.flush()
                     bar.set_postfix(rec=f"{float(losses['rec']):.4f}")

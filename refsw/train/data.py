@@ -67,8 +67,10 @@ def _track(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     lms = np.zeros((len(frames), 478, 3), dtype=np.float32)
     found = np.zeros(len(frames), dtype=bool)
-    with native_stderr_silenced(), mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=False, max_num_faces=1, refine_landmarks=True) as mesh:
+    with (
+        native_stderr_silenced(),
+        mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=1, refine_landmarks=True) as mesh,
+    ):
         for i, f in enumerate(frames):
             res = mesh.process(np.ascontiguousarray(f))
             if res.multi_face_landmarks:
@@ -93,8 +95,13 @@ def _save_cache(cache: Path, **arrays: np.ndarray | float) -> None:
         log.warning("cannot cache %s: %s", cache, err)
 
 
-def load_clip(name: str, size: int = 256, data_dir: Path | None = None, cache_dir: Path | None = None,
-              max_frames: int | None = None) -> Clip:
+def load_clip(
+    name: str,
+    size: int = 256,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    max_frames: int | None = None,
+) -> Clip:
     """The prepared clip ``name`` (cached after the first call).
 
     Raises:
@@ -124,8 +131,9 @@ def load_clip(name: str, size: int = 256, data_dir: Path | None = None, cache_di
     return clip
 
 
-def coded_pictures(clip: Clip, qp: int = 32, every: int = 4, backend: str = "vvenc",
-                   cache_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+def coded_pictures(
+    clip: Clip, qp: int = 32, every: int = 4, backend: str = "vvenc", cache_dir: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Every ``every``-th picture of ``clip`` coded as a key picture is: one intra picture per
     stream with the VVC ``backend`` at ``qp``, decoded (cached as ``<name>_<S>_qp<qp>_every<k>.npz``).
 
@@ -149,8 +157,9 @@ def coded_pictures(clip: Clip, qp: int = 32, every: int = 4, backend: str = "vve
         if np.array_equal(z["indices"], indices):
             return z["indices"], z["pictures"]
     codec = create_backend(backend)
-    pictures = np.stack([codec.decode(codec.encode(clip.frames[i:i + 1], qp=qp, fps=clip.fps).bitstream).frames[0]
-                         for i in indices])
+    pictures = np.stack(
+        [codec.decode(codec.encode(clip.frames[i : i + 1], qp=qp, fps=clip.fps).bitstream).frames[0] for i in indices]
+    )
     _save_cache(cache, indices=indices, pictures=pictures)
     log.info("coded %d key pictures of %s at QP %d", len(indices), clip.name, qp)
     return indices, pictures
@@ -166,16 +175,24 @@ class PairSampler:
             that :meth:`batch` can use as source pictures), or ``None``.
     """
 
-    def __init__(self, clips: list[Clip], seed: int = 0,
-                 coded: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+    def __init__(
+        self, clips: list[Clip], seed: int = 0, coded: list[tuple[np.ndarray, np.ndarray]] | None = None
+    ) -> None:
         self.clips = clips
         self.coded = coded
         self.rng = np.random.default_rng(seed)
         self.weights = np.array([len(c.frames) for c in clips], dtype=np.float64)
         self.weights /= self.weights.sum()
 
-    def batch(self, n: int, flip: bool = False, per_source: int = 1, near_prob: float = 0.0,
-              near_window: int = 8, coded_prob: float = 0.0) -> dict[str, np.ndarray]:
+    def batch(
+        self,
+        n: int,
+        flip: bool = False,
+        per_source: int = 1,
+        near_prob: float = 0.0,
+        near_window: int = 8,
+        coded_prob: float = 0.0,
+    ) -> dict[str, np.ndarray]:
         """``n`` pairs: ``source``/``driving`` ``(n, S, S, 3)`` uint8, ``source_lm``/``driving_lm``
         ``(n, 478, 3)`` float32, ``previous`` ``(n, S, S, 3)`` the picture before the driving one
         (CTTR's trajectory); with ``flip`` all are mirrored together at random (landmark x negated).

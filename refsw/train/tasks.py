@@ -91,7 +91,7 @@ def random_crop(rng: np.random.Generator, feature_size: int, window: int) -> tup
 def crop_target(target: torch.Tensor, crop: tuple[int, int, int], factor: int) -> torch.Tensor:
     """The window of ``target`` ``(B, 3, H, W)`` matching a decoder crop."""
     y0, x0, n = crop
-    return target[:, :, factor * y0:factor * (y0 + n), factor * x0:factor * (x0 + n)]
+    return target[:, :, factor * y0 : factor * (y0 + n), factor * x0 : factor * (x0 + n)]
 
 
 def random_affine(b: int, rng: np.random.Generator, sigma: float = 0.05) -> torch.Tensor:
@@ -129,9 +129,15 @@ class Task:
         k = self.per_source
         return self.net.generator.encode(src[::k]).repeat_interleave(k, 0)
 
-    def decoder_output(self, src: torch.Tensor, features: torch.Tensor, out: dict[str, torch.Tensor],
-                       crop: tuple[int, int, int] | None, *source_params: object, per_source: int | None = None
-                       ) -> torch.Tensor:
+    def decoder_output(
+        self,
+        src: torch.Tensor,
+        features: torch.Tensor,
+        out: dict[str, torch.Tensor],
+        crop: tuple[int, int, int] | None,
+        *source_params: object,
+        per_source: int | None = None,
+    ) -> torch.Tensor:
         """What the decoder outputs for a batch: ``out["prediction"]`` (the ``crop`` window, or
         the whole picture), after the residual detail transfer when :attr:`detail_transfer` is
         on. The self-synthesis of each distinct source picture (generator arguments
@@ -142,12 +148,20 @@ class Task:
         k = self.per_source if per_source is None else per_source
         with torch.no_grad():
             own = self.net.generator(src[::k], *source_params, features=features[::k])
-        own = {"prediction": own["prediction"].repeat_interleave(k, 0),
-               "deformation": motion_2d(own["deformation"]).repeat_interleave(k, 0)}
+        own = {
+            "prediction": own["prediction"].repeat_interleave(k, 0),
+            "deformation": motion_2d(own["deformation"]).repeat_interleave(k, 0),
+        }
         return self.with_detail(out["prediction"], motion_2d(out["deformation"]), src, own, crop)
 
-    def with_detail(self, prediction: torch.Tensor, deformation: torch.Tensor, source: torch.Tensor,
-                    self_synthesis: dict[str, torch.Tensor], crop: tuple[int, int, int] | None = None) -> torch.Tensor:
+    def with_detail(
+        self,
+        prediction: torch.Tensor,
+        deformation: torch.Tensor,
+        source: torch.Tensor,
+        self_synthesis: dict[str, torch.Tensor],
+        crop: tuple[int, int, int] | None = None,
+    ) -> torch.Tensor:
         """The decoder's residual detail transfer applied to a prediction.
 
         Args:
@@ -169,13 +183,15 @@ class Task:
         """``x`` plus uniform noise of one quantisation step (training only)."""
         return x + (torch.rand_like(x) - 0.5) * self.noise if self.net.training and self.noise else x
 
-    def losses(self, batch: dict[str, np.ndarray], rng: np.random.Generator, progress: float
-               ) -> dict[str, torch.Tensor]:
+    def losses(
+        self, batch: dict[str, np.ndarray], rng: np.random.Generator, progress: float
+    ) -> dict[str, torch.Tensor]:
         """Loss terms of one batch (``progress`` in [0, 1] for scheduled weights)."""
         raise NotImplementedError
 
-    def predict(self, source: torch.Tensor, driving: torch.Tensor, previous: torch.Tensor | None = None
-                ) -> torch.Tensor:
+    def predict(
+        self, source: torch.Tensor, driving: torch.Tensor, previous: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Full-picture reconstruction of ``driving`` (validation)."""
         raise NotImplementedError
 
@@ -205,8 +221,10 @@ class FOMMTask(Task):
         feats = self.source_features(src)
         out = self.net.generator(src, kp_d, kp_s, features=feats, crop=crop)
         pred = self.decoder_output(src, feats, out, crop, kp_s_u, kp_s_u)
-        loss = {"rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
-                "motion_prior": motion_prior(out["deformation"], batch, progress)}
+        loss = {
+            "rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
+            "motion_prior": motion_prior(out["deformation"], batch, progress),
+        }
         theta = random_affine(len(drv), rng)
         grid = F.affine_grid(theta, list(drv.shape), align_corners=True)
         kp_t = self.net.kp_detector(F.grid_sample(drv, grid, padding_mode="reflection", align_corners=True))
@@ -217,7 +235,9 @@ class FOMMTask(Task):
         eye = torch.eye(2).expand_as(jac)
         loss["equivariance_jacobian"] = 10.0 * F.l1_loss(torch.inverse(kp_d["jacobian"]) @ jac, eye)
         w = 10.0 * max(0.01, 1.0 - progress / 0.5)
-        target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_10), _landmarks(batch["driving_lm"], LANDMARKS_10)])
+        target = torch.cat(
+            [_landmarks(batch["source_lm"], LANDMARKS_10), _landmarks(batch["driving_lm"], LANDMARKS_10)]
+        )
         loss["landmark_prior"] = w * F.l1_loss(torch.cat([kp_s["value"], kp_d["value"]]), target)
         return loss
 
@@ -242,7 +262,7 @@ class CFTETask(Task):
 
     def losses(self, batch, rng, progress):
         src, drv = to_tensor(batch["source"]), to_tensor(batch["driving"])
-        f_s = self.quantisation_noise(self.net.extractor(src[::self.per_source])).repeat_interleave(self.per_source, 0)
+        f_s = self.quantisation_noise(self.net.extractor(src[:: self.per_source])).repeat_interleave(self.per_source, 0)
         f_d = self.quantisation_noise(self.net.extractor(drv))
         f_p = None
         if self.cfg.trajectory:
@@ -250,12 +270,16 @@ class CFTETask(Task):
         crop = random_crop(rng, src.shape[-1] // 4, self.crop)
         feats = self.source_features(src)
         out = self.net.generator(src, f_d, f_s, f_p, features=feats, crop=crop)
-        f_u = f_s[::self.per_source]  # the decoder's self-synthesis: previous = the key picture's feature
+        f_u = f_s[:: self.per_source]  # the decoder's self-synthesis: previous = the key picture's feature
         pred = self.decoder_output(src, feats, out, crop, f_u, f_u, f_u if self.cfg.trajectory else None)
-        loss = {"rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
-                "motion_prior": motion_prior(out["deformation"], batch, progress)}
+        loss = {
+            "rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
+            "motion_prior": motion_prior(out["deformation"], batch, progress),
+        }
         w = 10.0 * max(0.01, 1.0 - progress / 0.5)
-        target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_10), _landmarks(batch["driving_lm"], LANDMARKS_10)])
+        target = torch.cat(
+            [_landmarks(batch["source_lm"], LANDMARKS_10), _landmarks(batch["driving_lm"], LANDMARKS_10)]
+        )
         probe = self.aux.probe(torch.cat([f_s, f_d]).flatten(1)).view(-1, len(LANDMARKS_10), 2)
         loss["landmark_probe"] = w * F.l1_loss(probe, target)
         return loss
@@ -266,8 +290,9 @@ class CFTETask(Task):
         f_s = self.net.extractor(source)
         feats = self.net.generator.encode(source)
         out = self.net.generator(source, self.net.extractor(driving), f_s, f_p, features=feats)
-        return self.decoder_output(source, feats, out, None, f_s, f_s, f_s if self.cfg.trajectory else None,
-                                   per_source=1)
+        return self.decoder_output(
+            source, feats, out, None, f_s, f_s, f_s if self.cfg.trajectory else None, per_source=1
+        )
 
 
 class CTTRTask(CFTETask):
@@ -293,17 +318,21 @@ class FV2VTask(Task):
 
     def losses(self, batch, rng, progress):
         src, drv = to_tensor(batch["source"]), to_tensor(batch["driving"])
-        kp_c = self.net.kp_detector(src[::self.per_source]).repeat_interleave(self.per_source, 0)
+        kp_c = self.net.kp_detector(src[:: self.per_source]).repeat_interleave(self.per_source, 0)
         kp_s, he_s = self._kp(kp_c, src)
         kp_d, he_d = self._kp(kp_c, drv)
         crop = random_crop(rng, src.shape[-1] // 4, self.crop)
         feats = self.source_features(src)
         out = self.net.generator(src, kp_d, kp_s, features=feats, crop=crop)
-        pred = self.decoder_output(src, feats, out, crop, kp_s[::self.per_source], kp_s[::self.per_source])
-        loss = {"rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
-                "motion_prior": motion_prior(motion_2d(out["deformation"]), batch, progress)}
+        pred = self.decoder_output(src, feats, out, crop, kp_s[:: self.per_source], kp_s[:: self.per_source])
+        loss = {
+            "rec": reconstruction_loss(pred, crop_target(drv, crop, 4)),
+            "motion_prior": motion_prior(motion_2d(out["deformation"]), batch, progress),
+        }
         w = 10.0 * max(0.01, 1.0 - progress / 0.5)
-        target = torch.cat([_landmarks(batch["source_lm"], LANDMARKS_15, 3), _landmarks(batch["driving_lm"], LANDMARKS_15, 3)])
+        target = torch.cat(
+            [_landmarks(batch["source_lm"], LANDMARKS_15, 3), _landmarks(batch["driving_lm"], LANDMARKS_15, 3)]
+        )
         loss["landmark_prior"] = w * F.l1_loss(torch.cat([kp_s, kp_d]), target)
         loss["expression_prior"] = 0.2 * (he_s["exp"].abs().mean() + he_d["exp"].abs().mean())
         return loss
@@ -323,25 +352,64 @@ TASKS: dict[str, type[Task]] = {t.name: t for t in (FOMMTask, CFTETask, CTTRTask
 #: Widths trained here (small enough for CPU training and fast decoding; published widths
 #: are the config classes' defaults). ``noise``: one GFV quantisation step of the transmitted
 #: parameters (section "precision" of ``docs/models.md``).
-_CFTE_SMALL = {"ex_block_expansion": 16, "ex_max_features": 128, "ex_num_blocks": 4, "src_channels": (16, 32, 64, 64),
-               "up_channels": 16,
-               "dm_block_expansion": 16, "dm_max_features": 128, "dm_num_blocks": 4, "gen_block_expansion": 16,
-               "gen_max_features": 64, "num_bottleneck_blocks": 3, "image_skip": True}
+_CFTE_SMALL = {
+    "ex_block_expansion": 16,
+    "ex_max_features": 128,
+    "ex_num_blocks": 4,
+    "src_channels": (16, 32, 64, 64),
+    "up_channels": 16,
+    "dm_block_expansion": 16,
+    "dm_max_features": 128,
+    "dm_num_blocks": 4,
+    "gen_block_expansion": 16,
+    "gen_max_features": 64,
+    "num_bottleneck_blocks": 3,
+    "image_skip": True,
+}
 TRAINED_CONFIGS: dict[str, dict[str, Any]] = {
-    "fomm": {"config": {"kp_block_expansion": 16, "kp_max_features": 128, "kp_num_blocks": 4,
-                        "dm_block_expansion": 16, "dm_max_features": 128, "dm_num_blocks": 4,
-                        "gen_block_expansion": 16, "gen_max_features": 64, "num_bottleneck_blocks": 3,
-                        "image_skip": True},
-             "noise": 2.0 ** -7},
-    "cfte": {"config": _CFTE_SMALL, "noise": 2.0 ** -4},
-    "cttr": {"config": {**_CFTE_SMALL, "trajectory": True}, "noise": 2.0 ** -4},
-    "fv2v": {"config": {"kp_block_expansion": 16, "kp_max_features": 128, "kp_num_blocks": 4, "kp_reshape_channels": 64,
-                        "kp_depth": 8, "kp_scale_factor": 0.25, "he_block_expansion": 8, "he_scale_factor": 0.5,
-                        "gen_block_expansion": 16, "gen_max_features": 64, "feat_channels": 8, "feat_depth": 8,
-                        "num_resblocks_3d": 2, "dm_block_expansion": 8, "dm_max_features": 64, "dm_num_blocks": 3,
-                        "dm_compress": 2, "dm_mask_kernel": 3, "motion_scale_factor": 0.125, "num_resblocks_2d": 3,
-                        "image_skip": True},
-             "noise": 2.0 ** -7},
+    "fomm": {
+        "config": {
+            "kp_block_expansion": 16,
+            "kp_max_features": 128,
+            "kp_num_blocks": 4,
+            "dm_block_expansion": 16,
+            "dm_max_features": 128,
+            "dm_num_blocks": 4,
+            "gen_block_expansion": 16,
+            "gen_max_features": 64,
+            "num_bottleneck_blocks": 3,
+            "image_skip": True,
+        },
+        "noise": 2.0**-7,
+    },
+    "cfte": {"config": _CFTE_SMALL, "noise": 2.0**-4},
+    "cttr": {"config": {**_CFTE_SMALL, "trajectory": True}, "noise": 2.0**-4},
+    "fv2v": {
+        "config": {
+            "kp_block_expansion": 16,
+            "kp_max_features": 128,
+            "kp_num_blocks": 4,
+            "kp_reshape_channels": 64,
+            "kp_depth": 8,
+            "kp_scale_factor": 0.25,
+            "he_block_expansion": 8,
+            "he_scale_factor": 0.5,
+            "gen_block_expansion": 16,
+            "gen_max_features": 64,
+            "feat_channels": 8,
+            "feat_depth": 8,
+            "num_resblocks_3d": 2,
+            "dm_block_expansion": 8,
+            "dm_max_features": 64,
+            "dm_num_blocks": 3,
+            "dm_compress": 2,
+            "dm_mask_kernel": 3,
+            "motion_scale_factor": 0.125,
+            "num_resblocks_2d": 3,
+            "image_skip": True,
+        },
+        "noise": 2.0**-7,
+    },
 }
 
 

@@ -10,8 +10,6 @@ per ``gfv_id`` and base values change only with base messages.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,8 +62,11 @@ def _update_parse_state(v: dict, state: GFVState, ctx: Any) -> None:
         state.base_matrix_prec = v["MatrixPrec"]
         state.base_num_matrix_types = v["NumMatrixTypes"]
         n = v["NumMatrixTypes"]
-        dims = ([v["NumMatrices"][i] for i in range(n)], [v["MatrixHeight"][i] for i in range(n)],
-                [v["MatrixWidth"][i] for i in range(n)])
+        dims = (
+            [v["NumMatrices"][i] for i in range(n)],
+            [v["MatrixHeight"][i] for i in range(n)],
+            [v["MatrixWidth"][i] for i in range(n)],
+        )
         types = [v["gfv_matrix_type_idx"][i] for i in range(n)]
         if getattr(ctx, "mode", "vtm") == "vtm":
             # VTM appends to the base dimension lists and never clears them
@@ -108,8 +109,8 @@ def reconstruct(v: dict, state: GFVState, mode: str) -> dict:
         pos = 0
         for i in range(v["NumMatrixTypes"]):
             n, h, w = nums[i], heights[i], widths[i]
-            rows = [flat[o:o + w] for o in range(pos, pos + n * h * w, w)]
-            mats = [rows[o:o + h] for o in range(0, n * h, h)]
+            rows = [flat[o : o + w] for o in range(pos, pos + n * h * w, w)]
+            mats = [rows[o : o + h] for o in range(0, n * h, h)]
             pos += n * h * w
             out["matrices"].append((state.base_matrix_type_idx[i] if pred else types[i], mats))
         out["MatrixElement"] = flat
@@ -160,8 +161,10 @@ def _reconstruct_matrix_elements(v: dict, ref: list[float]) -> list[float]:
     pre = "gfv_matrix_delta_element" if v["gfv_matrix_pred_flag"] else "gfv_matrix_element"
     sign = v[pre + "_sign_flag"].get
     # The reader fills the _int and _dec dicts in the same loop, so their orders agree.
-    flat = [-(dec / p + ip) if sign(key) else dec / p + ip
-            for (key, ip), dec in zip(v[pre + "_int"].items(), v[pre + "_dec"].values())]
+    flat = [
+        -(dec / p + ip) if sign(key) else dec / p + ip
+        for (key, ip), dec in zip(v[pre + "_int"].items(), v[pre + "_dec"].values())
+    ]
     if v["gfv_matrix_pred_flag"]:
         known = min(len(ref), len(flat))
         flat = [x + r for x, r in zip(flat, ref)] + [x + 0.0 for x in flat[known:]]
@@ -179,15 +182,23 @@ def derived(label: str, v: dict, recon: dict | None) -> Any:
         present = [v["gfv_chroma_key_value"][c] for c in range(3) if v["gfv_chroma_key_value_present_flag"].get(c)]
         return present or list(DEFAULT_CHROMA_KEY)
     if label == "gfv_chroma_key_thr_lower":
-        return v.get("gfv_chroma_key_thr_lower", DEFAULT_THR_LOWER) if v.get("gfv_chroma_key_thr_present_flag") \
+        return (
+            v.get("gfv_chroma_key_thr_lower", DEFAULT_THR_LOWER)
+            if v.get("gfv_chroma_key_thr_present_flag")
             else DEFAULT_THR_LOWER
+        )
     if label == "gfv_chroma_key_thr_upper_delta_minus1":
-        return v.get("gfv_chroma_key_thr_upper_delta_minus1") if v.get("gfv_chroma_key_thr_present_flag") \
+        return (
+            v.get("gfv_chroma_key_thr_upper_delta_minus1")
+            if v.get("gfv_chroma_key_thr_present_flag")
             else DEFAULT_THR_UPPER_DELTA_MINUS1
+        )
     if label == "gfv_chroma_key_thr_value":
         defaults = (48, 75)
-        return [v["gfv_chroma_key_thr_value"][c] if v["gfv_chroma_key_thr_present_flag"].get(c) else defaults[c]
-                for c in range(2)]
+        return [
+            v["gfv_chroma_key_thr_value"][c] if v["gfv_chroma_key_thr_present_flag"].get(c) else defaults[c]
+            for c in range(2)
+        ]
     recon = recon or {}
     if label == "gfv_coordinate_Xtensor":
         return recon.get("X", [])
@@ -214,8 +225,7 @@ def element_keys(v: dict, state: GFVState, num_kps: int) -> list[tuple[int, int,
         dims = dims[: state.base_num_matrix_types]
     else:
         dims = [matrix_dims(v, i, num_kps, z_present) for i in range(v["gfv_num_matrix_types_minus1"] + 1)]
-    return [(i, j, k, m) for i, (nm, h, w) in enumerate(dims)
-            for j in range(nm) for k in range(h) for m in range(w)]
+    return [(i, j, k, m) for i, (nm, h, w) in enumerate(dims) for j in range(nm) for k in range(h) for m in range(w)]
 
 
 def matrix_dims(v: dict, i: int, num_kps: int, z_present: int) -> tuple[int, int, int]:
@@ -238,14 +248,18 @@ def matrix_dims(v: dict, i: int, num_kps: int, z_present: int) -> tuple[int, int
     return 1, space3d + 2, 1 if t in (5, 6) else space3d + 2
 
 
-GFV = register(MessageType(
-    payload_type=PayloadType.GENERATIVE_FACE_VIDEO,
-    short_name="gfv",
-    dump_name="Generative face video",
-    syntax={var: compile_syntax(gfv_table.syntax(var), {"update_parse_state": _update_parse_state})
-            for var in ("C", "B")},
-    new_state=GFVState,
-    reconstruct=reconstruct,
-    derived=derived,
-    prefix_ok=False,
-))
+GFV = register(
+    MessageType(
+        payload_type=PayloadType.GENERATIVE_FACE_VIDEO,
+        short_name="gfv",
+        dump_name="Generative face video",
+        syntax={
+            var: compile_syntax(gfv_table.syntax(var), {"update_parse_state": _update_parse_state})
+            for var in ("C", "B")
+        },
+        new_state=GFVState,
+        reconstruct=reconstruct,
+        derived=derived,
+        prefix_ok=False,
+    )
+)

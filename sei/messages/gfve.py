@@ -13,9 +13,8 @@ matrix elements are plain numbers; all values are float64 Python floats.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence, cast
+from typing import Any
 
 from bitstream_spec import gfve as gfve_table
 
@@ -171,13 +170,15 @@ def derived(label: str, v: dict, recon: dict | None) -> Any:
     raise KeyError(f"unknown derived GFVE trace line {label!r}")
 
 
-GFVE = register(MessageType(
-    payload_type=PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT,
-    short_name="gfve",
-    dump_name="Generative face video enhancement",
-    syntax={"": compile_syntax(gfve_table.syntax(), {"update_parse_state": _update_parse_state})},
-    new_state=GFVEState,
-    reconstruct=reconstruct,
-    derived=derived,
-    prefix_ok=False,
-))
+GFVE = register(
+    MessageType(
+        payload_type=PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT,
+        short_name="gfve",
+        dump_name="Generative face video enhancement",
+        syntax={"": compile_syntax(gfve_table.syntax(), {"update_parse_state": _update_parse_state})},
+        new_state=GFVEState,
+        reconstruct=reconstruct,
+        derived=derived,
+        prefix_ok=False,
+    )
+)

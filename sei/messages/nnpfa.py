@@ -11,12 +11,14 @@ from bitstream_spec import nnpfa as nnpfa_table
 from ..engine import compile_syntax
 from ..registry import MessageType, PayloadType, register
 
-NNPFA = register(MessageType(
-    payload_type=PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION,
-    short_name="nnpfa",
-    dump_name="Neural network post-filter activation",
-    syntax={"": compile_syntax(nnpfa_table.syntax())},
-    new_state=dict,
-    prefix_ok=True,
-    suffix_ok=True,
-))
+NNPFA = register(
+    MessageType(
+        payload_type=PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION,
+        short_name="nnpfa",
+        dump_name="Neural network post-filter activation",
+        syntax={"": compile_syntax(nnpfa_table.syntax())},
+        new_state=dict,
+        prefix_ok=True,
+        suffix_ok=True,
+    )
+)

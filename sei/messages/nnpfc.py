@@ -12,12 +12,14 @@ from bitstream_spec import nnpfc as nnpfc_table
 from ..engine import compile_syntax
 from ..registry import MessageType, PayloadType, register
 
-NNPFC = register(MessageType(
-    payload_type=PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
-    short_name="nnpfc",
-    dump_name="Neural network post-filter characteristics",
-    syntax={"": compile_syntax(nnpfc_table.syntax())},
-    new_state=dict,
-    prefix_ok=True,
-    suffix_ok=True,
-))
+NNPFC = register(
+    MessageType(
+        payload_type=PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
+        short_name="nnpfc",
+        dump_name="Neural network post-filter characteristics",
+        syntax={"": compile_syntax(nnpfc_table.syntax())},
+        new_state=dict,
+        prefix_ok=True,
+        suffix_ok=True,
+    )
+)

@@ -13,12 +13,14 @@ from bitstream_spec import spti as spti_table
 from ..engine import compile_syntax
 from ..registry import MessageType, PayloadType, register
 
-SPTI = register(MessageType(
-    payload_type=PayloadType.SOURCE_PICTURE_TIMING_INFO,
-    short_name="spti",
-    dump_name="Source picture timing info",
-    syntax={"": compile_syntax(spti_table.syntax())},
-    new_state=dict,
-    prefix_ok=True,
-    suffix_ok=False,
-))
+SPTI = register(
+    MessageType(
+        payload_type=PayloadType.SOURCE_PICTURE_TIMING_INFO,
+        short_name="spti",
+        dump_name="Source picture timing info",
+        syntax={"": compile_syntax(spti_table.syntax())},
+        new_state=dict,
+        prefix_ok=True,
+        suffix_ok=False,
+    )
+)

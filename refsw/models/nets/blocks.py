@@ -104,8 +104,9 @@ def fuse_heads(module: nn.Module, *names: str) -> None:
     format)."""
     convs = [getattr(module, n) for n in names]
     first = convs[0]
-    conv = nn.Conv2d(first.in_channels, sum(c.out_channels for c in convs), first.kernel_size,
-                     padding=first.padding, bias=True).to(first.weight.dtype)
+    conv = nn.Conv2d(
+        first.in_channels, sum(c.out_channels for c in convs), first.kernel_size, padding=first.padding, bias=True
+    ).to(first.weight.dtype)
     assert conv.bias is not None  # bias=True
     with torch.no_grad():
         conv.weight.copy_(torch.cat([c.weight for c in convs]))
@@ -198,16 +199,23 @@ class Hourglass(nn.Module):
     channels at the input resolution (FOMM appendix, Fig. 7). ``down_block`` / ``up_block``
     (``(cin, cout, norm=)`` factories) give other variants, e.g. face-vid2vid's 3-D one."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
-                 norm: str = "batch", down_block: Callable[..., nn.Module] = DownBlock2d,
-                 up_block: Callable[..., nn.Module] = UpBlock2d) -> None:
+    def __init__(
+        self,
+        block_expansion: int,
+        in_features: int,
+        num_blocks: int = 3,
+        max_features: int = 256,
+        norm: str = "batch",
+        down_block: Callable[..., nn.Module] = DownBlock2d,
+        up_block: Callable[..., nn.Module] = UpBlock2d,
+    ) -> None:
         super().__init__()
         widths = [in_features] + [min(max_features, block_expansion * 2 ** (i + 1)) for i in range(num_blocks)]
         self.down = nn.ModuleList(down_block(widths[i], widths[i + 1], norm=norm) for i in range(num_blocks))
         ups = []
         for i in reversed(range(num_blocks)):
             cin = widths[i + 1] * (1 if i == num_blocks - 1 else 2)
-            cout = min(max_features, block_expansion * 2 ** i)
+            cout = min(max_features, block_expansion * 2**i)
             ups.append(up_block(cin, cout, norm=norm))
         self.up = nn.ModuleList(ups)
         self.out_filters = block_expansion + in_features
@@ -234,8 +242,8 @@ class AntiAliasDownsample(nn.Module):
         self.ka = size // 2
         self.step = round(1 / scale)
         ax = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
-        g = torch.exp(-(ax ** 2) / (2 * sigma ** 2))
-        kernel = (g[:, None] * g[None, :])
+        g = torch.exp(-(ax**2) / (2 * sigma**2))
+        kernel = g[:, None] * g[None, :]
         kernel = kernel / kernel.sum()
         self.register_buffer("weight", kernel.expand(channels, 1, size, size).contiguous(), persistent=False)
         self.groups = channels
@@ -260,8 +268,8 @@ class GDN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x.shape[1]
-        gamma = (self.gamma ** 2).view(c, c, 1, 1)
-        return x / torch.sqrt(F.conv2d(x * x, gamma, self.beta ** 2 + 1e-6))
+        gamma = (self.gamma**2).view(c, c, 1, 1)
+        return x / torch.sqrt(F.conv2d(x * x, gamma, self.beta**2 + 1e-6))
 
 
 def kp_to_gaussian(kp: torch.Tensor, spatial: tuple[int, ...], variance: float) -> torch.Tensor:
@@ -271,10 +279,13 @@ def kp_to_gaussian(kp: torch.Tensor, spatial: tuple[int, ...], variance: float) 
     Gaussian's far tail is subnormal, and subnormal inputs make the CPU's float32 convolutions
     several times slower (``benchmarks/bench_models.py``: FOMM's motion network 2x)."""
     dims = kp.shape[-1]
-    grid = (coordinate_grid(*cast("tuple[int, int]", spatial)) if dims == 2
-            else coordinate_grid_3d(*cast("tuple[int, int, int]", spatial))).to(kp)
+    grid = (
+        coordinate_grid(*cast("tuple[int, int]", spatial))
+        if dims == 2
+        else coordinate_grid_3d(*cast("tuple[int, int, int]", spatial))
+    ).to(kp)
     diff = grid[None, None] - kp.view(kp.shape[0], kp.shape[1], *([1] * dims), dims)
-    heat = torch.exp(-0.5 * (diff ** 2).sum(-1) / variance)
+    heat = torch.exp(-0.5 * (diff**2).sum(-1) / variance)
     return torch.where(heat < torch.finfo(heat.dtype).tiny, 0.0, heat)
 
 

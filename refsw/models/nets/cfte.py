@@ -71,7 +71,6 @@ class CFTEConfig(NetConfig):
     norm: str = "batch"
 
 
-
 PUBLISHED = CFTEConfig()
 
 
@@ -143,11 +142,13 @@ class CFTEMotion(nn.Module):
         ch = (3,) + tuple(cfg.src_channels)
         self.src_down = nn.Sequential(*(DownBlock2d(ch[i], ch[i + 1], norm=cfg.norm) for i in range(n)))
         self.src_res = nn.Sequential(*(ResBlock2d(ch[n], norm=cfg.norm) for _ in range(4)))
-        self.src_up = nn.Sequential(*(UpBlock2d(ch[n - i], ch[n - i - 1] if i < n - 1 else 8, norm=cfg.norm)
-                                      for i in range(n)))
+        self.src_up = nn.Sequential(
+            *(UpBlock2d(ch[n - i], ch[n - i - 1] if i < n - 1 else 8, norm=cfg.norm) for i in range(n))
+        )
         self.src_out = nn.Conv2d(8, 3, 3, padding=1)
-        self.hourglass = Hourglass(cfg.dm_block_expansion, 3 + cfg.up_channels, cfg.dm_num_blocks,
-                                   cfg.dm_max_features, cfg.norm)
+        self.hourglass = Hourglass(
+            cfg.dm_block_expansion, 3 + cfg.up_channels, cfg.dm_num_blocks, cfg.dm_max_features, cfg.norm
+        )
         self.flow = nn.Conv2d(self.hourglass.out_filters, 2, 7, padding=3)
         nn.init.zeros_(self.flow.weight)
         assert self.flow.bias is not None  # bias=True
@@ -165,12 +166,20 @@ class CFTEMotion(nn.Module):
         picture): the source at the motion size ``(B, 3, s, s)``, its encoding ``(B, C, 4, 4)``
         and the up-sampled source feature ``(B, up_channels, s, s)``."""
         src = _to_motion_size(source, self.size, self.down)
-        return {"source_small": src, "source_encoded": self.src_down(src),
-                "source_up": self._up(feat_source, feat_source)}
+        return {
+            "source_small": src,
+            "source_encoded": self.src_down(src),
+            "source_up": self._up(feat_source, feat_source),
+        }
 
-    def forward(self, source: torch.Tensor, feat_driving: torch.Tensor, feat_source: torch.Tensor,
-                feat_previous: torch.Tensor | None = None, prepared: dict[str, torch.Tensor] | None = None
-                ) -> dict[str, torch.Tensor]:
+    def forward(
+        self,
+        source: torch.Tensor,
+        feat_driving: torch.Tensor,
+        feat_source: torch.Tensor,
+        feat_previous: torch.Tensor | None = None,
+        prepared: dict[str, torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """``prepared``: :meth:`prepare` of ``source`` and ``feat_source`` (computed here when
         ``None``)."""
         prepared = self.prepare(source, feat_source) if prepared is None else prepared
@@ -181,25 +190,37 @@ class CFTEMotion(nn.Module):
         enc = warp(prepared["source_encoded"], sparse)
         deformed_src = torch.sigmoid(self.src_out(self.src_up(self.src_res(enc))))
         feat = self.hourglass(like_weights(torch.cat([deformed_src, heat], dim=1), self.flow))
-        sparse_up = F.interpolate(sparse.permute(0, 3, 1, 2), size=(self.size, self.size), mode="bilinear",
-                                  align_corners=True)
+        sparse_up = F.interpolate(
+            sparse.permute(0, 3, 1, 2), size=(self.size, self.size), mode="bilinear", align_corners=True
+        )
         flow, occlusion = heads(self, feat, "flow", "occlusion")
         deformation = (sparse_up + flow).permute(0, 2, 3, 1)
-        return {"deformation": deformation, "occlusion": torch.sigmoid(occlusion),
-                "deformed_source": deformed_src}
+        return {"deformation": deformation, "occlusion": torch.sigmoid(occlusion), "deformed_source": deformed_src}
 
 
 class CFTEGenerator(WarpingGenerator):
     """CFTE/CTTR generator: :class:`CFTEMotion` + FOMM's :class:`WarpingGenerator`."""
 
     def __init__(self, cfg: CFTEConfig) -> None:
-        super().__init__(cfg.gen_block_expansion, cfg.gen_max_features, cfg.num_down_blocks,
-                         cfg.num_bottleneck_blocks, cfg.image_skip, cfg.norm)
+        super().__init__(
+            cfg.gen_block_expansion,
+            cfg.gen_max_features,
+            cfg.num_down_blocks,
+            cfg.num_bottleneck_blocks,
+            cfg.image_skip,
+            cfg.norm,
+        )
         self.dense_motion = CFTEMotion(cfg)
 
-    def forward(self, source: torch.Tensor, feat_driving: torch.Tensor, feat_source: torch.Tensor,
-                feat_previous: torch.Tensor | None = None, features: torch.Tensor | None = None,
-                crop: tuple[int, int, int] | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self,
+        source: torch.Tensor,
+        feat_driving: torch.Tensor,
+        feat_source: torch.Tensor,
+        feat_previous: torch.Tensor | None = None,
+        features: torch.Tensor | None = None,
+        crop: tuple[int, int, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
         motion = self.dense_motion(source, feat_driving, feat_source, feat_previous)
         out = self.decode(source, self.encode(source) if features is None else features, motion, crop)
         out.update(motion)

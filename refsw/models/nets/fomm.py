@@ -102,8 +102,9 @@ class DenseMotionNetwork(nn.Module):
         super().__init__()
         k = cfg.num_kp
         self.down = AntiAliasDownsample(3, cfg.scale_factor)
-        self.hourglass = Hourglass(cfg.dm_block_expansion, (k + 1) * 4, cfg.dm_num_blocks, cfg.dm_max_features,
-                                   cfg.norm)
+        self.hourglass = Hourglass(
+            cfg.dm_block_expansion, (k + 1) * 4, cfg.dm_num_blocks, cfg.dm_max_features, cfg.norm
+        )
         self.mask = nn.Conv2d(self.hourglass.out_filters, k + 1, 7, padding=3)
         self.occlusion = nn.Conv2d(self.hourglass.out_filters, 1, 7, padding=3)
         self.num_kp = k
@@ -126,11 +127,14 @@ class DenseMotionNetwork(nn.Module):
         picture): the anti-aliased source ``(B, 3, h, w)`` and its keypoints' heatmaps
         ``(B, K, h, w)``."""
         src = self.down(source)
-        return {"source_small": src,
-                "source_heat": kp_to_gaussian(kp_source["value"], tuple(src.shape[2:]), self.variance)}
+        return {
+            "source_small": src,
+            "source_heat": kp_to_gaussian(kp_source["value"], tuple(src.shape[2:]), self.variance),
+        }
 
-    def forward(self, source: torch.Tensor, kp_driving: dict, kp_source: dict,
-                prepared: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, source: torch.Tensor, kp_driving: dict, kp_source: dict, prepared: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
         """``prepared``: :meth:`prepare` of ``source`` and ``kp_source`` (computed here when
         ``None``)."""
         prepared = self.prepare(source, kp_source) if prepared is None else prepared
@@ -140,8 +144,9 @@ class DenseMotionNetwork(nn.Module):
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1).unsqueeze(2)
         motions = self.sparse_motions(h, w, kp_driving, kp_source)
         k1 = self.num_kp + 1
-        deformed = F.grid_sample(src.repeat_interleave(k1, 0), motions.flatten(0, 1), padding_mode="border",
-                                 align_corners=True).view(b, k1, 3, h, w)
+        deformed = F.grid_sample(
+            src.repeat_interleave(k1, 0), motions.flatten(0, 1), padding_mode="border", align_corners=True
+        ).view(b, k1, 3, h, w)
         feat = self.hourglass(like_weights(torch.cat([heat, deformed], dim=2).view(b, k1 * 4, h, w), self.mask))
         mask_logits, occlusion = heads(self, feat, "mask", "occlusion")
         mask = F.softmax(mask_logits, dim=1)
@@ -154,15 +159,17 @@ class WarpingGenerator(nn.Module):
     network (shared by FOMM and CFTE/CTTR): ``decode(source (B, 3, H, W), features, motion)
     -> {"prediction": (B, 3, H, W) float32 in [0, 1], ...}``."""
 
-    def __init__(self, be: int, mx: int, num_down_blocks: int, num_bottleneck_blocks: int, image_skip: bool,
-                 norm: str = "batch") -> None:
+    def __init__(
+        self, be: int, mx: int, num_down_blocks: int, num_bottleneck_blocks: int, image_skip: bool, norm: str = "batch"
+    ) -> None:
         super().__init__()
         self.first = SameBlock2d(3, be, 7, norm)
-        widths = [min(mx, be * 2 ** i) for i in range(num_down_blocks + 1)]
+        widths = [min(mx, be * 2**i) for i in range(num_down_blocks + 1)]
         self.down = nn.ModuleList(DownBlock2d(widths[i], widths[i + 1], norm=norm) for i in range(num_down_blocks))
         self.bottleneck = nn.Sequential(*(ResBlock2d(widths[-1], norm=norm) for _ in range(num_bottleneck_blocks)))
-        self.up = nn.ModuleList(UpBlock2d(widths[i + 1], widths[i], norm=norm)
-                                for i in reversed(range(num_down_blocks)))
+        self.up = nn.ModuleList(
+            UpBlock2d(widths[i + 1], widths[i], norm=norm) for i in reversed(range(num_down_blocks))
+        )
         self.final = nn.Conv2d(be, 3, 7, padding=3)
         self.image_skip = nn.Conv2d(be, 1, 7, padding=3) if image_skip else None
         if self.image_skip is not None:  # start close to the warped key picture (mask ~ 0.88)
@@ -177,8 +184,9 @@ class WarpingGenerator(nn.Module):
             out = block(out)
         return out
 
-    def decode(self, source: torch.Tensor, features: torch.Tensor, motion: dict,
-               crop: tuple[int, int, int] | None = None) -> dict[str, torch.Tensor]:
+    def decode(
+        self, source: torch.Tensor, features: torch.Tensor, motion: dict, crop: tuple[int, int, int] | None = None
+    ) -> dict[str, torch.Tensor]:
         """Warps ``features`` with ``motion["deformation"]`` ``(B, h, w, 2)``, multiplies by
         ``motion["occlusion"]`` ``(B, 1, h, w)`` and decodes the output picture.
 
@@ -191,7 +199,7 @@ class WarpingGenerator(nn.Module):
         out = like_weights(out * occ, self.final)
         if crop is not None:
             y0, x0, n = crop
-            out = out[:, :, y0:y0 + n, x0:x0 + n]
+            out = out[:, :, y0 : y0 + n, x0 : x0 + n]
         out = self.bottleneck(out)
         for block in self.up:
             out = block(out)
@@ -205,7 +213,7 @@ class WarpingGenerator(nn.Module):
             deformed = warp(source, motion["deformation"])
             if crop is not None:
                 f = source.shape[-1] // features.shape[-1]
-                deformed = deformed[:, :, f * y0:f * (y0 + n), f * x0:f * (x0 + n)]
+                deformed = deformed[:, :, f * y0 : f * (y0 + n), f * x0 : f * (x0 + n)]
             m = torch.sigmoid(skip)
             pred = m * deformed + (1 - m) * pred
             result["skip_mask"] = m
@@ -218,13 +226,24 @@ class OcclusionAwareGenerator(WarpingGenerator):
     kp_driving, kp_source) -> {"prediction": (B, 3, H, W), "deformation", "occlusion", ...}``."""
 
     def __init__(self, cfg: FOMMConfig) -> None:
-        super().__init__(cfg.gen_block_expansion, cfg.gen_max_features, cfg.num_down_blocks,
-                         cfg.num_bottleneck_blocks, cfg.image_skip, cfg.norm)
+        super().__init__(
+            cfg.gen_block_expansion,
+            cfg.gen_max_features,
+            cfg.num_down_blocks,
+            cfg.num_bottleneck_blocks,
+            cfg.image_skip,
+            cfg.norm,
+        )
         self.dense_motion = DenseMotionNetwork(cfg)
 
-    def forward(self, source: torch.Tensor, kp_driving: dict, kp_source: dict,
-                features: torch.Tensor | None = None, crop: tuple[int, int, int] | None = None
-                ) -> dict[str, torch.Tensor]:
+    def forward(
+        self,
+        source: torch.Tensor,
+        kp_driving: dict,
+        kp_source: dict,
+        features: torch.Tensor | None = None,
+        crop: tuple[int, int, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
         motion = self.dense_motion(source, kp_driving, kp_source)
         out = self.decode(source, self.encode(source) if features is None else features, motion, crop)
         out.update(motion)

@@ -89,8 +89,9 @@ def rotation_matrix(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) 
     return rx @ ry @ rz
 
 
-def transform_keypoints(kp_canonical: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor,
-                        expression: torch.Tensor) -> torch.Tensor:
+def transform_keypoints(
+    kp_canonical: torch.Tensor, rotation: torch.Tensor, translation: torch.Tensor, expression: torch.Tensor
+) -> torch.Tensor:
     """``kp = R kp_c + t + delta``: ``(B, K, 3)`` from ``kp_c (B, K, 3)``, ``R (B, 3, 3)``,
     ``t (B, 3)``, ``delta (B, K, 3)``."""
     return kp_canonical @ rotation.transpose(1, 2) + translation[:, None] + expression
@@ -119,11 +120,21 @@ class _Bottleneck(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int, norm: str) -> None:
         super().__init__()
         mid = cout // 4
-        self.body = nn.Sequential(nn.Conv2d(cin, mid, 1), _norm(norm, mid), nn.ReLU(),
-                                  nn.Conv2d(mid, mid, 3, stride=stride, padding=1), _norm(norm, mid), nn.ReLU(),
-                                  nn.Conv2d(mid, cout, 1), _norm(norm, cout))
-        self.skip = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride), _norm(norm, cout))
-                     if stride != 1 or cin != cout else nn.Identity())
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, mid, 1),
+            _norm(norm, mid),
+            nn.ReLU(),
+            nn.Conv2d(mid, mid, 3, stride=stride, padding=1),
+            _norm(norm, mid),
+            nn.ReLU(),
+            nn.Conv2d(mid, cout, 1),
+            _norm(norm, cout),
+        )
+        self.skip = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride), _norm(norm, cout))
+            if stride != 1 or cin != cout
+            else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.body(x) + self.skip(x))
@@ -138,11 +149,15 @@ class HeadExpressionEstimator(nn.Module):
         super().__init__()
         be = cfg.he_block_expansion
         self.down = AntiAliasDownsample(3, cfg.he_scale_factor)
-        self.stem = nn.Sequential(nn.Conv2d(3, be, 7, stride=2, padding=3), _norm(cfg.norm, be), nn.ReLU(),
-                                  nn.MaxPool2d(3, stride=2, padding=1))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, be, 7, stride=2, padding=3),
+            _norm(cfg.norm, be),
+            nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
         stages, cin = [], be
         for i, n in enumerate((3, 4, 6, 3)):
-            cout = be * 4 * 2 ** i
+            cout = be * 4 * 2**i
             for j in range(n):
                 stages.append(_Bottleneck(cin, cout, 2 if j == 0 and i > 0 else 1, cfg.norm))
                 cin = cout
@@ -203,26 +218,30 @@ class DenseMotion3d(nn.Module):
         k1 = cfg.num_kp + 1
         self.compress = nn.Conv3d(cfg.feat_channels, cfg.dm_compress, 1)
         self.norm = _norm(cfg.norm, cfg.dm_compress, 3)
-        self.hourglass = hourglass_3d(cfg.dm_block_expansion, k1 * (cfg.dm_compress + 1), cfg.dm_num_blocks,
-                                     cfg.dm_max_features, cfg.norm)
+        self.hourglass = hourglass_3d(
+            cfg.dm_block_expansion, k1 * (cfg.dm_compress + 1), cfg.dm_num_blocks, cfg.dm_max_features, cfg.norm
+        )
         self.mask = nn.Conv3d(self.hourglass.out_filters, k1, cfg.dm_mask_kernel, padding=cfg.dm_mask_kernel // 2)
         self.occlusion = nn.Conv2d(self.hourglass.out_filters * cfg.feat_depth, 1, 7, padding=3)
         self.num_kp = cfg.num_kp
         self.variance = cfg.kp_variance
         self.scale = cfg.motion_scale_factor
 
-    def forward(self, feature: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor
-                ) -> dict[str, torch.Tensor]:
+    def forward(
+        self, feature: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         b, _, d, h, w = feature.shape
         feat = F.relu(self.norm(self.compress(feature)))
         grid = coordinate_grid_3d(d, h, w).to(feature)[None, None]
         motions = grid - kp_driving.view(b, -1, 1, 1, 1, 3) + kp_source.view(b, -1, 1, 1, 1, 3)
         motions = torch.cat([grid.expand(b, 1, d, h, w, 3), motions], 1)
         k1 = self.num_kp + 1
-        deformed = F.grid_sample(feat.repeat_interleave(k1, 0), motions.flatten(0, 1), padding_mode="border",
-                                 align_corners=True).view(b, k1, -1, d, h, w)
-        heat = kp_to_gaussian(kp_driving, (d, h, w), self.variance) - kp_to_gaussian(kp_source, (d, h, w),
-                                                                                        self.variance)
+        deformed = F.grid_sample(
+            feat.repeat_interleave(k1, 0), motions.flatten(0, 1), padding_mode="border", align_corners=True
+        ).view(b, k1, -1, d, h, w)
+        heat = kp_to_gaussian(kp_driving, (d, h, w), self.variance) - kp_to_gaussian(
+            kp_source, (d, h, w), self.variance
+        )
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], 1).unsqueeze(2)
         out = self.hourglass(torch.cat([heat, deformed], 2).view(b, -1, d, h, w))
         mask = F.softmax(self.mask(out), 1)
@@ -239,8 +258,10 @@ class FV2VGenerator(nn.Module):
         super().__init__()
         be, mx = cfg.gen_block_expansion, cfg.gen_max_features
         self.first = SameBlock2d(3, be, 7, cfg.norm)
-        self.down = nn.Sequential(DownBlock2d(be, min(mx, be * 2), norm=cfg.norm),
-                                  DownBlock2d(min(mx, be * 2), min(mx, be * 4), norm=cfg.norm))
+        self.down = nn.Sequential(
+            DownBlock2d(be, min(mx, be * 2), norm=cfg.norm),
+            DownBlock2d(min(mx, be * 2), min(mx, be * 4), norm=cfg.norm),
+        )
         self.lift = nn.Conv2d(min(mx, be * 4), cfg.feat_channels * cfg.feat_depth, 1)
         self.res3d = nn.Sequential(*(ResBlock3d(cfg.feat_channels, cfg.norm) for _ in range(cfg.num_resblocks_3d)))
         self.dense_motion = DenseMotion3d(cfg)
@@ -248,8 +269,9 @@ class FV2VGenerator(nn.Module):
         self.third = SameBlock2d(c2, min(mx, be * 4), 3, cfg.norm)
         self.fourth = nn.Conv2d(min(mx, be * 4), min(mx, be * 4), 1)
         self.res2d = nn.Sequential(*(ResBlock2d(min(mx, be * 4), norm=cfg.norm) for _ in range(cfg.num_resblocks_2d)))
-        self.up = nn.Sequential(UpBlock2d(min(mx, be * 4), min(mx, be * 2), norm=cfg.norm),
-                                UpBlock2d(min(mx, be * 2), be, norm=cfg.norm))
+        self.up = nn.Sequential(
+            UpBlock2d(min(mx, be * 4), min(mx, be * 2), norm=cfg.norm), UpBlock2d(min(mx, be * 2), be, norm=cfg.norm)
+        )
         self.final = nn.Conv2d(be, 3, 7, padding=3)
         self.image_skip = nn.Conv2d(be, 1, 7, padding=3) if cfg.image_skip else None
         if self.image_skip is not None:  # start close to the warped key picture (mask ~ 0.88)
@@ -263,9 +285,14 @@ class FV2VGenerator(nn.Module):
         b, _, h, w = f.shape
         return self.res3d(f.view(b, self.cfg.feat_channels, self.cfg.feat_depth, h, w))
 
-    def forward(self, source: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor,
-                features: torch.Tensor | None = None, crop: tuple[int, int, int] | None = None
-                ) -> dict[str, torch.Tensor]:
+    def forward(
+        self,
+        source: torch.Tensor,
+        kp_driving: torch.Tensor,
+        kp_source: torch.Tensor,
+        features: torch.Tensor | None = None,
+        crop: tuple[int, int, int] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """``crop = (y0, x0, size)`` in feature samples decodes only that window (patch training)."""
         feat = self.encode(source) if features is None else features
         motion_feat = feat
@@ -283,7 +310,7 @@ class FV2VGenerator(nn.Module):
         out = out * occ
         if crop is not None:
             y0, x0, n = crop
-            out = out[:, :, y0:y0 + n, x0:x0 + n]
+            out = out[:, :, y0 : y0 + n, x0 : x0 + n]
         out = self.up(self.res2d(out))
         pred = torch.sigmoid(self.final(out))
         result = {"decoded": pred, **motion}
@@ -291,7 +318,7 @@ class FV2VGenerator(nn.Module):
             grid2d = motion_2d(motion["deformation"])
             deformed = warp(source, grid2d)
             if crop is not None:
-                deformed = deformed[:, :, 4 * y0:4 * (y0 + n), 4 * x0:4 * (x0 + n)]
+                deformed = deformed[:, :, 4 * y0 : 4 * (y0 + n), 4 * x0 : 4 * (x0 + n)]
             m = torch.sigmoid(self.image_skip(out))
             pred = m * deformed + (1 - m) * pred
             result["skip_mask"] = m
@@ -311,5 +338,6 @@ class FV2V(nn.Module):
 
     def keypoints(self, kp_canonical: torch.Tensor, he: dict[str, torch.Tensor]) -> torch.Tensor:
         """Driving keypoints ``(B, K, 3)`` from canonical keypoints and an estimator output."""
-        return transform_keypoints(kp_canonical, rotation_matrix(he["yaw"], he["pitch"], he["roll"]), he["t"],
-                                   he["exp"])
+        return transform_keypoints(
+            kp_canonical, rotation_matrix(he["yaw"], he["pitch"], he["roll"]), he["t"], he["exp"]
+        )
