@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+import refsw
+
+#: Where the packages are: the source checkout, or site-packages for an installed wheel.
+ROOT = Path(refsw.__file__).resolve().parents[1]
 PACKAGES = ("bitstream_spec", "sei", "refsw", "ctc", "cfg")
 #: Which packages each package may import (besides itself).
 ALLOWED = {

@@ -63,11 +63,11 @@ def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVS
     base = bool(v.get("gfv_base_picture_flag", 0)) and v["gfv_cnt"] == 0
     pred = v["gfv_kps_pred_flag"]
     if base or not pred:
-        qexp = v["gfv_coordinate_precision_factor_minus1"] + 1
+        coordinate_precision_factor = v["gfv_coordinate_precision_factor_minus1"] + 1
         z = v["gfv_coordinate_z_present_flag"]
     else:
-        qexp, z = state.base_coord_prec, state.base_z_present
-    scale = 1 << qexp
+        coordinate_precision_factor, z = state.base_coord_prec, state.base_z_present
+    scale = 1 << coordinate_precision_factor
     axes = 3 if z else 2
     if base:
         state.base_xyz = [[], [], []]
@@ -101,7 +101,12 @@ def quantise_coordinates(v: dict, coords: Sequence[Sequence[float]], state: GFVS
 
 
 def quantise_matrices(
-    v: dict, elements: Sequence[float], prec: int, state: GFVState, mode: str = "vtm", num_kps: int = 0
+    v: dict,
+    elements: Sequence[float],
+    matrix_element_precision_factor: int,
+    state: GFVState,
+    mode: str = "vtm",
+    num_kps: int = 0,
 ) -> None:
     """Fills the matrix element syntax of ``v`` from absolute elements (flattened in syntax
     order: type, matrix, row, column) with VTM's writer quantisation
@@ -110,7 +115,7 @@ def quantise_matrices(
     Non-predicted: integer part ``ue(v)``, decimal part ``u(P)`` clipped to 2^P - 1; predicted:
     both parts of the delta ``ue(v)`` (no clip), the reference being the reconstruction.
     """
-    scale = 1 << prec
+    scale = 1 << matrix_element_precision_factor
     pred = v.get("gfv_matrix_pred_flag", 0)
     base = bool(v.get("gfv_base_picture_flag", 0)) and v["gfv_cnt"] == 0
     ref_list = state.base_matrix if v["gfv_cnt"] == 0 else state.prev_matrix
@@ -159,8 +164,10 @@ def quantise_gfve_matrices(v: dict, matrices: Sequence[Sequence[Sequence[float]]
     base = cnt == 0 and bool(v.get("gfve_base_picture_flag", 0))
     pred = v.get("gfve_matrix_pred_flag", 0)
     # predicted: base_matrix_prec is set (state's base values come from the base message, see Args)
-    prec = cast(int, state.base_matrix_prec) if pred else v["gfve_matrix_element_precision_factor_minus1"] + 1
-    scale = 1 << prec
+    matrix_element_precision_factor = (
+        cast(int, state.base_matrix_prec) if pred else v["gfve_matrix_element_precision_factor_minus1"] + 1
+    )
+    scale = 1 << matrix_element_precision_factor
     ref = state.base_matrix if cnt == 0 else state.prev_matrix
     pre = "gfve_matrix_delta_element" if pred else "gfve_matrix_element"
     ints: dict = {}
@@ -189,7 +196,11 @@ def quantise_gfve_matrices(v: dict, matrices: Sequence[Sequence[Sequence[float]]
 
 
 def quantise_pupils(
-    v: dict, left: Sequence[float] | None, right: Sequence[float] | None, prec: int, state: GFVEState
+    v: dict,
+    left: Sequence[float] | None,
+    right: Sequence[float] | None,
+    pupil_coordinate_precision_factor: int,
+    state: GFVEState,
 ) -> None:
     """Fills the pupil syntax of ``v`` from absolute pupil coordinates ``(x, y)`` with VTM's
     writer quantisation (``SEIWriter::xWriteSEIPupilCoordinate``,
@@ -202,9 +213,9 @@ def quantise_pupils(
         v: syntax values being built; must hold ``gfve_gfv_cnt``, ``gfve_base_picture_flag``
             (when cnt is 0) and ``gfve_pupil_coordinate_present_idx``.
         left / right: the eyes coded in this message (``None`` for an absent eye).
-        prec: ``Pp``. VTM's writer uses the precision configured for *this* message, also in
-            non-base messages where the reader uses the base message's; pass the same value
-            to stay decodable.
+        pupil_coordinate_precision_factor: ``Pp``. VTM's writer uses the precision configured
+            for *this* message, also in non-base messages where the reader uses the base
+            message's; pass the same value to stay decodable.
         state: writer-side :class:`GFVEState`; ``pupil_base_seen`` and the references are
             updated as the reader will.
     """
@@ -213,10 +224,10 @@ def quantise_pupils(
     idx = v["gfve_pupil_coordinate_present_idx"]
     if idx and base:
         state.pupil_base_seen = True
-        state.base_pupil_prec = prec
+        state.base_pupil_prec = pupil_coordinate_precision_factor
     if not state.pupil_base_seen:
         return
-    scale = 1 << prec
+    scale = 1 << pupil_coordinate_precision_factor
     refs = pupil_references(base, cnt, state)
     vals = list(refs)
     for eye, coords, first in (("left", left, 0), ("right", right, 2)):

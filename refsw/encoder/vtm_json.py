@@ -170,10 +170,12 @@ class VtmJsonEncoder:
                 state.base_xyz = [list(a) for a in state.prev_xyz]
         if v.get("gfv_matrix_present_flag"):
             pred = v.get("gfv_matrix_pred_flag", 0)
-            prec = state.base_matrix_prec if pred else v["gfv_matrix_element_precision_factor_minus1"] + 1
+            matrix_element_precision_factor = (
+                state.base_matrix_prec if pred else v["gfv_matrix_element_precision_factor_minus1"] + 1
+            )
             flat = [x for mtype in message["matrices"] for mat in mtype["elements"] for row in mat for x in row]
             # VTM's writer replaces its base matrices only with base messages ("spec" behaviour).
-            quantise.quantise_matrices(v, flat, prec, state, mode="spec", num_kps=num_kps)
+            quantise.quantise_matrices(v, flat, matrix_element_precision_factor, state, mode="spec", num_kps=num_kps)
 
     def _gfve(self, v: dict[str, Any], message: dict[str, Any]) -> None:
         cnt = v["gfve_gfv_cnt"]
@@ -183,8 +185,8 @@ class VtmJsonEncoder:
         if v.get("gfve_matrix_present_flag"):
             quantise.quantise_gfve_matrices(v, [m["elements"] for m in message["matrices"]], state)
         pupil = message.get("pupil", {})
-        prec = pupil.get("precision_factor_configured", state.base_pupil_prec or 1)
-        quantise.quantise_pupils(v, pupil.get("left"), pupil.get("right"), prec, state)
+        factor = pupil.get("precision_factor_configured", state.base_pupil_prec or 1)
+        quantise.quantise_pupils(v, pupil.get("left"), pupil.get("right"), factor, state)
 
     def _spti(self, v: dict[str, Any]) -> None:
         if v.get("spti_cancel_flag") or v.get("spti_source_timing_equals_output_timing_flag", 1):
