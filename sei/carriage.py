@@ -141,24 +141,65 @@ def strip_sei(stream: bytes, payload_types: set[int] | None = None) -> bytes:
     return write_annexb(keep, starts)
 
 
-def count_bits(stream: bytes) -> tuple[int, int, int]:
-    """Where the bits of ``stream`` go: ``(bits_key, bits_gfv, bits_other)``.
+@dataclass(frozen=True)
+class BitBudget:
+    """Where the bits of a stream go, in bits (8 per byte); every NAL unit counts with its start
+    code, so the categories add up to the stream's size.
 
-    ``bits_key``: coded-slice (VCL) NAL units; ``bits_gfv``: SEI NAL units carrying a GFV or GFVE
-    message; ``bits_other``: every other NAL unit (parameter sets, SPTI, NNPFC, ...). Each NAL
-    unit counts whole, with its start code, in bits (8 per byte).
+    Attributes:
+        key_pictures: coded-slice (VCL) NAL units.
+        parameter_sets: every non-VCL NAL unit that is not an SEI NAL unit (VPS, SPS, PPS, APS,
+            picture headers, access unit delimiters, ...).
+        gfv_payload: the payloads of the GFV and GFVE messages (``8 * payloadSize``).
+        sei_framing: the rest of the SEI NAL units that carry GFV / GFVE messages: start code,
+            NAL unit header, payloadType and payloadSize bytes, rbsp_trailing_bits, emulation
+            prevention bytes.
+        other_sei: SEI NAL units without a GFV / GFVE message (SPTI, NNPFC, NNPFA, picture hash).
+        pictures: key pictures (VCL NAL units with ``first`` slices; one slice per picture here).
     """
-    key = gfv = other = 0
+
+    key_pictures: int = 0
+    parameter_sets: int = 0
+    gfv_payload: int = 0
+    sei_framing: int = 0
+    other_sei: int = 0
+    pictures: int = 0
+
+    @property
+    def total(self) -> int:
+        """All bits of the stream."""
+        return self.key_pictures + self.parameter_sets + self.gfv_payload + self.sei_framing + self.other_sei
+
+
+def bit_budget(stream: bytes) -> BitBudget:
+    """The :class:`BitBudget` of an Annex B byte stream.
+
+    Raises:
+        sei.errors.BitstreamError: the stream cannot be split into NAL units.
+    """
+    counts = dict.fromkeys(("key_pictures", "parameter_sets", "gfv_payload", "sei_framing", "other_sei", "pictures"), 0)
+    gfv_types = (PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT)
     for off, sc, data in split_annexb(stream):
         bits = 8 * (len(data) + sc)
         nal = parse_nal_unit(data, off, sc)
         if nal.is_vcl:
-            key += bits
-        elif nal.nal_unit_type in (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT) and any(
-            t in (PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT)
-            for t, _, _ in split_sei_rbsp(nal.rbsp)
-        ):
-            gfv += bits
+            counts["key_pictures"] += bits
+            counts["pictures"] += 1
+        elif nal.nal_unit_type in (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT):
+            frames = split_sei_rbsp(nal.rbsp)
+            payload = 8 * sum(size for t, size, _ in frames if t in gfv_types)
+            if payload or any(t in gfv_types for t, _, _ in frames):
+                counts["gfv_payload"] += payload
+                counts["sei_framing"] += bits - payload
+            else:
+                counts["other_sei"] += bits
         else:
-            other += bits
-    return key, gfv, other
+            counts["parameter_sets"] += bits
+    return BitBudget(**counts)
+
+
+def count_bits(stream: bytes) -> tuple[int, int, int]:
+    """``(bits_key, bits_gfv, bits_other)`` of a stream (:func:`bit_budget` in three parts):
+    coded-slice NAL units; SEI NAL units carrying a GFV or GFVE message; everything else."""
+    b = bit_budget(stream)
+    return b.key_pictures, b.gfv_payload + b.sei_framing, b.parameter_sets + b.other_sei

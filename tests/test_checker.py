@@ -102,17 +102,37 @@ def test_finding_offsets(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert f["message_index"] == 0 and f["payload_type"] == 223 and f["nal_index"] == 1
 
 
-def test_human_report_on_stderr(shared_dir: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main([str(_vector(shared_dir, "gfv_nnr_payload"))]) == 1
+def test_human_report_on_stdout(shared_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    """The findings and the verdict on stdout (``gfv-check -b s.266 > r.txt`` keeps them), the
+    listing only with --verbose, nothing on stderr."""
+    assert main(["-b", str(_vector(shared_dir, "gfv_nnr_payload"))]) == 1
     captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "SUFFIX_SEI_NUT" in captured.err and "reserved_payload_extension_data" in captured.err
-    assert "NOT conformant" in captured.err
+    assert captured.err == ""
+    assert "reserved_payload_extension_data" in captured.out and "NOT conformant" in captured.out
+    assert "SUFFIX_SEI_NUT" not in captured.out
+    assert main(["-b", str(_vector(shared_dir, "gfv_nnr_payload")), "--verbose"]) == 1
+    assert "SUFFIX_SEI_NUT" in capsys.readouterr().out
+
+
+def test_json_alone_on_stdout(shared_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    """``gfv-check --json -b s.266 | python -m json.tool`` works: stdout is one JSON document."""
+    assert main(["--json", "-b", str(_vector(shared_dir, "gfv_nnr_payload"))]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["num_errors"] > 0 and captured.err == ""
+
+
+def test_stream_given_once(shared_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    vector = str(_vector(shared_dir, "gfv_vtm_sample"))
+    with pytest.raises(SystemExit) as err:
+        main(["-b", vector, vector])
+    assert err.value.code == 2
+    with pytest.raises(SystemExit):
+        main([])
 
 
 def test_trace_file_is_vtm_dump(shared_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     trace = tmp_path / "out.sei.txt"
-    assert main([str(_vector(shared_dir, "gfv_vtm_sample")), "--trace", str(trace)]) == 0
+    assert main(["-b", str(_vector(shared_dir, "gfv_vtm_sample")), "--trace-sei", str(trace)]) == 0
     expected = _vector(shared_dir, "gfv_vtm_sample").with_suffix(".sei.txt").read_text()
     assert trace.read_text() == expected
 

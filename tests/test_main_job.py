@@ -33,7 +33,13 @@ def encoded(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict:
     assert encoder_app.main(["-i", str(src), "-b", str(stream), "-f", str(FRAMES), "--force-crop"]) == 0
     decoded = out / "clip_dec.y4m"
     trace = out / "clip.sei.txt"
-    assert decoder_app.main(["-b", str(stream), "-o", str(decoded), "--trace-sei", str(trace)]) == 0
+    csv_log = decoded.parent / (decoded.name + ".pictures.csv")
+    assert (
+        decoder_app.main(
+            ["-b", str(stream), "-o", str(decoded), "--trace-sei", str(trace), "--pictures-csv", str(csv_log)]
+        )
+        == 0
+    )
     original, _ = prepare_ctc(read_video(src, max_frames=FRAMES).frames, force=True)
     return {"dir": out, "stream": stream, "decoded": decoded, "trace": trace, "original": original}
 
@@ -324,7 +330,11 @@ def test_demo_side_by_side_freezes_each_key_picture(data_dir: Path, tmp_path: Pa
     decoded = read_video(out / "clip_decoded.mp4").frames
     side = read_video(out / "clip_side_by_side.mp4").frames
     assert side.shape[0] == 60 and side.shape[2] == 3 * decoded.shape[2]
-    frozen = side[:, :, 2 * decoded.shape[2] :].astype(float)
+    w = decoded.shape[2]
+    # each column is labelled in its top-left corner on a darkened band; below it, the pictures
+    assert side[:, :12, w : w + 40].mean() < 0.6 * decoded[:, :12, :40].mean()
+    frozen = side[:, 32:, 2 * w :].astype(float)
+    decoded = decoded[:, 32:]
 
     def err(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.abs(a - b.astype(float)).mean())

@@ -2,13 +2,14 @@
 
 Usage::
 
-    gfv-check STREAM [--json] [--variant C|B] [--mode vtm|spec] [--trace FILE]
+    gfv-check -b STREAM [--json] [--verbose] [--variant C|B] [--mode vtm|spec] [--trace-sei FILE]
 
-Lists the NAL units and SEI messages and every violated rule (:mod:`sei.checker`) on stderr;
-with ``--json`` the same report goes to stdout as JSON (``conformant``, ``num_errors``,
-``num_warnings``, ``nal_units``, ``messages``, ``findings`` with element, offsets, rule, source,
-severity, NAL and message index). ``--trace`` writes VTM's decoded-SEI dump format of the
-parsed messages to FILE.
+Prints every violated rule (:mod:`sei.checker`) and the verdict on stdout (with ``--verbose``
+also the NAL units and SEI messages); with ``--json`` the report goes to stdout as JSON alone
+(``conformant``, ``num_errors``, ``num_warnings``, ``nal_units``, ``messages``, ``findings``
+with element, offsets, rule, source, severity, NAL and message index). Diagnostics (unreadable
+input) go to stderr. ``--trace-sei`` writes VTM's decoded-SEI dump format of the parsed
+messages to FILE (as ``gfv-decode --trace-sei``).
 
 Exit status: 0 conformant (warnings allowed), 1 at least one error finding, 2 unreadable input
 (missing file, not an Annex B byte stream).
@@ -27,15 +28,19 @@ from typing import TextIO
 from sei.checker import CheckReport, check_stream
 from sei.errors import BitstreamError
 
+from .common import add_version, plain
+
 EXIT_OK = 0
 EXIT_NONCONFORMANT = 1
 EXIT_UNREADABLE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gfv-check", description=__doc__.splitlines()[0])
-    p.add_argument("stream", help="VVC Annex B byte stream (.266)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p = argparse.ArgumentParser(prog="gfv-check", description=plain(__doc__.splitlines()[0]))
+    p.add_argument("-b", "--bitstream", help="VVC Annex B byte stream (.266)")
+    p.add_argument("stream", nargs="?", help=argparse.SUPPRESS)  # the older positional form
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (and nothing else)")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list the NAL units and SEI messages")
     p.add_argument(
         "--variant",
         choices=("C", "B"),
@@ -48,12 +53,14 @@ def _parser() -> argparse.ArgumentParser:
         default="vtm",
         help="reconstruction state: VTM decoder behaviour (default) or per-id as the semantics intend",
     )
-    p.add_argument("--trace", metavar="FILE", help="write the VTM-format SEI trace of the parsed messages to FILE")
+    p.add_argument("--trace-sei", metavar="FILE", help="write the VTM-format SEI trace of the parsed messages to FILE")
+    p.add_argument("--trace", dest="trace_sei", metavar="FILE", help=argparse.SUPPRESS)  # the older name
+    add_version(p)
     return p
 
 
-def _human(report: CheckReport, name: str, out: TextIO) -> None:
-    """The listing and the findings, for people."""
+def _human(report: CheckReport, name: str, out: TextIO, verbose: bool) -> None:
+    """The findings and the verdict (with ``verbose`` the listing first), for people."""
     print(
         f"{name}: {len(report.nal_units)} NAL units, {len(report.messages)} SEI messages "
         f"(GFV variant {report.variant}, mode {report.mode})",
@@ -62,7 +69,7 @@ def _human(report: CheckReport, name: str, out: TextIO) -> None:
     by_nal: dict[int, list] = {}
     for m in report.messages:
         by_nal.setdefault(m.nal_index, []).append(m)
-    for n in report.nal_units:
+    for n in report.nal_units if verbose else ():
         tid = "-" if n.nuh_temporal_id_plus1 is None else n.nuh_temporal_id_plus1 - 1
         print(
             f"  NAL {n.index:4d} @{n.offset:8d}  {n.type_name:<15} layer {n.nuh_layer_id} tid {tid} {n.size:6d} bytes",
@@ -84,29 +91,33 @@ def _human(report: CheckReport, name: str, out: TextIO) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs ``gfv-check``; returns the exit status (0, 1 or 2, see the module docstring)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
-    path = Path(args.stream)
+    if bool(args.bitstream) == bool(args.stream):
+        parser.error("give the stream once, as -b STREAM")
+    path = Path(args.bitstream or args.stream)
     try:
         data = path.read_bytes()
     except OSError as err:
         print(f"gfv-check: cannot read {path}: {err.strerror or err}", file=sys.stderr)
         return EXIT_UNREADABLE
     try:
-        report = check_stream(data, variant=args.variant, mode=args.mode, want_trace=bool(args.trace))
+        report = check_stream(data, variant=args.variant, mode=args.mode, want_trace=bool(args.trace_sei))
     except BitstreamError as err:
         print(f"gfv-check: {path}: unreadable: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
-    _human(report, str(path), sys.stderr)
-    if args.trace:
+    if args.trace_sei:
         try:
-            Path(args.trace).write_text(report.trace)
+            Path(args.trace_sei).write_text(report.trace)
         except OSError as err:
-            print(f"gfv-check: cannot write {args.trace}: {err.strerror or err}", file=sys.stderr)
+            print(f"gfv-check: cannot write {args.trace_sei}: {err.strerror or err}", file=sys.stderr)
             return EXIT_UNREADABLE
     if args.json:
         json.dump({"stream": str(path), **report.to_json()}, sys.stdout, indent=1)
         sys.stdout.write("\n")
+    else:
+        _human(report, str(path), sys.stdout, args.verbose)
     return EXIT_OK if report.conformant else EXIT_NONCONFORMANT
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -34,10 +35,18 @@ def check_output_path(path: str, overwrite: bool) -> Path:
     return p
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Writes ``data`` to a temporary file beside ``path`` and renames it into place."""
+    """Writes ``data`` to a temporary file beside ``path`` and renames it into place; the file
+    gets the permissions of a newly created file (0666 less the user's umask)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
@@ -59,3 +68,36 @@ def run_app(prog: str, body: Callable[[], int], expected: tuple[type[BaseExcepti
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def check_input_path(path: str) -> None:
+    """Refuses an input that does not exist: a file, a directory of PNG pictures, or a
+    ``%04d``-style pattern whose directory exists (checked before any heavy import, so a
+    mistyped name fails at once).
+
+    Raises:
+        UsageError: with a one-line reason.
+    """
+    p = Path(path)
+    if "%" in p.name:
+        if not (p.parent if str(p.parent) else Path(".")).is_dir():
+            raise UsageError(f"cannot read {path}: directory {p.parent} does not exist")
+        return
+    if not p.exists():
+        raise UsageError(f"cannot read {path}: no such file or directory")
+
+
+def add_version(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--version`` (the installed package's version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = version("gfv-refsw")
+    except PackageNotFoundError:
+        text = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"%(prog)s (gfv-refsw) {text}")
+
+
+def plain(text: str) -> str:
+    """``text`` without reST markup (double backticks), for ``--help``."""
+    return text.replace("``", "")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import UsageError, run_app
+from .common import UsageError, add_version, plain, run_app
 
 
 def carphone_path() -> Path:
@@ -36,9 +36,12 @@ def carphone_path() -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: encode, decode, side-by-side."""
-    p = argparse.ArgumentParser(prog="gfv-demo", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="gfv-demo", description=plain(__doc__.splitlines()[0]))
     p.add_argument("--out", default="demo_out", help="output directory (created; files in it are replaced)")
     p.add_argument("-i", "--input", help="another input video instead of carphone")
+    p.add_argument("--no-ref-metrics", action="store_true", help="skip the quality figures (PSNR, MS-SSIM, VMAF)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (also off when stderr is not a terminal)")
+    add_version(p)
     args = p.parse_args(argv)
     from refsw.media.video_io import InputError
 
@@ -55,23 +58,44 @@ def _run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     name = src.stem
     stream, decoded = out / f"{name}.266", out / f"{name}_decoded.mp4"
+    common = ["-y"] + (["--quiet"] if args.quiet else [])
+    metrics = [] if args.no_ref_metrics else ["--ref-metrics"]
     rc = encoder_app.main(
-        ["-i", str(src), "-b", str(stream), "-y", "--summary-json", str(out / f"{name}_summary.json")]
+        ["-i", str(src), "-b", str(stream), "--summary-json", str(out / f"{name}_summary.json"), *metrics, *common]
     )
     if rc:
         return rc
-    rc = decoder_app.main(["-b", str(stream), "-o", str(decoded), "--trace-sei", str(out / f"{name}.sei.txt"), "-y"])
+    log = out / f"{name}.pictures.csv"
+    trace = out / f"{name}.sei.txt"
+    rc = decoder_app.main(
+        ["-b", str(stream), "-o", str(decoded), "--trace-sei", str(trace), "--pictures-csv", str(log), *common]
+    )
     if rc:
         return rc
     video = read_video(src)
     original, _ = prepare_ctc(video.frames)
     dec = read_video(decoded)
     n = min(len(original), len(dec.frames))
-    frozen = dec.frames[_key_picture_of_each(Path(str(decoded) + ".pictures.csv"))[:n]]
-    side = np.concatenate([original[:n], dec.frames[:n], frozen], axis=2)
+    frozen = dec.frames[_key_picture_of_each(log)[:n]]
+    columns = [("input", original[:n]), ("decoded", dec.frames[:n]), ("frozen key picture", frozen)]
+    side = np.concatenate([labelled(frames, label) for label, frames in columns], axis=2)
     write_video(out / f"{name}_side_by_side.mp4", side, video.fps)
     print(f"side-by-side (input | decoded | frozen key picture): {out / (name + '_side_by_side.mp4')}")
     return 0
+
+
+def labelled(frames: np.ndarray, label: str) -> np.ndarray:
+    """``frames`` ``(N, H, W, 3)`` uint8 RGB with ``label`` written in their top-left corner
+    (white on a dark band, so it reads on any picture)."""
+    import cv2
+
+    out = frames.copy()
+    scale = max(out.shape[2] / 512, 0.35)
+    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    out[:, : th + base + 6, : tw + 8] //= 3
+    for picture in out:
+        cv2.putText(picture, label, (4, th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
 
 
 def _key_picture_of_each(log: Path) -> np.ndarray:

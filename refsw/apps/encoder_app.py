@@ -11,10 +11,18 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from refsw.config import DECISIONS, NNPFC_MODES, SIZES, ConfigError, EncoderConfig, load_encoder_config
+from refsw.models import MODEL_NAMES
+from refsw.progress import set_quiet
 
-from .common import UsageError, check_output_path, run_app, write_atomic
+from .common import UsageError, add_version, check_input_path, check_output_path, plain, run_app, write_atomic
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from refsw.metrics.summary import QualitySummary
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +39,7 @@ def _qp(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``gfv-encode``."""
-    p = argparse.ArgumentParser(prog="gfv-encode", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="gfv-encode", description=plain(__doc__.splitlines()[0]))
     p.add_argument(
         "-i",
         "--input",
@@ -50,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--qp", type=_qp, help=f"key-picture QP, 0..63 (default {d.qp})")
     p.add_argument("-f", "--frames", type=int, help="number of pictures to code (0 = all, the default)")
-    p.add_argument("--model", help=f"GFV model: kptps, fomm, cfte, cttr, fv2v (default {d.model})")
+    p.add_argument("--model", choices=MODEL_NAMES, help=f"GFV model (default {d.model})")
     p.add_argument(
         "--coordinate-precision-factor",
         type=int,
@@ -90,69 +98,99 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-fr", "--fps", type=float, help="picture rate of raw/PNG input (else from the name, or 25)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--summary-json", help="also write the summary as JSON to this file")
+    p.add_argument(
+        "--ref-metrics",
+        action="store_true",
+        help="decode the stream and print the quality of its pictures against the input "
+        "(PSNR-Y/U/V, MS-SSIM, VMAF; also in --summary-json)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars (also off when stderr is not a terminal)")
+    add_version(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 bad input or failure, 2 bad usage)."""
     args = build_parser().parse_args(argv)
+    set_quiet(args.quiet)
+    checked: list[EncoderConfig] = []
+
+    def check() -> int:  # options, config files and paths before the heavy imports: a typo fails at once
+        checked.append(_check(args))
+        return 0
+
+    rc = run_app("gfv-encode", check, (UsageError, ConfigError))
+    if rc:
+        return rc
     from refsw.codecs import CodecError
     from refsw.media.video_io import InputError, OutputError
+    from refsw.metrics.common import MetricError
     from refsw.models import ModelError
 
     return run_app(
         "gfv-encode",
-        lambda: _run(args),
-        (UsageError, ConfigError, InputError, OutputError, CodecError, ModelError, OSError),
+        lambda: _run(args, checked[0]),
+        (UsageError, ConfigError, InputError, OutputError, CodecError, ModelError, MetricError, OSError),
     )
 
 
-def _run(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace) -> EncoderConfig:
+    """The configuration, with the input and output paths checked.
+
+    Raises:
+        UsageError / ConfigError: naming the option, file or key.
+    """
+    check_input_path(args.input)
+    cfg = load_encoder_config(args.config, {key: getattr(args, key, None) for key in EncoderConfig.keys()})
+    check_output_path(args.bitstream, args.overwrite)
+    if args.summary_json:
+        check_output_path(args.summary_json, args.overwrite)
+    return cfg
+
+
+def _run(args: argparse.Namespace, cfg: EncoderConfig) -> int:
     from refsw.encoder import encode_video
     from refsw.media.face_crop import prepare_ctc
     from refsw.media.video_io import read_video
     from refsw.models import get_model
 
-    cfg = load_encoder_config(args.config, {key: getattr(args, key, None) for key in EncoderConfig.keys()})
     get_model(cfg.model)
     out = check_output_path(args.bitstream, args.overwrite)
-    if args.summary_json:
-        check_output_path(args.summary_json, args.overwrite)
-    print("gfv-encode configuration: " + json.dumps(cfg.as_dict(), sort_keys=True), file=sys.stderr)
     video = read_video(args.input, max_frames=cfg.frames or None, width=args.width, height=args.height, fps=args.fps)
     frames = video.frames
+    h, w = video.frames.shape[1:3]
+    how = "coded as it is (--no-crop)"
     if not args.no_crop:
         frames, window = prepare_ctc(video.frames, size=cfg.size, force=args.force_crop)
+        how = "in the CTC format: coded as it is"
         if window is not None:
-            h, w = video.frames.shape[1:3]
-            print(
-                f"gfv-encode: input {w}x{h} is not in the CTC format: face-centred "
-                f"crop x0={window.x0} y0={window.y0} size={window.size} resized to {cfg.size}x{cfg.size}",
-                file=sys.stderr,
+            why = "--force-crop" if args.force_crop else "not in the CTC format"
+            how = (
+                f"{why}: face-centred crop x0={window.x0} y0={window.y0} size={window.size} "
+                f"resized to {frames.shape[2]}x{frames.shape[1]}"
             )
+    coded = {**cfg.as_dict(), "size": f"{frames.shape[2]}x{frames.shape[1]}", "frames": len(frames)}
+    print("gfv-encode configuration: " + json.dumps(coded, sort_keys=True), file=sys.stderr)
+    print(f"gfv-encode: input {args.input} ({w}x{h}, {video.fps:g} fps) {how}", file=sys.stderr)
     stream, summary = encode_video(frames, video.fps, cfg)
     write_atomic(out, stream)
+    if args.ref_metrics:
+        summary.quality = _quality_of_stream(stream, frames, video.fps)
     print(summary.text())
+    print(f"gfv-encode: {out}: {summary.frames} pictures, {summary.total_bits} bits, {summary.kbps:.3f} kbit/s")
     if args.summary_json:
-        data = {
-            k: getattr(summary, k)
-            for k in (
-                "frames",
-                "fps",
-                "width",
-                "height",
-                "qp",
-                "model",
-                "bits_key",
-                "bits_gfv",
-                "bits_other",
-                "total_bits",
-                "kbps",
-                "encode_fps",
-            )
-        }
-        write_atomic(check_output_path(args.summary_json, True), json.dumps(data, indent=2) + "\n")
+        text = json.dumps({"input": str(args.input), "bitstream": str(out), **summary.as_dict()}, indent=2)
+        write_atomic(check_output_path(args.summary_json, True), text + "\n")
     return 0
+
+
+def _quality_of_stream(stream: bytes, frames: np.ndarray, fps: float) -> QualitySummary:
+    """The quality of what a decoder will output (the encoder's own synthesis) against the input."""
+    from refsw.decoder import decode_stream
+    from refsw.metrics.summary import quality_summary
+
+    decoded = decode_stream(stream).frames
+    return quality_summary(frames, decoded, fps)
 
 
 if __name__ == "__main__":

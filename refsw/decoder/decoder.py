@@ -15,6 +15,7 @@ import numpy as np
 
 from refsw.codecs import create_backend
 from refsw.models import Ability, RepresentationMismatch
+from refsw.progress import bar
 from sei.carriage import access_units
 from sei.context import DecodingContext
 from sei.errors import BitstreamError
@@ -126,6 +127,7 @@ def decode_stream(
     keys = create_backend(backend).decode(stream).frames
     per_key = _gfv_messages_per_key_picture(sei, len(keys))
     resolver = GeneratorResolver(sei, deterministic)
+    synthesis = bar("synthesis", total=sum(len(m) for m in per_key.values()))
     out: list[np.ndarray] = []
     pics: list[PictureLog] = []
     notes: list[str] = []
@@ -150,6 +152,8 @@ def decode_stream(
         used = resolved.spec.name
         assert base is not None  # a generator was resolved: base's gfv_uri named it
         _synthesise_segment(resolved, key_picture, k, base, msgs, out, pics)
+        synthesis.update(len(msgs))
+    synthesis.close()
     return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes)
 
 

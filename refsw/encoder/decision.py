@@ -23,6 +23,7 @@ import numpy as np
 
 from refsw.metrics.ssim import luma as _luma
 from refsw.metrics.ssim import ssim_luma
+from refsw.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def choose_keypoints(
         log.info("analysis by synthesis: candidate histogram %s", np.bincount(chosen, minlength=len(alphas)).tolist())
         return out
     pictures = np.repeat(frozen[None], len(alphas), axis=0)
-    for i in range(1, n):
+    for i in progress(range(1, n), "encoder decision"):
         target = _luma(frames[i])
         for a_idx in range(1, len(alphas)):
             pictures[a_idx, i] = generator.generate(cands[a_idx, i])
@@ -151,7 +152,7 @@ def _decide_sequentially(
         out = np.repeat(key[None], n, axis=0)
         chosen = np.zeros(n, dtype=int)
         pics = frozen.copy()
-        for i in range(1, n):
+        for i in progress(range(1, n), "encoder decision"):
             target = _luma(frames[i])
             best = key_ssim[i] + margin
             for c in range(1, n_cands):

@@ -18,9 +18,10 @@ import numpy as np
 
 from refsw.codecs import create_backend
 from refsw.config import ConfigError, EncoderConfig
+from refsw.metrics.summary import QualitySummary
 from refsw.models import Ability, Analyser, Generator, get_model
 from refsw.models.gfv_mapping import LayoutMapping
-from sei.carriage import AccessUnitSEI, count_bits, insert_sei
+from sei.carriage import AccessUnitSEI, BitBudget, bit_budget, insert_sei
 from sei.context import DecodingContext
 from sei.registry import PayloadType
 from sei.sei_message import write_payload
@@ -40,10 +41,10 @@ class EncodeSummary:
         width / height: picture size in luma samples.
         qp: key-picture QP.
         model: GFV model name.
-        bits_key: bits (incl. start codes) of coded-slice NAL units (the key picture).
-        bits_gfv: bits of SEI NAL units carrying GFV messages.
-        bits_other: bits of every other NAL unit (parameter sets, SPTI...).
+        budget: where the bits go (:class:`sei.carriage.BitBudget`).
         encode_seconds: wall time of the whole encode.
+        quality: the quality of the stream's decoded pictures against the input, when measured
+            (:func:`refsw.metrics.summary.quality_summary`; ``gfv-encode --ref-metrics``).
     """
 
     frames: int
@@ -52,15 +53,34 @@ class EncodeSummary:
     height: int
     qp: int
     model: str
-    bits_key: int
-    bits_gfv: int
-    bits_other: int
+    budget: BitBudget
     encode_seconds: float
+    quality: QualitySummary | None = None
+
+    @property
+    def key_pictures(self) -> int:
+        """Number of VVC-coded key pictures."""
+        return self.budget.pictures
+
+    @property
+    def bits_key(self) -> int:
+        """Bits of the coded-slice NAL units (the key pictures), start codes included."""
+        return self.budget.key_pictures
+
+    @property
+    def bits_gfv(self) -> int:
+        """Bits of the SEI NAL units carrying GFV / GFVE messages (payloads and framing)."""
+        return self.budget.gfv_payload + self.budget.sei_framing
+
+    @property
+    def bits_other(self) -> int:
+        """Bits of every other NAL unit (parameter sets, SPTI, NNPFC, NNPFA)."""
+        return self.budget.parameter_sets + self.budget.other_sei
 
     @property
     def total_bits(self) -> int:
         """All bits of the stream."""
-        return self.bits_key + self.bits_gfv + self.bits_other
+        return self.budget.total
 
     @property
     def kbps(self) -> float:
@@ -72,19 +92,41 @@ class EncodeSummary:
         """Pictures encoded per second of wall time."""
         return self.frames / self.encode_seconds if self.encode_seconds > 0 else float("inf")
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every figure, for ``--summary-json`` (bits in bits, rates in kbit/s)."""
+        b = self.budget
+        return {
+            "frames": self.frames, "key_pictures": self.key_pictures, "fps": self.fps, "width": self.width,
+            "height": self.height, "qp": self.qp, "model": self.model,
+            "bits_key": self.bits_key, "bits_gfv": self.bits_gfv, "bits_other": self.bits_other,
+            "bits_gfv_payload": b.gfv_payload, "bits_sei_framing": b.sei_framing,
+            "bits_parameter_sets": b.parameter_sets, "bits_other_sei": b.other_sei,
+            "total_bits": self.total_bits, "kbps": self.kbps, "encode_fps": self.encode_fps,
+            "quality": self.quality.as_dict() if self.quality else None,
+        }  # fmt: skip
+
     def text(self) -> str:
-        """Human-readable summary (several lines)."""
+        """Human-readable summary (several lines, the bits per category as vvenc/VTM users expect)."""
         per = self.fps / self.frames / 1000.0
-        return (
-            f"frames: {self.frames} ({self.width}x{self.height}, {self.fps:g} fps), "
-            f"model {self.model}, key QP {self.qp}\n"
-            f"key picture NAL units: {self.bits_key:8d} bits ({self.bits_key * per:7.3f} kbit/s)\n"
-            f"GFV SEI NAL units:     {self.bits_gfv:8d} bits ({self.bits_gfv * per:7.3f} kbit/s, "
-            f"{self.bits_gfv / self.frames:.1f} bits/picture)\n"
-            f"other NAL units:       {self.bits_other:8d} bits ({self.bits_other * per:7.3f} kbit/s)\n"
-            f"total:                 {self.total_bits:8d} bits ({self.kbps:7.3f} kbit/s)\n"
-            f"encode speed: {self.encode_fps:.1f} frames/s"
-        )
+        b = self.budget
+
+        def line(label: str, bits: int) -> str:
+            return f"  {label:<22}{bits:9d} bits {bits * per:8.3f} kbit/s {bits / self.frames:8.1f} bits/picture"
+
+        lines = [
+            f"{self.frames} pictures ({self.key_pictures} key pictures), {self.width}x{self.height}, {self.fps:g} fps, "
+            f"model {self.model}, key QP {self.qp}",
+            line("key pictures", b.key_pictures),
+            line("GFV/GFVE payloads", b.gfv_payload),
+            line("SEI framing", b.sei_framing),
+            line("parameter sets", b.parameter_sets),
+            line("other SEI", b.other_sei),
+            line("total", b.total),
+            f"encode speed {self.encode_fps:.1f} frames/s",
+        ]
+        if self.quality is not None:
+            lines.append(self.quality.text())
+        return "\n".join(lines)
 
 
 def encode_video(
@@ -169,9 +211,8 @@ def encode_video(
             suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads],
         )
     stream = insert_sei(key.bitstream, per_au)
-    bits = count_bits(stream)
     h, w = frames.shape[1:3]
-    return stream, EncodeSummary(len(frames), fps, w, h, qp, cfg.model, *bits, time.perf_counter() - t0)
+    return stream, EncodeSummary(len(frames), fps, w, h, qp, cfg.model, bit_budget(stream), time.perf_counter() - t0)
 
 
 def _segment_payloads(

@@ -11,15 +11,17 @@ from typing import Any
 
 
 def spti_values(fps: float) -> dict[str, Any]:
-    """SPTI syntax values giving the picture rate: one elemental interval = one picture."""
+    """SPTI syntax values giving the picture rate ``fps`` (pictures/s): one elemental interval is
+    one picture, ``spti_num_units_in_elemental_interval / spti_time_scale`` seconds, in lowest
+    terms (25 Hz: 1/25; 29.97 Hz: 1001/30000)."""
     rate = Fraction(fps).limit_denominator(1001)
     return {
         "spti_cancel_flag": 0,
         "spti_persistence_flag": 1,
         "spti_source_timing_equals_output_timing_flag": 0,
         "spti_source_type_present_flag": 0,
-        "spti_time_scale": rate.numerator * 1000,
-        "spti_num_units_in_elemental_interval": rate.denominator * 1000,
+        "spti_time_scale": rate.numerator,
+        "spti_num_units_in_elemental_interval": rate.denominator,
         "spti_direction_flag": 0,
         "spti_max_sublayers_minus1": 0,
         "spti_sublayer_interval_scale_factor": [1],

@@ -102,7 +102,7 @@ def _detect_boxes(frames: np.ndarray, model_selection: int) -> np.ndarray:
 
 
 def find_crop_window(
-    frames: np.ndarray, *, scale: float = 1.8, sample: int = 16, source: str = "the frames"
+    frames: np.ndarray, *, scale: float = 1.8, sample: int = 16, source: str = "the clip"
 ) -> CropWindow:
     """Find one square, face-centred crop window for a whole clip.
 
@@ -142,7 +142,7 @@ def find_crop_window(
     if len(boxes) == 0:
         boxes = _detect_boxes(picked, model_selection=1)
     if len(boxes) == 0:
-        raise NoFaceError(f"no face found in {len(indices)} sampled frames of {source}")
+        raise NoFaceError(f"no face found in {source} ({len(indices)} pictures sampled)")
 
     face = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
     low, high = UNION_PERCENTILES

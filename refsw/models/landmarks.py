@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..progress import progress
 from ..quiet import native_stderr_silenced
 from .interface import NoFaceInClipError
 
@@ -63,7 +64,7 @@ class LandmarkAnalyser:
                 min_tracking_confidence=0.5,
             ) as mesh,
         ):
-            for i, frame in enumerate(frames):
+            for i, frame in enumerate(progress(frames, "face analysis")):
                 res = mesh.process(np.ascontiguousarray(frame))
                 if res.multi_face_landmarks:
                     lm = res.multi_face_landmarks[0].landmark

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import torch
 
+from ..progress import progress
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
 from .interface import Ability, CheckpointError, ModelSpec, generator_uri
 from .nets.blocks import displacement, fuse_heads, motion_2d, warp
@@ -262,7 +263,7 @@ class LearnedModel:
             always give parameters; there is no face detection to fail).
         """
         out = []
-        for s in range(0, len(frames), chunk):
+        for s in progress(range(0, len(frames), chunk), f"{self.name} analysis", unit=f"{chunk} pictures"):
             x = _to_tensor(frames[s : s + chunk])
             if self.name == "fomm":
                 kp = cast("FOMM", self.net).kp_detector(x)
