@@ -6,9 +6,11 @@ Subcommands:
   BD-rate of the test curve against the anchor (:func:`ctc.bdrate.bd_rate`). Each CSV has a
   header with a ``kbps`` column (kbit/s) and a column named NAME (a higher-is-better metric,
   e.g. ``psnr_yuv`` or ``1-dists``), one row per rate point.
-* ``run`` and ``prepare``, when :mod:`ctc.runner` and :mod:`ctc.prepare` exist: each module
-  provides ``add_run_parser(subparsers)`` / ``add_prepare_parser(subparsers)``, which adds
-  its subparser and sets its ``func`` default to a callable ``(argparse.Namespace) -> int``.
+* ``run CONFIG.yaml ...``: a whole CTC test (:func:`ctc.runner.run_ctc`), resumable.
+* ``prepare INPUT --out DIR``: CTC sequences from a video (:func:`ctc.prepare.prepare_sequence`).
+
+Every subcommand's parser is built here; the libraries (:mod:`ctc.runner`, :mod:`ctc.prepare`)
+are imported only when their subcommand runs.
 
 Results go to stdout; errors are one line on stderr (``gfv-ctc: error: ...``) and exit code 1.
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib
 import json
 import logging
 import sys
@@ -34,13 +35,6 @@ __all__ = ["CliError", "build_parser", "main", "read_rd_csv"]
 PROG = "gfv-ctc"
 #: Rate column of the RD CSV files (kbit/s).
 RATE_COLUMN = "kbps"
-#: Subcommands defined in this module.
-BUILTIN_COMMANDS = frozenset({"bd-rate"})
-#: Optional subcommand modules: (module, function adding the subparser).
-PLUGINS: tuple[tuple[str, str], ...] = (
-    ("ctc.runner", "add_run_parser"),
-    ("ctc.prepare", "add_prepare_parser"),
-)
 
 
 class CliError(ValueError):
@@ -148,18 +142,102 @@ def _add_bd_rate_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_bd_rate)
 
 
-def _add_plugins(subparsers: argparse._SubParsersAction) -> None:
-    """Add the subcommands of the optional modules that are present."""
-    for module_name, func_name in PLUGINS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            if getattr(exc, "name", None) == module_name:
-                logger.debug("%s not present; its subcommand is not offered", module_name)
-            else:
-                logger.warning("%s cannot be imported, subcommand skipped: %s", module_name, exc)
-            continue
-        getattr(module, func_name)(subparsers)
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _add_run_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``run`` subparser."""
+    p = subparsers.add_parser(
+        "run",
+        help="run a whole CTC test from configuration files (resumable)",
+        description="Runs a CTC test from YAML configuration files: every sequence x codec x rate point, "
+        "resumable, with results.csv, summary.md, RD plots and provenance.json.",
+    )
+    p.add_argument("config", nargs="+", help="CTC YAML file(s), merged in order (later wins)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive, help="local worker processes (default: cores)")
+    where.add_argument("--dask-scheduler", metavar="ADDR", help="run on a Dask cluster")
+    where.add_argument(
+        "--dask-local",
+        type=_positive,
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes",
+    )
+    p.add_argument("--output", help="results directory (overrides the configuration)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="run every job again (ignore the cache)")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """``gfv-ctc run``: prints a JSON summary on stdout; exit 1 if any job failed."""
+    import dataclasses
+
+    from .config import load_config
+    from .runner import run_ctc
+
+    cfg = load_config(args.config)
+    if args.output:
+        out = Path(args.output).resolve()
+        work = out / "work" if cfg.work == cfg.output / "work" else cfg.work
+        cfg = dataclasses.replace(cfg, output=out, work=work)
+    result = run_ctc(
+        cfg,
+        workers=args.workers,
+        dask_scheduler=args.dask_scheduler,
+        dask_local=args.dask_local,
+        progress=not args.no_progress,
+        force=args.force,
+    )
+    for job_id, message in result.failed.items():
+        print(f"{PROG}: job {job_id} failed: {message}", file=sys.stderr)
+    summary = {
+        "output": str(cfg.output),
+        "jobs_run": len(result.ran),
+        "jobs_cached": len(result.cached),
+        "jobs_failed": len(result.failed),
+        "seconds": round(result.seconds, 1),
+        "files": [str(p) for p in result.outputs],
+    }
+    print(json.dumps(summary, indent=1))
+    return 1 if result.failed else 0
+
+
+def _add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``prepare`` subparser."""
+    p = subparsers.add_parser(
+        "prepare",
+        help="turn a video into CTC sequences (256x256 and 512x512, 25 Hz, .rgb and .yuv)",
+        description="Turns a video into CTC sequences: face-centred crop, 256x256 and 512x512, 25 Hz, "
+        "planar RGB 4:4:4 and YUV 4:2:0 files with JVET names.",
+    )
+    p.add_argument("input", help="video file (mp4/mov/mkv/y4m, PNG directory, raw CTC file)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--frames", type=_positive, help="number of 25 Hz output pictures (default: all)")
+    p.add_argument("--name", help="sequence name (default: the input file's stem)")
+    p.add_argument("--no-crop", action="store_true", help="resize the whole (square) picture, no face crop")
+    p.set_defaults(func=_cmd_prepare)
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    """``gfv-ctc prepare``: writes the files, prints a JSON summary on stdout."""
+    from dataclasses import asdict
+
+    from .prepare import prepare_sequence
+
+    result = prepare_sequence(args.input, args.out, name=args.name, frames=args.frames, crop=not args.no_crop)
+    summary = asdict(result)
+    summary.pop("source_indices")
+    json.dump(summary, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
 
 
 def _command(argv: Sequence[str]) -> str | None:
@@ -168,20 +246,14 @@ def _command(argv: Sequence[str]) -> str | None:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The ``gfv-ctc`` parser.
-
-    Args:
-        command: the subcommand about to be parsed. For a built-in one (``bd-rate``) the
-            optional modules are not imported (``ctc.prepare`` pulls in heavy dependencies);
-            otherwise every available subcommand is added.
-    """
+    """The ``gfv-ctc`` parser (``command``: unused, kept for callers that name the subcommand)."""
     parser = _Parser(prog=PROG, description="GFV common test conditions (CTC) tools.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     _add_bd_rate_parser(subparsers)
-    if command not in BUILTIN_COMMANDS:
-        _add_plugins(subparsers)
+    _add_run_parser(subparsers)
+    _add_prepare_parser(subparsers)
     return parser
 
 

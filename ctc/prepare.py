@@ -20,12 +20,9 @@ face-centred 25 Hz sequences stored twice: planar 8-bit RGB 4:4:4
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -40,7 +37,6 @@ __all__ = [
     "CTC_FPS",
     "CTC_SIZES",
     "PreparedSequence",
-    "add_prepare_parser",
     "ctc_file_name",
     "prepare_sequence",
     "resample_indices",
@@ -176,31 +172,3 @@ def prepare_sequence(
         window=(window.x0, window.y0, window.size),
         files=files,
     )
-
-
-def add_prepare_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``gfv-ctc prepare`` to the ``gfv-ctc`` sub-command parsers."""
-    p = subparsers.add_parser(
-        "prepare",
-        help="turn a video into CTC sequences (256x256 and 512x512, 25 Hz, .rgb and .yuv)",
-        description=__doc__.splitlines()[0].replace("``", ""),
-    )
-    p.add_argument("input", help="video file (mp4/mov/mkv/y4m, PNG directory, raw CTC file)")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--frames", type=int, help="number of 25 Hz output pictures (default: all)")
-    p.add_argument("--name", help="sequence name (default: the input file's stem)")
-    p.add_argument("--no-crop", action="store_true", help="resize the whole (square) picture, no face crop")
-    p.set_defaults(func=_run_prepare)
-    return p
-
-
-def _run_prepare(args: argparse.Namespace) -> int:
-    """``gfv-ctc prepare``: writes the files, prints a JSON summary on stdout."""
-    if args.frames is not None and args.frames < 1:
-        raise ValueError(f"--frames must be >= 1, got {args.frames}")
-    result = prepare_sequence(args.input, args.out, name=args.name, frames=args.frames, crop=not args.no_crop)
-    summary = asdict(result)
-    summary.pop("source_indices")
-    json.dump(summary, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0

@@ -29,7 +29,6 @@ so results do not depend on the executor.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import hashlib
@@ -51,13 +50,13 @@ from typing import Any
 from tqdm import tqdm
 
 from . import provenance
-from .config import REPO_ROOT, CtcConfig, SequenceSpec, load_config
+from .config import REPO_ROOT, CtcConfig, SequenceSpec
 from .jobs import Job, init_worker, run_job
 from .prepare import ctc_file_name, prepare_sequence
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RunError", "RunResult", "add_run_parser", "make_jobs", "prepare_sequences", "run_ctc"]
+__all__ = ["RunError", "RunResult", "make_jobs", "prepare_sequences", "run_ctc"]
 
 JOBS_DIR = "jobs"
 PROVENANCE = "provenance.json"
@@ -475,66 +474,3 @@ def _history(previous: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def add_run_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``gfv-ctc run`` to the ``gfv-ctc`` sub-command parsers."""
-    p = subparsers.add_parser(
-        "run",
-        help="run a whole CTC test from configuration files (resumable)",
-        description=__doc__.splitlines()[0].replace("``", ""),
-    )
-    p.add_argument("config", nargs="+", help="CTC YAML file(s), merged in order (later wins)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive, help="local worker processes (default: cores)")
-    where.add_argument("--dask-scheduler", metavar="ADDR", help="run on a Dask cluster")
-    where.add_argument(
-        "--dask-local",
-        type=_positive,
-        metavar="N",
-        help="run on a local Dask cluster of N worker processes",
-    )
-    p.add_argument("--output", help="results directory (overrides the configuration)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--force", action="store_true", help="run every job again (ignore the cache)")
-    p.set_defaults(func=_run_command)
-    return p
-
-
-def _run_command(args: argparse.Namespace) -> int:
-    """``gfv-ctc run``: prints a JSON summary on stdout; exit 1 if any job failed."""
-    cfg = load_config(args.config)
-    if args.output:
-        out = Path(args.output).resolve()
-        work = out / "work" if cfg.work == cfg.output / "work" else cfg.work
-        cfg = dataclasses.replace(cfg, output=out, work=work)
-    result = run_ctc(
-        cfg,
-        workers=args.workers,
-        dask_scheduler=args.dask_scheduler,
-        dask_local=args.dask_local,
-        progress=not args.no_progress,
-        force=args.force,
-    )
-    for job_id, message in result.failed.items():
-        print(f"gfv-ctc: job {job_id} failed: {message}", file=sys.stderr)
-    summary = {
-        "output": str(cfg.output),
-        "jobs_run": len(result.ran),
-        "jobs_cached": len(result.cached),
-        "jobs_failed": len(result.failed),
-        "seconds": round(result.seconds, 1),
-        "files": [str(p) for p in result.outputs],
-    }
-    print(json.dumps(summary, indent=1))
-    return 1 if result.failed else 0

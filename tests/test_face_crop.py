@@ -57,6 +57,7 @@ def carphone() -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_face_found_in_every_clip(data_dir: Path) -> None:
     clips = sorted(data_dir.glob("*.mp4"))
     for clip in clips:

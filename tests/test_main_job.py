@@ -278,6 +278,7 @@ def test_own_stream_is_conformant_and_names_generator(encoded: dict, capsys) -> 
     assert "Neural network post-filter activation SEI message" in trace
 
 
+@pytest.mark.slow
 def test_key_picture_every_n_pictures(data_dir: Path, tmp_path: Path, capsys) -> None:
     # --key-period (the GFVC software's gop_size): key pictures 0, P, 2P... coded as one VVC
     # sequence, each with its own base GFV message; on a clip with large head motion the

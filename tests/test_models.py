@@ -268,6 +268,7 @@ def test_cttr_trajectory_restarts_after_the_key_picture(held_out: np.ndarray) ->
     assert not np.array_equal(after_key, gen.generate(params[2], previous=params[1]))  # the trajectory counts
 
 
+@pytest.mark.slow
 def test_sequential_decision_holds_as_the_decoder_renders(shared_dir) -> None:
     # CTTR's pictures depend on the previous picture's parameters: every picture the encoder
     # moves must still beat the key picture on SSIM and VMAF in the decoded video
@@ -285,6 +286,7 @@ def test_sequential_decision_holds_as_the_decoder_renders(shared_dir) -> None:
         assert gain >= 0.001 and vm[i] >= vm_frozen[i]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ("fomm", "cttr"))
 def test_decoder_speed_ups_give_the_same_pictures(name: str, shared_dir) -> None:
     # the motion network's per-key-picture work done once, the bfloat16 convolution weights held
@@ -378,6 +380,7 @@ def _bar(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LEARNED)
 def test_beats_frozen_frame_on_the_unseen_clip(name: str, shared_dir) -> None:
     # every third picture of the first 3.6 s: the motion of the clip, at a test's cost
@@ -392,6 +395,7 @@ def test_beats_frozen_frame_on_the_unseen_clip(name: str, shared_dir) -> None:
         assert vm > vm_frozen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", LEARNED)
 def test_beats_frozen_frame_on_the_held_out_clip(name: str, shared_dir) -> None:
     # lp_d19 is almost static; each model moves a few pictures where both SSIM and VMAF gain
@@ -404,6 +408,7 @@ def test_available_models_lists_the_learned_ones() -> None:
     assert set(LEARNED) <= set(available_models())
 
 
+@pytest.mark.slow
 def test_training_resumes_and_exports(tmp_path, shared_dir, monkeypatch: pytest.MonkeyPatch) -> None:
     from refsw.train import cli
 

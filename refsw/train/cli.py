@@ -83,18 +83,22 @@ def validate(task, clips: list, pairs: int = 6) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``gfv-train``."""
-    p = argparse.ArgumentParser(prog="gfv-train", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", choices=sorted(TASKS))
-    p.add_argument("--steps", type=int, default=3000, help="total optimiser steps")
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p = argparse.ArgumentParser(
+        prog="gfv-train",
+        description=__doc__.split("\n\n")[0].replace("``", ""),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("model", choices=sorted(TASKS), help="the model to train")
+    p.add_argument("--steps", type=int, default=3000, help="total optimiser steps (a resumed run goes on to it)")
+    p.add_argument("--batch", type=int, default=4, help="pairs per optimiser step (even, >= 2)")
+    p.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate")
     p.add_argument("--sizes", default="256", help="comma-separated picture sizes (CTTR: 256,384)")
-    p.add_argument("--work-dir", type=Path, default=None, help="default runs/MODEL")
+    p.add_argument("--work-dir", type=Path, default=None, help="checkpoints and logs (default runs/MODEL)")
     p.add_argument("--init", type=Path, default=None, help="start from this checkpoint's network (fine-tuning)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--save-every", type=int, default=50)
-    p.add_argument("--val-every", type=int, default=250)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=50, help="steps between resumable checkpoints")
+    p.add_argument("--val-every", type=int, default=250, help="steps between validations on the held-out clip")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the pair sampling and the initialisation")
     p.add_argument(
         "--near-prob",
         type=float,
