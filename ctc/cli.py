@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from refsw.apps.common import add_version
+
 from .bdrate import METHODS, BDResult, bd_rate
 
 logger = logging.getLogger(__name__)
@@ -249,6 +251,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``gfv-ctc`` parser (``command``: unused, kept for callers that name the subcommand)."""
     parser = _Parser(prog=PROG, description="GFV common test conditions (CTC) tools.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    add_version(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     _add_bd_rate_parser(subparsers)

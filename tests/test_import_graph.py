@@ -131,3 +131,15 @@ def test_lower_layers_never_import_ctc(package: str) -> None:
     assert not [
         (m, d) for m, deps in import_graph().items() if m.startswith(package + ".") for d in deps if d.startswith("ctc")
     ]
+
+
+def test_every_package_directory_is_a_package() -> None:
+    """setuptools' ``find:`` ships only directories with an ``__init__.py``: a folder of modules
+    without one would be missing from a wheel (and work only in the source checkout)."""
+    missing = sorted(
+        str(d.relative_to(ROOT))
+        for pkg in PACKAGES
+        for d in [ROOT / pkg, *(ROOT / pkg).rglob("*")]
+        if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py")) and not (d / "__init__.py").is_file()
+    )
+    assert missing == []

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from refsw.apps.common import add_version
+
 from .data import TRAIN_CLIPS, VALIDATION_CLIPS, PairSampler, coded_pictures, load_clip
 from .tasks import TASKS, TRAINED_CONFIGS, lr_at, to_tensor
 
@@ -89,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", choices=sorted(TASKS), help="the model to train")
+    add_version(p)
     p.add_argument("--steps", type=int, default=3000, help="total optimiser steps (a resumed run goes on to it)")
     p.add_argument("--batch", type=int, default=4, help="pairs per optimiser step (even, >= 2)")
     p.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate")
