@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from sei.carriage import SEI_PACKINGS
+
 #: Encoder decisions (:mod:`refsw.encoder.decision`): ``ssim+vmaf`` a picture moves only where
 #: both its SSIM and its VMAF beat the key picture; ``ssim`` SSIM only; ``none`` the analysed
 #: parameters as they are.
@@ -56,6 +58,9 @@ class EncoderConfig:
         frames: pictures to code, 0 = all.
         backend: VVC codec backend of the key pictures (:func:`refsw.codecs.create_backend`).
         decision: encoder decision, one of :data:`DECISIONS`.
+        sei_packing: ``per-access-unit`` (the GFV messages of a key picture's access unit in one
+            suffix SEI NAL unit) or ``per-message`` (VTM EncoderApp's one message per SEI NAL
+            unit); :data:`sei.carriage.SEI_PACKINGS`.
         deterministic: the encoder's own synthesis runs the generator's portable fp32 path.
 
     Raises:
@@ -72,6 +77,7 @@ class EncoderConfig:
     frames: int = 0
     backend: str = "vvenc"
     decision: str = "ssim+vmaf"
+    sei_packing: str = "per-access-unit"
     deterministic: bool = False
 
     def __post_init__(self) -> None:
@@ -96,6 +102,8 @@ class EncoderConfig:
             raise ConfigError(f"size {self.size} is not one of {', '.join(map(str, SIZES))}")
         if self.decision not in DECISIONS:
             raise ConfigError(f"decision {self.decision} is not one of {', '.join(DECISIONS)}")
+        if self.sei_packing not in SEI_PACKINGS:
+            raise ConfigError(f"sei_packing {self.sei_packing} is not one of {', '.join(SEI_PACKINGS)}")
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

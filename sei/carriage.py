@@ -56,27 +56,47 @@ class AccessUnitSEI:
     """SEI messages to add to one access unit.
 
     Attributes:
-        prefix: ``(payloadType, payload)`` pairs, each in its own prefix SEI NAL unit.
-        suffix: ``(payloadType, payload)`` pairs, each in its own suffix SEI NAL unit.
+        prefix: ``(payloadType, payload)`` pairs for prefix SEI NAL units.
+        suffix: ``(payloadType, payload)`` pairs for suffix SEI NAL units.
     """
 
     prefix: list[tuple[int, bytes]] = field(default_factory=list)
     suffix: list[tuple[int, bytes]] = field(default_factory=list)
 
 
-def insert_sei(stream: bytes, per_au: dict[int, AccessUnitSEI]) -> bytes:
-    """Adds SEI NAL units to the access units of ``stream`` (VTM carriage, one message per NAL).
+#: How SEI messages are packed into SEI NAL units: ``per-message`` is VTM EncoderApp's form (one
+#: message per SEI NAL unit); ``per-access-unit`` puts the prefix messages of an access unit in
+#: one prefix SEI NAL unit and its suffix messages in one suffix SEI NAL unit (several
+#: ``sei_message()`` in one ``sei_rbsp()``, each with its own payloadType and payloadSize: H.266's
+#: ``sei_rbsp()`` loops ``do sei_message() while( more_rbsp_data() )``), saving the start code,
+#: NAL unit header and trailing bits of every other message.
+SEI_PACKINGS = ("per-access-unit", "per-message")
+
+
+def insert_sei(stream: bytes, per_au: dict[int, AccessUnitSEI], packing: str = "per-message") -> bytes:
+    """Adds SEI NAL units to the access units of ``stream``: prefix SEI NAL units before the first
+    coded slice (or picture header), suffix SEI NAL units after the last, messages in the given
+    order.
 
     Args:
         stream: Annex B VVC byte stream (e.g. the key pictures coded by libvvenc).
         per_au: SEI messages per access-unit index.
+        packing: one of :data:`SEI_PACKINGS`.
 
     Returns:
         The new byte stream; NAL units of ``stream`` are kept byte for byte.
 
     Raises:
-        ValueError: an access-unit index has no coded slice in ``stream``.
+        ValueError: an access-unit index has no coded slice in ``stream``, or an unknown packing.
     """
+    if packing not in SEI_PACKINGS:
+        raise ValueError(f"unknown SEI packing {packing!r} (expected one of {', '.join(SEI_PACKINGS)})")
+
+    def groups(messages: list[tuple[int, bytes]]) -> list[list[tuple[int, bytes]]]:
+        if packing == "per-message":
+            return [[m] for m in messages]
+        return [messages] if messages else []
+
     nals = read_nal_units(stream)
     aus = access_units(nals)
     first_vcl: dict[int, int] = {}
@@ -98,22 +118,22 @@ def insert_sei(stream: bytes, per_au: dict[int, AccessUnitSEI]) -> bytes:
             prev_au = au
         sei = per_au.get(au)
         if sei and i == first_vcl[au]:
-            for ptype, payload in sei.prefix:
+            for group in groups(sei.prefix):
                 out.append(
                     make_nal_unit(
                         NalUnitType.PREFIX_SEI_NUT,
-                        sei_rbsp([(ptype, payload)]),
+                        sei_rbsp(group),
                         nal.nuh_layer_id,
                         nal.nuh_temporal_id_plus1,
                     )
                 )
         out.append(nal.data)
         if sei and i == last_vcl[au]:
-            for ptype, payload in sei.suffix:
+            for group in groups(sei.suffix):
                 out.append(
                     make_nal_unit(
                         NalUnitType.SUFFIX_SEI_NUT,
-                        sei_rbsp([(ptype, payload)]),
+                        sei_rbsp(group),
                         nal.nuh_layer_id,
                         nal.nuh_temporal_id_plus1,
                     )

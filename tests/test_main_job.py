@@ -44,15 +44,16 @@ def encoded(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict:
     return {"dir": out, "stream": stream, "decoded": decoded, "trace": trace, "original": original}
 
 
-def test_stream_layout_is_vtm_carriage(encoded: dict) -> None:
+def test_stream_layout_is_packed_carriage(encoded: dict) -> None:
+    """The default packing: the key picture's GFV messages in one suffix SEI NAL unit after its
+    coded slice, SPTI/NNPFC/NNPFA in one prefix SEI NAL unit before it (VTM's one message per NAL
+    unit is --sei-packing per-message, tests/test_carriage.py)."""
     nals = read_nal_units(encoded["stream"].read_bytes())
     types = [n.nal_unit_type for n in nals]
     last_vcl = max(i for i, n in enumerate(nals) if n.is_vcl)
     suffix = [n for n in nals if n.nal_unit_type == NalUnitType.SUFFIX_SEI_NUT]
-    assert len(suffix) == FRAMES
-    for n in suffix:
-        frames = split_sei_rbsp(n.rbsp)
-        assert [f[0] for f in frames] == [PayloadType.GENERATIVE_FACE_VIDEO]  # one message per NAL unit
+    assert len(suffix) == 1
+    assert [f[0] for f in split_sei_rbsp(suffix[0].rbsp)] == [PayloadType.GENERATIVE_FACE_VIDEO] * FRAMES
     assert all(i > last_vcl for i, t in enumerate(types) if t == NalUnitType.SUFFIX_SEI_NUT)
     prefix = [i for i, t in enumerate(types) if t == NalUnitType.PREFIX_SEI_NUT]
     assert prefix and all(i < last_vcl for i in prefix)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from refsw.config import DECISIONS, NNPFC_MODES, SIZES, ConfigError, EncoderConfig, load_encoder_config
 from refsw.models import MODEL_NAMES
 from refsw.progress import set_quiet
+from sei.carriage import SEI_PACKINGS
 
 from .common import UsageError, add_version, check_input_path, check_output_path, plain, run_app, write_atomic
 
@@ -89,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="run the encoder's own synthesis on the generator's portable fp32 path (slower)",
+    )
+    p.add_argument(
+        "--sei-packing",
+        choices=SEI_PACKINGS,
+        help=f"SEI messages per SEI NAL unit: all of an access unit's, or one each as VTM's EncoderApp "
+        f"(default {d.sei_packing})",
     )
     p.add_argument("--size", type=int, choices=SIZES, help=f"CTC picture size for cropped input (default {d.size})")
     p.add_argument("--force-crop", action="store_true", help="crop and resize even CTC-format input")

@@ -210,7 +210,7 @@ def encode_video(
             prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
             suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads],
         )
-    stream = insert_sei(key.bitstream, per_au)
+    stream = insert_sei(key.bitstream, per_au, cfg.sei_packing)
     h, w = frames.shape[1:3]
     return stream, EncodeSummary(len(frames), fps, w, h, qp, cfg.model, bit_budget(stream), time.perf_counter() - t0)
 

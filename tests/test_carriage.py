@@ -1,0 +1,70 @@
+"""SEI packing: the GFV messages of an access unit in one suffix SEI NAL unit (the default) or
+one per NAL unit (VTM EncoderApp's form); same messages, same pictures, fewer framing bits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refsw.config import ConfigError, EncoderConfig
+from refsw.decoder import decode_stream
+from refsw.encoder import encode_video
+from refsw.train.data import VALIDATION_CLIPS, load_clip
+from sei.carriage import bit_budget, insert_sei
+from sei.checker import check_stream
+from sei.nal import NalUnitType, read_nal_units
+from sei.registry import PayloadType
+from sei.sei_message import split_sei_rbsp
+
+
+@pytest.fixture(scope="module")
+def streams(shared_dir: Path) -> dict[str, bytes]:
+    """24 pictures of the validation clip, key pictures 0 and 12, in both packings."""
+    frames = load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data", max_frames=24).frames
+    return {
+        p: encode_video(frames, 25.0, decision="none", key_period=12, sei_packing=p)[0]
+        for p in ("per-access-unit", "per-message")
+    }
+
+
+def _suffix_payload_types(stream: bytes) -> list[list[int]]:
+    return [
+        [t for t, _, _ in split_sei_rbsp(n.rbsp)]
+        for n in read_nal_units(stream)
+        if n.nal_unit_type == NalUnitType.SUFFIX_SEI_NUT
+    ]
+
+
+def test_packed_is_the_default_and_holds_each_access_unit_in_one_nal_unit(streams: dict[str, bytes]) -> None:
+    assert EncoderConfig().sei_packing == "per-access-unit"
+    gfv = PayloadType.GENERATIVE_FACE_VIDEO
+    assert _suffix_payload_types(streams["per-access-unit"]) == [[gfv] * 12, [gfv] * 12]
+    assert _suffix_payload_types(streams["per-message"]) == [[gfv]] * 24
+
+
+def test_packings_carry_the_same_messages_and_pictures(streams: dict[str, bytes]) -> None:
+    packed, single = (decode_stream(streams[p]) for p in ("per-access-unit", "per-message"))
+    assert packed.sei.trace_text() == single.sei.trace_text()
+    np.testing.assert_array_equal(packed.frames, single.frames)
+    for stream in streams.values():
+        assert check_stream(stream).conformant
+
+
+def test_framing_bits_per_picture(streams: dict[str, bytes]) -> None:
+    """Packed: 16 bits per message (payloadType and payloadSize bytes) plus one NAL unit's start
+    code, header and trailing bits per access unit; one message per NAL unit: 8 bytes each."""
+    packed, single = (bit_budget(streams[p]) for p in ("per-access-unit", "per-message"))
+    assert packed.gfv_payload == single.gfv_payload and packed.key_pictures == single.key_pictures
+    nal_overhead = 8 * (3 + 2 + 1)  # start code, NAL unit header, rbsp_trailing_bits
+    assert 16 * 24 + 2 * nal_overhead <= packed.sei_framing <= 16 * 24 + 2 * (nal_overhead + 8 * 4)
+    assert single.sei_framing == 24 * (16 + nal_overhead)
+    assert packed.total < single.total
+
+
+def test_unknown_packing_is_refused() -> None:
+    with pytest.raises(ConfigError, match="sei_packing"):
+        EncoderConfig(sei_packing="per-picture")
+    with pytest.raises(ValueError, match="unknown SEI packing"):
+        insert_sei(b"", {}, "per-picture")
