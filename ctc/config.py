@@ -146,17 +146,16 @@ class CodecSpec:
         defaults = EncoderConfig()
         # the keys results were cached under before the encoder configuration existed stay as
         # they were ("precision" is the coordinate precision factor); other options only when
-        # they differ from the defaults
+        # they differ from the defaults, except the SEI packing: results cached before it existed
+        # were made per message, so any other packing is part of the key
+        fixed = ("model", "coordinate_precision_factor", "key_period", "backend", "qp", "frames", "size", "sei_packing")
         extra = (
             {}
             if enc is None
-            else {
-                k: v
-                for k, v in enc.as_dict().items()
-                if k not in ("model", "coordinate_precision_factor", "key_period", "backend", "qp", "frames", "size")
-                and v != getattr(defaults, k)
-            }
+            else {k: v for k, v in enc.as_dict().items() if k not in fixed and v != getattr(defaults, k)}
         )
+        if enc is not None and enc.sei_packing != "per-message":
+            extra["sei_packing"] = enc.sei_packing
         return {
             "type": self.type,
             "backend": self.backend,

@@ -152,6 +152,10 @@ def test_changed_job_settings_invalidate_the_cache(
         job, codec=dataclasses.replace(job.codec, encoder=job.codec.encoder.replace(key_period=10))
     )
     assert _cached(stored, refreshed) is None  # the GFVC software's gop_size is a job setting
+    # results cached before the SEI packing existed were made per message: packed is another job
+    per_message = dataclasses.replace(job.codec, encoder=job.codec.encoder.replace(sei_packing="per-message"))
+    assert "sei_packing" not in per_message.job_key()
+    assert job.codec.job_key()["sei_packing"] == "per-access-unit"
 
 
 def test_provenance_and_report_files(local_run: tuple[Path, Path, list[dict]]) -> None:
