@@ -54,6 +54,10 @@ class EncoderConfig:
         matrix_element_precision_factor: ``gfv_matrix_element_precision_factor_minus1`` + 1;
             ``None``: the model's (``docs/models.md``).
         nnpfc_mode: ``nnpfc_mode_idc`` of the NNPFC message: 1 URI, 0 network in the payload.
+        nnpfa: 1 activates the NNPFC with an NNPFA message; 0 writes none, for streams that stock
+            VTM 23.13 must read (its DecoderApp reads an NNPFA through an NNPFC-typed pointer and
+            may abort with "No NNPFC, no NNPFA"); the base GFV message still names the generator
+            in ``gfv_uri``, which is what this decoder uses.
         size: CTC picture size for cropped input (256, 384 or 512 luma samples square).
         frames: pictures to code, 0 = all.
         backend: VVC codec backend of the key pictures (:func:`refsw.codecs.create_backend`).
@@ -73,6 +77,7 @@ class EncoderConfig:
     coordinate_precision_factor: int | None = None
     matrix_element_precision_factor: int | None = None
     nnpfc_mode: int = 1
+    nnpfa: int = 1
     size: int = 256
     frames: int = 0
     backend: str = "vvenc"
@@ -96,6 +101,8 @@ class EncoderConfig:
             raise ConfigError(f"key_period {self.key_period} is negative")
         if self.frames < 0:
             raise ConfigError(f"frames {self.frames} is negative")
+        if self.nnpfa not in (0, 1):
+            raise ConfigError(f"nnpfa {self.nnpfa} is not 0 or 1")
         if self.nnpfc_mode not in NNPFC_MODES:
             raise ConfigError(f"nnpfc_mode {self.nnpfc_mode} is not 0 or 1")
         if self.size not in SIZES:

@@ -68,3 +68,24 @@ def test_unknown_packing_is_refused() -> None:
         EncoderConfig(sei_packing="per-picture")
     with pytest.raises(ValueError, match="unknown SEI packing"):
         insert_sei(b"", {}, "per-picture")
+
+
+def test_a_stream_without_nnpfa_still_names_its_generator(shared_dir: Path) -> None:
+    """``--nnpfa 0`` (for stock VTM 23.13, whose DecoderApp may abort on an NNPFA): no NNPFA
+    message, the NNPFC and the base GFV message still name the generator, which decodes it."""
+    frames = load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data", max_frames=6).frames
+    stream, _ = encode_video(frames, 25.0, decision="none", nnpfa=0)
+    with_nnpfa, _ = encode_video(frames, 25.0, decision="none")
+    sei = decode_stream(stream).sei
+    types = [m.payload_type for _, m in sei.messages]
+    assert PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION not in types
+    assert PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION in [
+        m.payload_type for _, m in decode_stream(with_nnpfa).sei.messages
+    ]
+    (base,) = [m for m in sei.of_type(PayloadType.GENERATIVE_FACE_VIDEO) if m.values["gfv_cnt"] == 0]
+    (nnpfc,) = sei.of_type(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS)
+    assert base.values["gfv_uri"] == nnpfc.values["nnpfc_uri"] == "urn:gfv-refsw:generator:kptps:v1"
+    decoded = decode_stream(stream)
+    assert decoded.generator == "kptps"
+    np.testing.assert_array_equal(decoded.frames, decode_stream(with_nnpfa).frames)
+    assert check_stream(stream).conformant

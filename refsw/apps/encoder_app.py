@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"NNPFC nnpfc_mode_idc: 1 = generator URI, 0 = network in the payload (default {d.nnpfc_mode})",
     )
     p.add_argument(
+        "--nnpfa",
+        type=int,
+        choices=(1, 0),
+        help="1: activate the NNPFC with an NNPFA message; 0: none, for stock VTM 23.13, whose DecoderApp "
+        f"may abort on an NNPFA (default {d.nnpfa})",
+    )
+    p.add_argument(
         "--decision", choices=DECISIONS, help=f"encoder choice of the sent parameters (default {d.decision})"
     )
     p.add_argument(

@@ -188,8 +188,9 @@ def encode_video(
             PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
             nnpfc_values(spec.uri_tag, spec.uri, cfg.nnpfc_mode, spec.network if cfg.nnpfc_mode == 0 else None),
         ),
-        (PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values()),
     ]
+    if cfg.nnpfa:
+        prefix.append((PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values()))
     generator = spec.make_generator(deterministic=cfg.deterministic) if decision != "none" else None  # per segment
     per_au: dict[int, AccessUnitSEI] = {}
     for k, (start, decoded_key) in enumerate(zip(starts, decoded_keys)):
