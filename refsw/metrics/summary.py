@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from refsw.progress import bar
+
 from .msssim import msssim_per_frame
 from .psnr import psnr_yuv_per_frame
 from .vmaf import vmaf_per_frame
@@ -57,12 +59,19 @@ def quality_summary(reference: np.ndarray, decoded: np.ndarray, fps: float) -> Q
         refsw.metrics.common.MetricInputError: shapes or dtypes that do not match.
         refsw.metrics.common.MetricError: VMAF cannot run (FFmpeg without libvmaf).
     """
+    steps = bar("quality metrics", total=3, unit="metric")
     psnr = psnr_yuv_per_frame(reference, decoded, max_db=MAX_PSNR_DB)
+    steps.update()
+    msssim = float(msssim_per_frame(reference, decoded).mean())
+    steps.update()
+    vmaf = float(vmaf_per_frame(reference, decoded, fps).mean())
+    steps.update()
+    steps.close()
     return QualitySummary(
         pictures=len(reference),
         psnr_y=float(psnr.y.mean()),
         psnr_u=float(psnr.u.mean()),
         psnr_v=float(psnr.v.mean()),
-        msssim=float(msssim_per_frame(reference, decoded).mean()),
-        vmaf=float(vmaf_per_frame(reference, decoded, fps).mean()),
+        msssim=msssim,
+        vmaf=vmaf,
     )
