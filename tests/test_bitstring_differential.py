@@ -74,7 +74,7 @@ from sei.sei_message import SEIMessage, frame_sei_message, sei_rbsp, write_paylo
 from sei.stream import read_stream_sei
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=80,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -97,8 +97,11 @@ def expected(request: pytest.FixtureRequest) -> dict:
         EXPECTED.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-@pytest.mark.parametrize("path", ["portable", "default"])
-@pytest.mark.parametrize(("model", "count", "key_period", "decision"), CASES)
+#: Every case on both paths, but kptps once: its numpy/float64 warp has one path only.
+RUNS = [(*case, path) for case in CASES for path in ("portable", "default") if (case[0], path) != ("kptps", "default")]
+
+
+@pytest.mark.parametrize(("model", "count", "key_period", "decision", "path"), RUNS)
 def test_outputs_match_the_golden_md5s(
     model: str,
     count: int,

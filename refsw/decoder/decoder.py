@@ -104,7 +104,8 @@ def decode_stream(
 
     The generator is chosen from the stream alone: the base GFV message's ``gfv_uri`` names it;
     a network carried in an NNPFC message (``nnpfc_mode_idc`` 0) with that URI is used first,
-    then the registry (:func:`refsw.models.find_by_uri`; the URI includes the checkpoint hash).
+    then the registered model with that URI (:func:`refsw.models.resolve_uri`; a learned
+    model's URI includes its checkpoint's hash).
 
     Args:
         stream: Annex B VVC byte stream.
