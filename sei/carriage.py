@@ -216,10 +216,3 @@ def bit_budget(stream: bytes) -> BitBudget:
         else:
             counts["parameter_sets"] += bits
     return BitBudget(**counts)
-
-
-def count_bits(stream: bytes) -> tuple[int, int, int]:
-    """``(bits_key, bits_gfv, bits_other)`` of a stream (:func:`bit_budget` in three parts):
-    coded-slice NAL units; SEI NAL units carrying a GFV or GFVE message; everything else."""
-    b = bit_budget(stream)
-    return b.key_pictures, b.gfv_payload + b.sei_framing, b.parameter_sets + b.other_sei

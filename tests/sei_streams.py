@@ -7,6 +7,8 @@ since the writer refuses to break the rules.
 
 from __future__ import annotations
 
+import random
+
 from sei.bitio import BitWriter
 from sei.context import DecodingContext
 from sei.nal import make_nal_unit, write_annexb
@@ -72,6 +74,18 @@ def gfv_base(
     v.update(_matrix_header(matrix_types, width, height))
     v.update(_elements(_dims(matrix_types, len(xs), width, height), elements, pred=False))
     return v
+
+
+def gfv_large_base(rng: random.Random) -> dict:
+    """A base GFV message of tens of kilobytes drawn from ``rng``: 3000 keypoints and one 40 x 40
+    matrix, so that its payload spans many of the engine's reader windows."""
+    return gfv_base(
+        xs=tuple(rng.randrange(-5000, 5000) for _ in range(3000)),
+        ys=tuple(rng.randrange(-70000, 70000) for _ in range(3000)),
+        width=40,
+        height=40,
+        elements=tuple(rng.randrange(-(10**6), 10**6) for _ in range(1600)),
+    )
 
 
 def gfv_next(

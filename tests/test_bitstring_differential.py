@@ -56,6 +56,7 @@ from sei_streams import (
     close,
     gfv_absolute,
     gfv_base,
+    gfv_large_base,
     gfv_next,
     gfve_message,
     nal,
@@ -257,13 +258,7 @@ def _large_messages() -> bytes:
     100 kB NN payload and reserved extension data: payloads across many of the engine's
     reader windows."""
     rng = random.Random(7)
-    big = gfv_base(
-        xs=tuple(rng.randrange(-5000, 5000) for _ in range(3000)),
-        ys=tuple(rng.randrange(-70000, 70000) for _ in range(3000)),
-        width=40,
-        height=40,
-        elements=tuple(rng.randrange(-(10**6), 10**6) for _ in range(1600)),
-    )
+    big = gfv_large_base(rng)
     nn = dict(gfv_base(), gfv_nn_present_flag=1, gfv_nn_mode_idc=0, gfv_nn_payload_byte=rng.randbytes(100_000))
     extended, _ = write_payload(GFV, gfv_base(), DecodingContext(), reserved_extension=(8003, rng.getrandbits(8003)))
     return annexb(*(nal(GFV, p) for p in [*written([(GFV, big), (GFV, nn)]), extended]))

@@ -27,6 +27,7 @@ from sei_streams import (
     SPTI,
     annexb,
     gfv_base,
+    gfv_large_base,
     gfve_message,
     nal,
     written,
@@ -302,13 +303,7 @@ def test_generated_reader_across_windows() -> None:
     from sei.sei_message import SEIMessage, parse_payload, write_payload
 
     rng = random.Random(3)
-    values = gfv_base(
-        xs=tuple(rng.randrange(-5000, 5000) for _ in range(3000)),
-        ys=tuple(rng.randrange(-70000, 70000) for _ in range(3000)),
-        width=40,
-        height=40,
-        elements=tuple(rng.randrange(-(10**6), 10**6) for _ in range(1600)),
-    )
+    values = gfv_large_base(rng)
     payload, _ = write_payload(GFV, values, DecodingContext())
     assert len(payload) > 20 * BitReader.WINDOW
     msg = parse_payload(SEIMessage(GFV, len(payload), payload), DecodingContext())

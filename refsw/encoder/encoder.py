@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from refsw.codecs import create_backend
 from refsw.config import ConfigError, EncoderConfig
-from refsw.metrics.summary import QualitySummary
 from refsw.models import Ability, Analyser, Generator, get_model
 from refsw.models.gfv_mapping import LayoutMapping
 from sei.carriage import AccessUnitSEI, BitBudget, bit_budget, insert_sei
@@ -29,6 +28,9 @@ from sei.sei_message import write_payload
 from .decision import choose_keypoints
 from .gfv_sei import gfv_messages
 from .sei_encoder import nnpfa_values, nnpfc_values, spti_values
+
+if TYPE_CHECKING:  # the metrics pull in torch; an encoder summary only refers to them
+    from refsw.metrics.summary import QualitySummary
 
 
 @dataclass
