@@ -64,7 +64,7 @@ from sei_streams import (
     written,
 )
 from test_conformance import VECTORS
-from test_robustness import mutated_vectors
+from test_robustness import mutated_vectors, needs_vectors
 from test_sei_units import gfv_sequences
 
 from sei.context import DecodingContext
@@ -347,6 +347,7 @@ def test_broken_builder_stream(name: str) -> None:
 
 
 # --------------------------------------------------------------------------- fuzz corpus
+@needs_vectors
 @FUZZ
 @given(mutated_vectors(), READINGS)
 def test_fuzz_mutated_vectors(data: bytes, reading: tuple[str, str]) -> None:

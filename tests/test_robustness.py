@@ -75,6 +75,10 @@ def _vectors() -> list[bytes]:
 
 VECTORS = _vectors()
 
+#: For the tests that mutate the vectors: without them they test nothing, so they are skipped
+#: (and counted in the summary line about the shared directory).
+needs_vectors = pytest.mark.skipif(not VECTORS, reason=f"shared directory {_public_dir()} not found (set GFV_SHARED)")
+
 
 def _sei_spans(data: bytes) -> list[tuple[int, int]]:
     """Byte ranges of the SEI NAL units of ``data`` (where mutations matter most)."""
@@ -130,6 +134,7 @@ def mutated_vectors(draw) -> bytes:
     return bytes(data)
 
 
+@needs_vectors
 @FUZZ
 @given(mutated_vectors())
 def test_fuzz_mutated_vectors(data: bytes) -> None:
