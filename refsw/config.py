@@ -22,10 +22,11 @@ import yaml
 
 from sei.carriage import SEI_PACKINGS
 
-#: Encoder decisions (:mod:`refsw.encoder.decision`): ``ssim+vmaf`` a picture moves only where
-#: both its SSIM and its VMAF beat the key picture; ``ssim`` SSIM only; ``none`` the analysed
-#: parameters as they are.
-DECISIONS = ("ssim+vmaf", "ssim", "none")
+#: Encoder decisions (:mod:`refsw.encoder.decision`): ``auto`` the model's own default
+#: (``ModelSpec.default_decision``: ``none`` for ``sem3d``, ``ssim+vmaf`` for the others);
+#: ``ssim+vmaf`` a picture moves only where both its SSIM and its VMAF beat the key picture;
+#: ``ssim`` SSIM only; ``none`` the analysed parameters as they are.
+DECISIONS = ("auto", "ssim+vmaf", "ssim", "none")
 
 #: ``nnpfc_mode_idc`` values the encoder writes: 1 the generator named by URI, 0 the network in
 #: the NNPFC payload.
@@ -44,11 +45,14 @@ class EncoderConfig:
     """Options of the GFV encoder (each default is defined here only).
 
     Attributes:
-        model: GFV model (:func:`refsw.models.get_model`): ``kptps``, ``fomm``, ``cfte``,
+        model: GFV model (:func:`refsw.models.get_model`): ``sem3d`` (default), ``kptps``, ``fomm``, ``cfte``,
             ``cttr``, ``fv2v``.
         qp: key-picture QP, 0..63 (VVC).
         key_period: a key picture every N output pictures (the GFVC common software's
-            ``gop_size``); 0: picture 0 only (as the GFVC CTC, ``cfg/encoder/gfvc_ctc.yaml``).
+            ``gop_size``); 0: picture 0 only (as the GFVC CTC, ``cfg/encoder/gfvc_ctc.yaml``);
+            ``None``: the model's (``ModelSpec.default_key_period``: 50, sem3d 0). Models that say
+            what a picture shows (sem3d) move each periodic key picture to the best picture near
+            its due time and insert refreshes (:mod:`refsw.encoder.keys`).
         coordinate_precision_factor: ``gfv_coordinate_precision_factor_minus1`` + 1; ``None``:
             the model's (kptps 7: one pixel at 256x256). Range checked by the model's layout.
         matrix_element_precision_factor: ``gfv_matrix_element_precision_factor_minus1`` + 1;
@@ -71,9 +75,9 @@ class EncoderConfig:
         ConfigError: a value outside its range or of the wrong type, naming the key.
     """
 
-    model: str = "kptps"
+    model: str = "sem3d"
     qp: int = 32
-    key_period: int = 50
+    key_period: int | None = None
     coordinate_precision_factor: int | None = None
     matrix_element_precision_factor: int | None = None
     nnpfc_mode: int = 1
@@ -81,7 +85,7 @@ class EncoderConfig:
     size: int = 256
     frames: int = 0
     backend: str = "vvenc"
-    decision: str = "ssim+vmaf"
+    decision: str = "auto"
     sei_packing: str = "per-access-unit"
     deterministic: bool = False
 
@@ -97,7 +101,7 @@ class EncoderConfig:
                 )
         if not 0 <= self.qp <= 63:
             raise ConfigError(f"qp {self.qp} outside 0..63")
-        if self.key_period < 0:
+        if self.key_period is not None and self.key_period < 0:
             raise ConfigError(f"key_period {self.key_period} is negative")
         if self.frames < 0:
             raise ConfigError(f"frames {self.frames} is negative")

@@ -1,5 +1,6 @@
-"""SEI packing: the GFV messages of an access unit in one suffix SEI NAL unit (the default) or
-one per NAL unit (VTM EncoderApp's form); same messages, same pictures, fewer framing bits."""
+"""SEI packing: the GFV and GFVE messages of an access unit in one suffix SEI NAL unit (the default)
+or one per NAL unit (VTM EncoderApp's form); same messages, same pictures, fewer framing bits. The
+streams are of the default model (``sem3d``: a GFV and a GFVE message per picture)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from refsw.config import ConfigError, EncoderConfig
 from refsw.decoder import decode_stream
 from refsw.encoder import encode_video
+from refsw.models import get_model
 from refsw.train.data import VALIDATION_CLIPS, load_clip
 from sei.carriage import bit_budget, insert_sei
 from sei.checker import check_stream
@@ -21,7 +23,9 @@ from sei.sei_message import split_sei_rbsp
 
 @pytest.fixture(scope="module")
 def streams(shared_dir: Path) -> dict[str, bytes]:
-    """24 pictures of the validation clip, key pictures 0 and 12, in both packings."""
+    """24 pictures of the validation clip, key pictures 0 and 12 (``key_period`` 12: the default
+    model moves a periodic key picture by at most a fifth of the period, here 2 pictures), in both
+    packings."""
     frames = load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data", max_frames=24).frames
     return {
         p: encode_video(frames, 25.0, decision="none", key_period=12, sei_packing=p)[0]
@@ -39,9 +43,10 @@ def _suffix_payload_types(stream: bytes) -> list[list[int]]:
 
 def test_packed_is_the_default_and_holds_each_access_unit_in_one_nal_unit(streams: dict[str, bytes]) -> None:
     assert EncoderConfig().sei_packing == "per-access-unit"
-    gfv = PayloadType.GENERATIVE_FACE_VIDEO
-    assert _suffix_payload_types(streams["per-access-unit"]) == [[gfv] * 12, [gfv] * 12]
-    assert _suffix_payload_types(streams["per-message"]) == [[gfv]] * 24
+    gfv, gfve = PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT
+    packed, single = _suffix_payload_types(streams["per-access-unit"]), _suffix_payload_types(streams["per-message"])
+    assert len(packed) == 2 and sum(p.count(gfv) for p in packed) == 24 and all(p[:2] == [gfv, gfve] for p in packed)
+    assert [t for p in packed for t in p] == [t for (t,) in single]  # the same messages in the same order
 
 
 def test_packings_carry_the_same_messages_and_pictures(streams: dict[str, bytes]) -> None:
@@ -53,13 +58,16 @@ def test_packings_carry_the_same_messages_and_pictures(streams: dict[str, bytes]
 
 
 def test_framing_bits_per_picture(streams: dict[str, bytes]) -> None:
-    """Packed: 16 bits per message (payloadType and payloadSize bytes) plus one NAL unit's start
-    code, header and trailing bits per access unit; one message per NAL unit: 8 bytes each."""
+    """Packed: 16 bits per message (payloadType and payloadSize bytes; a GFV message per picture,
+    a GFVE message where the pupils change) plus one NAL unit's start code, header and trailing
+    bits per access unit; one message per NAL unit: 8 bytes each."""
+    m = sum(len(p) for p in _suffix_payload_types(streams["per-message"]))
+    assert 24 < m <= 48
     packed, single = (bit_budget(streams[p]) for p in ("per-access-unit", "per-message"))
     assert packed.gfv_payload == single.gfv_payload and packed.key_pictures == single.key_pictures
     nal_overhead = 8 * (3 + 2 + 1)  # start code, NAL unit header, rbsp_trailing_bits
-    assert 16 * 24 + 2 * nal_overhead <= packed.sei_framing <= 16 * 24 + 2 * (nal_overhead + 8 * 4)
-    assert single.sei_framing == 24 * (16 + nal_overhead)
+    assert 16 * m + 2 * nal_overhead <= packed.sei_framing <= 16 * m + 2 * (nal_overhead + 8 * 4)
+    assert single.sei_framing == m * (16 + nal_overhead)
     assert packed.total < single.total
 
 
@@ -84,8 +92,8 @@ def test_a_stream_without_nnpfa_still_names_its_generator(shared_dir: Path) -> N
     ]
     (base,) = [m for m in sei.of_type(PayloadType.GENERATIVE_FACE_VIDEO) if m.values["gfv_cnt"] == 0]
     (nnpfc,) = sei.of_type(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS)
-    assert base.values["gfv_uri"] == nnpfc.values["nnpfc_uri"] == "urn:gfv-refsw:generator:kptps:v1"
+    assert base.values["gfv_uri"] == nnpfc.values["nnpfc_uri"] == get_model(EncoderConfig().model).uri
     decoded = decode_stream(stream)
-    assert decoded.generator == "kptps"
+    assert decoded.generator == EncoderConfig().model
     np.testing.assert_array_equal(decoded.frames, decode_stream(with_nnpfa).frames)
     assert check_stream(stream).conformant

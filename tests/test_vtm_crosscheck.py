@@ -29,10 +29,15 @@ def decoder_app() -> str:
     return path
 
 
-@pytest.mark.parametrize("model", ["kptps", "fomm"])
-def test_vtm_sei_dump_equals_our_trace(model: str, decoder_app: str, shared_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("model", "packing"),
+    [("sem3d", "per-access-unit"), ("sem3d", "per-message"), ("kptps", "per-access-unit"), ("fomm", "per-message")],
+)
+def test_vtm_sei_dump_equals_our_trace(
+    model: str, packing: str, decoder_app: str, shared_dir: Path, tmp_path: Path
+) -> None:
     frames = load_clip(TEST_CLIPS[0], data_dir=shared_dir / "data", max_frames=24).frames[::3]
-    stream, _ = encode_video(frames, 25.0, model=model, key_period=4, decision="none")
+    stream, _ = encode_video(frames, 25.0, model=model, key_period=4, decision="none", sei_packing=packing)
     (tmp_path / "s.266").write_bytes(stream)
     run = subprocess.run(
         [
@@ -41,12 +46,12 @@ def test_vtm_sei_dump_equals_our_trace(model: str, decoder_app: str, shared_dir:
             str(tmp_path / "s.266"),
             "-o",
             str(tmp_path / "rec.yuv"),
-            "--OutputDecodedSEIMessagesFilename",
-            str(tmp_path / "sei.txt"),
+            f"--OutputDecodedSEIMessagesFilename={tmp_path / 'sei.txt'}",  # VTM wants one argument with '='
         ],
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     ours = decode_stream(stream).sei.trace_text()

@@ -89,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--key-period",
         type=int,
-        help=f"a key picture every N output pictures (the GFVC software's gop_size; 0 = picture 0 only; "
-        f"default {d.key_period})",
+        help="a key picture every N output pictures (the GFVC software's gop_size; 0 = picture 0 only; "
+        "default: the model's, sem3d 0 with refreshes where the head turns or the key picture's eyes are closed, "
+        "the others 50)",
     )
     p.add_argument(
         "--deterministic",

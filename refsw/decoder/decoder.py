@@ -127,6 +127,7 @@ def decode_stream(
     sei = _read_sei(stream, DecodingContext(mode, variant))
     keys = create_backend(backend).decode(stream).frames
     per_key = _gfv_messages_per_key_picture(sei, len(keys))
+    gfve = _gfve_by_gfv(sei, len(keys))
     resolver = GeneratorResolver(sei, deterministic)
     synthesis = bar("synthesis", total=sum(len(m) for m in per_key.values()))
     out: list[np.ndarray] = []
@@ -152,7 +153,8 @@ def decode_stream(
             continue
         used = resolved.spec.name
         assert base is not None  # a generator was resolved: base's gfv_uri named it
-        _synthesise_segment(resolved, key_picture, k, base, msgs, out, pics)
+        enhancements = {(i, c): r for (kk, i, c), r in gfve.items() if kk == k}
+        _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics)
         synthesis.update(len(msgs))
     synthesis.close()
     return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes)
@@ -196,17 +198,36 @@ def _gfv_messages_per_key_picture(sei: StreamSEI, num_keys: int) -> dict[int, li
     return per_key
 
 
+def _gfve_by_gfv(sei: StreamSEI, num_keys: int) -> dict[tuple[int, int, int], dict]:
+    """The GFVE reconstructions (:func:`sei.messages.gfve.reconstruct`) of each key picture's
+    access unit, keyed by ``(key picture, gfve_gfv_id, gfve_gfv_cnt)``: the GFV message each
+    enhances."""
+    aus = access_units(sei.nal_units)
+    vcl_aus = sorted({aus[i] for i, n in enumerate(sei.nal_units) if n.is_vcl})
+    key_of_au = {au: k for k, au in enumerate(vcl_aus[:num_keys])}
+    out: dict[tuple[int, int, int], dict] = {}
+    for idx, m in sei.messages:
+        if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT and m.values is not None:
+            v = m.values
+            out[(key_of_au.get(aus[idx], 0), v["gfve_gfv_id"], v["gfve_gfv_cnt"])] = m.recon or {}
+    return out
+
+
 def _synthesise_segment(
     resolved: ResolvedGenerator,
     key_picture: np.ndarray,
     k: int,
     base: SEIMessage,
     msgs: list[SEIMessage],
+    enhancements: dict[tuple[int, int], dict],
     out: list[np.ndarray],
     pics: list[PictureLog],
 ) -> None:
     """Appends the output pictures of key picture ``k``'s segment (one per GFV message, in
-    ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``.
+    ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``; ``enhancements``: the GFVE
+    reconstructions by ``(gfv_id, gfv_cnt)``, handed to the layout as ``recon["gfve"]``; a GFV
+    message without a GFVE message takes the segment's latest one (the encoder sends a GFVE
+    message only where its values change).
 
     Raises:
         StreamError: the messages do not carry the generator's representation.
@@ -214,7 +235,14 @@ def _synthesise_segment(
     layout, generator = resolved.layout, resolved.generator
     uses_previous = Ability.PREVIOUS_PICTURE in resolved.spec.abilities
     try:
-        generator.set_key_picture(key_picture, layout.params(base.recon))
+        last: dict = {}  # the latest GFVE of the segment: a picture without one keeps its values
+
+        def params(m: SEIMessage) -> np.ndarray:
+            v = cast(dict, m.values)
+            last["gfve"] = enhancements.get((v["gfv_id"], v["gfv_cnt"]), last.get("gfve"))
+            return layout.params({**(m.recon or {}), "gfve": last["gfve"]})
+
+        generator.set_key_picture(key_picture, params(base))
         previous = None
         for m in sorted(msgs, key=lambda m: cast(dict, m.values)["gfv_cnt"]):  # parsed messages only
             v = cast(dict, m.values)
@@ -232,8 +260,8 @@ def _synthesise_segment(
             if v["BasePic"]:
                 out.append(key_picture)
                 continue
-            params = layout.params(m.recon)
-            out.append(generator.generate(params, previous=previous) if uses_previous else generator.generate(params))
-            previous = params
+            p = params(m)
+            out.append(generator.generate(p, previous=previous) if uses_previous else generator.generate(p))
+            previous = p
     except RepresentationMismatch as err:
         raise StreamError(f"GFV messages do not match generator {resolved.spec.name}: {err}") from err

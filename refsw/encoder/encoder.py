@@ -26,7 +26,8 @@ from sei.registry import PayloadType
 from sei.sei_message import write_payload
 
 from .decision import choose_keypoints
-from .gfv_sei import gfv_messages
+from .gfv_sei import gfv_messages, gfve_messages
+from .keys import KeyChoice, choose_key_pictures
 from .sei_encoder import nnpfa_values, nnpfc_values, spti_values
 
 if TYPE_CHECKING:  # the metrics pull in torch; an encoder summary only refers to them
@@ -45,6 +46,7 @@ class EncodeSummary:
         model: GFV model name.
         budget: where the bits go (:class:`sei.carriage.BitBudget`).
         encode_seconds: wall time of the whole encode.
+        key_choice: where the key pictures are and why (:mod:`refsw.encoder.keys`).
         quality: the quality of the stream's decoded pictures against the input, when measured
             (:func:`refsw.metrics.summary.quality_summary`; ``gfv-encode --ref-metrics``).
     """
@@ -58,6 +60,7 @@ class EncodeSummary:
     budget: BitBudget
     encode_seconds: float
     quality: QualitySummary | None = None
+    key_choice: KeyChoice | None = None
 
     @property
     def key_pictures(self) -> int:
@@ -104,6 +107,8 @@ class EncodeSummary:
             "bits_gfv_payload": b.gfv_payload, "bits_sei_framing": b.sei_framing,
             "bits_parameter_sets": b.parameter_sets, "bits_other_sei": b.other_sei,
             "total_bits": self.total_bits, "kbps": self.kbps, "encode_fps": self.encode_fps,
+            "key_pictures_at": self.key_choice.starts if self.key_choice else None,
+            "key_picture_reasons": self.key_choice.reasons if self.key_choice else None,
             "quality": self.quality.as_dict() if self.quality else None,
         }  # fmt: skip
 
@@ -126,6 +131,9 @@ class EncodeSummary:
             line("total", b.total),
             f"encode speed {self.encode_fps:.1f} frames/s",
         ]
+        if self.key_choice is not None and len(self.key_choice.starts) > 1:
+            at = ", ".join(f"{s} ({r})" for s, r in zip(self.key_choice.starts, self.key_choice.reasons, strict=True))
+            lines.insert(1, f"  key pictures at {at}")
         if self.quality is not None:
             lines.append(self.quality.text())
         return "\n".join(lines)
@@ -176,13 +184,22 @@ def encode_video(
     analyser = spec.make_analyser()
     if cfg.nnpfc_mode == 0 and spec.network is None:
         raise ConfigError(f"model {cfg.model} has no network to carry in the NNPFC payload (nnpfc_mode 0)")
-    key_period, qp, decision = cfg.key_period, cfg.qp, cfg.decision
-    starts = list(range(0, len(frames), key_period)) if key_period else [0]
+    key_period = spec.default_key_period if cfg.key_period is None else cfg.key_period
+    qp = cfg.qp
+    decision = spec.default_decision if cfg.decision == "auto" else cfg.decision
+    if analyse_decoded_key is None:
+        analyse_decoded_key = spec.analyse_decoded_key
+    analysed: tuple[np.ndarray, np.ndarray] | None = None
+    if spec.key_semantics is not None and not analyse_decoded_key:
+        analysed = analyser.analyse(frames)  # every picture from its source: once, before the choice
+        choice = choose_key_pictures(spec.key_semantics(analysed[0]), key_period)
+    else:
+        starts = list(range(0, len(frames), key_period)) if key_period else [0]
+        choice = KeyChoice(starts, ["first"] + ["periodic"] * (len(starts) - 1))
+    starts = choice.starts
     codec = create_backend(cfg.backend)
     key = codec.encode(frames[starts], qp=qp, fps=fps)
     decoded_keys = codec.decode(key.bitstream).frames
-    if analyse_decoded_key is None:
-        analyse_decoded_key = spec.analyse_decoded_key
     ctx = DecodingContext()
     prefix = [
         (PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
@@ -195,8 +212,9 @@ def encode_video(
         prefix.append((PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values()))
     generator = spec.make_generator(deterministic=cfg.deterministic) if decision != "none" else None  # per segment
     per_au: dict[int, AccessUnitSEI] = {}
-    for k, (start, decoded_key) in enumerate(zip(starts, decoded_keys)):
-        segment = frames[start : start + key_period] if key_period else frames
+    ends = starts[1:] + [len(frames)]
+    for k, (start, end, decoded_key) in enumerate(zip(starts, ends, decoded_keys)):
+        segment = frames[start:end]
         payloads = _segment_payloads(
             segment,
             decoded_key,
@@ -208,14 +226,17 @@ def encode_video(
             Ability.PREVIOUS_PICTURE in spec.abilities,
             fps,
             ctx,
+            None if analysed is None else (analysed[0][start:end], analysed[1][start:end]),
         )
         per_au[k] = AccessUnitSEI(
             prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
-            suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in payloads],
+            suffix=[(t, p) for message in payloads for t, p in message],
         )
     stream = insert_sei(key.bitstream, per_au, cfg.sei_packing)
     h, w = frames.shape[1:3]
-    return stream, EncodeSummary(len(frames), fps, w, h, qp, cfg.model, bit_budget(stream), time.perf_counter() - t0)
+    return stream, EncodeSummary(
+        len(frames), fps, w, h, qp, cfg.model, bit_budget(stream), time.perf_counter() - t0, key_choice=choice
+    )
 
 
 def _segment_payloads(
@@ -229,12 +250,17 @@ def _segment_payloads(
     uses_previous: bool,
     fps: float,
     ctx: DecodingContext,
-) -> list[tuple[bytes, dict]]:
-    """GFV payloads (base message first) of one key-picture segment: ``frames`` ``(N, H, W, 3)``
+    analysed: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[list[tuple[PayloadType, bytes]]]:
+    """The SEI payloads of one key-picture segment, per picture in ``gfv_cnt`` order: the GFV
+    message, then its GFVE message when the layout carries pupils. ``frames`` ``(N, H, W, 3)``
     uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)`` by
-    ``generator`` (``None`` with ``decision`` ``"none"``)."""
-    analysed = np.concatenate([decoded_key[None], frames[1:]]) if analyse_decoded_key else frames
-    params, found = analyser.analyse(analysed)
+    ``generator`` (``None`` with ``decision`` ``"none"``); ``analysed``: the segment's
+    ``(params, found)`` when the analysis ran already."""
+    if analysed is None:
+        pictures = np.concatenate([decoded_key[None], frames[1:]]) if analyse_decoded_key else frames
+        analysed = analyser.analyse(pictures)
+    params, found = analysed
     params = layout.snap(params)  # on the GFV grids: no drift, exact identity
     if generator is not None and len(frames) > 1:
         generator.set_key_picture(decoded_key, params[0])
@@ -247,4 +273,11 @@ def _segment_payloads(
             use_vmaf=decision == "ssim+vmaf",
             uses_previous=uses_previous,
         )
-    return gfv_messages(layout, params, ~found, ctx)
+    gfv = [[(PayloadType.GENERATIVE_FACE_VIDEO, p)] for p, _ in gfv_messages(layout, params, ~found, ctx)]
+    pupils = getattr(layout, "pupils", None)
+    if pupils is not None:
+        gfve = gfve_messages(pupils(params), layout.pupil_precision_factor, ctx)  # type: ignore[attr-defined]
+        for message, enhancement in zip(gfv, gfve, strict=True):
+            if enhancement is not None:
+                message.append((PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT, enhancement[0]))
+    return gfv

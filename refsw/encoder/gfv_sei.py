@@ -19,7 +19,7 @@ from sei.context import DecodingContext
 from sei.registry import PayloadType
 from sei.sei_message import write_payload
 
-from .quantise import quantise_coordinates, quantise_matrices
+from .quantise import quantise_coordinates, quantise_matrices, quantise_pupils
 
 
 def gfv_messages(
@@ -93,10 +93,12 @@ def gfv_messages(
                     gfv_num_matrix_types_minus1=len(lay.matrices) - 1,
                     gfv_matrix_type_idx={i: m.type_idx for i, m in enumerate(lay.matrices)},
                 )
-                eq, w, h, nm = {}, {}, {}, {}
+                eq, w, h, nm, space3d = {}, {}, {}, {}, {}
                 for i, m in enumerate(lay.matrices):
                     if m.type_idx <= 1:
                         eq[i] = 1
+                    elif 4 <= m.type_idx <= 6 and not lay.num_kps:
+                        space3d[i] = int(m.height == 3)
                     elif m.type_idx in (2, 3) or m.type_idx >= 7:
                         if m.type_idx >= 7:
                             nm[i] = m.num - 1
@@ -107,9 +109,50 @@ def gfv_messages(
                     gfv_num_matrices_minus1=nm,
                     gfv_matrix_width_minus1=w,
                     gfv_matrix_height_minus1=h,
-                    gfv_matrix_3d_space_flag={},
+                    gfv_matrix_3d_space_flag=space3d,
                 )
             elems = np.concatenate([p[m.start : m.start + m.size] for m in lay.matrices])
             quantise_matrices(v, elems.tolist(), lay.matrix_element_precision_factor, state, num_kps=lay.num_kps)
         out.append(write_payload(PayloadType.GENERATIVE_FACE_VIDEO, v, ctx))
+    return out
+
+
+def gfve_messages(
+    pupils: np.ndarray, pupil_precision_factor: int, ctx: DecodingContext, gfv_id: int = 0, gfve_id: int = 0
+) -> list[tuple[bytes, dict] | None]:
+    """GFVE payloads carrying the pupil positions of one key-picture segment, for the GFV messages
+    whose pupils differ from the last ones sent (``gfve_gfv_id`` = ``gfv_id``, ``gfve_gfv_cnt`` =
+    its ``gfv_cnt``); ``None`` for the others (the decoder keeps the latest values).
+
+    The base message (``gfve_gfv_cnt`` 0, ``gfve_base_picture_flag`` 1) sets the pupil precision
+    factor ``Pp``; every message carries both eyes (``gfve_pupil_coordinate_present_idx`` 3),
+    predicted from the previous message's reconstruction (``docs/gfv_sei.md#gfve-reconstruction``).
+    No matrices, no NN information (the GFV base message names the generator).
+
+    Args:
+        pupils: ``(N, 4)`` float64 left x, left y, right x, right y (normalised picture units), on
+            the 2^-Pp grid (a change below a step is not sent).
+        pupil_precision_factor: ``Pp`` (1..31).
+        ctx: encoder-side context (writer prediction state).
+        gfv_id / gfve_id: the ids written.
+
+    Returns:
+        ``(payload_bytes, syntax_values)`` or ``None`` per picture in ``gfve_gfv_cnt`` order.
+    """
+    state = ctx.select_state(PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT, gfve_id)
+    out: list[tuple[bytes, dict] | None] = []
+    sent: np.ndarray | None = None
+    for cnt, p in enumerate(np.asarray(pupils, dtype=np.float64)):
+        if sent is not None and np.array_equal(p, sent):
+            out.append(None)
+            continue
+        sent = p
+        v: dict[str, Any] = {"gfve_id": gfve_id, "gfve_gfv_id": gfv_id, "gfve_gfv_cnt": cnt}
+        if cnt == 0:
+            v.update(gfve_base_picture_flag=1, gfve_nn_present_flag=0)
+        v.update(gfve_matrix_present_flag=0, gfve_pupil_coordinate_present_idx=3)
+        if cnt == 0:
+            v["gfve_pupil_coordinate_precision_factor_minus1"] = pupil_precision_factor - 1
+        quantise_pupils(v, p[:2].tolist(), p[2:].tolist(), pupil_precision_factor, state)
+        out.append(write_payload(PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT, v, ctx))
     return out

@@ -13,6 +13,7 @@ from .interface import (
     Analyser,
     CheckpointError,
     Generator,
+    KeySemantics,
     ModelError,
     ModelSpec,
     NoFaceInClipError,
@@ -30,6 +31,7 @@ __all__ = [
     "Analyser",
     "CheckpointError",
     "Generator",
+    "KeySemantics",
     "ModelError",
     "ModelSpec",
     "NoFaceInClipError",
@@ -47,12 +49,13 @@ __all__ = [
 ]
 
 #: Model modules, in registration order; each registers itself when imported.
-MODEL_NAMES = ("kptps", "fomm", "cfte", "cttr", "fv2v")
+MODEL_NAMES = ("sem3d", "kptps", "fomm", "cfte", "cttr", "fv2v")
 
 
 def _load() -> None:
-    if not MODELS:
-        from . import cfte, cttr, fomm, fv2v, kptps  # noqa: F401  (each registers itself)
+    """Imports every model module (each registers itself on its first import; a module imported
+    directly before, e.g. ``refsw.models.sem3d``, is registered already)."""
+    from . import cfte, cttr, fomm, fv2v, kptps, sem3d  # noqa: F401
 
 
 def get_model(name: str) -> ModelSpec:

@@ -136,6 +136,24 @@ class ParameterLayout(Protocol):
 
 
 @dataclass(frozen=True)
+class KeySemantics:
+    """What each picture shows, as the encoder's key-picture choice needs it
+    (:mod:`refsw.encoder.keys`).
+
+    Attributes:
+        eyes: ``(N,)`` float64 mean eye openness (any unit; compared with the clip's median).
+        mouth: ``(N,)`` float64 mouth opening (same unit for all pictures).
+        rotation: ``(N, 3, 3)`` float64 head rotation.
+        log_scale: ``(N,)`` float64 ln of the face scale.
+    """
+
+    eyes: np.ndarray
+    mouth: np.ndarray
+    rotation: np.ndarray
+    log_scale: np.ndarray
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One GFV model.
 
@@ -149,6 +167,12 @@ class ModelSpec:
             None) -> ParameterLayout``; ``None`` takes the model's default precision factor.
         analyse_decoded_key: the encoder takes the key picture's parameters from the decoded key
             picture (True) or from its source picture (False); measured per model.
+        default_decision: the encoder decision (:data:`refsw.config.DECISIONS`) that
+            ``decision: auto`` means for this model; measured per model.
+        key_semantics: ``(params (N, ...)) -> KeySemantics`` for models whose parameters say
+            what a picture shows: the encoder then chooses its key pictures
+            (:mod:`refsw.encoder.keys`); ``None``: a key picture every ``key_period`` pictures.
+        default_key_period: the ``key_period`` of an encoder configuration that sets none.
         abilities: what the model declares it can do.
         network: the checkpoint bytes (models with :attr:`Ability.CARRIED_NETWORK`).
         uri_tag: ``gfv_uri_tag`` / ``nnpfc_uri_tag``.
@@ -161,6 +185,9 @@ class ModelSpec:
     make_generator: Callable[..., Any]
     make_layout: Callable[..., Any]
     analyse_decoded_key: bool = True
+    default_decision: str = "ssim+vmaf"
+    key_semantics: Callable[[np.ndarray], KeySemantics] | None = None
+    default_key_period: int = 50
     abilities: Ability = Ability.NONE
     network: bytes | None = None
     uri_tag: str = URI_TAG

@@ -24,6 +24,68 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def _face_mesh(static: bool):
+    import mediapipe as mp
+
+    return mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=static,
+        max_num_faces=1,
+        refine_landmarks=True,
+        min_detection_confidence=0.5,
+        min_tracking_confidence=0.5,
+    )
+
+
+def _mesh_of(result) -> np.ndarray | None:
+    """``(478, 3)`` float64 (x, y normalised to [-1, 1], z = 2 * MediaPipe z) or ``None``."""
+    if not result.multi_face_landmarks:
+        return None
+    lm = result.multi_face_landmarks[0].landmark
+    return np.array([(2.0 * p.x - 1.0, 2.0 * p.y - 1.0, 2.0 * p.z) for p in lm], dtype=np.float64)
+
+
+def track_meshes(frames: np.ndarray, label: str = "face analysis") -> tuple[np.ndarray, np.ndarray]:
+    """The 478-landmark face mesh of every picture of a clip (MediaPipe in tracking mode).
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8 RGB (square pictures: x and z share the unit).
+        label: progress bar label.
+
+    Returns:
+        ``(meshes (N, 478, 3) float64, found (N,) bool)``: x, y normalised to [-1, 1]
+        (-1 = left/top edge), z = MediaPipe's depth in the same unit; where tracking failed the
+        previous picture's mesh is repeated (the first found one before it).
+
+    Raises:
+        NoFaceInClipError: no face on any picture.
+    """
+    n = len(frames)
+    meshes = np.zeros((n, 478, 3), dtype=np.float64)
+    found = np.zeros(n, dtype=bool)
+    with native_stderr_silenced(), _face_mesh(static=False) as mesh:
+        for i, frame in enumerate(progress(frames, label)):
+            m = _mesh_of(mesh.process(np.ascontiguousarray(frame)))
+            if m is not None:
+                meshes[i], found[i] = m, True
+    if not found.any():
+        raise NoFaceInClipError("no face found by the landmark tracker on any picture")
+    first = int(np.argmax(found))
+    meshes[:first] = meshes[first]
+    for i in range(first + 1, n):
+        if not found[i]:
+            meshes[i] = meshes[i - 1]
+    if not found.all():
+        log.warning("face tracking failed on %d of %d pictures; previous landmarks repeated", int((~found).sum()), n)
+    return meshes, found
+
+
+def detect_mesh(picture: np.ndarray) -> np.ndarray | None:
+    """The face mesh ``(478, 3)`` float64 of one picture ``(H, W, 3)`` uint8 RGB (MediaPipe in
+    static-image mode; units as :func:`track_meshes`), or ``None`` when it finds no face."""
+    with native_stderr_silenced(), _face_mesh(static=True) as mesh:
+        return _mesh_of(mesh.process(np.ascontiguousarray(picture)))
+
+
 class LandmarkAnalyser:
     """Tracks a face through a clip and returns selected landmarks per picture.
 
@@ -49,36 +111,5 @@ class LandmarkAnalyser:
         Raises:
             NoFaceInClipError: no face on any picture.
         """
-        import mediapipe as mp
-
-        n = len(frames)
-        kps = np.zeros((n, len(self.indices), 2), dtype=np.float64)
-        found = np.zeros(n, dtype=bool)
-        with (
-            native_stderr_silenced(),
-            mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False,
-                max_num_faces=1,
-                refine_landmarks=True,
-                min_detection_confidence=0.5,
-                min_tracking_confidence=0.5,
-            ) as mesh,
-        ):
-            for i, frame in enumerate(progress(frames, "face analysis")):
-                res = mesh.process(np.ascontiguousarray(frame))
-                if res.multi_face_landmarks:
-                    lm = res.multi_face_landmarks[0].landmark
-                    kps[i] = [(2.0 * lm[j].x - 1.0, 2.0 * lm[j].y - 1.0) for j in self.indices]
-                    found[i] = True
-        if not found.any():
-            raise NoFaceInClipError("no face found by the landmark tracker on any picture")
-        first = int(np.argmax(found))
-        kps[:first] = kps[first]
-        for i in range(first + 1, n):
-            if not found[i]:
-                kps[i] = kps[i - 1]
-        if not found.all():
-            log.warning(
-                "face tracking failed on %d of %d pictures; previous landmarks repeated", int((~found).sum()), n
-            )
-        return kps, found
+        meshes, found = track_meshes(frames)
+        return meshes[:, self.indices, :2].copy(), found

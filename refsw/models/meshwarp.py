@@ -1,0 +1,194 @@
+"""Dense piecewise-affine mesh warp: the ``sem3d`` generator's renderer.
+
+The key picture is cut into triangles whose vertices are the MediaPipe face mesh of the key picture
+(468 surface landmarks and 10 iris landmarks), two rings around the face oval (so hair, ears and
+neck follow the head) and far anchors outside the picture (so the background stays still). The
+triangulation (Delaunay, on the key picture) is fixed per key picture; each output picture moves the
+vertices to their target positions and maps every output pixel back into the key picture with the
+affine map of the target triangle that covers it (backward warping, as in classic image morphing:
+Beier & Neely 1992, Wolberg, "Digital Image Warping", 1990). A triangle rasteriser (OpenCV
+``fillPoly``) gives the triangle of each output pixel; ``cv2.remap`` resamples the key picture.
+
+Where the mouth opens wider than in the key picture, the warp would stretch the closed lips; the
+mouth opening is then painted with a mouth-interior model (:func:`paint_mouth_interior`).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+#: Far anchors (normalised coordinates) that never move: a 5x5 ring outside the picture.
+_FAR = 1.6
+FAR_ANCHORS = np.array(
+    [[x, y] for x in np.linspace(-_FAR, _FAR, 5) for y in np.linspace(-_FAR, _FAR, 5) if max(abs(x), abs(y)) == _FAR]
+)
+
+
+def to_pixels(points: np.ndarray, size: int) -> np.ndarray:
+    """Normalised coordinates (-1 = left/top picture edge, +1 = right/bottom edge) -> pixel
+    coordinates (pixel centres at integers) of a ``size``-wide picture."""
+    return (points + 1.0) * (0.5 * size) - 0.5
+
+
+class MeshWarp:
+    """Warps one key picture with moving control points.
+
+    Args:
+        key_picture: ``(H, W, 3)`` uint8 RGB.
+        source: ``(P, 2)`` float64 control points in the key picture (normalised), far anchors
+            not included (they are added).
+        subsets: named boolean masks ``(P,)`` of control points that may be left out of a
+            picture's triangulation (e.g. an iris hidden by a closed lid); one triangulation is
+            built per combination actually used.
+        interpolation: OpenCV interpolation of the resampling (bicubic by default: bilinear
+            resampling at sub-pixel offsets blurs the key picture's detail).
+    """
+
+    def __init__(
+        self,
+        key_picture: np.ndarray,
+        source: np.ndarray,
+        subsets: dict[str, np.ndarray] | None = None,
+        interpolation: int = cv2.INTER_CUBIC,
+    ) -> None:
+        self.interpolation = interpolation
+        self.key = np.ascontiguousarray(key_picture)
+        self.height, self.width = key_picture.shape[:2]
+        self.source = np.concatenate([np.asarray(source, dtype=np.float64), FAR_ANCHORS])
+        self.subsets = {k: np.concatenate([v, np.zeros(len(FAR_ANCHORS), bool)]) for k, v in (subsets or {}).items()}
+        self._triangulations: dict[frozenset[str], tuple[np.ndarray, np.ndarray]] = {}
+        ys, xs = np.mgrid[0 : self.height, 0 : self.width]
+        self._pix = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], 1).astype(np.float32)
+
+    def _triangles(self, left_out: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(kept point indices, triangles (T, 3) into them)`` for one combination of left-out subsets."""
+        if left_out not in self._triangulations:
+            keep = np.ones(len(self.source), bool)
+            for name in left_out:
+                keep &= ~self.subsets[name]
+            idx = np.flatnonzero(keep)
+            pts = self.source[idx]
+            _, first = np.unique(np.round(pts, 6), axis=0, return_index=True)
+            idx = idx[np.sort(first)]
+            self._triangulations[left_out] = (idx, Delaunay(self.source[idx]).simplices.astype(np.int64))
+        return self._triangulations[left_out]
+
+    def maps(self, target: np.ndarray, left_out: frozenset[str] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
+        """``(map_x, map_y)`` ``(H, W)`` float32 pixel positions in the key picture of every output
+        pixel, for control points moved to ``target`` ``(P, 2)`` (normalised, far anchors not
+        included)."""
+        idx, tris = self._triangles(left_out)
+        dst = np.concatenate([np.asarray(target, dtype=np.float64), FAR_ANCHORS])[idx]
+        src = self.source[idx]
+        dst_px = np.stack([to_pixels(dst[:, 0], self.width), to_pixels(dst[:, 1], self.height)], 1)
+        src_px = np.stack([to_pixels(src[:, 0], self.width), to_pixels(src[:, 1], self.height)], 1)
+        tri_dst = dst_px[tris]  # (T, 3, 2)
+        homog = np.concatenate([tri_dst, np.ones((len(tris), 3, 1))], 2)  # (T, 3, 3)
+        affine = np.linalg.pinv(homog) @ src_px[tris]  # (T, 3, 2): [x, y, 1] @ A -> source
+        ids = np.full((self.height, self.width), -1, dtype=np.int32)
+        shift = 4
+        polys = np.round(tri_dst * (1 << shift)).astype(np.int32)
+        lo, hi = tri_dst.min(1), tri_dst.max(1)
+        visible = (hi[:, 0] >= -1) & (lo[:, 0] <= self.width) & (hi[:, 1] >= -1) & (lo[:, 1] <= self.height)
+        area = np.abs(np.cross(tri_dst[:, 1] - tri_dst[:, 0], tri_dst[:, 2] - tri_dst[:, 0]))
+        for t in np.flatnonzero(visible & (area > 1e-6)):
+            cv2.fillPoly(ids, [polys[t]], (int(t),), lineType=cv2.LINE_8, shift=shift)
+        flat = ids.ravel()
+        covered = flat >= 0
+        out = self._pix[:, :2].copy()
+        a = affine[flat[covered]].astype(np.float32)  # (n, 3, 2)
+        out[covered] = np.einsum("nk,nkj->nj", self._pix[covered], a)
+        return out[:, 0].reshape(self.height, self.width), out[:, 1].reshape(self.height, self.width)
+
+    def warp(self, target: np.ndarray, left_out: frozenset[str] = frozenset()) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB: the key picture warped so its control points land on ``target``."""
+        mx, my = self.maps(target, left_out)
+        return cv2.remap(self.key, mx, my, interpolation=self.interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _pixel_box(picture: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, int, int, int, int] | None:
+    """``(points in pixels (P, 2), x0, y0, x1, y1)``: normalised ``points`` in pixel coordinates of
+    ``picture`` and their bounding box with a 3-pixel margin, clipped to the picture; ``None`` when
+    the box is empty."""
+    h, w = picture.shape[:2]
+    pts = np.stack([to_pixels(points[:, 0], w), to_pixels(points[:, 1], h)], 1)
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int) - 3, 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + 4, (w, h))
+    return None if x1 <= x0 or y1 <= y0 else (pts, int(x0), int(y0), int(x1), int(y1))
+
+
+def paint_mouth_interior(
+    picture: np.ndarray, inner_lips: np.ndarray, strength: float, dark: np.ndarray, teeth: np.ndarray
+) -> None:
+    """Paints the mouth opening (in place) where it opens wider than in the key picture.
+
+    A procedural mouth-interior model: upper teeth in the top half of the opening, a dark interior
+    below, lower teeth along the lower lip when the mouth is wide open, soft edges;
+    ``strength`` in [0, 1] blends it over the warped picture (0: nothing).
+
+    Args:
+        picture: ``(H, W, 3)`` uint8 RGB, the warped picture.
+        inner_lips: ``(20, 2)`` float64 inner-lip contour in normalised coordinates, from the left
+            corner along the upper lip to the right corner, then back along the lower lip
+            (:data:`refsw.models.face3d.INNER_LIPS`).
+        strength: blend weight.
+        dark: ``(3,)`` float64 RGB of the interior.
+        teeth: ``(3,)`` float64 RGB of the teeth.
+    """
+    box = _pixel_box(picture, inner_lips) if strength > 0 else None
+    if box is None:
+        return
+    pts, x0, y0, x1, y1 = box
+    origin = np.array([x0, y0], dtype=np.float64)
+
+    def fill(poly: np.ndarray) -> np.ndarray:
+        m = np.zeros((y1 - y0, x1 - x0), np.float32)
+        cv2.fillPoly(m, [np.round((poly - origin) * 16).astype(np.int32)], (1.0,), lineType=cv2.LINE_AA, shift=4)
+        return m
+
+    mask = fill(pts)
+    upper, lower = pts[:11], np.concatenate([pts[10:], pts[:1]])[::-1]  # both left corner -> right corner
+    xs = np.arange(x0, x1, dtype=np.float64)
+    ou, ol = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
+    top = np.interp(xs, upper[ou, 0], upper[ou, 1])
+    bottom = np.interp(xs, lower[ol, 0], lower[ol, 1])
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    t = (ys - top[None]) / np.maximum(bottom - top, 1.0)[None]  # 0 at the upper lip, 1 at the lower lip
+    gap = float(np.median(bottom - top))
+    teeth_w = np.clip((0.55 - t) / 0.1, 0.0, 1.0)
+    if gap > 6.0:
+        teeth_w = np.maximum(teeth_w, np.clip((t - 0.85) / 0.1, 0.0, 1.0) * 0.8)
+    shade = np.clip(1.0 - np.abs(t - 0.7) * 2.0, 0.0, 1.0)
+    colour = dark[None, None] * (1.0 - 0.4 * shade[..., None])
+    colour = colour * (1 - teeth_w[..., None]) + teeth[None, None] * teeth_w[..., None]
+    inner = cv2.erode(mask, np.ones((3, 3), np.uint8))
+    alpha = cv2.GaussianBlur(0.5 * (mask + inner), (3, 3), 0) * float(np.clip(strength, 0, 1))
+    region = picture[y0:y1, x0:x1].astype(np.float32)
+    region = region * (1 - alpha[..., None]) + colour * alpha[..., None]
+    picture[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
+
+
+def paint_closed_eye(picture: np.ndarray, lid_ring: np.ndarray, strength: float, colour: np.ndarray) -> None:
+    """Paints the lash line over an eye that closes (in place): the lid ring's polygon, widened by
+    a pixel, in the key picture's lash colour, blended with ``strength`` in [0, 1]. The squeezed
+    eye opening of a closing eye would otherwise leave a line of sclera between the lids.
+
+    Args:
+        picture: ``(H, W, 3)`` uint8 RGB.
+        lid_ring: ``(16, 2)`` float64 lid contour in normalised coordinates.
+        strength: blend weight (0: nothing).
+        colour: ``(3,)`` float64 RGB.
+    """
+    box = _pixel_box(picture, lid_ring) if strength > 0 else None
+    if box is None:
+        return
+    pts, x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.polylines(mask, [np.round((pts - (x0, y0)) * 16).astype(np.int32)], True, (1.0,), 2, cv2.LINE_AA, shift=4)
+    cv2.fillPoly(mask, [np.round((pts - (x0, y0)) * 16).astype(np.int32)], (1.0,), lineType=cv2.LINE_AA, shift=4)
+    alpha = cv2.GaussianBlur(mask, (3, 3), 0) * float(np.clip(strength, 0, 1))
+    region = picture[y0:y1, x0:x1].astype(np.float32)
+    region = region * (1 - alpha[..., None]) + colour[None, None] * alpha[..., None]
+    picture[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)

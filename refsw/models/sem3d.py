@@ -1,0 +1,430 @@
+"""``sem3d``: facial semantics (head pose, eyes, mouth, 3DMM expression, pupils) with a dense-mesh
+generator; no trained network.
+
+Analysis (encoder): MediaPipe Face Mesh with iris on every picture (478 3-D landmarks), head pose by
+Umeyama alignment of the rigid landmarks to the canonical face, the semantic controls and the
+expression coefficients of the linear expression model (:mod:`refsw.models.face3d`, basis in
+``weights/sem3d_basis.npz``), the pupil offsets from the eye centres.
+
+Generator (decoder): runs the same face mesh on the decoded key picture, rebuilds the target mesh
+from the carried parameters (the key picture's own mesh plus the carried changes, so identity comes
+from the key picture), sets the lids and the inner lips to the carried openness and the irises to
+the carried pupil offsets, and warps the key picture with the dense mesh
+(:class:`refsw.models.meshwarp.MeshWarp`), painting the mouth interior where the mouth opens wider
+than in the key picture.
+
+Mapping onto the GFV and GFVE SEI messages (``docs/models.md#sem3d``): no coordinates
+(``gfv_coordinate_present_flag`` 0); matrices in the order VTM's reader handles (types 4-6 first,
+``docs/gfv_sei.md``):
+
+=========  ======  ================================================================  ==========
+type idx   size    elements                                                           unit
+=========  ======  ================================================================  ==========
+4          3x3     head rotation R (row-major), ``gfv_matrix_3d_space_flag`` 1         -
+5          3x1     head translation: x, y of the rigid landmarks' centroid, ln(scale)  normalised
+2          1x2     mouth: opening (inner-lip gap / mouth width), width (/ eye span)    ratio
+3          1x2     eye openness left, right (lid gap / eye width)                      ratio
+8          1xK     expression coefficients (PCA of what the controls leave)           1/16 = 1 sd
+=========  ======  ================================================================  ==========
+
+GFVE (payloadType 224, same ``gfv_id``/``gfv_cnt``): ``gfve_pupil_coordinate_present_idx`` 3,
+pupil (iris centre) minus eye centre (mid-point of the eye corners), left then right eye, in
+normalised picture units, ``Pp`` 7 (one pixel at 256x256).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .face3d import (
+    FACE_OVAL,
+    INNER_LIPS,
+    LEFT_EYE,
+    LEFT_IRIS,
+    LEFT_LID_RING,
+    MOUTH_CORNERS,
+    NUM_LANDMARKS,
+    RIGHT_EYE,
+    RIGHT_IRIS,
+    RIGHT_LID_RING,
+    FaceBasis,
+    Pose,
+    expression,
+    expression_delta,
+    head_pose,
+    pupil_offsets,
+    semantics,
+)
+from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
+from .interface import Ability, KeySemantics, ModelSpec, RepresentationMismatch, generator_uri
+from .landmarks import detect_mesh, track_meshes
+from .meshwarp import MeshWarp, paint_closed_eye, paint_mouth_interior
+from .registry import register_model
+
+BASIS_PATH = Path(__file__).resolve().parent / "weights" / "sem3d_basis.npz"
+
+URI = generator_uri("sem3d", "v1")
+
+#: ``gfv_matrix_element_precision_factor_minus1`` + 1: step 2^-7 (0.45 degree of rotation, one
+#: pixel of translation at 256x256, 0.8 % of zoom).
+MATRIX_ELEMENT_PRECISION_FACTOR = 7
+#: ``gfve_pupil_coordinate_precision_factor_minus1`` + 1: step 2^-7 = one pixel at 256x256.
+PUPIL_PRECISION_FACTOR = 7
+#: Expression coefficients carried by default (the basis holds more).
+NUM_COEFFICIENTS = 4
+
+# Parameter vector: rotation 9, translation 3, mouth 2, eyes 2, expression K, pupils 4.
+ROT, TRANS, MOUTH, EYES, EXPR = slice(0, 9), slice(9, 12), slice(12, 14), slice(14, 16), 16
+
+
+@lru_cache(maxsize=1)
+def load_basis() -> FaceBasis:
+    """The committed face basis (``weights/sem3d_basis.npz``)."""
+    return FaceBasis.load(BASIS_PATH)
+
+
+class Sem3DMapping(LayoutMapping):
+    """sem3d parameters ``(16 + K + 4,)`` <-> GFV matrices (types 4, 5, 2, 3, 8) and GFVE pupils.
+
+    Args:
+        num_coefficients: K.
+        matrix_element_precision_factor: ``gfv_matrix_element_precision_factor_minus1`` + 1.
+        pupil_precision_factor: ``gfve_pupil_coordinate_precision_factor_minus1`` + 1.
+    """
+
+    def __init__(
+        self,
+        num_coefficients: int = NUM_COEFFICIENTS,
+        matrix_element_precision_factor: int = MATRIX_ELEMENT_PRECISION_FACTOR,
+        pupil_precision_factor: int = PUPIL_PRECISION_FACTOR,
+    ) -> None:
+        k = num_coefficients
+        layout = GFVLayout(
+            dim=EXPR + k,
+            matrices=(
+                MatrixEntry(4, 1, 3, 3, ROT.start),
+                MatrixEntry(5, 1, 3, 1, TRANS.start),
+                MatrixEntry(2, 1, 1, 2, MOUTH.start),
+                MatrixEntry(3, 1, 1, 2, EYES.start),
+                MatrixEntry(8, 1, 1, k, EXPR),
+            ),
+            matrix_element_precision_factor=matrix_element_precision_factor,
+        )
+        super().__init__(layout, URI)
+        self.num_coefficients = k
+        self.pupil_start = EXPR + k
+        self.pupil_precision_factor = pupil_precision_factor
+        self.dim = EXPR + k + 4
+
+    def vectors(self, params: np.ndarray) -> np.ndarray:
+        """The GFV part ``(N, 16 + K)`` of ``params`` ``(N, 16 + K + 4)``.
+
+        Raises:
+            ValueError: another shape.
+        """
+        params = np.asarray(params, dtype=np.float64)
+        if params.ndim != 2 or params.shape[1] != self.dim:
+            raise ValueError(f"expected (N, {self.dim}) sem3d parameters, got {params.shape}")
+        return params[:, : self.pupil_start]
+
+    def pupils(self, params: np.ndarray) -> np.ndarray:
+        """The GFVE pupil part ``(N, 4)`` (left x, left y, right x, right y)."""
+        return np.asarray(params, dtype=np.float64)[:, self.pupil_start :]
+
+    def snap(self, params: np.ndarray) -> np.ndarray:
+        """``params`` ``(..., 16 + K + 4)`` on the matrix-element and pupil grids."""
+        p = np.array(params, dtype=np.float64, copy=True)
+        p[..., : self.pupil_start] = self.layout.quantise(p[..., : self.pupil_start])
+        step = 2.0**-self.pupil_precision_factor
+        p[..., self.pupil_start :] = np.round(p[..., self.pupil_start :] / step) * step
+        return p
+
+    def params(self, recon: dict) -> np.ndarray:
+        """``(16 + K + 4,)`` parameters of a reconstructed GFV message, with the pupils of its GFVE
+        message (``recon["gfve"]``, the GFVE reconstruction; zero offsets without one).
+
+        Raises:
+            RepresentationMismatch: the GFV message does not carry the sem3d matrices.
+        """
+        out = np.zeros(self.dim)
+        out[: self.pupil_start] = super().params(recon)
+        pupil = (recon.get("gfve") or {}).get("pupil")
+        if pupil is not None:
+            out[self.pupil_start :] = pupil
+        return out
+
+
+def _pose_vector(pose: Pose) -> np.ndarray:
+    return np.concatenate([pose.rotation.ravel(), pose.translation[:2], [np.log(pose.scale)]])
+
+
+def analyse_meshes(meshes: np.ndarray, basis: FaceBasis) -> np.ndarray:
+    """sem3d parameters ``(N, 16 + K + 4)`` of picture meshes ``(N, 478, 3)``."""
+    out = []
+    for mesh in meshes:
+        pose = head_pose(mesh, basis)
+        normalised = pose.normalise(mesh)
+        sem = semantics(normalised)
+        coef = expression(normalised, sem, basis)
+        out.append(np.concatenate([_pose_vector(pose), sem, coef, pupil_offsets(mesh)]))
+    return np.stack(out)
+
+
+def denoise(params: np.ndarray, sigma: float = 1.0, deadband: float = 0.5) -> np.ndarray:
+    """Temporal denoising of tracked sem3d parameters ``(N, 16 + K + 4)`` (encoder side).
+
+    MediaPipe's landmarks jitter by about a pixel from picture to picture; sent as they are, the
+    jitter shakes a still face and costs bits. A Gaussian filter over time (``sigma`` pictures;
+    not on the eye and mouth controls, whose blinks last a few pictures) is followed by a dead
+    band: a value changes only when it moves by more than ``deadband`` times its group's noise
+    step (:func:`noise_step`) from the last value kept. The key picture's row is filtered too:
+    every synthesised picture is animated by its difference to that row, so jitter in it would
+    shift the whole segment.
+    Measured on 6 clips, 60 pictures (``docs/models.md#sem3d``): VMAF +1.4 and MS-SSIM +0.008 on
+    average against the raw parameters, with half the non-zero deltas (0.49 -> 0.23 of the elements).
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    out = np.array(params, dtype=np.float64, copy=True)
+    if len(out) < 3:
+        return out
+    smooth = [i for i in range(out.shape[1]) if not MOUTH.start <= i < EYES.stop]
+    if sigma > 0:
+        out[:, smooth] = gaussian_filter1d(out[:, smooth], sigma, axis=0, mode="nearest")
+    if deadband > 0:
+        step = deadband * noise_step(out.shape[1] - EXPR - 4)
+        for t in range(1, len(out)):
+            out[t] = np.where(np.abs(out[t] - out[t - 1]) > step, out[t], out[t - 1])
+    return out
+
+
+def noise_step(num_coefficients: int) -> np.ndarray:
+    """Per-parameter noise level of the tracked parameters ``(16 + K + 4,)``: rotation elements
+    2^-6 (0.9 degree), translation and ln(scale) 0.012 (1.5 pixels at 256x256), mouth 0.02, eyes
+    0.03, expression coefficients 1/40 (0.4 standard deviation), pupils 0.012."""
+    return np.array([2**-6] * 9 + [0.012] * 3 + [0.02] * 2 + [0.03] * 2 + [1 / 40] * num_coefficients + [0.012] * 4)
+
+
+class Sem3DAnalyser:
+    """Encoder-side analysis of ``sem3d``: MediaPipe Face Mesh tracking, :func:`analyse_meshes`,
+    :func:`denoise`."""
+
+    def __init__(self, basis: FaceBasis, sigma: float = 1.0, deadband: float = 0.5) -> None:
+        self.basis = basis
+        self.sigma = sigma
+        self.deadband = deadband
+
+    def analyse(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``frames`` ``(N, H, W, 3)`` uint8 RGB -> ``(params (N, 16 + K + 4) float64, found (N,) bool)``.
+
+        Raises:
+            NoFaceInClipError: no face on any picture.
+        """
+        meshes, found = track_meshes(frames)
+        return denoise(analyse_meshes(meshes, self.basis), self.sigma, self.deadband), found
+
+
+def _rotation(flat: np.ndarray) -> np.ndarray:
+    """The rotation nearest to a carried (quantised) 3x3 matrix."""
+    u, _, vt = np.linalg.svd(flat.reshape(3, 3))
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        r = u @ np.diag([1.0, 1.0, -1.0]) @ vt
+    return r
+
+
+def _set_gap(
+    mesh: np.ndarray, ring: tuple[int, ...], corners: tuple[int, int], factor: float, upper_only: bool = False
+) -> None:
+    """Scales the gap of the ``ring`` landmarks across the line through ``corners`` by ``factor``
+    (in place; pose-normalised mesh, measured in the x-y plane). ``upper_only``: only the points
+    above the line move (a blink: the upper lid comes down to the lower one)."""
+    a, b = mesh[corners[0], :2], mesh[corners[1], :2]
+    axis = (b - a) / max(np.linalg.norm(b - a), 1e-9)
+    normal = np.array([-axis[1], axis[0]])
+    idx = np.asarray(ring)
+    off = (mesh[idx, :2] - a) @ normal
+    if upper_only:
+        up, low = off < 0, off > 0  # y grows downwards: the upper lid is on the negative side
+        u, lo = -off[up].mean() if up.any() else 0.0, off[low].mean() if low.any() else 0.0
+        if u > 1e-9:
+            scale = np.ones_like(off)
+            scale[up] = max((factor * (u + lo) - lo) / u, -lo / u)
+            mesh[idx, :2] += np.outer(off * (scale - 1.0), normal)
+        return
+    mesh[idx, :2] += np.outer(off * (factor - 1.0), normal)
+
+
+class Sem3DGenerator:
+    """Decoder-side ``sem3d`` generator: dense mesh warp of the decoded key picture.
+
+    Args:
+        basis: the face basis (the same as the encoder's: the URI names its version).
+        num_coefficients: K, the expression coefficients the stream carries.
+    """
+
+    #: Eye openness (relative to the key picture's) below which the iris is hidden by the lids.
+    IRIS_HIDDEN_BELOW = 0.55
+    #: Rings around the face oval: (distance from the oval's centre relative to the oval, share of
+    #: the oval's motion they follow): hair and neck follow the head, the background less.
+    RINGS = ((1.35, 0.0), (1.9, 0.0))
+
+    def __init__(self, basis: FaceBasis, num_coefficients: int = NUM_COEFFICIENTS) -> None:
+        self.basis = basis.truncated(num_coefficients)
+        self._warp: MeshWarp | None = None
+        self._key_picture: np.ndarray | None = None
+
+    def set_key_picture(self, key_picture: np.ndarray, key_params: np.ndarray) -> None:
+        """``key_picture`` ``(H, W, 3)`` uint8 RGB, ``key_params`` ``(16 + K + 4,)`` of the base
+        message. Without a face in the decoded key picture the output is the key picture."""
+        self._key_picture = key_picture
+        mesh = detect_mesh(key_picture)
+        self._warp = None
+        if mesh is None:
+            return
+        self._key_params = np.asarray(key_params, dtype=np.float64)
+        self._mesh = mesh
+        self._pose = head_pose(mesh, self.basis)
+        self._normalised = self._pose.normalise(mesh)
+        self._sem = semantics(self._normalised)
+        self._pupils = pupil_offsets(mesh)
+        oval = mesh[list(FACE_OVAL)]
+        centre = oval.mean(0)
+        below = np.clip((oval[:, 1] - centre[1]) / max(np.ptp(oval[:, 1]) / 2, 1e-6), 0.0, 1.0)
+        points, weights = [], []
+        for f, share in self.RINGS:
+            ring = oval.copy()
+            ring[:, :2] = centre[:2] + f * (oval[:, :2] - centre[:2])
+            points.append(ring)
+            weights.append(share * (1.0 - 0.75 * below))
+        self._ring_points3d = np.concatenate(points)
+        self._ring_weights = np.concatenate(weights)
+        source = np.concatenate([mesh[:, :2], self._ring_points3d[:, :2]])
+        hidden = {
+            "left_iris": np.isin(np.arange(len(source)), LEFT_IRIS),
+            "right_iris": np.isin(np.arange(len(source)), RIGHT_IRIS),
+        }
+        self._warp = MeshWarp(key_picture, source, hidden)
+        lips = mesh[list(INNER_LIPS), :2]
+        h, w = key_picture.shape[:2]
+        px = np.clip(np.round((lips + 1) * 0.5 * np.array([w, h]) - 0.5).astype(int), 0, [w - 1, h - 1])
+        colours = key_picture[px[:, 1], px[:, 0]].astype(np.float64)
+        lids = mesh[list(LEFT_LID_RING[1:8] + RIGHT_LID_RING[1:8]), :2]
+        lpx = np.clip(np.round((lids + 1) * 0.5 * np.array([w, h]) - 0.5).astype(int), 0, [w - 1, h - 1])
+        lash = key_picture[lpx[:, 1], lpx[:, 0]].astype(np.float64)
+        self._lash_colour = lash[np.argsort(lash.sum(1))[: len(lash) // 2]].mean(0)
+        self._mouth_colour = colours[np.argsort(colours.sum(1))[: max(3, len(colours) // 4)]].mean(0) * 0.45
+        skin = key_picture[px[:, 1].min() : px[:, 1].max() + 1].reshape(-1, 3).astype(np.float64)
+        self._teeth_colour = np.clip(
+            0.5 * np.percentile(skin, 90, axis=0) + 0.5 * np.array([225.0, 222.0, 215.0]), 0, 235
+        )
+
+    def target_mesh(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, Pose]:
+        """``(target picture mesh (478, 3), eye openness relative to the key picture (2,), target
+        head pose)`` for the carried ``params`` ``(16 + K + 4,)``."""
+        p, k = np.asarray(params, dtype=np.float64), self._key_params
+        kn = self.basis.num_coefficients
+        d_sem = p[MOUTH.start : EYES.stop] - k[MOUTH.start : EYES.stop]
+        d_coef = p[EXPR : EXPR + kn] - k[EXPR : EXPR + kn]
+        n = self._normalised + expression_delta(d_sem, d_coef, self.basis)
+        want = np.maximum(self._sem + d_sem, 0.0)
+        have = semantics(n)
+        rel = np.ones(2)
+        for j, (ring, eye) in enumerate(((LEFT_LID_RING, LEFT_EYE), (RIGHT_LID_RING, RIGHT_EYE))):
+            factor = float(np.clip(want[2 + j] / max(have[2 + j], 1e-4), 0.0, 3.0))
+            _set_gap(n, ring, eye.corners, factor, upper_only=factor < 1.0)
+            rel[j] = want[2 + j] / max(self._sem[2 + j], 1e-4)
+        factor = float(np.clip(want[0] / max(have[0], 1e-4), 0.0, 4.0))
+        _set_gap(n, INNER_LIPS, MOUTH_CORNERS, factor)
+        r_t, r_kc = _rotation(p[ROT]), _rotation(k[ROT])
+        rotation = r_t @ r_kc.T @ self._pose.rotation
+        scale = self._pose.scale * float(np.exp(p[TRANS.stop - 1] - k[TRANS.stop - 1]))
+        shift = np.zeros(3)
+        shift[:2] = p[TRANS.start : TRANS.start + 2] - k[TRANS.start : TRANS.start + 2]
+        pose = Pose(rotation, scale, self._pose.translation + shift)
+        mesh = pose.apply(n)
+        d_pupil = p[-4:] - k[-4:]
+        for j, (eye, iris) in enumerate(((LEFT_EYE, LEFT_IRIS), (RIGHT_EYE, RIGHT_IRIS))):
+            a, b = eye.corners
+            width = np.linalg.norm(mesh[a, :2] - mesh[b, :2])
+            centre = 0.5 * (mesh[a, :2] + mesh[b, :2])
+            offset = self._pupils[2 * j : 2 * j + 2] + d_pupil[2 * j : 2 * j + 2]
+            offset = np.clip(offset, [-0.3 * width, -0.12 * width], [0.3 * width, 0.12 * width])
+            mesh[list(iris), :2] += centre + offset - mesh[iris[0], :2]
+        return mesh, rel, pose
+
+    def _ring_targets(self, pose: Pose) -> np.ndarray:
+        """Where the rings around the face go: each ring point follows the head's rigid motion (at
+        the depth of its face-oval point) by its share (:attr:`RINGS`), less below the chin (the
+        neck and shoulders do not turn with the head)."""
+        moved = pose.apply(self._pose.normalise(self._ring_points3d))[:, :2]
+        return self._ring_points3d[:, :2] + self._ring_weights[:, None] * (moved - self._ring_points3d[:, :2])
+
+    def generate(self, params: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
+        """One output picture ``(H, W, 3)`` uint8 RGB for the carried ``params``.
+
+        Raises:
+            RuntimeError: :meth:`set_key_picture` was not called.
+        """
+        if self._key_picture is None:
+            raise RuntimeError("set_key_picture() must be called before generate()")
+        if self._warp is None:
+            return self._key_picture.copy()
+        mesh, rel, pose = self.target_mesh(params)
+        target = np.concatenate([mesh[:, :2], self._ring_targets(pose)])
+        hidden = frozenset(
+            name for name, r in (("left_iris", rel[0]), ("right_iris", rel[1])) if r < self.IRIS_HIDDEN_BELOW
+        )
+        out = self._warp.warp(target, hidden)
+        key_gap = self._sem[0]
+        opening = key_gap + float(params[MOUTH.start] - self._key_params[MOUTH.start])
+        strength = np.clip((opening - key_gap) / 0.08, 0.0, 1.0) if opening > 0.04 else 0.0
+        paint_mouth_interior(out, mesh[list(INNER_LIPS), :2], float(strength), self._mouth_colour, self._teeth_colour)
+        for r, ring in zip(rel, (LEFT_LID_RING, RIGHT_LID_RING), strict=True):
+            paint_closed_eye(out, mesh[list(ring), :2], float((self.IRIS_HIDDEN_BELOW - r) / 0.4), self._lash_colour)
+        return out
+
+
+def key_semantics(params: np.ndarray) -> KeySemantics:
+    """What sem3d parameters ``(N, 16 + K + 4)`` say about each picture, for the key-picture choice."""
+    p = np.asarray(params, dtype=np.float64)
+    return KeySemantics(
+        eyes=p[:, EYES].mean(1),
+        mouth=p[:, MOUTH.start],
+        rotation=np.stack([_rotation(r) for r in p[:, ROT]]),
+        log_scale=p[:, TRANS.stop - 1],
+    )
+
+
+def _layout(coordinate_precision_factor: int | None = None, matrix_element_precision_factor: int | None = None):
+    del coordinate_precision_factor  # sem3d sends no coordinates
+    return Sem3DMapping(NUM_COEFFICIENTS, matrix_element_precision_factor or MATRIX_ELEMENT_PRECISION_FACTOR)
+
+
+@register_model
+def sem3d() -> ModelSpec | None:
+    """The facial-semantics model (no trained network; needs the committed face basis)."""
+    if not BASIS_PATH.is_file():
+        return None
+    return ModelSpec(
+        name="sem3d",
+        uri=URI,
+        representation=(
+            f"head rotation + translation/zoom, mouth, eyes, {NUM_COEFFICIENTS} expression coefficients "
+            "(GFV matrices 4, 5, 2, 3, 8), pupils (GFVE)"
+        ),
+        make_analyser=lambda: Sem3DAnalyser(load_basis().truncated(NUM_COEFFICIENTS)),
+        make_generator=lambda deterministic=False: Sem3DGenerator(load_basis()),
+        make_layout=_layout,
+        analyse_decoded_key=False,
+        default_decision="none",
+        key_semantics=key_semantics,
+        default_key_period=0,
+        abilities=Ability.EDITS,
+    )
+
+
+__all__ = ["NUM_LANDMARKS", "RepresentationMismatch", "Sem3DAnalyser", "Sem3DGenerator", "Sem3DMapping", "sem3d"]
