@@ -212,15 +212,16 @@ def head_pose(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     template = load_template()[POSE_POINTS]
     h, w = size
     camera = np.array([[w, 0.0, (w - 1) / 2], [0.0, w, (h - 1) / 2], [0.0, 0.0, 1.0]])
+    no_distortion = np.zeros(4)
     out = np.full((len(points), 3), np.nan)
     for i, pts in enumerate(points):
         image = np.ascontiguousarray(pts[POSE_POINTS])
         if not np.isfinite(image).all():
             continue
-        ok, rvec, tvec = cv2.solvePnP(template, image, camera, None, flags=cv2.SOLVEPNP_EPNP)
+        ok, rvec, tvec = cv2.solvePnP(template, image, camera, no_distortion, flags=cv2.SOLVEPNP_EPNP)
         if ok:
             ok, rvec, tvec = cv2.solvePnP(
-                template, image, camera, None, rvec, tvec, useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE
+                template, image, camera, no_distortion, rvec, tvec, useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE
             )
         if ok:
             out[i] = rotation_to_euler(cv2.Rodrigues(rvec)[0])
