@@ -16,8 +16,8 @@ Method (no template is taken from another project):
    is the raw template.
 4. Frame: x from the image-left to the image-right points of the 28 mirror pairs, y from the
    eyes to the lips orthogonalised to x (pitch 0 = eye-to-mouth line in the image plane),
-   z = x cross y (away from the camera); centred on the mean point, scaled to an outer
-   inter-ocular distance of 1, then made mirror-symmetric (mean with its relabelled mirror).
+   z = x cross y (away from the camera); centred on the mean point, made mirror-symmetric (mean
+   with its relabelled mirror), scaled to an outer inter-ocular distance of 1.
 
 ``--check``: the dlib + solvePnP pose against a MediaPipe pose (Procrustes rotation of the mesh
 onto the frontal mean mesh of step 3, in the template frame) on clips with head turns; prints
@@ -157,7 +157,9 @@ def fit() -> tuple[np.ndarray, np.ndarray, int]:
     template = scale * (raw - centre) @ axes.T
     mesh = scale * (mean_mesh - centre) @ axes.T
     mirrored = template[mirror_permutation()] * np.array([-1.0, 1.0, 1.0])
-    return (template + mirrored) / 2, mesh, len(meshes)
+    symmetric = (template + mirrored) / 2
+    rescale = 1.0 / np.linalg.norm(symmetric[45] - symmetric[36])
+    return rescale * symmetric, rescale * mesh, len(meshes)
 
 
 def mediapipe_pose(landmarks: np.ndarray, size: int, ref_mesh: np.ndarray) -> np.ndarray:

@@ -14,12 +14,20 @@ dlib returns integer pixel positions; the shape predictor therefore runs on the 
 upsampled :data:`UPSAMPLE` times (bilinear), so positions are quantised to 1/4 pixel (the eye
 aspect ratio measures eye heights of a few pixels at 256x256).
 
-Head pose: the rigid points :data:`POSE_POINTS` (eye corners and nose) are matched to a 3-D
+Head pose: the nearly rigid points :data:`POSE_POINTS` (eye corners, nose, upper jaw line) are
+matched to a 3-D
 template of the 68 points fitted on the shared clips by ``tools/fit_face68_template.py``
 (``face68_template.npz`` beside this module; template frame: x to the image right, y down, z
 away from the camera, inter-ocular distance of the outer eye corners 1, mirror-symmetric,
 pitch 0 when the eye-to-mouth line is in the image plane), with a pinhole camera of focal
-length = picture width, principal point at the centre.
+length :data:`FOCAL` picture widths, principal point at the centre. Against a MediaPipe Face
+Mesh pose (Procrustes rotation of the 478 points, the script's ``--check``) on four clips with
+head turns (st_furious_talk2_clip1/3/7, lp_d3; 577 pictures), after removing each clip's
+constant offset: mean absolute difference yaw 1.1, pitch 3.3, roll 1.8 degrees; yaw ranges
+30.5/31.0, 6.9/4.9, 41.8/44.0, 37.4/38.8 degrees (dlib/MediaPipe). Most of the pitch and roll
+difference is st_furious_talk2_clip7 (strong head tilt; 7.0 and 6.5 degrees there, 0.9-3.1
+and 0.4-1.4 on the others). The focal length and the point set were chosen by this comparison
+(focal 1, 2, 4, 8, 20 widths; eye corners and nose only, with the jaw line, all 68 points).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from .common import MetricInputError, MetricUnavailable
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "FOCAL",
     "INNER_51",
     "LEFT_EYE",
     "MOUTH_INNER",
@@ -54,6 +63,10 @@ __all__ = [
 
 #: Upsampling factor of the picture given to the shape predictor (1/4-pixel positions).
 UPSAMPLE = 4
+#: Focal length of the pose camera in picture widths. Face-centred crops are a small part of the
+#: camera's field of view (about 14 degrees across at 4); with 1 (53 degrees) the perspective
+#: model halved the yaw range against MediaPipe's (tools/fit_face68_template.py --check).
+FOCAL = 4.0
 #: The 51 inner points (brows, nose, eyes, lips; no jaw line), indices into the 68.
 INNER_51 = np.arange(17, 68)
 #: Eye on the image left of a frontal face: outer corner, two upper lid, inner corner, two lower lid.
@@ -62,8 +75,10 @@ RIGHT_EYE = np.arange(36, 42)
 LEFT_EYE = np.arange(42, 48)
 #: Inner lip contour: left corner 60, upper 61-63, right corner 64, lower 65-67.
 MOUTH_INNER = np.arange(60, 68)
-#: Points treated as rigid for the head pose: eye corners 36, 39, 42, 45 and nose 27-35.
-POSE_POINTS = np.array([36, 39, 42, 45, *range(27, 36)])
+#: Points of the head pose: the upper jaw line 0-4 and 12-16 (beside the ears and cheeks, not
+#: moved by the mouth), nose 27-35 and eye corners 36, 39, 42, 45; not the brows, lids, lips
+#: and chin, which move with expressions.
+POSE_POINTS = np.array([*range(0, 5), *range(12, 17), *range(27, 36), 36, 39, 42, 45])
 #: The fitted 3-D template (``points``: ``(68, 3)`` float64).
 TEMPLATE_PATH = Path(__file__).with_name("face68_template.npz")
 
@@ -191,8 +206,8 @@ def head_pose(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Head pose of every picture from its 68 landmarks.
 
     ``cv2.solvePnP`` (iterative Levenberg-Marquardt from an EPnP start) of :data:`POSE_POINTS`
-    against :func:`load_template`; camera: focal length = picture width in pixels, principal
-    point at the picture centre, no distortion.
+    against :func:`load_template`; camera: focal length :data:`FOCAL` x picture width in
+    pixels, principal point at the picture centre, no distortion.
 
     Args:
         points: ``(N, 68, 2)`` float64 landmarks in pixels (:func:`landmarks68`; NaN rows for
@@ -211,7 +226,8 @@ def head_pose(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         raise MetricInputError(f"head_pose: points must have shape (N, 68, 2), got {points.shape}")
     template = load_template()[POSE_POINTS]
     h, w = size
-    camera = np.array([[w, 0.0, (w - 1) / 2], [0.0, w, (h - 1) / 2], [0.0, 0.0, 1.0]])
+    f = FOCAL * w
+    camera = np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0.0, 0.0, 1.0]])
     no_distortion = np.zeros(4)
     out = np.full((len(points), 3), np.nan)
     for i, pts in enumerate(points):
