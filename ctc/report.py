@@ -65,13 +65,19 @@ CSV_COLUMNS = (
 CSV_TIME_COLUMNS = ("encode_s", "decode_s", "metrics_s")
 
 
+def _flipped(name: str) -> bool:
+    """Whether ``name`` enters BD-rates and plots as ``1 - value`` (per-picture metrics only)."""
+    return name in LOWER_IS_BETTER and not is_clip_metric(name)
+
+
 def metric_label(name: str) -> str:
-    """Name of the higher-is-better quantity used for ``name`` (``"1-dists"`` for DISTS)."""
-    return f"1-{name}" if name in LOWER_IS_BETTER else name
+    """Name of the higher-is-better quantity used for ``name`` (``"1-dists"`` for DISTS; a
+    per-clip metric keeps its name)."""
+    return f"1-{name}" if _flipped(name) else name
 
 
 def _oriented(name: str, value: float) -> float:
-    return 1.0 - value if name in LOWER_IS_BETTER else value
+    return 1.0 - value if _flipped(name) else value
 
 
 def _metric_mean(record: dict[str, Any], name: str) -> float | None:
