@@ -10,7 +10,8 @@ videos is analysed independently. Measures, reference first:
   :data:`AKD_POINTS` (the 51 inner points: brows, nose, eyes, lips; the jaw line is left out
   because its points slide along the face silhouette), divided by the outer inter-ocular
   distance (points 36-45) of the *reference* picture. The papers report pixels at 256x256;
-  normalised values times about 100 are comparable in magnitude at that size.
+  multiply by the inter-ocular distance (about 85-90 pixels in the face-centred 256x256 crops
+  of the shared clips) to compare.
 * **MKR** (missing keypoint rate, same papers): among the pictures where the reference has a
   face, the share where the decoded picture has none. Pictures where either side has no face are
   excluded from every mean and counted.
