@@ -183,7 +183,8 @@ class CtcConfig:
         sequences: the test sequences, in table order.
         codecs: the codec configurations, in table order (disabled ones removed).
         anchor: name of the anchor codec.
-        metrics: metric names (:func:`refsw.metrics.get_metric`).
+        metrics: metric names, per picture (:func:`refsw.metrics.get_metric`) or per clip
+            (:func:`refsw.metrics.get_clip_metric`).
         bd_method: BD interpolation (``"pchip"`` or ``"cubic"``).
         files: the configuration files, in merge order.
         resolved: the merged configuration tree after variable expansion (for provenance).
@@ -400,7 +401,7 @@ def load_config(files: list[str | Path] | str | Path) -> CtcConfig:
 
 
 def _build(tree: dict[str, Any], paths: list[str | Path]) -> CtcConfig:
-    from refsw.metrics import available_metrics
+    from refsw.metrics import available_clip_metrics, available_metrics
 
     name = _name(tree.get("name"), "name")
     size = _int(tree.get("size", 256), "size")
@@ -431,7 +432,7 @@ def _build(tree: dict[str, Any], paths: list[str | Path]) -> CtcConfig:
     metrics = tree.get("metrics")
     if not isinstance(metrics, list) or not metrics:
         raise ConfigError("metrics must be a non-empty list")
-    known = set(available_metrics())
+    known = set(available_metrics()) | set(available_clip_metrics())
     unknown = [m for m in metrics if m not in known]
     if unknown:
         raise ConfigError(f"unknown metric(s) {', '.join(map(str, unknown))}; available: {', '.join(sorted(known))}")

@@ -8,7 +8,10 @@ JSON-serialisable record, which the runner stores as ``jobs/<job id>.json``.
 Rate: ``bits`` counts every byte of the VVC/HEVC byte stream (for GFVC: key picture, GFV SEI
 NAL units, parameter sets and SPTI), ``kbps = bits * fps / frames / 1000`` (kbit/s), as the GFVC
 CTC computes it from the file sizes (JVET-AG0042 software, ``bitrate.py``). Quality: every
-metric per picture on the ``(N, H, W, 3)`` RGB pictures (reference first), and its mean.
+per-picture metric on the ``(N, H, W, 3)`` RGB pictures (reference first) and its mean over the
+pictures that have a value (NaN pictures, e.g. no face for ``akd``, are counted as
+``missing``); every per-clip metric (``eye_corr``, ...) once per clip, its value stored as the
+``mean`` too so that tables treat both kinds alike.
 """
 
 from __future__ import annotations
@@ -146,25 +149,36 @@ def _code(job: Job, frames: np.ndarray) -> tuple[bytes, np.ndarray, dict[str, An
     return stream, decoded, fields
 
 
-def _measure(names: tuple[str, ...], ref: np.ndarray, dist: np.ndarray) -> dict[str, Any]:
-    """Per-picture values and means of every metric; unavailable ones say so (never skipped)."""
-    from refsw.metrics import get_metric
+def _measure(names: tuple[str, ...], ref: np.ndarray, dist: np.ndarray, fps: float) -> dict[str, Any]:
+    """Values of every metric; unavailable ones say so (never skipped).
+
+    Per-picture metric: ``{"status": "ok", "mean", "per_frame", "missing", "seconds"}`` with
+    NaN pictures stored as ``None`` and left out of the mean (``mean`` NaN if all are).
+    Per-clip metric: ``{"status": "ok", "kind": "clip", "mean", "seconds"}`` (``mean`` may be
+    NaN: undefined for the clip, e.g. a constant trace)."""
+    from refsw.metrics import get_clip_metric, get_metric, is_clip_metric
     from refsw.metrics.common import MetricUnavailable
 
     out: dict[str, Any] = {}
     for name in names:
         t0 = time.perf_counter()
         try:
+            if is_clip_metric(name):
+                value = float(get_clip_metric(name)(ref, dist, fps))
+                out[name] = {"status": "ok", "kind": "clip", "mean": value, "seconds": time.perf_counter() - t0}
+                continue
             values = np.asarray(get_metric(name)(ref, dist), dtype=np.float64)
         except MetricUnavailable as exc:
             out[name] = {"status": NOT_AVAILABLE, "reason": str(exc).splitlines()[0]}
             continue
         if values.shape != (len(ref),):
             raise JobError(f"metric {name} returned shape {values.shape}, expected ({len(ref)},)")
+        missing = np.isnan(values)
         out[name] = {
             "status": "ok",
-            "mean": float(values.mean()),
-            "per_frame": [float(v) for v in values],
+            "mean": float(values[~missing].mean()) if not missing.all() else float("nan"),
+            "per_frame": [None if m else float(v) for v, m in zip(values, missing)],
+            "missing": int(missing.sum()),
             "seconds": time.perf_counter() - t0,
         }
     return out
@@ -181,8 +195,9 @@ def run_job(job: Job) -> dict[str, Any]:
         ``class``, ``codec``, ``role``, ``backend``, ``qp``, ``frames``, ``fps``, ``bits``,
         ``kbps``, ``bits_key``/``bits_gfv``/``bits_other`` (GFVC only, else ``None``),
         ``encode_s``, ``decode_s``, ``metrics_s`` (seconds), ``metrics`` (name ->
-        ``{"status": "ok", "mean", "per_frame", "seconds"}`` or ``{"status": "not available",
-        "reason"}``), ``bitstream`` (file name in the stream directory), ``worker`` (host:pid).
+        ``{"status": "ok", "mean", "per_frame", "missing", "seconds"}``, for a per-clip metric
+        ``{"status": "ok", "kind": "clip", "mean", "seconds"}``, or ``{"status": "not
+        available", "reason"}``), ``bitstream`` (file name in the stream directory), ``worker`` (host:pid).
 
     Raises:
         JobError: the decoder returned a wrong number or size of pictures.
@@ -201,7 +216,7 @@ def run_job(job: Job) -> dict[str, Any]:
     Path(job.stream_dir).mkdir(parents=True, exist_ok=True)
     (Path(job.stream_dir) / name).write_bytes(stream)
     t0 = time.perf_counter()
-    metrics = _measure(job.metrics, frames, decoded)
+    metrics = _measure(job.metrics, frames, decoded, float(job.fps))
     metrics_s = time.perf_counter() - t0
     bits = int(fields.pop("bits"))
     return {

@@ -11,8 +11,12 @@
   sequence, per class mean and overall mean.
 
 BD-rate is :func:`ctc.bdrate.bd_rate` over log10 kbit/s. Distortion metrics for which lower is
-better (LPIPS, DISTS) enter BD-rate and the plots as ``1 - value``, as in the GFVC CTC
-(JVET-AG2035 reports 1-DISTS and 1-LPIPS).
+better (LPIPS, DISTS, and the motion metrics AKD, pose error, MKR) enter BD-rate and the plots
+as ``1 - value``, as in the GFVC CTC (JVET-AG2035 reports 1-DISTS and 1-LPIPS); ``1 - x`` is
+monotone, so the BD-rate is that of ``x`` itself. Per-clip metrics
+(:func:`refsw.metrics.is_clip_metric`: correlations of traces, MKR) get no BD-rate (a
+statistic of the whole clip, not a quality averaged over pictures); their values appear in the
+rate-point tables and plots. Means over sequences skip NaN values (an undefined correlation).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from refsw.metrics import is_clip_metric
+
 from .bdrate import BDError, BDResult, average_bd, bd_rate
 from .config import CtcConfig
 from .jobs import NOT_AVAILABLE
@@ -36,6 +42,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CSV_COLUMNS",
     "LOWER_IS_BETTER",
+    "PER_CLIP",
     "BDTable",
     "bd_tables",
     "csv_rows",
@@ -47,7 +54,9 @@ __all__ = [
 ]
 
 #: Metrics for which lower is better; reported as ``1 - value`` in BD-rates and plots.
-LOWER_IS_BETTER = frozenset({"lpips", "dists"})
+LOWER_IS_BETTER = frozenset({"lpips", "dists", "akd", "pose_err", "mkr"})
+#: BD-rate cell of a per-clip metric.
+PER_CLIP = "per clip: no BD-rate"
 #: Columns before the metric columns, and after them.
 CSV_COLUMNS = (
     "sequence", "class", "codec", "role", "backend", "qp", "frames", "fps", "bits", "kbps",
@@ -56,13 +65,19 @@ CSV_COLUMNS = (
 CSV_TIME_COLUMNS = ("encode_s", "decode_s", "metrics_s")
 
 
+def _flipped(name: str) -> bool:
+    """Whether ``name`` enters BD-rates and plots as ``1 - value`` (per-picture metrics only)."""
+    return name in LOWER_IS_BETTER and not is_clip_metric(name)
+
+
 def metric_label(name: str) -> str:
-    """Name of the higher-is-better quantity used for ``name`` (``"1-dists"`` for DISTS)."""
-    return f"1-{name}" if name in LOWER_IS_BETTER else name
+    """Name of the higher-is-better quantity used for ``name`` (``"1-dists"`` for DISTS; a
+    per-clip metric keeps its name)."""
+    return f"1-{name}" if _flipped(name) else name
 
 
 def _oriented(name: str, value: float) -> float:
-    return 1.0 - value if name in LOWER_IS_BETTER else value
+    return 1.0 - value if _flipped(name) else value
 
 
 def _metric_mean(record: dict[str, Any], name: str) -> float | None:
@@ -174,6 +189,9 @@ def bd_tables(records: Iterable[dict[str, Any]], cfg: CtcConfig) -> list[BDTable
         cells: dict[tuple[str, str], BDResult | str] = {}
         for s in cfg.sequences:
             for m in cfg.metrics:
+                if is_clip_metric(m):
+                    cells[(s.name, m)] = PER_CLIP
+                    continue
                 a = _curve(by_key, s.name, anchor.name, anchor.qps, m)
                 t = _curve(by_key, s.name, test.name, test.qps, m)
                 if isinstance(a, str):
@@ -229,7 +247,7 @@ def _num(value: float | None, digits: int) -> str:
     return NOT_AVAILABLE if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-_DIGITS = {"psnr_yuv": 2, "psnr_y": 2, "psnr_rgb": 2, "vmaf": 2}
+_DIGITS = {"psnr_yuv": 2, "psnr_y": 2, "psnr_rgb": 2, "vmaf": 2, "pose_err": 2}
 
 
 def _unavailable(records: Iterable[dict[str, Any]], cfg: CtcConfig) -> dict[str, str]:
@@ -292,6 +310,12 @@ def write_summary(
         "range inside that common range; `(n/N)` after a mean: only n of the N sequences have a "
         "BD value (the others' curves do not overlap). Lower-is-better metrics enter as 1 - value."
     )
+    per_clip = [m for m in cfg.metrics if is_clip_metric(m)]
+    if per_clip:
+        lines.append(
+            f"* Per-clip metrics (one value per clip, no BD-rate; class means skip undefined values): "
+            f"{', '.join(per_clip)}."
+        )
     for m, reason in unavailable.items():
         lines.append(f"* **{m}: {NOT_AVAILABLE}** ({reason}).")
     if run_info:
@@ -335,7 +359,7 @@ def write_summary(
                 vals = []
                 for m in cfg.metrics:
                     means = [_metric_mean(r, m) for r in group]
-                    ok = [v for v in means if v is not None]
+                    ok = [v for v in means if v is not None and math.isfinite(v)]
                     vals.append(_num(float(np.mean(ok)) if ok else None, _DIGITS.get(m, 4)))
                 n = f" ({len(group)}/{len(members)})" if len(group) != len(members) else ""
                 rows.append(

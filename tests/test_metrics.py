@@ -75,7 +75,7 @@ def distorted(clip: np.ndarray) -> dict[str, np.ndarray]:
 def test_registry_names_and_refusals(clip: np.ndarray) -> None:
     assert set(available_metrics()) == {
         "psnr_rgb", "psnr_y", "psnr_yuv", "ssim_rgb", "ssim_y", "ssim_yuv", "msssim",
-        "lpips", "lpips_alex", "dists", "vmaf", "xpsnr_y", "xpsnr_yuv",
+        "lpips", "lpips_alex", "dists", "vmaf", "xpsnr_y", "xpsnr_yuv", "akd", "pose_err",
     }  # fmt: skip
     assert get_metric("psnr_rgb") is psnr_rgb_per_frame
     with pytest.raises(MetricRegistryError, match="already registered"):
