@@ -16,7 +16,7 @@ aspect ratio measures eye heights of a few pixels at 256x256).
 
 Head pose: the nearly rigid points :data:`POSE_POINTS` (eye corners, nose, upper jaw line) are
 matched to a 3-D
-template of the 68 points fitted on the shared clips by ``tools/fit_face68_template.py``
+template of the 68 points fitted on the shared clips by ``python -m refsw.train.face68_template``
 (``face68_template.npz`` beside this module; template frame: x to the image right, y down, z
 away from the camera, inter-ocular distance of the outer eye corners 1, mirror-symmetric,
 pitch 0 when the eye-to-mouth line is in the image plane), with a pinhole camera of focal
@@ -65,7 +65,7 @@ __all__ = [
 UPSAMPLE = 4
 #: Focal length of the pose camera in picture widths. Face-centred crops are a small part of the
 #: camera's field of view (about 14 degrees across at 4); with 1 (53 degrees) the perspective
-#: model halved the yaw range against MediaPipe's (tools/fit_face68_template.py --check).
+#: model halved the yaw range against MediaPipe's (python -m refsw.train.face68_template --check).
 FOCAL = 4.0
 #: The 51 inner points (brows, nose, eyes, lips; no jaw line), indices into the 68.
 INNER_51 = np.arange(17, 68)

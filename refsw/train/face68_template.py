@@ -24,7 +24,7 @@ onto the frontal mean mesh of step 3, in the template frame) on clips with head 
 the per-axis mean absolute difference after removing each clip's mean offset, and the
 correlation.
 
-Run from the repository root: ``python tools/fit_face68_template.py [--check]``.
+Command: ``python -m refsw.train.face68_template [--check]``.
 """
 
 from __future__ import annotations
