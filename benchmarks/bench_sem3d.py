@@ -5,9 +5,9 @@ For every clip (default: all of ``../shared/data``), prepared to 256x256 with th
 encode with the encoder's defaults (or ``--key-period`` / ``--qp``), decode, and report the GFV +
 GFVE payload bits per picture, the total rate in kbit/s at 25 Hz, MS-SSIM and VMAF of the decoded
 video and of the frozen baseline (each key picture repeated over its segment), the motion-fidelity
-metrics when :mod:`refsw.metrics.motion` is installed (AKD normalised by the inter-ocular distance,
-eye-openness and mouth-opening correlation, head-pose error in degrees; measured with dlib's
-68-point detector, not with the analysis' MediaPipe), and the encode and decode frames/s.
+metrics (:mod:`refsw.metrics.motion`: AKD normalised by the inter-ocular distance, eye-openness
+and mouth-opening correlation, mean head-pose error in degrees; measured with dlib's 68-point
+detector, not with the analysis' MediaPipe), and the encode and decode frames/s.
 
 Bars (issue 15, default settings): AKD at most half the frozen baseline's; eye and mouth
 correlation >= 0.7 where the input blinks / talks; beats the frozen baseline on VMAF and MS-SSIM;
@@ -38,20 +38,19 @@ from refsw.train.data import default_data_dir, load_clip
 
 
 def _motion(frames: np.ndarray, decoded: np.ndarray, frozen: np.ndarray) -> list[str]:
-    """AKD, AKD of the frozen baseline, eye and mouth correlation, pose error (or blanks)."""
-    try:
-        from refsw.metrics.motion import motion_fidelity
-    except ImportError:
-        return ["", "", "", "", "", "", ""]
+    """AKD, AKD of the frozen baseline, eye and mouth correlation, mean pose error in degrees,
+    whether the input blinks / talks (:func:`refsw.metrics.motion.motion_fidelity`)."""
+    from refsw.metrics.motion import motion_fidelity
+
     ours, still = motion_fidelity(frames, decoded, 25.0), motion_fidelity(frames, frozen, 25.0)
     return [
         f"{ours.akd:.4f}",
         f"{still.akd:.4f}",
-        f"{ours.eye_corr:.3f}",
-        f"{ours.mouth_corr:.3f}",
-        f"{ours.pose_err_deg:.2f}",
-        "y" if ours.blinks else "n",
-        "y" if ours.talks else "n",
+        f"{ours.eye_corr.value:.3f}",
+        f"{ours.mouth_corr.value:.3f}",
+        f"{ours.pose_err_deg['mean']:.2f}",
+        "y" if ours.activity.blinks else "n",
+        "y" if ours.activity.talks else "n",
     ]
 
 

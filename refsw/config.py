@@ -70,6 +70,11 @@ class EncoderConfig:
             suffix SEI NAL unit) or ``per-message`` (VTM EncoderApp's one message per SEI NAL
             unit); :data:`sei.carriage.SEI_PACKINGS`.
         deterministic: the encoder's own synthesis runs the generator's portable fp32 path.
+        gfv_max_interval: parameter subsampling (:mod:`refsw.encoder.subsample`): a GFV message
+            at least every N pictures, the decoder interpolating the pictures without one; 1:
+            every picture; ``None``: the model's (sem3d 6, the others 1).
+        gfv_interpolation_tolerance: a picture's message is left out only where interpolation
+            reproduces its parameters within this many quantisation steps.
 
     Raises:
         ConfigError: a value outside its range or of the wrong type, naming the key.
@@ -88,21 +93,32 @@ class EncoderConfig:
     decision: str = "auto"
     sei_packing: str = "per-access-unit"
     deterministic: bool = False
+    gfv_max_interval: int | None = None
+    gfv_interpolation_tolerance: float = 3.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            want = {"str": str, "int": int, "int | None": int, "bool": bool}[str(f.type)]
+            kinds: dict[str, tuple[type | tuple[type, ...], str]] = {
+                "str": (str, "a str"),
+                "int": (int, "an integer"),
+                "int | None": (int, "an integer"),
+                "bool": (bool, "a bool"),
+                "float": ((int, float), "a number"),
+            }
+            want, what = kinds[str(f.type)]
             if value is None and "None" in str(f.type):
                 continue
-            if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-                raise ConfigError(
-                    f"{f.name} must be {'an integer' if want is int else 'a ' + want.__name__}, not {value!r}"
-                )
+            if not isinstance(value, want) or (want is not bool and isinstance(value, bool)):
+                raise ConfigError(f"{f.name} must be {what}, not {value!r}")
         if not 0 <= self.qp <= 63:
             raise ConfigError(f"qp {self.qp} outside 0..63")
         if self.key_period is not None and self.key_period < 0:
             raise ConfigError(f"key_period {self.key_period} is negative")
+        if self.gfv_max_interval is not None and self.gfv_max_interval < 1:
+            raise ConfigError(f"gfv_max_interval {self.gfv_max_interval} must be at least 1")
+        if self.gfv_interpolation_tolerance < 0:
+            raise ConfigError(f"gfv_interpolation_tolerance {self.gfv_interpolation_tolerance} is negative")
         if self.frames < 0:
             raise ConfigError(f"frames {self.frames} is negative")
         if self.nnpfa not in (0, 1):

@@ -45,7 +45,10 @@ def test_packed_is_the_default_and_holds_each_access_unit_in_one_nal_unit(stream
     assert EncoderConfig().sei_packing == "per-access-unit"
     gfv, gfve = PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT
     packed, single = _suffix_payload_types(streams["per-access-unit"]), _suffix_payload_types(streams["per-message"])
-    assert len(packed) == 2 and sum(p.count(gfv) for p in packed) == 24 and all(p[:2] == [gfv, gfve] for p in packed)
+    # parameter subsampling (sem3d's default): a GFV message at least every 6 pictures
+    assert (
+        len(packed) == 2 and 4 <= sum(p.count(gfv) for p in packed) <= 24 and all(p[:2] == [gfv, gfve] for p in packed)
+    )
     assert [t for p in packed for t in p] == [t for (t,) in single]  # the same messages in the same order
 
 
@@ -58,11 +61,11 @@ def test_packings_carry_the_same_messages_and_pictures(streams: dict[str, bytes]
 
 
 def test_framing_bits_per_picture(streams: dict[str, bytes]) -> None:
-    """Packed: 16 bits per message (payloadType and payloadSize bytes; a GFV message per picture,
-    a GFVE message where the pupils change) plus one NAL unit's start code, header and trailing
+    """Packed: 16 bits per message (payloadType and payloadSize bytes; GFV messages, and GFVE
+    messages where the pupils change) plus one NAL unit's start code, header and trailing
     bits per access unit; one message per NAL unit: 8 bytes each."""
     m = sum(len(p) for p in _suffix_payload_types(streams["per-message"]))
-    assert 24 < m <= 48
+    assert 4 < m <= 48
     packed, single = (bit_budget(streams[p]) for p in ("per-access-unit", "per-message"))
     assert packed.gfv_payload == single.gfv_payload and packed.key_pictures == single.key_pictures
     nal_overhead = 8 * (3 + 2 + 1)  # start code, NAL unit header, rbsp_trailing_bits

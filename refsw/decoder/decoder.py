@@ -15,6 +15,7 @@ import numpy as np
 
 from refsw.codecs import create_backend
 from refsw.models import Ability, RepresentationMismatch
+from refsw.models.gfv_mapping import interpolate
 from refsw.progress import bar
 from sei.carriage import access_units
 from sei.context import DecodingContext
@@ -40,7 +41,9 @@ class PictureLog:
 
     Attributes:
         index: output picture index.
-        kind: ``"key"`` (decoded VVC picture) or ``"generated"``.
+        kind: ``"key"`` (decoded VVC picture), ``"generated"`` (from its GFV message) or
+            ``"interpolated"`` (no GFV message: parameters interpolated between the messages
+            before and after it, :func:`refsw.models.gfv_mapping.interpolate`).
         key_picture: index of the key picture it comes from.
         gfv_id / gfv_cnt: of the GFV message describing it (-1 if none).
         sei_bits: bits of that GFV message's SEI NAL unit payload (payloadSize * 8).
@@ -129,7 +132,8 @@ def decode_stream(
     per_key = _gfv_messages_per_key_picture(sei, len(keys))
     gfve = _gfve_by_gfv(sei, len(keys))
     resolver = GeneratorResolver(sei, deterministic)
-    synthesis = bar("synthesis", total=sum(len(m) for m in per_key.values()))
+    pictures = {k: 1 + max((cast(dict, m.values)["gfv_cnt"] for m in msgs), default=-1) for k, msgs in per_key.items()}
+    synthesis = bar("synthesis", total=sum(pictures.values()))
     out: list[np.ndarray] = []
     pics: list[PictureLog] = []
     notes: list[str] = []
@@ -155,7 +159,7 @@ def decode_stream(
         assert base is not None  # a generator was resolved: base's gfv_uri named it
         enhancements = {(i, c): r for (kk, i, c), r in gfve.items() if kk == k}
         _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics)
-        synthesis.update(len(msgs))
+        synthesis.update(pictures[k])
     synthesis.close()
     return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes)
 
@@ -235,17 +239,26 @@ def _synthesise_segment(
     layout, generator = resolved.layout, resolved.generator
     uses_previous = Ability.PREVIOUS_PICTURE in resolved.spec.abilities
     try:
-        last: dict = {}  # the latest GFVE of the segment: a picture without one keeps its values
+        latest: dict = {}  # the latest GFVE of the segment: a picture without one keeps its values
 
         def params(m: SEIMessage) -> np.ndarray:
             v = cast(dict, m.values)
-            last["gfve"] = enhancements.get((v["gfv_id"], v["gfv_cnt"]), last.get("gfve"))
-            return layout.params({**(m.recon or {}), "gfve": last["gfve"]})
+            latest["gfve"] = enhancements.get((v["gfv_id"], v["gfv_cnt"]), latest.get("gfve"))
+            return layout.params({**(m.recon or {}), "gfve": latest["gfve"]})
 
         generator.set_key_picture(key_picture, params(base))
         previous = None
+        last: tuple[int, np.ndarray] | None = None  # (gfv_cnt, parameters) of the previous message
         for m in sorted(msgs, key=lambda m: cast(dict, m.values)["gfv_cnt"]):  # parsed messages only
             v = cast(dict, m.values)
+            p = params(m)
+            if last is not None and v["gfv_cnt"] > last[0] + 1:  # pictures without a message
+                for cnt in range(last[0] + 1, v["gfv_cnt"]):
+                    q = interpolate(last[1], p, (cnt - last[0]) / (v["gfv_cnt"] - last[0]))
+                    pics.append(PictureLog(len(out), "interpolated", k, v["gfv_id"], cnt))
+                    out.append(generator.generate(q, previous=previous) if uses_previous else generator.generate(q))
+                    previous = q
+            last = (v["gfv_cnt"], p)
             pics.append(
                 PictureLog(
                     len(out),
@@ -260,7 +273,6 @@ def _synthesise_segment(
             if v["BasePic"]:
                 out.append(key_picture)
                 continue
-            p = params(m)
             out.append(generator.generate(p, previous=previous) if uses_previous else generator.generate(p))
             previous = p
     except RepresentationMismatch as err:

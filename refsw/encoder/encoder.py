@@ -29,6 +29,7 @@ from .decision import choose_keypoints
 from .gfv_sei import gfv_messages, gfve_messages
 from .keys import KeyChoice, choose_key_pictures
 from .sei_encoder import nnpfa_values, nnpfc_values, spti_values
+from .subsample import choose_sent
 
 if TYPE_CHECKING:  # the metrics pull in torch; an encoder summary only refers to them
     from refsw.metrics.summary import QualitySummary
@@ -227,6 +228,8 @@ def encode_video(
             fps,
             ctx,
             None if analysed is None else (analysed[0][start:end], analysed[1][start:end]),
+            spec.default_max_interval if cfg.gfv_max_interval is None else cfg.gfv_max_interval,
+            cfg.gfv_interpolation_tolerance,
         )
         per_au[k] = AccessUnitSEI(
             prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
@@ -251,12 +254,16 @@ def _segment_payloads(
     fps: float,
     ctx: DecodingContext,
     analysed: tuple[np.ndarray, np.ndarray] | None = None,
+    max_interval: int = 1,
+    interpolation_tolerance: float = 1.0,
 ) -> list[list[tuple[PayloadType, bytes]]]:
     """The SEI payloads of one key-picture segment, per picture in ``gfv_cnt`` order: the GFV
     message, then its GFVE message when the layout carries pupils. ``frames`` ``(N, H, W, 3)``
     uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)`` by
     ``generator`` (``None`` with ``decision`` ``"none"``); ``analysed``: the segment's
-    ``(params, found)`` when the analysis ran already."""
+    ``(params, found)`` when the analysis ran already; ``max_interval`` and
+    ``interpolation_tolerance`` (in grid steps): the parameter subsampling
+    (:mod:`refsw.encoder.subsample`)."""
     if analysed is None:
         pictures = np.concatenate([decoded_key[None], frames[1:]]) if analyse_decoded_key else frames
         analysed = analyser.analyse(pictures)
@@ -273,10 +280,16 @@ def _segment_payloads(
             use_vmaf=decision == "ssim+vmaf",
             uses_previous=uses_previous,
         )
-    gfv = [[(PayloadType.GENERATIVE_FACE_VIDEO, p)] for p, _ in gfv_messages(layout, params, ~found, ctx)]
+    sent = choose_sent(
+        np.asarray(params, dtype=np.float64).reshape(len(params), -1),
+        interpolation_tolerance * layout.grid_steps(),
+        max_interval,
+    )
+    params, found = params[sent], found[sent]
+    gfv = [[(PayloadType.GENERATIVE_FACE_VIDEO, p)] for p, _ in gfv_messages(layout, params, ~found, ctx, cnts=sent)]
     pupils = getattr(layout, "pupils", None)
     if pupils is not None:
-        gfve = gfve_messages(pupils(params), layout.pupil_precision_factor, ctx)  # type: ignore[attr-defined]
+        gfve = gfve_messages(pupils(params), layout.pupil_precision_factor, ctx, cnts=sent)  # type: ignore[attr-defined]
         for message, enhancement in zip(gfv, gfve, strict=True):
             if enhancement is not None:
                 message.append((PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT, enhancement[0]))

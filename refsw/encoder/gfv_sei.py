@@ -23,7 +23,12 @@ from .quantise import quantise_coordinates, quantise_matrices, quantise_pupils
 
 
 def gfv_messages(
-    mapping: LayoutMapping, params: np.ndarray, low_confidence: np.ndarray, ctx: DecodingContext, gfv_id: int = 0
+    mapping: LayoutMapping,
+    params: np.ndarray,
+    low_confidence: np.ndarray,
+    ctx: DecodingContext,
+    gfv_id: int = 0,
+    cnts: np.ndarray | None = None,
 ) -> list[tuple[bytes, dict]]:
     """GFV payloads of one key-picture segment.
 
@@ -40,9 +45,11 @@ def gfv_messages(
         low_confidence: ``(N,)`` bool (``gfv_low_confidence_face_parameter_flag``).
         ctx: encoder-side context (writer prediction state).
         gfv_id: ``gfv_id`` of every message.
+        cnts: ``gfv_cnt`` of each message (ascending, the first 0); default 0, 1, 2...
+            (skipped values: pictures the decoder interpolates, :mod:`refsw.encoder.subsample`).
 
     Returns:
-        ``(payload_bytes, syntax_values)`` per picture in ``gfv_cnt`` order.
+        ``(payload_bytes, syntax_values)`` per message in ``gfv_cnt`` order.
 
     Raises:
         ValueError: ``params`` is not ``(N, D)``.
@@ -52,12 +59,13 @@ def gfv_messages(
     state = ctx.select_state(PayloadType.GENERATIVE_FACE_VIDEO, gfv_id)
     axes = 3 if lay.z else 2
     out = []
-    for cnt, p in enumerate(params):
+    for i, p in enumerate(params):
+        cnt = int(cnts[i]) if cnts is not None else i
         base = cnt == 0
         v: dict[str, Any] = {
             "gfv_id": gfv_id,
             "gfv_cnt": cnt,
-            "gfv_low_confidence_face_parameter_flag": int(low_confidence[cnt]),
+            "gfv_low_confidence_face_parameter_flag": int(low_confidence[i]),
             "gfv_coordinate_present_flag": int(lay.num_kps > 0),
             "gfv_matrix_present_flag": int(bool(lay.matrices)),
         }
@@ -118,7 +126,12 @@ def gfv_messages(
 
 
 def gfve_messages(
-    pupils: np.ndarray, pupil_precision_factor: int, ctx: DecodingContext, gfv_id: int = 0, gfve_id: int = 0
+    pupils: np.ndarray,
+    pupil_precision_factor: int,
+    ctx: DecodingContext,
+    gfv_id: int = 0,
+    gfve_id: int = 0,
+    cnts: np.ndarray | None = None,
 ) -> list[tuple[bytes, dict] | None]:
     """GFVE payloads carrying the pupil positions of one key-picture segment, for the GFV messages
     whose pupils differ from the last ones sent (``gfve_gfv_id`` = ``gfv_id``, ``gfve_gfv_cnt`` =
@@ -135,6 +148,7 @@ def gfve_messages(
         pupil_precision_factor: ``Pp`` (1..31).
         ctx: encoder-side context (writer prediction state).
         gfv_id / gfve_id: the ids written.
+        cnts: the ``gfv_cnt`` of the GFV message of each row (default 0, 1, 2...).
 
     Returns:
         ``(payload_bytes, syntax_values)`` or ``None`` per picture in ``gfve_gfv_cnt`` order.
@@ -142,7 +156,8 @@ def gfve_messages(
     state = ctx.select_state(PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT, gfve_id)
     out: list[tuple[bytes, dict] | None] = []
     sent: np.ndarray | None = None
-    for cnt, p in enumerate(np.asarray(pupils, dtype=np.float64)):
+    for i, p in enumerate(np.asarray(pupils, dtype=np.float64)):
+        cnt = int(cnts[i]) if cnts is not None else i
         if sent is not None and np.array_equal(p, sent):
             out.append(None)
             continue

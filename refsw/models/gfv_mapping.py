@@ -140,6 +140,16 @@ class LayoutMapping:
             raise ValueError(f"expected (N, {self.layout.dim}) parameters, got {params.shape}")
         return out
 
+    def grid_steps(self) -> np.ndarray:
+        """``(D,)`` float64 quantisation step of each parameter (2^-Q for coordinates, 2^-P for
+        matrix elements), in the order of the flattened parameters."""
+        lay = self.layout
+        steps = np.full(lay.dim, 2.0**-lay.matrix_element_precision_factor)
+        if lay.num_kps:
+            n = lay.num_kps * (3 if lay.z else 2)
+            steps[lay.coord_start : lay.coord_start + n] = 2.0**-lay.coordinate_precision_factor
+        return steps
+
     def snap(self, params: np.ndarray) -> np.ndarray:
         """``params`` ``(..., D)`` on the GFV grids (coordinates clipped to [-1, 1]): what the
         decoder reconstructs when they are sent."""
@@ -181,3 +191,11 @@ class LayoutMapping:
                 out[m.start : m.start + m.size] = flat[pos : pos + m.size]
                 pos += m.size
         return out
+
+
+def interpolate(before: np.ndarray, after: np.ndarray, fraction: float) -> np.ndarray:
+    """The parameters of a picture without a GFV message (parameter subsampling,
+    :mod:`refsw.encoder.subsample`): linear between the parameters of the messages before and
+    after it, ``fraction`` in (0, 1) of the way; a model whose parameters have structure restores
+    it in its generator (sem3d projects its rotation back onto SO(3))."""
+    return (1.0 - fraction) * np.asarray(before, dtype=np.float64) + fraction * np.asarray(after, dtype=np.float64)

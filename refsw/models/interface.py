@@ -173,6 +173,8 @@ class ModelSpec:
             what a picture shows: the encoder then chooses its key pictures
             (:mod:`refsw.encoder.keys`); ``None``: a key picture every ``key_period`` pictures.
         default_key_period: the ``key_period`` of an encoder configuration that sets none.
+        default_max_interval: the ``gfv_max_interval`` of an encoder configuration that sets none
+            (1: a GFV message for every picture).
         abilities: what the model declares it can do.
         network: the checkpoint bytes (models with :attr:`Ability.CARRIED_NETWORK`).
         uri_tag: ``gfv_uri_tag`` / ``nnpfc_uri_tag``.
@@ -188,6 +190,7 @@ class ModelSpec:
     default_decision: str = "ssim+vmaf"
     key_semantics: Callable[[np.ndarray], KeySemantics] | None = None
     default_key_period: int = 50
+    default_max_interval: int = 1
     abilities: Ability = Ability.NONE
     network: bytes | None = None
     uri_tag: str = URI_TAG

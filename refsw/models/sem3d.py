@@ -73,6 +73,9 @@ URI = generator_uri("sem3d", "v1")
 MATRIX_ELEMENT_PRECISION_FACTOR = 7
 #: ``gfve_pupil_coordinate_precision_factor_minus1`` + 1: step 2^-7 = one pixel at 256x256.
 PUPIL_PRECISION_FACTOR = 7
+#: Default ``gfv_max_interval``: a GFV message at least every this many pictures; the decoder
+#: interpolates the others (:mod:`refsw.encoder.subsample`).
+MAX_INTERVAL = 6
 #: Expression coefficients carried by default (the basis holds more).
 NUM_COEFFICIENTS = 4
 
@@ -133,6 +136,10 @@ class Sem3DMapping(LayoutMapping):
     def pupils(self, params: np.ndarray) -> np.ndarray:
         """The GFVE pupil part ``(N, 4)`` (left x, left y, right x, right y)."""
         return np.asarray(params, dtype=np.float64)[:, self.pupil_start :]
+
+    def grid_steps(self) -> np.ndarray:
+        """``(16 + K + 4,)`` quantisation steps: matrix elements, then the pupils (2^-Pp)."""
+        return np.concatenate([super().grid_steps(), np.full(4, 2.0**-self.pupil_precision_factor)])
 
     def snap(self, params: np.ndarray) -> np.ndarray:
         """``params`` ``(..., 16 + K + 4)`` on the matrix-element and pupil grids."""
@@ -423,6 +430,7 @@ def sem3d() -> ModelSpec | None:
         default_decision="none",
         key_semantics=key_semantics,
         default_key_period=0,
+        default_max_interval=MAX_INTERVAL,
         abilities=Ability.EDITS,
     )
 

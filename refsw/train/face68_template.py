@@ -146,7 +146,7 @@ def template_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     z = np.cross(x, y)
     centre = points.mean(0)
     scale = 1.0 / np.linalg.norm(points[45] - points[36])
-    return np.stack([x, y, z]), centre, scale
+    return np.stack([x, y, z]), np.asarray(centre), float(scale)
 
 
 def fit() -> tuple[np.ndarray, np.ndarray, int]:
@@ -176,7 +176,7 @@ def check(ref_mesh: np.ndarray) -> None:
     diffs = []
     for name in CHECK_CLIPS:
         clip = load_clip(name)
-        ours = head_pose(landmarks68(clip.frames), clip.frames.shape[1:3])
+        ours = head_pose(landmarks68(clip.frames), (clip.frames.shape[1], clip.frames.shape[2]))
         theirs = mediapipe_pose(clip.landmarks, clip.frames.shape[1], ref_mesh)
         ok = np.isfinite(ours).all(1) & clip.found
         d = ours[ok] - theirs[ok]
