@@ -90,6 +90,7 @@ def test_encoder_and_decoder_summaries(clip: Path, tmp_path: Path, capsys: pytes
     # the decoder's quality against the input is the encoder's own synthesis
     assert dec["quality"] == pytest.approx(enc["quality"])
     assert dec["pictures"] == 12 and dec["bits"] == enc["total_bits"]
+    assert dec["key_pictures"] == 1 and dec["key_pictures"] + dec["generated"] + dec["interpolated"] == 12
     # outputs only where asked: no per-picture log without --pictures-csv
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.y4m", "dec.json", "enc.json", "s.266"]
 

@@ -92,9 +92,23 @@ class MeshWarp:
         polys = np.round(tri_dst * (1 << shift)).astype(np.int32)
         lo, hi = tri_dst.min(1), tri_dst.max(1)
         visible = (hi[:, 0] >= -1) & (lo[:, 0] <= self.width) & (hi[:, 1] >= -1) & (lo[:, 1] <= self.height)
-        area = np.abs(np.cross(tri_dst[:, 1] - tri_dst[:, 0], tri_dst[:, 2] - tri_dst[:, 0]))
-        for t in np.flatnonzero(visible & (area > 1e-6)):
+        area = np.cross(tri_dst[:, 1] - tri_dst[:, 0], tri_dst[:, 2] - tri_dst[:, 0])
+        tri_src = src_px[tris]
+        area_src = np.cross(tri_src[:, 1] - tri_src[:, 0], tri_src[:, 2] - tri_src[:, 0])
+        # a triangle turned over by a large motion would pull in what lies beyond its neighbours:
+        # it is not drawn, and its pixels take the mapping of the nearest drawn pixel
+        upright = np.sign(area) == np.sign(area_src)
+        for t in np.flatnonzero(visible & (np.abs(area) > 1e-6) & upright):
             cv2.fillPoly(ids, [polys[t]], (int(t),), lineType=cv2.LINE_8, shift=shift)
+        holes = ids < 0
+        if holes.any() and not holes.all():  # nearest drawn pixel's triangle (distance transform)
+            _, nearest = cv2.distanceTransformWithLabels(
+                holes.astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+            )
+            drawn = ~holes
+            label_ids = np.zeros(nearest.max() + 1, dtype=np.int32)
+            label_ids[nearest[drawn]] = ids[drawn]
+            ids = np.where(holes, label_ids[nearest], ids)
         flat = ids.ravel()
         covered = flat >= 0
         out = self._pix[:, :2].copy()

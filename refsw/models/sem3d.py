@@ -46,7 +46,6 @@ from .face3d import (
     LEFT_IRIS,
     LEFT_LID_RING,
     MOUTH_CORNERS,
-    NUM_LANDMARKS,
     RIGHT_EYE,
     RIGHT_IRIS,
     RIGHT_LID_RING,
@@ -265,6 +264,13 @@ def _set_gap(
     mesh[idx, :2] += np.outer(off * (factor - 1.0), normal)
 
 
+def _colours_at(picture: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(colours (P, 3) float64, pixel positions (P, 2) int)`` of ``picture`` at normalised ``points``."""
+    h, w = picture.shape[:2]
+    px = np.clip(np.round((points + 1) * 0.5 * np.array([w, h]) - 0.5).astype(int), 0, [w - 1, h - 1])
+    return picture[px[:, 1], px[:, 0]].astype(np.float64), px
+
+
 class Sem3DGenerator:
     """Decoder-side ``sem3d`` generator: dense mesh warp of the decoded key picture.
 
@@ -276,7 +282,9 @@ class Sem3DGenerator:
     #: Eye openness (relative to the key picture's) below which the iris is hidden by the lids.
     IRIS_HIDDEN_BELOW = 0.55
     #: Rings around the face oval: (distance from the oval's centre relative to the oval, share of
-    #: the oval's motion they follow): hair and neck follow the head, the background less.
+    #: the head's rigid motion they follow, less below the chin). Still rings measured better than
+    #: rings that follow the head (the background and the shoulders do not turn with it;
+    #: ``docs/models.md#sem3d``).
     RINGS = ((1.35, 0.0), (1.9, 0.0))
 
     def __init__(self, basis: FaceBasis, num_coefficients: int = NUM_COEFFICIENTS) -> None:
@@ -315,13 +323,8 @@ class Sem3DGenerator:
             "right_iris": np.isin(np.arange(len(source)), RIGHT_IRIS),
         }
         self._warp = MeshWarp(key_picture, source, hidden)
-        lips = mesh[list(INNER_LIPS), :2]
-        h, w = key_picture.shape[:2]
-        px = np.clip(np.round((lips + 1) * 0.5 * np.array([w, h]) - 0.5).astype(int), 0, [w - 1, h - 1])
-        colours = key_picture[px[:, 1], px[:, 0]].astype(np.float64)
-        lids = mesh[list(LEFT_LID_RING[1:8] + RIGHT_LID_RING[1:8]), :2]
-        lpx = np.clip(np.round((lids + 1) * 0.5 * np.array([w, h]) - 0.5).astype(int), 0, [w - 1, h - 1])
-        lash = key_picture[lpx[:, 1], lpx[:, 0]].astype(np.float64)
+        colours, px = _colours_at(key_picture, mesh[list(INNER_LIPS), :2])
+        lash, _ = _colours_at(key_picture, mesh[list(LEFT_LID_RING[1:8] + RIGHT_LID_RING[1:8]), :2])
         self._lash_colour = lash[np.argsort(lash.sum(1))[: len(lash) // 2]].mean(0)
         self._mouth_colour = colours[np.argsort(colours.sum(1))[: max(3, len(colours) // 4)]].mean(0) * 0.45
         skin = key_picture[px[:, 1].min() : px[:, 1].max() + 1].reshape(-1, 3).astype(np.float64)
@@ -435,4 +438,12 @@ def sem3d() -> ModelSpec | None:
     )
 
 
-__all__ = ["NUM_LANDMARKS", "RepresentationMismatch", "Sem3DAnalyser", "Sem3DGenerator", "Sem3DMapping", "sem3d"]
+__all__ = [
+    "RepresentationMismatch",
+    "Sem3DAnalyser",
+    "Sem3DGenerator",
+    "Sem3DMapping",
+    "denoise",
+    "key_semantics",
+    "sem3d",
+]
