@@ -63,3 +63,26 @@ def machine_speed(seconds: float = 1.0) -> float:
         a @ b
         n += 1
     return 2 * 512**3 * n / (time.perf_counter() - t0) / 1e9
+
+
+#: Column names of :func:`motion_columns`.
+MOTION_HEADER = ("akd", "akd_frozen", "eye_corr", "mouth_corr", "pose_err_deg", "blinks", "talks")
+
+
+def motion_columns(frames: np.ndarray, decoded: np.ndarray, frozen: np.ndarray, fps: float) -> list[str]:
+    """The motion-fidelity columns (:data:`MOTION_HEADER`) of a decoded clip and its frozen
+    baseline against ``frames`` (:func:`refsw.metrics.motion.motion_fidelity`: dlib's 68 points,
+    not the analysis' MediaPipe): AKD of both, eye and mouth correlation, mean head-pose error in
+    degrees, whether the input blinks / talks."""
+    from refsw.metrics.motion import motion_fidelity
+
+    ours, still = motion_fidelity(frames, decoded, fps), motion_fidelity(frames, frozen, fps)
+    return [
+        f"{ours.akd:.4f}",
+        f"{still.akd:.4f}",
+        f"{ours.eye_corr.value:.3f}",
+        f"{ours.mouth_corr.value:.3f}",
+        f"{ours.pose_err_deg['mean']:.2f}",
+        "y" if ours.activity.blinks else "n",
+        "y" if ours.activity.talks else "n",
+    ]

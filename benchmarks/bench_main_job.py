@@ -3,8 +3,9 @@
 For every clip of ``../shared/data`` (prepared to 256x256 with the face-centred CTC crop, first
 250 pictures or the whole clip): encode with the default settings, decode, and measure
 rate (kbit/s at the clip's picture rate), MS-SSIM and VMAF of the decoded video and of the
-frozen-frame baseline (each decoded key picture repeated over its segment), encode and decode
-frames/s.
+frozen-frame baseline (each decoded key picture repeated over its segment), the motion-fidelity
+metrics (AKD of both, eye and mouth correlation, head-pose error; ``refsw.metrics.motion``), encode
+and decode frames/s.
 
 Targets (issue 2): decoded beats frozen on MS-SSIM and VMAF on every clip; at most 10 kbit/s
 at 25 fps; encode >= 8 frames/s and decode >= 10 frames/s on a 2-core machine. Measured with one
@@ -26,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import against_frozen, frozen_of, write_csv
+from _common import MOTION_HEADER, against_frozen, frozen_of, motion_columns, write_csv
 
 from refsw.config import EncoderConfig
 from refsw.decoder import decode_stream
@@ -66,6 +67,7 @@ def main() -> int:
         "msssim_frozen",
         "vmaf",
         "vmaf_frozen",
+        *MOTION_HEADER,
         "enc_fps",
         "dec_fps",
         "beats_frozen",
@@ -78,7 +80,8 @@ def main() -> int:
         t0 = time.perf_counter()
         decoded = decode_stream(stream)
         dec_fps = len(decoded.frames) / (time.perf_counter() - t0)
-        ms, ms_f, vm, vm_f = against_frozen(frames, decoded.frames, video.fps, frozen_of(decoded))
+        frozen = frozen_of(decoded)
+        ms, ms_f, vm, vm_f = against_frozen(frames, decoded.frames, video.fps, frozen)
         row = (
             clip.name,
             summary.frames,
@@ -90,6 +93,7 @@ def main() -> int:
             round(float(ms_f), 4),
             round(float(vm), 2),
             round(float(vm_f), 2),
+            *motion_columns(frames, decoded.frames, frozen, video.fps),
             round(summary.encode_fps, 1),
             round(dec_fps, 1),
             bool(ms > ms_f and vm > vm_f),

@@ -25,33 +25,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import against_frozen, frozen_of, write_csv
+from _common import MOTION_HEADER, against_frozen, frozen_of, motion_columns, write_csv
 
 from refsw.config import EncoderConfig
 from refsw.decoder import decode_stream
 from refsw.encoder import encode_video
 from refsw.train.data import default_data_dir, load_clip
-
-
-def _motion(frames: np.ndarray, decoded: np.ndarray, frozen: np.ndarray) -> list[str]:
-    """AKD, AKD of the frozen baseline, eye and mouth correlation, mean pose error in degrees,
-    whether the input blinks / talks (:func:`refsw.metrics.motion.motion_fidelity`)."""
-    from refsw.metrics.motion import motion_fidelity
-
-    ours, still = motion_fidelity(frames, decoded, 25.0), motion_fidelity(frames, frozen, 25.0)
-    return [
-        f"{ours.akd:.4f}",
-        f"{still.akd:.4f}",
-        f"{ours.eye_corr.value:.3f}",
-        f"{ours.mouth_corr.value:.3f}",
-        f"{ours.pose_err_deg['mean']:.2f}",
-        "y" if ours.activity.blinks else "n",
-        "y" if ours.activity.talks else "n",
-    ]
 
 
 def main() -> int:
@@ -69,8 +50,7 @@ def main() -> int:
     cfg = EncoderConfig().replace(**options)
     header = (
         "model", "clip", "frames", "key_pics", "payload_bits/pic", "kbps@25", "msssim", "msssim_frozen", "vmaf",
-        "vmaf_frozen", "akd", "akd_frozen", "eye_corr", "mouth_corr", "pose_err_deg", "blinks", "talks",
-        "enc_fps", "dec_fps",
+        "vmaf_frozen", *MOTION_HEADER, "enc_fps", "dec_fps",
     )  # fmt: skip
     rows = []
     print(f"key_period {cfg.key_period}, key QP {cfg.qp}", flush=True)
@@ -89,7 +69,7 @@ def main() -> int:
                 model, name, str(len(frames)), str(summary.key_pictures),
                 f"{summary.budget.gfv_payload / len(frames):.1f}", f"{summary.kbps:.2f}",
                 f"{ms:.4f}", f"{ms_f:.4f}", f"{vm:.2f}", f"{vm_f:.2f}",
-                *_motion(frames, decoded.frames, frozen),
+                *motion_columns(frames, decoded.frames, frozen, 25.0),
                 f"{len(frames) / (t1 - t0):.1f}", f"{len(frames) / (t2 - t1):.1f}",
             ]  # fmt: skip
             rows.append(row)
