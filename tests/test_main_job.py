@@ -66,24 +66,36 @@ def test_stream_layout_is_packed_carriage(encoded: dict) -> None:
     assert prefix and all(i < last_vcl for i in prefix)
 
 
-def test_ffmpeg_decodes_stream_and_key_picture_unchanged(encoded: dict, tmp_path: Path) -> None:
-    stream = encoded["stream"].read_bytes()
-    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
-    run = subprocess.run(
-        [ffmpeg, "-v", "error", "-f", "vvc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+def _ffmpeg_i420(stream: bytes, check: bool = False) -> subprocess.CompletedProcess:
+    """FFmpeg's VVC decoding of ``stream`` to raw I420 (stdout)."""
+    return subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "vvc",
+            "-i",
+            "-",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-",
+        ],
         input=stream,
         capture_output=True,
-        check=False,
+        check=check,
     )
+
+
+def test_ffmpeg_decodes_stream_and_key_picture_unchanged(encoded: dict, tmp_path: Path) -> None:
+    stream = encoded["stream"].read_bytes()
+    run = _ffmpeg_i420(stream)
     assert run.returncode == 0 and run.stderr == b"", run.stderr[-500:]
     plain = strip_sei(stream)
     assert len(plain) < len(stream)
-    run2 = subprocess.run(
-        [ffmpeg, "-v", "error", "-f", "vvc", "-i", "-", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
-        input=plain,
-        capture_output=True,
-        check=True,
-    )
+    run2 = _ffmpeg_i420(plain, check=True)
     assert run.stdout == run2.stdout and len(run.stdout) == 256 * 256 * 3 // 2
     backend = create_backend("vvenc")
     y1, y2 = backend.decode_yuv(stream), backend.decode_yuv(plain)
@@ -375,3 +387,25 @@ def test_demo_side_by_side_freezes_each_key_picture(data_dir: Path, tmp_path: Pa
         assert err(frozen[keys[1]], decoded[0]) > 3 * err(frozen[keys[1]], decoded[keys[1]])
     else:  # one key picture: the third column never changes, the decoded one does
         assert err(frozen[59], decoded[0]) < 3 and err(decoded[59], decoded[0]) > 3
+
+
+def test_yuv_outputs_carry_the_decoded_key_picture_sample_for_sample(encoded: dict, tmp_path: Path) -> None:
+    """The key picture in .yuv and .y4m outputs is what FFmpeg's VVC decoder outputs, byte for byte
+    (not a round trip through RGB); the y4m header names VVC's default chroma location."""
+    ref = _ffmpeg_i420(encoded["stream"].read_bytes(), check=True).stdout
+    size = 256 * 256 * 3 // 2
+    assert len(ref) == size  # one coded picture
+    yuv, y4m = tmp_path / "d.yuv", tmp_path / "d.y4m"
+    for out in (yuv, y4m):
+        assert decoder_app.main(["-b", str(encoded["stream"]), "-o", str(out), "--quiet"]) == 0
+    raw = yuv.read_bytes()
+    assert len(raw) == FRAMES * size and raw[:size] == ref
+    header, _, body = y4m.read_bytes().partition(b"\n")
+    assert b" C420mpeg2" in header and body.startswith(b"FRAME\n") and body[6 : 6 + size] == ref
+    # through RGB the key picture would differ (the reason for writing the decoder's samples)
+    from refsw.media.colour import i420_to_rgb, rgb_to_i420
+
+    planes = np.frombuffer(ref, np.uint8)
+    y, u, v = planes[: 256 * 256], planes[256 * 256 : 256 * 256 * 5 // 4], planes[256 * 256 * 5 // 4 :]
+    rgb = i420_to_rgb(y.reshape(1, 256, 256), u.reshape(1, 128, 128), v.reshape(1, 128, 128))
+    assert b"".join(p.tobytes() for p in rgb_to_i420(rgb)) != ref

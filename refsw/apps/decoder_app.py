@@ -115,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     for note in decoded.notes:
         print(f"gfv-decode: {note}", file=sys.stderr)
-    write_video(out, decoded.frames, decoded.fps)
+    write_video(out, decoded.frames, decoded.fps, exact=decoded.key_planes)
     if args.pictures_csv:
         buf = io.StringIO()
         fields = [f.name for f in dataclasses.fields(decoded.pictures[0])] if decoded.pictures else ["index"]

@@ -14,6 +14,7 @@ from typing import cast
 import numpy as np
 
 from refsw.codecs import create_backend
+from refsw.media.colour import i420_to_rgb
 from refsw.models import Ability, RepresentationMismatch
 from refsw.models.gfv_mapping import interpolate
 from refsw.progress import bar
@@ -70,6 +71,9 @@ class DecodedVideo:
         sei: every parsed SEI message.
         generator: model name used, or ``None`` when no available generator matches.
         notes: one-line remarks for the user (e.g. the generator mismatch).
+        key_planes: the VVC decoder's own 8-bit 4:2:0 samples of each key picture, by output
+            picture index: ``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` uint8. YUV outputs write
+            these, sample for sample, instead of converting ``frames`` back from RGB.
     """
 
     frames: np.ndarray
@@ -78,6 +82,7 @@ class DecodedVideo:
     sei: StreamSEI
     generator: str | None
     notes: list[str] = field(default_factory=list)
+    key_planes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def stream_fps(sei: StreamSEI) -> float:
@@ -128,7 +133,9 @@ def decode_stream(
         refsw.codecs.CodecError: the VVC decoder failed.
     """
     sei = _read_sei(stream, DecodingContext(mode, variant))
-    keys = create_backend(backend).decode(stream).frames
+    codec = create_backend(backend)
+    yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
+    keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
     per_key = _gfv_messages_per_key_picture(sei, len(keys))
     gfve = _gfve_by_gfv(sei, len(keys))
     resolver = GeneratorResolver(sei, deterministic)
@@ -161,7 +168,8 @@ def decode_stream(
         _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics)
         synthesis.update(pictures[k])
     synthesis.close()
-    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes)
+    planes = {} if yuv is None else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
+    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes)
 
 
 def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:

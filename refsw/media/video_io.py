@@ -444,7 +444,11 @@ def _read_raw(
 # --------------------------------------------------------------------------- writing
 
 
-def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float) -> None:
+#: Exact 4:2:0 samples of some pictures, by picture index: ``(Y (H, W), U, V (H/2, W/2))`` uint8.
+ExactPlanes = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float, exact: ExactPlanes | None = None) -> None:
     """Write RGB frames to a file; the format follows the extension.
 
     * ``.mp4``: H.264 (libx264, CRF 10, yuv420p, tagged BT.601 limited range) via the FFmpeg
@@ -462,6 +466,9 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float) ->
         frames: ``(N, H, W, 3)`` ``uint8`` RGB, ``N >= 1``; ``H`` and ``W`` even except for
             ``.rgb``.
         fps: Frame rate in frames per second (``> 0``); stored in mp4/y4m, ignored for raw.
+        exact: 4:2:0 samples written as they are for these pictures in the 4:2:0 formats
+            (``.yuv``, ``.y4m``, and the H.264 encoder's input for ``.mp4``), e.g. a decoder's
+            own output for the decoded key pictures; the other pictures are converted from RGB.
 
     Raises:
         InputError: Bad ``frames``/``fps``, odd size for a 4:2:0 format, unknown extension.
@@ -477,7 +484,7 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float) ->
     if suffix != ".rgb":
         check_even_size(h, w, str(target))
 
-    writers: dict[str, Callable[[Path, np.ndarray, float], None]] = {
+    writers: dict[str, Callable[[Path, np.ndarray, float, ExactPlanes], None]] = {
         ".mp4": _write_mp4,
         ".y4m": _write_y4m,
         ".yuv": _write_yuv,
@@ -490,7 +497,7 @@ def write_video(path: str | os.PathLike[str], frames: np.ndarray, fps: float) ->
     except OSError as exc:
         raise OutputError(f"{target}: cannot write to {directory} ({exc.strerror or exc})") from exc
     try:
-        writers[suffix](tmp, frames, fps)
+        writers[suffix](tmp, frames, fps, exact or {})
         os.replace(tmp, target)
     except OSError as exc:
         raise OutputError(f"{target}: write failed ({exc.strerror or exc})") from exc
@@ -504,9 +511,13 @@ def _rate_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-def _i420_chunks(frames: np.ndarray) -> Iterator[bytes]:
-    """Yield the I420 bytes of each frame (Y, U, V planes)."""
+def _i420_chunks(frames: np.ndarray, exact: ExactPlanes | None = None) -> Iterator[bytes]:
+    """Yield the I420 bytes of each frame (Y, U, V planes): ``exact`` planes where given, else
+    converted from RGB."""
     for i in range(len(frames)):
+        if exact and i in exact:
+            yield b"".join(np.ascontiguousarray(p, dtype=np.uint8).tobytes() for p in exact[i])
+            continue
         y, u, v = rgb_to_i420(frames[i : i + 1])
         yield y.tobytes() + u.tobytes() + v.tobytes()
 
@@ -516,37 +527,36 @@ def _write_chunks(dst: BinaryIO, chunks: Iterator[bytes]) -> None:
     dst.writelines(chunks)
 
 
-def _write_yuv(tmp: Path, frames: np.ndarray, fps: float) -> None:
+def _write_yuv(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) -> None:
     """Raw I420 (``fps`` is not stored)."""
     with tmp.open("wb") as f:
-        _write_chunks(f, _i420_chunks(frames))
+        _write_chunks(f, _i420_chunks(frames, exact))
 
 
-def _write_rgb(tmp: Path, frames: np.ndarray, fps: float) -> None:
+def _write_rgb(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) -> None:
     """Raw planar RGB 4:4:4 (``fps`` is not stored)."""
     with tmp.open("wb") as f:
         _write_chunks(f, (np.ascontiguousarray(fr.transpose(2, 0, 1)).tobytes() for fr in frames))
 
 
-def _write_y4m(tmp: Path, frames: np.ndarray, fps: float) -> None:
+def _write_y4m(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) -> None:
     """YUV4MPEG2 4:2:0 8-bit, limited range.
 
-    The header declares ``C420jpeg`` (centre-sited chroma), while :func:`rgb_to_i420` takes
-    each chroma sample from the top-left pixel of its 2x2 block (see :mod:`refsw.media.colour`);
-    the tag only matters to readers that interpolate chroma (ours does not).
+    The header declares ``C420mpeg2``: chroma co-sited with the left luma column, between two
+    rows, VVC's default chroma sample location (type 0, H.274 clause 8.6 / H.266 VUI), which is
+    what the decoded key pictures are. The synthesised pictures are converted with
+    :func:`rgb_to_i420`, which takes each chroma sample from the top-left pixel of its 2x2 block
+    (half a row above type 0; :mod:`refsw.media.colour`).
     """
     _, h, w, _ = frames.shape
     rate = _rate_fraction(fps)
-    header = (
-        f"YUV4MPEG2 W{w} H{h} F{rate.numerator}:{rate.denominator} Ip A1:1 C420jpeg "
-        "XYSCSS=420JPEG XCOLORRANGE=LIMITED\n"
-    )
+    header = f"YUV4MPEG2 W{w} H{h} F{rate.numerator}:{rate.denominator} Ip A1:1 C420mpeg2 XCOLORRANGE=LIMITED\n"
     with tmp.open("wb") as f:
         f.write(header.encode("ascii"))
-        _write_chunks(f, (b"FRAME\n" + chunk for chunk in _i420_chunks(frames)))
+        _write_chunks(f, (b"FRAME\n" + chunk for chunk in _i420_chunks(frames, exact)))
 
 
-def _write_mp4(tmp: Path, frames: np.ndarray, fps: float) -> None:
+def _write_mp4(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) -> None:
     """H.264 in MP4 via the bundled FFmpeg binary, fed with I420 on stdin.
 
     Raises:
@@ -568,7 +578,7 @@ def _write_mp4(tmp: Path, frames: np.ndarray, fps: float) -> None:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog)
         stdin = cast(BinaryIO, proc.stdin)
         try:
-            _write_chunks(stdin, _i420_chunks(frames))
+            _write_chunks(stdin, _i420_chunks(frames, exact))
         except BrokenPipeError:
             pass  # FFmpeg died early; its exit code and stderr are reported below
         finally:
