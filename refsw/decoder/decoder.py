@@ -136,8 +136,7 @@ def decode_stream(
     codec = create_backend(backend)
     yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
     keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
-    per_key = _gfv_messages_per_key_picture(sei, len(keys))
-    gfve = _gfve_by_gfv(sei, len(keys))
+    per_key, gfve = _gfv_messages_per_key_picture(sei, len(keys))
     resolver = GeneratorResolver(sei, deterministic)
     pictures = {k: 1 + max((cast(dict, m.values)["gfv_cnt"] for m in msgs), default=-1) for k, msgs in per_key.items()}
     synthesis = bar("synthesis", total=sum(pictures.values()))
@@ -192,8 +191,12 @@ def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
     return sei
 
 
-def _gfv_messages_per_key_picture(sei: StreamSEI, num_keys: int) -> dict[int, list[SEIMessage]]:
-    """The GFV messages of each key picture's access unit (key pictures in decoding order).
+def _gfv_messages_per_key_picture(
+    sei: StreamSEI, num_keys: int
+) -> tuple[dict[int, list[SEIMessage]], dict[tuple[int, int, int], dict]]:
+    """The GFV messages of each key picture's access unit (key pictures in decoding order), and
+    the GFVE reconstructions (:func:`sei.messages.gfve.reconstruct`) of those access units keyed
+    by ``(key picture, gfve_gfv_id, gfve_gfv_cnt)``: the GFV message each enhances.
 
     Raises:
         StreamError: the VVC decoder returned another number of pictures than the stream codes.
@@ -204,25 +207,16 @@ def _gfv_messages_per_key_picture(sei: StreamSEI, num_keys: int) -> dict[int, li
         raise StreamError(f"the VVC decoder returned {num_keys} pictures for {len(vcl_aus)} coded pictures")
     key_of_au = {au: k for k, au in enumerate(vcl_aus)}
     per_key: dict[int, list[SEIMessage]] = {k: [] for k in range(num_keys)}
+    gfve: dict[tuple[int, int, int], dict] = {}
     for idx, m in sei.messages:
-        if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO and m.values is not None:
-            per_key[key_of_au.get(aus[idx], 0)].append(m)
-    return per_key
-
-
-def _gfve_by_gfv(sei: StreamSEI, num_keys: int) -> dict[tuple[int, int, int], dict]:
-    """The GFVE reconstructions (:func:`sei.messages.gfve.reconstruct`) of each key picture's
-    access unit, keyed by ``(key picture, gfve_gfv_id, gfve_gfv_cnt)``: the GFV message each
-    enhances."""
-    aus = access_units(sei.nal_units)
-    vcl_aus = sorted({aus[i] for i, n in enumerate(sei.nal_units) if n.is_vcl})
-    key_of_au = {au: k for k, au in enumerate(vcl_aus[:num_keys])}
-    out: dict[tuple[int, int, int], dict] = {}
-    for idx, m in sei.messages:
-        if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT and m.values is not None:
-            v = m.values
-            out[(key_of_au.get(aus[idx], 0), v["gfve_gfv_id"], v["gfve_gfv_cnt"])] = m.recon or {}
-    return out
+        if m.values is None:
+            continue
+        k = key_of_au.get(aus[idx], 0)
+        if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO:
+            per_key[k].append(m)
+        elif m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT:
+            gfve[(k, m.values["gfve_gfv_id"], m.values["gfve_gfv_cnt"])] = m.recon or {}
+    return per_key, gfve
 
 
 def _synthesise_segment(

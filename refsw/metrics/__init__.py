@@ -152,10 +152,7 @@ def register_metric(name: str, fn: MetricFn, *, status: StatusFn | None = None) 
     Raises:
         MetricRegistryError: ``name`` is empty or already registered (as either kind).
     """
-    _check_new_name(name)
-    _REGISTRY[name] = fn
-    if status is not None:
-        _STATUS[name] = status
+    _add(_REGISTRY, name, fn, status)
     return fn
 
 
@@ -170,11 +167,20 @@ def register_clip_metric(name: str, fn: ClipMetricFn, *, status: StatusFn | None
     Raises:
         MetricRegistryError: ``name`` is empty or already registered (as either kind).
     """
+    _add(_CLIP_REGISTRY, name, fn, status)
+    return fn
+
+
+def _add(table: dict, name: str, fn: Callable, status: StatusFn | None) -> None:
+    """Puts ``fn`` into ``table`` (either registry) with its availability probe.
+
+    Raises:
+        MetricRegistryError: ``name`` is empty or already registered (as either kind).
+    """
     _check_new_name(name)
-    _CLIP_REGISTRY[name] = fn
+    table[name] = fn
     if status is not None:
         _STATUS[name] = status
-    return fn
 
 
 def get_metric(name: str) -> MetricFn:

@@ -60,7 +60,7 @@ from .face3d import (
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
 from .interface import Ability, KeySemantics, ModelSpec, RepresentationMismatch, generator_uri
 from .landmarks import detect_mesh, track_meshes
-from .meshwarp import MeshWarp, paint_closed_eye, paint_mouth_interior
+from .meshwarp import MeshWarp, paint_closed_eye, paint_mouth_interior, to_pixels
 from .registry import register_model
 
 BASIS_PATH = Path(__file__).resolve().parent / "weights" / "sem3d_basis.npz"
@@ -267,7 +267,8 @@ def _set_gap(
 def _colours_at(picture: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(colours (P, 3) float64, pixel positions (P, 2) int)`` of ``picture`` at normalised ``points``."""
     h, w = picture.shape[:2]
-    px = np.clip(np.round((points + 1) * 0.5 * np.array([w, h]) - 0.5).astype(int), 0, [w - 1, h - 1])
+    px = np.stack([to_pixels(points[:, 0], w), to_pixels(points[:, 1], h)], 1)
+    px = np.clip(np.round(px).astype(int), 0, [w - 1, h - 1])
     return picture[px[:, 1], px[:, 0]].astype(np.float64), px
 
 
