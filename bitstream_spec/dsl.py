@@ -41,6 +41,9 @@ class Element:
         stop: a value outside ``range`` stops parsing (a ``BitstreamError``) instead of being a
             finding: used where VTM's reader aborts and where the value sizes shifts or loops
             that later syntax or reconstruction could not bound (e.g. precision factors).
+        severity: of the finding for a value outside ``range``: ``"error"`` (a "shall" of the
+            syntax or semantics) or ``"limit"`` (this software's own bound, not a rule of the
+            standard; docs/conformance.md#severity-policy).
     """
 
     name: str
@@ -52,6 +55,7 @@ class Element:
     equal: int | None = None
     source: str = ""
     stop: bool = False
+    severity: str = "error"
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,7 @@ _COORDINATES = (
                         "ue(v)",
                         range=(0, 65535),
                         source="this software: bounded to keep memory bounded (VTM has no check)",
+                        severity="limit",
                     ),
                     Element("gfv_coordinate_z_present_flag", "u(1)"),
                     If(
@@ -414,6 +415,7 @@ _MATRICES = (
                         "ue(v)",
                         range=(0, 63),
                         source="this software: at most 64 matrix types (u(6) type index)",
+                        severity="limit",
                     ),
                     Let("MatrixPrec", "gfv_matrix_element_precision_factor_minus1 + 1"),
                     Let("NumMatrixTypes", "gfv_num_matrix_types_minus1 + 1"),

@@ -15,8 +15,8 @@ from sei.nal import NalUnit, NalUnitType, make_nal_unit, parse_nal_unit, read_na
 from sei.registry import PayloadType
 from sei.sei_message import sei_rbsp, split_sei_rbsp
 
-#: NAL unit types that may start an access unit (before its first coded slice).
-_AU_START = frozenset(
+#: NAL unit types that start an access unit when they follow its last coded slice (H.266 7.4.2.4.4).
+AU_START = frozenset(
     {
         NalUnitType.AUD_NUT,
         NalUnitType.OPI_NUT,
@@ -41,7 +41,7 @@ def access_units(nals: list[NalUnit]) -> list[int]:
     au = 0
     seen_vcl = False
     for nal in nals:
-        starts = nal.is_vcl or nal.nal_unit_type in _AU_START
+        starts = nal.is_vcl or nal.nal_unit_type in AU_START
         if starts and seen_vcl:
             au += 1
             seen_vcl = False

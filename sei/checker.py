@@ -18,10 +18,13 @@ NAL unit as coded, emulation prevention bytes included), the rule and its source
   its id, ``gfv_cnt`` increasing), prediction references that exist, GFVE messages referring to
   an existing GFV message, NNPFA after an NNPFC with its id.
 
-Severity ``error`` means a "shall" is violated; ``warning`` means legal or ignorable content
-that VTM mishandles or skips. Reconstruction state follows the decoding context's mode
-(``vtm`` or ``spec``, see :mod:`sei.context`). A caller that must stop on non-conformance uses
-``check_stream(..., strict=True)`` or :meth:`CheckReport.raise_for_errors`, which raise a
+Severities follow docs/conformance.md#severity-policy: ``error`` means a "shall" of the
+syntax or semantics is violated (the finding cites the clause or JVET document); ``warning``
+means legal but questionable content, or content that VTM mishandles or skips; ``limit`` means
+a bound of this software (e.g. ``gfv_num_kps_minus1`` <= 65535) was exceeded: the stream was not
+checked completely there, which is never called non-conformance. Reconstruction state follows
+the decoding context's mode (``vtm`` or ``spec``, see :mod:`sei.context`). A caller that must
+stop on non-conformance uses ``check_stream(..., strict=True)`` or :meth:`CheckReport.raise_for_errors`, which raise a
 :class:`sei.errors.ConformanceError` naming the first violated rule's element, bit offset and
 source (the command-line app reports all findings and sets its exit status instead).
 """
@@ -34,6 +37,7 @@ from typing import Any
 
 from bitstream_spec.dsl import Element, For, If
 
+from .carriage import AU_START
 from .context import DecodingContext
 from .errors import BitstreamError, ConformanceError, Finding
 from .nal import EPB_RULES, VCL_TYPES, NalUnitType, scan_ebsp, split_annexb
@@ -53,6 +57,30 @@ NAL_HEADER = "H.266 7.4.2.2 (NAL unit header semantics)"
 NAL_ORDER = "H.266 7.4.2.4 (order of NAL units within a picture unit)"
 VTM_BEHAVIOUR = "VTM-23.13 behaviour"
 GFV_SEMANTICS = "JVET-AJ0207 (GFV semantics: gfv_id, gfv_cnt, gfv_base_picture_flag)"
+GFV_STATE = (
+    "gfv_sei_syntax.md section 4 (VTM-23.13 reader: prediction state global, nothing keyed by gfv_id; "
+    "no normative text requires a base message first, section 13 item 1)"
+)
+USER_DATA = "H.274 user_data_unregistered(): uuid_iso_iec_11578 u(128)"
+USER_DATA_T35 = "H.274 user_data_registered_itu_t_t35(): itu_t_t35_country_code b(8)"
+RESERVED_PAYLOAD = (
+    "H.274 sei_payload(): reserved payloadType values shall not be present in bitstreams of this version "
+    "(reserved_message); VTM-23.13 SEI::PayloadType has no message with this value"
+)
+#: payloadType values of VTM-23.13's ``SEI::PayloadType`` (H.274 and H.266 messages); other
+#: values below 200 are reserved. 200..255 holds the newest messages (VTM adds them there), so an
+#: unknown value in that range is only "not checked". Registered messages are checked in full.
+_VTM_PAYLOAD_TYPES = frozenset(
+    {0, 1, 3, 4, 5, 19, 22, 45, 47, 56, 129, 130, 132, 133, 137, 142, 144, 145, 147, 148, 149, 150}
+    | {153, 154, 155, 156, 165, 168, 177, 179, 180}
+    | set(range(200, 256))
+)
+#: Smallest payloadSize of messages whose syntax begins with fixed-length fields (the message
+#: cannot be shorter): payloadType -> (bytes, element, source).
+_MIN_PAYLOAD_SIZE: dict[int, tuple[int, str, str]] = {
+    4: (1, "itu_t_t35_country_code", USER_DATA_T35),
+    5: (16, "uuid_iso_iec_11578", USER_DATA),
+}
 GFVE_SEMANTICS = "JVET-AK0239 (GFVE semantics: gfve_gfv_id, gfve_gfv_cnt)"
 NNPFA_SEMANTICS = "H.274 NNPFA semantics (nnpfa_target_id); VTM-23.13 DecLib CHECK 'No NNPFC, no NNPFA'"
 
@@ -83,7 +111,7 @@ class CheckFinding:
         element: syntax element (spec name verbatim) or framing field the rule is about.
         rule: the rule, in words.
         source: VSEI/VVC clause, JVET document or ``VTM-23.13 behaviour``.
-        severity: ``"error"`` or ``"warning"``.
+        severity: ``"error"``, ``"warning"`` or ``"limit"`` (docs/conformance.md#severity-policy).
         nal_index: index of the NAL unit in the stream.
         message_index: index of the SEI message in the stream (all SEI NAL units, in order).
         payload_type: payloadType of that message.
@@ -186,11 +214,17 @@ class CheckReport:
     @property
     def warnings(self) -> list[CheckFinding]:
         """Findings of severity ``warning``."""
-        return [f for f in self.findings if f.severity != "error"]
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def limits(self) -> list[CheckFinding]:
+        """Findings of severity ``limit``: where this software's own bounds stopped the check."""
+        return [f for f in self.findings if f.severity == "limit"]
 
     @property
     def conformant(self) -> bool:
-        """True when no rule of severity ``error`` is violated."""
+        """True when no rule of severity ``error`` is violated (a ``limit`` finding means the
+        stream was not checked completely, not that it is non-conformant)."""
         return not self.errors
 
     def raise_for_errors(self) -> None:
@@ -207,13 +241,15 @@ class CheckReport:
             raise ConformanceError(first.as_finding(), first.location(payload=False) or None, errors)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready dict: ``conformant``, counts, ``nal_units``, ``messages``, ``findings``."""
+        """JSON-ready dict: ``conformant``, counts (``num_errors``, ``num_warnings``,
+        ``num_limits``), ``nal_units``, ``messages``, ``findings``."""
         return {
             "variant": self.variant,
             "mode": self.mode,
             "conformant": self.conformant,
             "num_errors": len(self.errors),
             "num_warnings": len(self.warnings),
+            "num_limits": len(self.limits),
             "nal_units": [asdict(n) for n in self.nal_units],
             "messages": [asdict(m) for m in self.messages],
             "findings": [asdict(f) for f in self.findings],
@@ -274,7 +310,7 @@ class _Checker:
         self.gfve_base_seen: set[int] = set()
         self.gfve_refs: list[tuple[tuple[int, int], _NalPositions, tuple[int, int, int], int | None]] = []
         self.nnpfc_ids: set[int] = set()
-        self.seen_vcl = False
+        self.seen_vcl = False  # in the current picture unit
 
     # ------------------------------------------------------------------ findings
     def add(
@@ -388,13 +424,14 @@ class _Checker:
         rbsp, epbs, problems = scan_ebsp(raw[2:])
         for p in problems:
             self.add(p.element, p.rule, EPB_RULES, nal=pos, nal_bit=8 * (2 + p.byte_offset))
+        if nut in AU_START:
+            self.seen_vcl = False  # a new picture unit begins (or this one has no slice yet)
         if nut in VCL_TYPES:
             self.seen_vcl = True
         if nut == NalUnitType.SUFFIX_SEI_NUT and not self.seen_vcl:
             self.add(
                 "nal_unit_type",
-                "suffix SEI NAL unit before any VCL NAL unit: it shall follow the first VCL "
-                "NAL unit of its picture unit",
+                "suffix SEI NAL unit before the first VCL NAL unit of its picture unit: it shall follow it",
                 NAL_ORDER,
                 nal=pos,
                 nal_bit=8,
@@ -426,15 +463,7 @@ class _Checker:
         mt = lookup(msg.payload_type)
         nal_type = "suffix" if suffix else "prefix"
         if mt is None:
-            self.add(
-                "payloadType",
-                f"unknown payloadType {msg.payload_type}: skipped (not checked)",
-                VTM_BEHAVIOUR + " (SEIread.cpp skips unknown payload types)",
-                "warning",
-                nal=nal,
-                msg=where,
-                rbsp_bit=8 * msg.offset,
-            )
+            self.unregistered(nal, msg, where)
         elif not (mt.suffix_ok if suffix else mt.prefix_ok):
             allowed = "suffix" if mt.suffix_ok else "prefix"
             self.add(
@@ -463,6 +492,43 @@ class _Checker:
                 fields,
             )
         )
+
+    def unregistered(self, nal: _NalPositions, msg: SEIMessage, where: tuple[int, int, int]) -> None:
+        """The framing of a message this package has no syntax table for: a reserved payloadType
+        is an error, a known one is skipped with a warning, and a payloadSize too small for the
+        message's fixed-length fields is an error (payloadSize within the NAL unit and the
+        ``sei_rbsp`` framing are checked for every message by :meth:`sei_nal_unit`)."""
+        at = 8 * msg.offset
+        if msg.payload_type not in _VTM_PAYLOAD_TYPES:
+            self.add(
+                "payloadType",
+                f"reserved payloadType {msg.payload_type} ({msg.payload_size} bytes): decoders ignore the message",
+                RESERVED_PAYLOAD,
+                nal=nal,
+                msg=where,
+                rbsp_bit=at,
+            )
+            return
+        self.add(
+            "payloadType",
+            f"payloadType {msg.payload_type} has no syntax table here: skipped (framing checked only)",
+            VTM_BEHAVIOUR + " (SEIread.cpp skips payload types it does not know)",
+            "warning",
+            nal=nal,
+            msg=where,
+            rbsp_bit=at,
+        )
+        need = _MIN_PAYLOAD_SIZE.get(msg.payload_type)
+        if need is not None and msg.payload_size < need[0]:
+            self.add(
+                need[1],
+                f"payloadSize {msg.payload_size} of payloadType {msg.payload_type} is shorter than its "
+                f"{need[0]}-byte {need[1]}",
+                need[2],
+                nal=nal,
+                msg=where,
+                payload_bit=8 * msg.payload_size,
+            )
 
     def parse(self, nal: _NalPositions, msg: SEIMessage, where: tuple[int, int, int]) -> None:
         try:
@@ -538,13 +604,19 @@ class _Checker:
             if v["gfv_coordinate_present_flag"]:
                 self.gfv_base_num_kps[gid] = v["NumKps"]
         elif gid not in self.gfv_base_seen:
+            # A warning, not an error: no available normative text requires a base message first,
+            # and VTM decodes such a message with its stream-wide state (docs/conformance.md
+            # #severity-policy). A prediction that needs the missing base is an error of its own.
             out.append(
                 Finding(
                     "gfv_cnt",
                     cnt_at,
                     f"non-base GFV message (gfv_id {gid}, gfv_cnt {cnt}) before any "
-                    "base message (gfv_base_picture_flag 1, gfv_cnt 0) with that gfv_id",
-                    GFV_SEMANTICS,
+                    "base message (gfv_base_picture_flag 1, gfv_cnt 0) with that gfv_id: VTM decodes it "
+                    "with the state of earlier messages of any gfv_id; a decoder has no key picture "
+                    "parameters to synthesise its picture from",
+                    GFV_STATE,
+                    "warning",
                 )
             )
         last = self.gfv_last_cnt.get(gid)

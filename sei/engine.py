@@ -346,7 +346,7 @@ class _Gen:
                     e.name,
                 )
             else:
-                self.emit(depth + 1, f"f.append(Finding({e.name!r}, p, {rule}, {src}))")
+                self.emit(depth + 1, f"f.append(Finding({e.name!r}, p, {rule}, {src}, {e.severity!r}))")
         self.emit(depth, f"{self.alias(e.name, e.index)} = x")
 
     def read_value(self, desc: str, depth: int, element: str) -> None:

@@ -50,7 +50,9 @@ class Finding:
             position); ``byte_offset`` is ``bit_offset // 8``.
         rule: the rule, in words (e.g. ``"gfv_coordinate_precision_factor_minus1 shall be in 0..31"``).
         source: where the rule comes from (VSEI clause, JVET document or VTM behaviour).
-        severity: ``"error"`` (a "shall" is violated) or ``"warning"`` (legal, but VTM misbehaves).
+        severity: ``"error"`` (a "shall" is violated), ``"warning"`` (legal, but questionable
+            or VTM misbehaves) or ``"limit"`` (beyond this software's own bound; not a
+            non-conformance). The policy: docs/conformance.md#severity-policy.
     """
 
     element: str

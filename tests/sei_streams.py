@@ -323,6 +323,16 @@ def _huge_num_kps() -> bytes:
     return annexb(nal(GFV, close(w)))
 
 
+def _kps_over_limit() -> bytes:
+    # 65537 keypoints, all at (0, 0): a legal message beyond this software's 65536-keypoint bound.
+    w = _coordinates_header(65536)
+    for _ in range(65537):
+        w.ue(0)
+        w.ue(0)
+    w.u(0, 1)  # gfv_matrix_present_flag
+    return annexb(nal(GFV, close(w)))
+
+
 def _huge_matrices() -> bytes:
     # No coordinates; one type-7 entry of 1024 matrices of 1024 x 1024 elements (each value in range).
     w = bits(
@@ -376,7 +386,7 @@ BROKEN: dict[str, tuple] = {
     "payload_size_2_pow_20": (_payload_size_2_20, "payloadSize", "error"),
     "st_without_terminator": (_st_without_terminator, "gfv_uri_tag", "error"),
     "nal_unit_cut_in_half": (_cut_in_half, "payloadSize", "error"),
-    "huge_gfv_num_kps_minus1": (_huge_num_kps, "gfv_num_kps_minus1", "error"),
+    "huge_gfv_num_kps_minus1": (_huge_num_kps, "NumKps", "error"),
     "huge_num_matrices": (_huge_matrices, "NumMatrices", "error"),
     "precision_factor_out_of_range": (
         lambda: annexb(nal(GFV, close(_coordinates_header(1, prec_minus1=40)))),
@@ -412,7 +422,7 @@ BROKEN: dict[str, tuple] = {
     "nuh_reserved_zero_bit": (lambda: _header_patch(0x40, 0xC1), "nuh_reserved_zero_bit", "error"),
     "nuh_layer_id_60": (lambda: _header_patch(60, 0xC1), "nuh_layer_id", "error"),
     "nuh_temporal_id_plus1_0": (lambda: _header_patch(0x00, 0xC0), "nuh_temporal_id_plus1", "error"),
-    "non_base_before_base": (lambda: stream([(GFV, gfv_absolute(cnt=1))]), "gfv_cnt", "error"),
+    "non_base_before_base": (lambda: stream([(GFV, gfv_absolute(cnt=1))]), "gfv_cnt", "warning"),
     "prediction_without_base": (
         lambda: annexb(nal(GFV, written([(GFV, gfv_base()), (GFV, gfv_next())])[1])),
         "gfv_kps_pred_flag",
@@ -464,6 +474,13 @@ BROKEN: dict[str, tuple] = {
     "gfve_in_prefix_sei": (
         lambda: annexb(nal(GFVE, written([(GFVE, gfve_message())])[0], PREFIX)),
         "payloadType",
+        "error",
+    ),
+    # Beyond this software's bounds: a limit, not a non-conformance.
+    "gfv_num_kps_minus1_over_limit": (_kps_over_limit, "gfv_num_kps_minus1", "limit"),
+    "user_data_unregistered_7_bytes": (
+        lambda: annexb(nal(5, bytes(range(7)), PREFIX)),
+        "uuid_iso_iec_11578",
         "error",
     ),
     # Legal, but VTM misbehaves: warnings (the stream still conforms).

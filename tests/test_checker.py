@@ -3,8 +3,9 @@ entry point itself is tested).
 
 * every public vector checks clean (exit 0) except ``gfv_nnr_payload``, where VTM's writer puts
   reserved_payload_extension_data in the non-base messages (exit 1, those errors only);
-* every hand-made broken stream (``sei_streams.BROKEN``) of severity error exits 1 and names
-  its element; warnings exit 0;
+* every hand-made broken stream (``sei_streams.BROKEN``, checked with ``--sei-only``: their
+  slices are stand-ins) of severity error exits 1 and names its element; warnings exit 0; a
+  ``limit`` alone exits 3 and is not called non-conformance;
 * unreadable input exits 2;
 * ``--json`` is valid JSON with the documented fields; ``--trace`` writes VTM's dump format;
 * the library's strict path (``check_stream(..., strict=True)``,
@@ -74,11 +75,15 @@ def test_broken_streams(tmp_path: Path, capsys: pytest.CaptureFixture, name: str
     build, element, severity = BROKEN[name]
     path = tmp_path / f"{name}.266"
     path.write_bytes(build())
-    code, report = _run_json(capsys, [str(path)])
+    code, report = _run_json(capsys, [str(path), "--sei-only"])
     named = [f for f in report["findings"] if f["element"] == element and f["severity"] == severity]
     assert named, report["findings"]
+    assert report["layers"].startswith("SEI layer only")
     if severity == "error":
         assert code == 1 and not report["conformant"]
+    elif severity == "limit":
+        assert report["conformant"] and report["num_limits"] == len(report["findings"])
+        assert code == 3
     else:
         assert code == 0 and report["conformant"]
     for f in named:
@@ -94,7 +99,7 @@ def test_finding_offsets(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     payloadSize bytes before the payload) of a range violation found by the reader."""
     path = tmp_path / "prec.266"
     path.write_bytes(BROKEN["precision_factor_out_of_range"][0]())
-    _, report = _run_json(capsys, [str(path)])
+    _, report = _run_json(capsys, [str(path), "--sei-only"])
     [f] = report["findings"]
     # gfv_id, gfv_cnt (1 bit each), 5 flags, gfv_kps_pred_flag: the precision factor is bit 8.
     assert (f["payload_byte_offset"], f["payload_bit_offset"]) == (1, 8)

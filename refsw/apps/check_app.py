@@ -1,18 +1,26 @@
-"""``gfv-check``: conformance check of the SEI messages of a VVC Annex B byte stream.
+"""``gfv-check``: conformance check of a VVC Annex B byte stream with GFV SEI messages.
 
 Usage::
 
-    gfv-check -b STREAM [--json] [--verbose] [--variant C|B] [--mode vtm|spec] [--trace-sei FILE]
+    gfv-check -b STREAM [--sei-only] [--json] [--verbose] [--variant C|B] [--mode vtm|spec]
+              [--trace-sei FILE]
 
-Prints every violated rule (:mod:`sei.checker`) and the verdict on stdout (with ``--verbose``
-also the NAL units and SEI messages); with ``--json`` the report goes to stdout as JSON alone
-(``conformant``, ``num_errors``, ``num_warnings``, ``nal_units``, ``messages``, ``findings``
-with element, offsets, rule, source, severity, NAL and message index). Diagnostics (unreadable
+Checks every rule of the SEI layer (:mod:`sei.checker`) and decodes the VVC layer (the coded
+key pictures, with FFmpeg's VVC decoder as ``gfv-decode`` does; a picture it refuses is one
+error naming its access unit), so that "conformant" covers the whole stream; ``--sei-only``
+skips the VVC layer and the verdict says so. Prints every finding and the verdict on stdout
+(with ``--verbose`` also the NAL units and SEI messages); with ``--json`` the report goes to
+stdout as JSON alone (``conformant``, ``layers``, ``num_errors``, ``num_warnings``,
+``num_limits``, ``nal_units``, ``messages``, ``findings`` with element, offsets, rule, source,
+severity, NAL and message index). Severities (docs/conformance.md#severity-policy): ``error``
+(non-conformance), ``warning`` (legal but questionable, or VTM behaves differently), ``limit``
+(a bound of this software: not checked there, not non-conformance). Diagnostics (unreadable
 input) go to stderr. ``--trace-sei`` writes VTM's decoded-SEI dump format of the parsed
 messages to FILE (as ``gfv-decode --trace-sei``).
 
 Exit status: 0 conformant (warnings allowed), 1 at least one error finding, 2 unreadable input
-(missing file, not an Annex B byte stream).
+(missing file, not an Annex B byte stream, no VVC decoder), 3 no error but a ``limit`` finding
+(the stream is beyond this software's bounds and was not checked completely).
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from refsw.codecs import CodecError
+from refsw.decoder.errors import StreamError
+from refsw.decoder.verdict import check_vcl
 from sei.checker import CheckReport, check_stream
 from sei.errors import BitstreamError
 
@@ -33,12 +44,18 @@ from .common import add_version, plain
 EXIT_OK = 0
 EXIT_NONCONFORMANT = 1
 EXIT_UNREADABLE = 2
+EXIT_LIMIT = 3
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gfv-check", description=plain(__doc__.splitlines()[0]))
     p.add_argument("-b", "--bitstream", help="VVC Annex B byte stream (.266)")
     p.add_argument("stream", nargs="?", help=argparse.SUPPRESS)  # the older positional form
+    p.add_argument(
+        "--sei-only",
+        action="store_true",
+        help="check the SEI layer only (do not decode the key pictures); the verdict says so",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (and nothing else)")
     p.add_argument("-v", "--verbose", action="store_true", help="also list the NAL units and SEI messages")
     p.add_argument(
@@ -59,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _human(report: CheckReport, name: str, out: TextIO, verbose: bool) -> None:
+def _human(report: CheckReport, name: str, out: TextIO, verbose: bool, layers: str) -> None:
     """The findings and the verdict (with ``verbose`` the listing first), for people."""
     print(
         f"{name}: {len(report.nal_units)} NAL units, {len(report.messages)} SEI messages "
@@ -86,7 +103,13 @@ def _human(report: CheckReport, name: str, out: TextIO, verbose: bool) -> None:
     for f in report.findings:
         print("  " + f.describe(), file=out)
     verdict = "conformant" if report.conformant else "NOT conformant"
-    print(f"{name}: {len(report.errors)} errors, {len(report.warnings)} warnings: {verdict}", file=out)
+    if report.conformant and report.limits:
+        verdict = "no error found, but not checked completely (beyond this software's limits)"
+    limits = f", {len(report.limits)} limits" if report.limits else ""
+    print(
+        f"{name}: {len(report.errors)} errors, {len(report.warnings)} warnings{limits}: {verdict} ({layers})",
+        file=out,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,6 +130,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BitstreamError as err:
         print(f"gfv-check: {path}: unreadable: {err}", file=sys.stderr)
         return EXIT_UNREADABLE
+    layers = "SEI layer only (--sei-only): the key pictures were not decoded"
+    if not args.sei_only:
+        try:
+            pictures, vcl = check_vcl(data)
+        except (CodecError, StreamError) as err:
+            hint = "(--sei-only checks the SEI layer alone)"
+            print(f"gfv-check: {path}: VVC layer not checked: {err} {hint}", file=sys.stderr)
+            return EXIT_UNREADABLE
+        if vcl is not None:
+            report.findings.append(vcl)
+        layers = f"SEI layer and VVC layer: {pictures} coded pictures decoded"
     if args.trace_sei:
         try:
             Path(args.trace_sei).write_text(report.trace)
@@ -114,11 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"gfv-check: cannot write {args.trace_sei}: {err.strerror or err}", file=sys.stderr)
             return EXIT_UNREADABLE
     if args.json:
-        json.dump({"stream": str(path), **report.to_json()}, sys.stdout, indent=1)
+        json.dump({"stream": str(path), "layers": layers, **report.to_json()}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        _human(report, str(path), sys.stdout, args.verbose)
-    return EXIT_OK if report.conformant else EXIT_NONCONFORMANT
+        _human(report, str(path), sys.stdout, args.verbose, layers)
+    if not report.conformant:
+        return EXIT_NONCONFORMANT
+    return EXIT_LIMIT if report.limits else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -2,6 +2,13 @@
 
 ``--trace-sei`` writes the parsed SEI messages in the exact text format of VTM DecoderApp's
 ``--OutputDecodedSEIMessagesFilename``, so the two can be diffed.
+
+The stream is checked with ``gfv-check``'s rules first: on a finding of severity ``error`` or
+``limit``, or a coded picture the VVC decoder refuses, decoding stops with one line naming the
+element, access unit and byte offset (exit 1, no output). ``--conceal`` decodes around the
+damage: pictures that cannot be synthesised repeat the last good picture, each is reported on
+stderr, logged with kind ``concealed`` in ``--pictures-csv`` and counted in ``--summary-json``
+(``concealed``), and decoding recovers at the next key picture.
 """
 
 from __future__ import annotations
@@ -59,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="portable fp32 generator path (one thread, no oneDNN): the same pictures on any x86 CPU",
     )
+    p.add_argument(
+        "--conceal",
+        action="store_true",
+        help="decode around errors: repeat the last good picture where the stream is damaged, report each one",
+    )
     p.add_argument("-y", "--overwrite", action="store_true", help="replace existing output files")
     add_version(p)
     return p
@@ -111,10 +123,13 @@ def _run(args: argparse.Namespace) -> int:
         variant=args.variant,
         key_pictures_only=args.key_pictures_only,
         deterministic=args.deterministic,
+        conceal=args.conceal,
     )
     seconds = time.perf_counter() - t0
     for note in decoded.notes:
         print(f"gfv-decode: {note}", file=sys.stderr)
+    for index, cause in decoded.concealed.items():
+        print(f"gfv-decode: concealed picture {index}: {cause}", file=sys.stderr)
     write_video(out, decoded.frames, decoded.fps, exact=decoded.key_planes)
     if args.pictures_csv:
         buf = io.StringIO()
@@ -129,17 +144,20 @@ def _run(args: argparse.Namespace) -> int:
     n = len(decoded.frames)
     n_gen = sum(p.kind == "generated" for p in decoded.pictures)
     n_int = sum(p.kind == "interpolated" for p in decoded.pictures)
-    n_key = n - n_gen - n_int
+    n_con = len(decoded.concealed)
+    n_key = n - n_gen - n_int - n_con
     summary: dict[str, Any] = {
         "bitstream": str(args.bitstream), "output": str(out), "pictures": n, "key_pictures": n_key,
-        "generated": n_gen, "interpolated": n_int, "generator": decoded.generator, "fps": decoded.fps,
-        "bits": 8 * len(stream),
+        "generated": n_gen, "interpolated": n_int, "concealed": n_con, "generator": decoded.generator,
+        "fps": decoded.fps, "bits": 8 * len(stream),
         "kbps": 8 * len(stream) * decoded.fps / n / 1000.0, "decode_fps": n / seconds if seconds > 0 else None,
         "quality": None,
     }  # fmt: skip
     print(
         f"decoded {n} pictures ({n_key} key, {n_gen} generated from their GFV messages and {n_int} from "
-        f"interpolated parameters by {decoded.generator or 'no generator'}) "
+        f"interpolated parameters by {decoded.generator or 'no generator'}"
+        + (f"; {n_con} concealed" if n_con else "")
+        + ") "
         f"at {decoded.fps:g} fps, {summary['kbps']:.3f} kbit/s, {n / seconds:.1f} frames/s -> {out}"
     )
     if args.ref:

@@ -1,8 +1,9 @@
 """Decoder library: a VVC byte stream with GFV SEI messages -> output pictures.
 
-Parses every SEI message, decodes the key pictures with FFmpeg's VVC decoder, reconstructs the
-GFV parameters, resolves the generator the stream names (:mod:`refsw.decoder.generators`) and
-synthesises every output picture.
+Checks the stream with ``gfv-check``'s rules (:mod:`refsw.decoder.verdict`), parses every SEI
+message, decodes the key pictures with FFmpeg's VVC decoder, reconstructs the GFV parameters,
+resolves the generator the stream names (:mod:`refsw.decoder.generators`) and synthesises every
+output picture; with ``conceal`` it decodes around damage, repeating the last good picture.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from refsw.models import Ability, RepresentationMismatch
 from refsw.models.gfv_mapping import interpolate
 from refsw.progress import bar
 from sei.carriage import access_units
+from sei.checker import check_stream
 from sei.context import DecodingContext
 from sei.errors import BitstreamError
 from sei.registry import PayloadType
@@ -27,6 +29,7 @@ from sei.stream import StreamSEI, read_stream_sei
 
 from .errors import StreamError
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
+from .verdict import Concealment, Damage, DecodeStopped, decode_key_pictures, locate, signalled_pictures
 
 
 def segment_key_indices(is_key: Sequence[bool]) -> np.ndarray:
@@ -42,9 +45,11 @@ class PictureLog:
 
     Attributes:
         index: output picture index.
-        kind: ``"key"`` (decoded VVC picture), ``"generated"`` (from its GFV message) or
+        kind: ``"key"`` (decoded VVC picture), ``"generated"`` (from its GFV message),
             ``"interpolated"`` (no GFV message: parameters interpolated between the messages
-            before and after it, :func:`refsw.models.gfv_mapping.interpolate`).
+            before and after it, :func:`refsw.models.gfv_mapping.interpolate`) or
+            ``"concealed"`` (``conceal``: the stream is damaged there; the last good picture
+            repeated, :class:`refsw.decoder.verdict.Concealment`).
         key_picture: index of the key picture it comes from.
         gfv_id / gfv_cnt: of the GFV message describing it (-1 if none).
         sei_bits: bits of that GFV message's SEI NAL unit payload (payloadSize * 8).
@@ -74,6 +79,8 @@ class DecodedVideo:
         key_planes: the VVC decoder's own 8-bit 4:2:0 samples of each key picture, by output
             picture index: ``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` uint8. YUV outputs write
             these, sample for sample, instead of converting ``frames`` back from RGB.
+        concealed: ``conceal``: output picture index -> why it is concealed (the damage, in
+            words: access unit, byte offset, element, rule, source).
     """
 
     frames: np.ndarray
@@ -83,6 +90,7 @@ class DecodedVideo:
     generator: str | None
     notes: list[str] = field(default_factory=list)
     key_planes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    concealed: dict[int, str] = field(default_factory=dict)
 
 
 def stream_fps(sei: StreamSEI) -> float:
@@ -107,6 +115,7 @@ def decode_stream(
     backend: str = "vvenc",
     key_pictures_only: bool = False,
     deterministic: bool = False,
+    conceal: bool = False,
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -124,8 +133,14 @@ def decode_stream(
             (with a note) instead of failing; for analysing foreign streams.
         deterministic: the generator's portable fp32 path (one thread, no oneDNN, no bfloat16):
             synthesised pictures that are the same on any x86 CPU, for regression hashes.
+        conceal: decode around errors instead of stopping: pictures that cannot be synthesised
+            repeat the last good picture (kind ``"concealed"``, with their cause in
+            ``concealed``); decoding recovers at the next key picture; the damage is in ``notes``.
 
     Raises:
+        DecodeStopped: (a :class:`StreamError`) without ``conceal``, the stream has a finding of
+            severity ``error`` or ``limit`` under ``gfv-check``'s rules, or a coded picture the
+            VVC decoder refuses; the message names the element, access unit and byte offset.
         UnknownGeneratorError: the stream names a generator that is neither carried in the
             stream nor available here (the message names it), unless ``key_pictures_only``.
         StreamError: the stream cannot be split into NAL units, an SEI NAL unit or a GFV
@@ -133,10 +148,21 @@ def decode_stream(
         refsw.codecs.CodecError: the VVC decoder failed.
     """
     sei = _read_sei(stream, DecodingContext(mode, variant))
+    report = check_stream(stream, variant=variant, mode=mode)  # gfv-check's rules, same code
+    damage = locate(report, sei.nal_units)
+    if damage and not conceal:
+        raise DecodeStopped(damage)
     codec = create_backend(backend)
-    yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
+    decoded = decode_key_pictures(codec, stream, sei.nal_units) if hasattr(codec, "decode_yuv") else None
+    if decoded is not None and decoded.failure is not None:
+        if not conceal or decoded.planes is None:
+            raise DecodeStopped([decoded.failure])
+        damage.append(decoded.failure)
+    yuv = None if decoded is None else decoded.planes  # the FFmpeg backends
     keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
-    per_key, gfve = _gfv_messages_per_key_picture(sei, len(keys))
+    coded = len(keys) if decoded is None else decoded.coded
+    concealment = Concealment(damage, signalled_pictures(report, sei.nal_units)) if conceal else None
+    per_key, gfve = _gfv_messages_per_key_picture(sei, coded)
     resolver = GeneratorResolver(sei, deterministic)
     pictures = {k: 1 + max((cast(dict, m.values)["gfv_cnt"] for m in msgs), default=-1) for k, msgs in per_key.items()}
     synthesis = bar("synthesis", total=sum(pictures.values()))
@@ -144,11 +170,21 @@ def decode_stream(
     pics: list[PictureLog] = []
     notes: list[str] = []
     used: str | None = None
-    for k, key_picture in enumerate(keys):
+    for k in range(coded):
         msgs = per_key[k]
+        hit = None if concealment is None else concealment.first(k)
+        if hit is not None:
+            assert concealment is not None
+            msgs = _conceal_segment(concealment, hit, k, keys, msgs, out, pics)
+            if not msgs:
+                continue
+        key_picture = keys[k]
         base = next((m for m in msgs if cast(dict, m.values)["BasePic"]), None)  # per_key: parsed only
         uri = cast(dict, base.values).get("gfv_uri") if base is not None else None
         resolved = resolver.get(uri) if msgs else None
+        if resolved is None and hit is not None and concealment is not None:  # damaged, and no generator
+            concealment.repeat(out, pics, k, range(1, concealment.signalled.get(k, 1)), hit, keys.shape[1:])
+            continue
         if resolved is None:
             if msgs and not key_pictures_only:
                 raise unknown_generator(uri)
@@ -166,26 +202,53 @@ def decode_stream(
         enhancements = {(i, c): r for (kk, i, c), r in gfve.items() if kk == k}
         _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics)
         synthesis.update(pictures[k])
+        if hit is not None:
+            assert concealment is not None
+            done = 1 + max(cast(dict, m.values)["gfv_cnt"] for m in msgs)
+            concealment.repeat(out, pics, k, range(done, concealment.signalled.get(k, 1)), hit, keys.shape[1:])
     synthesis.close()
     planes = {} if yuv is None else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
-    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes)
+    if concealment is not None:
+        notes = concealment.notes + notes
+    concealed = {} if concealment is None else concealment.causes
+    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes, concealed)
+
+
+def _conceal_segment(
+    concealment: Concealment,
+    hit: Damage,
+    k: int,
+    keys: np.ndarray,
+    msgs: list[SEIMessage],
+    out: list[np.ndarray],
+    pics: list[PictureLog],
+) -> list[SEIMessage]:
+    """Segment ``k`` is damaged (``hit``): the GFV messages before the damage, which the caller
+    synthesises as usual; when none can be (a lost key picture, a damaged base message), the
+    key picture (if decoded) and concealed pictures are appended here and ``[]`` returned."""
+    good = [m for m in msgs if cast(dict, m.values)["gfv_cnt"] < hit.from_cnt]
+    if k < len(keys) and not hit.key_lost and any(cast(dict, m.values)["BasePic"] for m in good):
+        return good
+    start = 0
+    if k < len(keys) and not (hit.key_lost and hit.key_picture <= k):
+        pics.append(PictureLog(len(out), "key", k))
+        out.append(keys[k])
+        start = 1
+    concealment.repeat(out, pics, k, range(start, concealment.signalled.get(k, 1)), hit, keys.shape[1:])
+    return []
 
 
 def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
-    """Every SEI message of ``stream``, parsed and reconstructed.
+    """Every SEI message of ``stream``, parsed and reconstructed; corrupted SEI NAL units and
+    messages are left out unparsed (the checker's findings, :func:`decode_stream`, name them).
 
     Raises:
-        StreamError: not a byte stream, a corrupted SEI NAL unit or message, no coded picture.
+        StreamError: not a byte stream, no coded picture.
     """
     try:
         sei = read_stream_sei(stream, ctx)
     except BitstreamError as err:
         raise StreamError(f"not a VVC byte stream: {err}") from err
-    for idx, framing in sei.errors.items():
-        raise StreamError(f"corrupted SEI NAL unit {idx} at byte {sei.nal_units[idx].offset}: {framing}")
-    for idx, m in sei.messages:
-        if m.error is not None:
-            raise StreamError(f"corrupted SEI message (payloadType {m.payload_type}) in NAL unit {idx}: {m.error}")
     if not any(n.is_vcl for n in sei.nal_units):
         raise StreamError("the stream contains no coded picture")
     return sei
