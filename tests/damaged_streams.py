@@ -120,7 +120,8 @@ def truncated(stream: bytes) -> bytes:
     return stream[: last.offset + len(last.data) // 2]
 
 
-#: name -> (builder, element gfv-check names in its first error (``None``: VVC layer only)).
+#: name -> (builder, element gfv-check names in its first error; ``""``: any element, as bit
+#: flips break whichever rule they hit first).
 DAMAGES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "bit_flips_in_gfv_payload": (bit_flips, ""),
     "nnpfa_without_nnpfc": (nnpfa_without_nnpfc, "nnpfa_target_id"),
