@@ -182,9 +182,6 @@ def decode_stream(
         base = next((m for m in msgs if cast(dict, m.values)["BasePic"]), None)  # per_key: parsed only
         uri = cast(dict, base.values).get("gfv_uri") if base is not None else None
         resolved = resolver.get(uri) if msgs else None
-        if resolved is None and hit is not None and concealment is not None:  # damaged, and no generator
-            concealment.repeat(out, pics, k, range(1, concealment.signalled.get(k, 1)), hit, keys.shape[1:])
-            continue
         if resolved is None:
             if msgs and not key_pictures_only:
                 raise unknown_generator(uri)
