@@ -11,7 +11,9 @@ NAL unit as coded, emulation prevention bytes included), the rule and its source
 * SEI framing (H.274 / H.266): ``payload_type_byte`` / ``payload_size_byte`` present,
   ``payloadSize`` within the NAL unit, ``rbsp_trailing_bits``, at least one ``sei_message``,
   payload trailing bits and ``reserved_payload_extension_data``; payload types placed where
-  VTM parses them (SPTI in prefix, GFV/GFVE in suffix SEI NAL units);
+  VTM parses them (SPTI in prefix, GFV/GFVE in suffix SEI NAL units); for messages without a
+  syntax table here, a reserved payloadType and a payloadSize shorter than the message's
+  leading fixed-length fields (``user_data_unregistered``: 16 bytes);
 * the syntax tables of :mod:`bitstream_spec` (descriptor ranges, ``Check`` and ``Require``
   nodes, alignment bits), as found by the table-driven reader;
 * the sequence of messages: GFV ``gfv_id`` / ``gfv_cnt`` (a non-base message after a base of
