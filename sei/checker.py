@@ -549,7 +549,8 @@ class _Checker:
             )
         for f in msg.findings:
             self.add_finding(f, nal, where)
-        self.parsed.append(msg)
+        if self.want_trace:  # kept only for the trace: the decoder's check holds no parsed values
+            self.parsed.append(msg)
         if msg.values is None:
             return
         for f in self.sequence(msg, nal, where):
