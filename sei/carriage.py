@@ -151,8 +151,8 @@ def strip_sei(stream: bytes, payload_types: set[int] | None = None) -> bytes:
     prev = -1
     for nal, au in zip(nals, aus):
         if nal.nal_unit_type in (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT):
-            types = {t for t, _, _ in split_sei_rbsp(nal.rbsp)}
-            if payload_types is None or types & payload_types:
+            # all SEI NAL units go without reading them (damaged ones too)
+            if payload_types is None or {t for t, _, _ in split_sei_rbsp(nal.rbsp)} & payload_types:
                 continue
         if au != prev:
             starts.add(len(keep))

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from pathlib import Path
 
 import pytest
 from damaged_streams import DAMAGES
 
 from refsw.apps import check_app, decoder_app
-from refsw.decoder import decode_stream
+from refsw.decoder import StreamError, decode_stream
 from refsw.encoder import encode_video
 from refsw.train.data import VALIDATION_CLIPS, load_clip
+from sei.checker import check_stream
+from sei.nal import read_nal_units
 
 #: Damage -> (key picture whose segment is damaged, what happens to it): ``"after_key"``: every
 #: picture of the segment but its key picture is concealed; ``"dropped"``: the message that
@@ -112,3 +115,26 @@ def test_damaged_stream(clean: dict, capsys: pytest.CaptureFixture, name: str) -
     assert errors[0]["element"] in err  # the cause is reported
     if EFFECT[name][1] == "dropped":
         assert "not in the output" in err
+
+
+def test_random_bit_flips_never_decode_silently(clean: dict) -> None:
+    """The bar of issue 13: on 12 seeded single-bit flips in the SEI NAL units, whenever
+    ``gfv-check``'s rules report an error the decoder refuses the stream, and ``--conceal``
+    decodes it with every picture of the clean stream's count either decoded or concealed."""
+    rng = random.Random(13)
+    stream = clean["stream"]
+    spans = [(n.offset + 2, n.offset + len(n.data)) for n in read_nal_units(stream) if n.nal_unit_type in (23, 24)]
+    refused = 0
+    for _ in range(12):
+        lo, hi = rng.choice(spans)
+        at = rng.randrange(lo, hi)
+        damaged = stream[:at] + bytes([stream[at] ^ (1 << rng.randrange(8))]) + stream[at + 1 :]
+        if check_stream(damaged).conformant:
+            continue
+        refused += 1
+        with pytest.raises(StreamError):
+            decode_stream(damaged)
+        concealed = decode_stream(damaged, conceal=True)
+        assert set(concealed.concealed) == {p.index for p in concealed.pictures if p.kind == "concealed"}
+        assert len(concealed.frames) == len(concealed.pictures)
+    assert refused >= 6  # most flips in SEI payloads break a rule

@@ -23,7 +23,7 @@ import numpy as np
 
 from refsw.codecs import CodecBackend, CodecError, create_backend
 from refsw.media.colour import Planes
-from sei.carriage import access_units
+from sei.carriage import access_units, strip_sei
 from sei.checker import CheckFinding, CheckReport, MessageSummary
 from sei.errors import BitstreamError
 from sei.nal import NalUnit, read_nal_units
@@ -112,11 +112,14 @@ def decode_key_pictures(codec: CodecBackend, stream: bytes, nals: list[NalUnit])
     """Decodes the coded pictures of ``stream`` up to the first access unit the VVC decoder
     refuses.
 
-    The whole stream is decoded first (one FFmpeg run when nothing is damaged); when that fails
-    or returns another number of pictures than the stream codes, prefixes ending before an
-    access unit are bisected (about log2(number of pictures) more runs) for the longest one
-    that decodes to all its pictures. Pictures after the damage are not decoded: key pictures
-    after the first are inter pictures that refer to the damaged one.
+    The VVC decoder gets the stream without its SEI NAL units (:func:`sei.carriage.strip_sei`):
+    the SEI layer is the checker's, and FFmpeg with ``-xerror`` would refuse a picture for a
+    damaged SEI message it does not even use. The whole stream is decoded first (one FFmpeg run
+    when nothing is damaged); when that fails or returns another number of pictures than the
+    stream codes, prefixes ending before an access unit are bisected (about log2(number of
+    pictures) more runs) for the longest one that decodes to all its pictures. Pictures after
+    the damage are not decoded: key pictures after the first are inter pictures that refer to
+    the damaged one.
 
     Args:
         codec: a backend with ``decode_yuv`` (the FFmpeg VVC backend).
@@ -129,15 +132,18 @@ def decode_key_pictures(codec: CodecBackend, stream: bytes, nals: list[NalUnit])
     """
     aus, vcl_aus = _vcl_access_units(nals)
     coded = len(vcl_aus)
-    planes, reason = _try(codec, stream, coded)
+    vcl_stream = strip_sei(stream)
+    planes, reason = _try(codec, vcl_stream, coded)
     if planes is not None or coded == 0:
         return KeyPictures(planes, coded)
     first_vcl = {au: min(i for i, n in enumerate(nals) if n.is_vcl and aus[i] == au) for au in vcl_aus}
+    stripped = read_nal_units(vcl_stream)
+    stripped_aus, stripped_vcl_aus = _vcl_access_units(stripped)
 
     def prefix(m: int) -> bytes:
-        """The stream before the first NAL unit of the access unit of coded picture ``m``."""
-        nal = nals[aus.index(vcl_aus[m])] if m < coded else None
-        return stream if nal is None else stream[: nal.offset - nal.start_code_len]
+        """The SEI-less stream before the first NAL unit of the access unit of coded picture ``m``."""
+        nal = stripped[stripped_aus.index(stripped_vcl_aus[m])]
+        return vcl_stream[: nal.offset - nal.start_code_len]
 
     lo, hi, best = 0, coded - 1, None  # invariant: prefix(lo) decodes (trivially for 0), prefix(hi + 1) does not
     while lo < hi:
