@@ -236,7 +236,7 @@ def test_truncated_stream(encoded: dict, tmp_path: Path, capsys) -> None:
     cut = tmp_path / "cut.266"
     cut.write_bytes(data[: len(data) - 7])
     out = tmp_path / "cut.y4m"
-    _fails(decoder_app, ["-b", str(cut), "-o", str(out)], capsys, "corrupted")
+    _fails(decoder_app, ["-b", str(cut), "-o", str(out)], capsys, "access unit")
     _no_output(out)
 
 
@@ -249,7 +249,7 @@ def test_corrupted_stream(encoded: dict, tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.266"
     bad.write_bytes(bytes(data))
     out = tmp_path / "bad.y4m"
-    _fails(decoder_app, ["-b", str(bad), "-o", str(out)], capsys, "corrupted")
+    _fails(decoder_app, ["-b", str(bad), "-o", str(out)], capsys, "payloadSize")
     _no_output(out)
 
 

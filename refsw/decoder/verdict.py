@@ -59,12 +59,13 @@ class Damage:
     key_lost: bool = False
     unknown_count: bool = False
 
-    def describe(self) -> str:
-        """One line: access unit, byte offset, element, rule and source."""
+    def describe(self, source: bool = True) -> str:
+        """One line: access unit, byte offset, element, rule and (with ``source``) its source."""
         f = self.finding
         at = "" if f.stream_byte_offset is None else f" (stream byte {f.stream_byte_offset})"
         msg = "" if f.message_index is None else f", SEI message {f.message_index}"
-        return f"access unit {self.access_unit}{at}{msg}: {f.element}: {f.rule} [{f.source}]"
+        cited = f" [{f.source}]" if source else ""
+        return f"access unit {self.access_unit}{at}{msg}: {f.element}: {f.rule}{cited}"
 
 
 class DecodeStopped(StreamError):
@@ -76,8 +77,8 @@ class DecodeStopped(StreamError):
 
     def __init__(self, damage: list[Damage]) -> None:
         more = len(damage) - 1
-        tail = f" (and {more} more finding{'s' if more > 1 else ''}; gfv-check lists them)" if more > 0 else ""
-        super().__init__(f"{damage[0].describe()}{tail}; decoding stopped (--conceal decodes around it)")
+        also = f"{more} more finding{'s' if more > 1 else ''}; " if more > 0 else ""
+        super().__init__(f"{damage[0].describe(source=False)} ({also}gfv-check gives sources; --conceal decodes on)")
         self.damage = damage
 
 
