@@ -120,6 +120,13 @@ def truncated(stream: bytes) -> bytes:
     return stream[: last.offset + len(last.data) // 2]
 
 
+def truncated_in_an_sei(stream: bytes) -> bytes:
+    """The stream cut in the middle of its last SEI NAL unit (the last GFV message)."""
+    nals = _nals(stream)
+    last = nals[_messages(nals, GFV)[-1]]
+    return stream[: last.offset + len(last.data) // 2]
+
+
 #: name -> (builder, element gfv-check names in its first error; ``""``: any element, as bit
 #: flips break whichever rule they hit first).
 DAMAGES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
@@ -130,4 +137,5 @@ DAMAGES: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "suffix_sei_before_its_picture": (suffix_before_picture, "nal_unit_type"),
     "damaged_payload_type": (damaged_payload_type, "payloadType"),
     "truncated_in_a_slice": (truncated, "slice_layer_rbsp"),
+    "truncated_in_an_sei": (truncated_in_an_sei, "payloadSize"),
 }

@@ -1,7 +1,7 @@
 """One verdict for ``gfv-check`` and ``gfv-decode`` (issue 13, items 4 and 6), on damaged
 versions of a real 10-picture stream (``damaged_streams.DAMAGES``: bit flips in a GFV payload, an
 NNPFA without NNPFC, ``gfv_cnt`` out of order, a GFVE pointing at no GFV message, a suffix SEI
-before its picture, a damaged payloadType, a truncated slice).
+before its picture, a damaged payloadType, a truncated slice, a truncated SEI NAL unit).
 
 For each: ``gfv-check`` reports an error (exit 1) naming the element; ``gfv-decode`` stops with
 one line naming the element and the access unit (exit 1, no output file); ``gfv-decode
@@ -39,6 +39,7 @@ EFFECT = {
     "suffix_sei_before_its_picture": (1, "after_key"),
     "damaged_payload_type": (2, "dropped"),
     "truncated_in_a_slice": (2, "key_lost"),
+    "truncated_in_an_sei": (2, "dropped"),
 }
 
 

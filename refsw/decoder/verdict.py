@@ -18,6 +18,7 @@ the longest prefix that decodes and names the first access unit that does not.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,8 +31,14 @@ from sei.nal import NalUnit, read_nal_units
 
 from .errors import StreamError
 
+if TYPE_CHECKING:
+    from .decoder import PictureLog
+
 #: Severities that stop decoding (or are concealed): a violated rule, or a bound of this software.
 BLOCKING = ("error", "limit")
+#: Elements of the SEI framing findings (:func:`sei.sei_message.scan_sei_rbsp`): the SEI NAL unit
+#: is unreadable from there on.
+SEI_FRAMING = frozenset({"payload_type_byte", "payload_size_byte", "payloadSize", "rbsp_trailing_bits"})
 #: Source cited for key pictures the VVC decoder refuses.
 VCL_SOURCE = "H.266 coded picture, decoded with FFmpeg's vvc decoder (-xerror)"
 
@@ -242,19 +249,24 @@ def locate(report: CheckReport, nals: list[NalUnit]) -> list[Damage]:
 
 
 def _from_cnt(report: CheckReport, aus: list[int], f: CheckFinding, au: int) -> tuple[int, bool]:
-    """``(first damaged gfv_cnt, whether the damaged message may have signalled pictures)``."""
-    if f.message_index is None or f.message_index >= len(report.messages):
+    """``(first damaged gfv_cnt, whether the damage may have hidden GFV messages)``."""
+    if f.message_index is not None and f.message_index < len(report.messages):
+        msg = report.messages[f.message_index]
+        cnt = _gfv_cnt(msg)
+        if cnt is not None:
+            return cnt, False
+        earlier = report.messages[: f.message_index]
+        hidden, enhances = not msg.parsed or msg.name in ("gfv", "unknown"), msg.name == "gfve"
+    elif f.element in SEI_FRAMING and f.nal_index is not None:
+        # the messages framed before the damage stand; the rest of the SEI NAL unit is lost
+        earlier = [m for m in report.messages if m.nal_index <= f.nal_index]
+        hidden, enhances = True, False
+    else:
         return 0, False
-    msg = report.messages[f.message_index]
-    if msg.name == "gfv" and "gfv_cnt" in msg.fields:
-        return int(msg.fields["gfv_cnt"]), False
-    before = [m for m in report.messages[: f.message_index] if _in_au(m, aus, au) and _gfv_cnt(m) is not None]
-    last = _gfv_cnt(before[-1]) if before else None
-    if last is None:
-        return 0, not msg.parsed or msg.name in ("gfv", "unknown")
-    if msg.name == "gfve":
-        return last, False
-    return last + 1, not msg.parsed or msg.name in ("gfv", "unknown")
+    cnts = [c for m in earlier if _in_au(m, aus, au) and (c := _gfv_cnt(m)) is not None]
+    if not cnts:
+        return 0, hidden
+    return (cnts[-1] if enhances else cnts[-1] + 1), hidden
 
 
 def _in_au(m: MessageSummary, aus: list[int], au: int) -> bool:
@@ -312,9 +324,12 @@ class Concealment:
         hits = [d for d in self.damage if d.key_picture == k or (d.key_lost and d.key_picture < k)]
         return min(hits, key=lambda d: (not d.key_lost, d.from_cnt), default=None)
 
-    def repeat(self, out: list[np.ndarray], pics: list, k: int, cnts: range, damage: Damage, shape: tuple) -> None:
-        """Appends one concealed picture per ``gfv_cnt`` in ``cnts``: the last good picture
-        (mid-grey when none was output yet), logged with kind ``"concealed"``."""
+    def repeat(
+        self, out: list[np.ndarray], pics: list[PictureLog], k: int, cnts: range, damage: Damage, shape: tuple
+    ) -> None:
+        """Appends one concealed picture per ``gfv_cnt`` in ``cnts`` of segment ``k`` to ``out``
+        (``(H, W, 3)`` uint8 each, ``shape``): the last good picture (mid-grey when none was
+        output yet), logged in ``pics`` with kind ``"concealed"``."""
         from .decoder import PictureLog
 
         for cnt in cnts:
