@@ -143,9 +143,10 @@ def decode_stream(
             VVC decoder refuses; the message names the element, access unit and byte offset.
         UnknownGeneratorError: the stream names a generator that is neither carried in the
             stream nor available here (the message names it), unless ``key_pictures_only``.
-        StreamError: the stream cannot be split into NAL units, an SEI NAL unit or a GFV
-            message is corrupted, or it has no decodable picture.
-        refsw.codecs.CodecError: the VVC decoder failed.
+        StreamError: the stream cannot be split into NAL units, it has no coded picture, or
+            (also with ``conceal``) not even its first key picture decodes.
+        refsw.codecs.CodecError: the VVC decoder is not available (or, for a backend without
+            ``decode_yuv``, failed).
     """
     sei = _read_sei(stream, DecodingContext(mode, variant))
     report = check_stream(stream, variant=variant, mode=mode)  # gfv-check's rules, same code
