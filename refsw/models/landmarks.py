@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class MeshTracker:
     """
 
     def __init__(self) -> None:
-        self._mesh = None
+        self._mesh: Any = None
         self._last: np.ndarray | None = None
 
     def __enter__(self) -> MeshTracker:
