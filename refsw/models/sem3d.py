@@ -240,7 +240,7 @@ class Sem3DAnalyser:
     def live(self) -> LiveAnalysis:
         """Per-picture analysis for live encoding: :func:`analyse_meshes` of each tracked mesh
         and the dead band of :func:`denoise` against the last value kept; no temporal Gaussian
-        (it would need the next pictures). Measured cost in ``docs/models.md#live-mode``."""
+        (it would need the next pictures). Measured cost in ``docs/gfv_sei.md#live-mode``."""
         basis = self.basis
         kept: list[np.ndarray] = []
 
