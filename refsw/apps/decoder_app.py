@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="decode around errors: repeat the last good picture where the stream is damaged, report each one",
     )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="low delay: read a growing stream (-b - reads stdin) and write each picture as YUV4MPEG2 as soon as "
+        "its message has arrived (-o - writes to stdout)",
+    )
+    p.add_argument(
+        "--live-idle",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="with --live and a -b file: stop when it has not grown for this long (default 2)",
+    )
     p.add_argument("-y", "--overwrite", action="store_true", help="replace existing output files")
     add_version(p)
     return p
@@ -89,11 +102,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     from refsw.metrics.common import MetricError
 
     errors = (UsageError, StreamError, CodecError, InputError, OutputError, MetricError, OSError)
+    if args.live:
+        from .live import run_live_decode
+
+        return run_app("gfv-decode", lambda: run_live_decode(args), errors)
     return run_app("gfv-decode", lambda: _run(args), errors)
 
 
 def _check(args: argparse.Namespace) -> int:
     """Checks the paths (one-line :class:`UsageError`); returns 0."""
+    if args.live:
+        unused = [o for o, v in (("--pictures-csv", args.pictures_csv), ("--trace-sei", args.trace_sei),
+                                 ("--summary-json", args.summary_json), ("--ref", args.ref),
+                                 ("--conceal", args.conceal)) if v]  # fmt: skip
+        if unused:
+            raise UsageError(f"{unused[0]} is not available with --live")
+        if args.bitstream != "-" and not Path(args.bitstream).is_file():
+            raise UsageError(f"cannot read {args.bitstream}: no such file")
+        if args.output != "-":
+            check_output_path(args.output, args.overwrite)
+        return 0
     src = Path(args.bitstream)
     if not src.is_file():
         raise UsageError(f"cannot read {args.bitstream}: no such file")

@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="decode the stream and print the quality of its pictures against the input "
         "(PSNR-Y/U/V, MS-SSIM, VMAF; also in --summary-json)",
     )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="low delay: read pictures as they come (-i - reads YUV4MPEG2 on stdin) and write each picture's NAL "
+        "units at once (-b - writes to stdout); one IDR key picture per key period, a GFV message per picture",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars (also off when stderr is not a terminal)")
     add_version(p)
     return p
@@ -142,9 +148,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from refsw.metrics.common import MetricError
     from refsw.models import ModelError
 
+    if args.live:
+        from .live import run_live_encode
+
+        body = lambda: run_live_encode(args, checked[0])  # noqa: E731
+    else:
+        body = lambda: _run(args, checked[0])  # noqa: E731
     return run_app(
         "gfv-encode",
-        lambda: _run(args, checked[0]),
+        body,
         (UsageError, ConfigError, InputError, OutputError, CodecError, ModelError, MetricError, OSError),
     )
 
@@ -155,9 +167,13 @@ def _check(args: argparse.Namespace) -> EncoderConfig:
     Raises:
         UsageError / ConfigError: naming the option, file or key.
     """
-    check_input_path(args.input)
+    if not (args.live and args.input == "-"):
+        check_input_path(args.input)
     cfg = load_encoder_config(args.config, {key: getattr(args, key, None) for key in EncoderConfig.keys()})
-    check_output_path(args.bitstream, args.overwrite)
+    if args.live and args.ref_metrics:
+        raise UsageError("--ref-metrics needs the whole clip: not with --live")
+    if not (args.live and args.bitstream == "-"):
+        check_output_path(args.bitstream, args.overwrite)
     if args.summary_json:
         check_output_path(args.summary_json, args.overwrite)
     return cfg

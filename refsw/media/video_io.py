@@ -539,6 +539,14 @@ def _write_rgb(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) ->
         _write_chunks(f, (np.ascontiguousarray(fr.transpose(2, 0, 1)).tobytes() for fr in frames))
 
 
+def y4m_header(width: int, height: int, fps: float) -> bytes:
+    """The YUV4MPEG2 stream header this software writes: 8-bit 4:2:0, progressive, square
+    samples, ``C420mpeg2`` (see :func:`write_video`), limited range; ``fps`` in pictures/s."""
+    rate = _rate_fraction(fps)
+    rate_text = f"F{rate.numerator}:{rate.denominator}"
+    return f"YUV4MPEG2 W{width} H{height} {rate_text} Ip A1:1 C420mpeg2 XCOLORRANGE=LIMITED\n".encode("ascii")
+
+
 def _write_y4m(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) -> None:
     """YUV4MPEG2 4:2:0 8-bit, limited range.
 
@@ -549,10 +557,8 @@ def _write_y4m(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) ->
     (half a row above type 0; :mod:`refsw.media.colour`).
     """
     _, h, w, _ = frames.shape
-    rate = _rate_fraction(fps)
-    header = f"YUV4MPEG2 W{w} H{h} F{rate.numerator}:{rate.denominator} Ip A1:1 C420mpeg2 XCOLORRANGE=LIMITED\n"
     with tmp.open("wb") as f:
-        f.write(header.encode("ascii"))
+        f.write(y4m_header(w, h, fps))
         _write_chunks(f, (b"FRAME\n" + chunk for chunk in _i420_chunks(frames, exact)))
 
 

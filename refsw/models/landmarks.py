@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,6 +80,48 @@ def track_meshes(frames: np.ndarray, label: str = "face analysis") -> tuple[np.n
     return meshes, found
 
 
+class MeshTracker:
+    """MediaPipe Face Mesh in tracking mode fed one picture at a time (live encoding): the
+    per-picture form of :func:`track_meshes`, with the same units and the same repetition of the
+    previous mesh where tracking fails. Use as a context manager (it holds the MediaPipe graph).
+    """
+
+    def __init__(self) -> None:
+        self._mesh: Any = None
+        self._last: np.ndarray | None = None
+
+    def __enter__(self) -> MeshTracker:
+        with native_stderr_silenced():
+            self._mesh = _face_mesh(static=False).__enter__()
+            # MediaPipe starts its graph and logs from its own threads on the first picture: one
+            # blank picture here, so that this happens while stderr is silenced
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._mesh is not None:
+            self._mesh.__exit__(*exc)
+            self._mesh = None
+
+    def track(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``frame`` ``(H, W, 3)`` uint8 RGB -> ``(mesh (478, 3) float64, found)``; where tracking
+        fails the previous picture's mesh is repeated (``found`` False).
+
+        Raises:
+            NoFaceInClipError: no face on this picture and none before it.
+        """
+        if self._mesh is None:
+            raise RuntimeError("MeshTracker.track() outside its with-block")
+        with native_stderr_silenced():
+            m = _mesh_of(self._mesh.process(np.ascontiguousarray(frame)))
+        if m is not None:
+            self._last = m
+            return m, True
+        if self._last is None:
+            raise NoFaceInClipError("no face found by the landmark tracker on the first picture")
+        return self._last, False
+
+
 def detect_mesh(picture: np.ndarray) -> np.ndarray | None:
     """The face mesh ``(478, 3)`` float64 of one picture ``(H, W, 3)`` uint8 RGB (MediaPipe in
     static-image mode; units as :func:`track_meshes`), or ``None`` when it finds no face."""
@@ -113,3 +156,34 @@ class LandmarkAnalyser:
         """
         meshes, found = track_meshes(frames)
         return meshes[:, self.indices, :2].copy(), found
+
+    def live(self) -> LiveAnalysis:
+        """Per-picture analysis for live encoding (:class:`LiveAnalysis`)."""
+        indices = self.indices
+        return LiveAnalysis(lambda mesh: mesh[indices, :2].copy())
+
+
+class LiveAnalysis:
+    """A face-mesh analyser fed one picture at a time (``gfv-encode --live``): causal, no
+    look-ahead, so each picture's parameters are known as soon as it is captured.
+
+    Args:
+        params_of_mesh: ``(478, 3)`` mesh -> the model's parameters of that picture.
+    """
+
+    def __init__(self, params_of_mesh: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.params_of_mesh = params_of_mesh
+        self.tracker = MeshTracker().__enter__()
+
+    def push(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``frame`` ``(H, W, 3)`` uint8 RGB -> ``(params, found)`` (see :meth:`MeshTracker.track`).
+
+        Raises:
+            NoFaceInClipError: no face on this picture and none before it.
+        """
+        mesh, found = self.tracker.track(frame)
+        return self.params_of_mesh(mesh), found
+
+    def close(self) -> None:
+        """Releases the tracker."""
+        self.tracker.__exit__(None, None, None)

@@ -59,7 +59,7 @@ from .face3d import (
 )
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
 from .interface import Ability, KeySemantics, ModelSpec, RepresentationMismatch, generator_uri
-from .landmarks import detect_mesh, track_meshes
+from .landmarks import LiveAnalysis, detect_mesh, track_meshes
 from .meshwarp import MeshWarp, paint_closed_eye, paint_mouth_interior, to_pixels
 from .registry import register_model
 
@@ -203,8 +203,13 @@ def denoise(params: np.ndarray, sigma: float = 1.0, deadband: float = 0.5) -> np
     if deadband > 0:
         step = deadband * noise_step(out.shape[1] - EXPR - 4)
         for t in range(1, len(out)):
-            out[t] = np.where(np.abs(out[t] - out[t - 1]) > step, out[t], out[t - 1])
+            out[t] = _dead_band(out[t], out[t - 1], step)
     return out
+
+
+def _dead_band(row: np.ndarray, kept: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """``row`` where it moved by more than ``step`` from the last ``kept`` row, else ``kept``."""
+    return np.where(np.abs(row - kept) > step, row, kept)
 
 
 def noise_step(num_coefficients: int) -> np.ndarray:
@@ -231,6 +236,22 @@ class Sem3DAnalyser:
         """
         meshes, found = track_meshes(frames)
         return denoise(analyse_meshes(meshes, self.basis), self.sigma, self.deadband), found
+
+    def live(self) -> LiveAnalysis:
+        """Per-picture analysis for live encoding: :func:`analyse_meshes` of each tracked mesh
+        and the dead band of :func:`denoise` against the last value kept; no temporal Gaussian
+        (it would need the next pictures). Measured cost in ``docs/gfv_sei.md#live-mode``."""
+        basis = self.basis
+        kept: list[np.ndarray] = []
+
+        def params_of_mesh(mesh: np.ndarray) -> np.ndarray:
+            row = analyse_meshes(mesh[None], basis)[0]
+            if kept and self.deadband > 0:
+                row = _dead_band(row, kept[0], self.deadband * noise_step(len(row) - EXPR - 4))
+            kept[:] = [row]
+            return row
+
+        return LiveAnalysis(params_of_mesh)
 
 
 def _rotation(flat: np.ndarray) -> np.ndarray:
