@@ -152,23 +152,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _quality_against(ref: str, decoded: np.ndarray, fps: float) -> QualitySummary:
-    """The encoder's input ``ref`` prepared as gfv-encode prepares it (face-centred crop and
-    resize to the decoded size unless already in that format), against ``decoded``.
+    """The encoder's input ``ref`` prepared as gfv-encode prepares it
+    (:func:`refsw.media.face_crop.read_reference`), against ``decoded``.
 
     Raises:
-        UsageError: the reference is shorter than the decoded video.
+        refsw.media.frames.InputError: the reference is unreadable or shorter than ``decoded``.
     """
-    from refsw.media.face_crop import prepare_ctc
-    from refsw.media.video_io import read_video
+    from refsw.media.face_crop import read_reference
     from refsw.metrics.summary import quality_summary
 
     n, h, w = decoded.shape[:3]
-    frames = read_video(ref, max_frames=n).frames
-    if frames.shape[1:3] != (h, w):
-        frames, _ = prepare_ctc(frames, size=h)
-    if len(frames) < n:
-        raise UsageError(f"--ref {ref} has {len(frames)} pictures, the stream {n}")
-    return quality_summary(frames[:n], decoded, fps)
+    return quality_summary(read_reference(ref, n, (h, w)), decoded, fps)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,10 @@ class DecodedVideo:
         key_planes: the VVC decoder's own 8-bit 4:2:0 samples of each key picture, by output
             picture index: ``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` uint8. YUV outputs write
             these, sample for sample, instead of converting ``frames`` back from RGB.
+        params: ``(N, D)`` float64 generator parameters each output picture was synthesised
+            from (a key picture's row: its base GFV message's; interpolated pictures: the
+            interpolated values), in the layout of :attr:`generator`'s model; NaN rows for
+            pictures output without a generator. ``(N, 0)`` when no picture has a generator.
     """
 
     frames: np.ndarray
@@ -83,6 +87,7 @@ class DecodedVideo:
     generator: str | None
     notes: list[str] = field(default_factory=list)
     key_planes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    params: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
 def stream_fps(sei: StreamSEI) -> float:
@@ -142,6 +147,7 @@ def decode_stream(
     synthesis = bar("synthesis", total=sum(pictures.values()))
     out: list[np.ndarray] = []
     pics: list[PictureLog] = []
+    params: dict[int, np.ndarray] = {}  # by output picture index
     notes: list[str] = []
     used: str | None = None
     for k, key_picture in enumerate(keys):
@@ -164,11 +170,15 @@ def decode_stream(
         used = resolved.spec.name
         assert base is not None  # a generator was resolved: base's gfv_uri named it
         enhancements = {(i, c): r for (kk, i, c), r in gfve.items() if kk == k}
-        _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics)
+        _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics, params)
         synthesis.update(pictures[k])
     synthesis.close()
     planes = {} if yuv is None else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
-    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes)
+    dim = max((len(p) for p in params.values()), default=0)
+    table = np.full((len(out), dim), np.nan)
+    for i, p in params.items():
+        table[i] = p
+    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes, table)
 
 
 def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
@@ -228,9 +238,11 @@ def _synthesise_segment(
     enhancements: dict[tuple[int, int], dict],
     out: list[np.ndarray],
     pics: list[PictureLog],
+    used_params: dict[int, np.ndarray],
 ) -> None:
     """Appends the output pictures of key picture ``k``'s segment (one per GFV message, in
-    ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``; ``enhancements``: the GFVE
+    ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``, the parameters of each to
+    ``used_params`` (by output picture index); ``enhancements``: the GFVE
     reconstructions by ``(gfv_id, gfv_cnt)``, handed to the layout as ``recon["gfve"]``; a GFV
     message without a GFVE message takes the segment's latest one (the encoder sends a GFVE
     message only where its values change).
@@ -258,9 +270,11 @@ def _synthesise_segment(
                 for cnt in range(last[0] + 1, v["gfv_cnt"]):
                     q = interpolate(last[1], p, (cnt - last[0]) / (v["gfv_cnt"] - last[0]))
                     pics.append(PictureLog(len(out), "interpolated", k, v["gfv_id"], cnt))
+                    used_params[len(out)] = q
                     out.append(generator.generate(q, previous=previous) if uses_previous else generator.generate(q))
                     previous = q
             last = (v["gfv_cnt"], p)
+            used_params[len(out)] = p
             pics.append(
                 PictureLog(
                     len(out),

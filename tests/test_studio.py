@@ -1,0 +1,184 @@
+"""``gfv-studio``: the page in a real headless browser (Debian's chromium and chromium-driver
+through Selenium; ``.ci/run`` installs them): it loads a stream, shows the decoded picture, a
+slider edit changes the edited picture's pixels, and the export writes a decodable mp4. Also the
+command line's one-line errors and the session's refusals.
+
+``GFV_STUDIO_SCREENSHOT=docs/img/studio.png`` makes the browser test save its screenshot there
+(the one in the docs was made so).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from refsw.apps import studio_app
+
+#: A clip of ../shared/data, its first pictures.
+CLIP, PICTURES = "lp_d0", 15
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def test_cli_refuses_a_missing_stream(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert studio_app.main([str(tmp_path / "none.266")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"gfv-studio: error: cannot read {tmp_path / 'none.266'}: no such file"]
+
+
+def test_cli_refuses_a_bad_port(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stream = tmp_path / "s.266"
+    stream.write_bytes(b"\x00\x00\x01")
+    assert studio_app.main([str(stream), "--port", "70000"]) == 1
+    assert "--port 70000" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def session(shared_dir: Path):
+    from refsw.encoder import encode_video
+    from refsw.studio.session import StudioSession
+    from refsw.train.data import load_clip
+
+    clip = load_clip(CLIP, data_dir=shared_dir / "data", max_frames=PICTURES)
+    stream, _ = encode_video(clip.frames, 25.0, model="sem3d", qp=32)
+    out = StudioSession(stream, clip.frames)
+    assert out.num_pictures == PICTURES
+    return out
+
+
+def test_session_refuses_bad_edits(session) -> None:
+    from refsw.studio.session import StudioError
+
+    with pytest.raises(StudioError, match="unknown edit 'blink'"):
+        session.render({"blink": 1.0})
+    with pytest.raises(StudioError, match="not a finite number"):
+        session.render({"yaw": float("nan")})
+    with pytest.raises(StudioError, match="unknown base picture"):
+        session.render({}, "0123456789ab")
+    with pytest.raises(StudioError, match="cannot be read as a picture"):
+        session.add_base(b"not a picture")
+
+
+def test_sliders_are_the_decoder_edits() -> None:
+    from refsw.decoder.edits import EDIT_KEYS
+    from refsw.studio.session import SLIDERS
+
+    assert [s.key for s in SLIDERS] == list(EDIT_KEYS)
+    for s in SLIDERS:
+        assert s.minimum <= s.neutral <= s.maximum, s
+
+
+@pytest.fixture(scope="module")
+def server(session) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    from refsw.apps.studio_web import create_app
+
+    app = create_app(session, "test.266", "edited.mp4")
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("chromium and chromedriver are not installed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1320",
+    ):
+        options.add_argument(arg)
+    options.binary_location = CHROMIUM
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+def _image(url: str) -> np.ndarray:
+    """The picture at ``url`` as ``(H, W, 3)`` uint8 RGB."""
+    from urllib.request import urlopen
+
+    with urlopen(url, timeout=30) as response:
+        data = np.frombuffer(response.read(), dtype=np.uint8)
+    return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _wait(condition, seconds: float = 30.0) -> None:
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.1)
+
+
+def test_page_edits_and_exports(session, server: str, browser, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    from refsw.media.video_io import read_video
+
+    browser.get(server + "/")
+    status = browser.find_element(By.ID, "status")
+    _wait(lambda: status.get_attribute("data-state") == "ready")
+    decoded = browser.find_element(By.ID, "decoded")
+    _wait(lambda: browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", decoded) > 0)
+    # a generated (not key) picture: the slider moves the head there
+    index = next(p.index for p in session.decoded.pictures if p.kind == "generated")
+    browser.execute_script(f"show({index})")
+    src = decoded.get_attribute("src")
+    assert src.endswith(f"/picture/decoded/{index}.png")
+    before = _image(src)
+    np.testing.assert_array_equal(before, session.decoded.frames[index])
+
+    browser.execute_script(
+        "const el = document.getElementById('slider-yaw'); el.value = 15;"
+        "el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change'));"
+    )
+    edited = browser.find_element(By.ID, "edited")
+    _wait(
+        lambda: (
+            "/picture/edited/decoded/" not in edited.get_attribute("src")
+            and status.get_attribute("data-state") == "ready"
+        )
+    )
+    after = _image(edited.get_attribute("src"))
+    assert after.shape == before.shape
+    changed = np.abs(after.astype(int) - before.astype(int)).max(axis=2) > 16
+    assert changed.mean() > 0.02, changed.mean()  # the head turned: a few % of the picture moved
+
+    if shot := os.environ.get("GFV_STUDIO_SCREENSHOT"):
+        browser.save_screenshot(shot)
+    target = tmp_path / "edited.mp4"
+    browser.find_element(By.ID, "export-path").clear()
+    browser.find_element(By.ID, "export-path").send_keys(str(target))
+    browser.find_element(By.ID, "export").click()
+    state = browser.find_element(By.ID, "export-status")
+    _wait(lambda: state.get_attribute("data-state") in ("done", "error"))
+    assert state.get_attribute("data-state") == "done", state.text
+    video = read_video(str(target))
+    assert len(video.frames) == PICTURES
+    # H.264 at CRF 10: the exported picture is the edited one, not the decoded one
+    err_edited = np.abs(video.frames[index].astype(int) - after.astype(int)).mean()
+    err_decoded = np.abs(video.frames[index].astype(int) - before.astype(int)).mean()
+    assert err_edited < 0.5 * err_decoded, (err_edited, err_decoded)
+
+    browser.find_element(By.ID, "export").click()  # again: the file exists, no replace ticked
+    _wait(lambda: state.get_attribute("data-state") == "error")
+    assert "exists" in state.text
