@@ -25,6 +25,7 @@ from sei.registry import PayloadType
 from sei.sei_message import SEIMessage
 from sei.stream import StreamSEI, read_stream_sei
 
+from .edits import EditError, EditPlan, check_supported, edited_params
 from .errors import StreamError
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
 
@@ -49,6 +50,8 @@ class PictureLog:
         gfv_id / gfv_cnt: of the GFV message describing it (-1 if none).
         sei_bits: bits of that GFV message's SEI NAL unit payload (payloadSize * 8).
         low_confidence: ``gfv_low_confidence_face_parameter_flag``.
+        edited: 1 when an edit (:mod:`refsw.decoder.edits`) changed the picture's parameters (a
+            key picture is then synthesised, not the VVC decoder's picture).
     """
 
     index: int
@@ -58,6 +61,7 @@ class PictureLog:
     gfv_cnt: int = -1
     sei_bits: int = 0
     low_confidence: int = 0
+    edited: int = 0
 
 
 @dataclass
@@ -107,6 +111,7 @@ def decode_stream(
     backend: str = "vvenc",
     key_pictures_only: bool = False,
     deterministic: bool = False,
+    edits: EditPlan | None = None,
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -124,6 +129,9 @@ def decode_stream(
             (with a note) instead of failing; for analysing foreign streams.
         deterministic: the generator's portable fp32 path (one thread, no oneDNN, no bfloat16):
             synthesised pictures that are the same on any x86 CPU, for regression hashes.
+        edits: changes of the decoded semantics applied to each output picture's parameters
+            before generation (:mod:`refsw.decoder.edits`); a key picture with an edit is
+            re-synthesised from its own edited parameters.
 
     Raises:
         UnknownGeneratorError: the stream names a generator that is neither carried in the
@@ -131,7 +139,10 @@ def decode_stream(
         StreamError: the stream cannot be split into NAL units, an SEI NAL unit or a GFV
             message is corrupted, or it has no decodable picture.
         refsw.codecs.CodecError: the VVC decoder failed.
+        EditError: ``edits`` has a key the stream's generator does not support, or the stream's
+            generator is not available (``key_pictures_only``).
     """
+    edits = None if edits is None or edits.is_empty else edits
     sei = _read_sei(stream, DecodingContext(mode, variant))
     codec = create_backend(backend)
     yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
@@ -152,6 +163,8 @@ def decode_stream(
         if resolved is None:
             if msgs and not key_pictures_only:
                 raise unknown_generator(uri)
+            if edits is not None:
+                raise EditError(f"edits need the stream's generator (gfv_uri {uri!r}), which is not available")
             if msgs:
                 note = (
                     f"no available generator matches the stream's representation (gfv_uri {uri!r}, "
@@ -162,12 +175,18 @@ def decode_stream(
             out.append(key_picture)
             continue
         used = resolved.spec.name
+        if edits is not None:
+            check_supported(edits, resolved.spec)
         assert base is not None  # a generator was resolved: base's gfv_uri named it
         enhancements = {(i, c): r for (kk, i, c), r in gfve.items() if kk == k}
-        _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics)
+        _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics, edits)
         synthesis.update(pictures[k])
     synthesis.close()
-    planes = {} if yuv is None else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
+    planes = (
+        {}
+        if yuv is None
+        else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key" and not p.edited}
+    )
     return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes)
 
 
@@ -228,12 +247,14 @@ def _synthesise_segment(
     enhancements: dict[tuple[int, int], dict],
     out: list[np.ndarray],
     pics: list[PictureLog],
+    edits: EditPlan | None = None,
 ) -> None:
     """Appends the output pictures of key picture ``k``'s segment (one per GFV message, in
     ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``; ``enhancements``: the GFVE
     reconstructions by ``(gfv_id, gfv_cnt)``, handed to the layout as ``recon["gfve"]``; a GFV
     message without a GFVE message takes the segment's latest one (the encoder sends a GFVE
-    message only where its values change).
+    message only where its values change). ``edits`` change each picture's parameters before
+    generation (a key picture with an edit is synthesised too).
 
     Raises:
         StreamError: the messages do not carry the generator's representation.
@@ -250,6 +271,17 @@ def _synthesise_segment(
 
         generator.set_key_picture(key_picture, params(base))
         previous = None
+
+        def synthesise(q: np.ndarray) -> np.ndarray | None:
+            """The picture of ``pics[-1]`` from parameters ``q`` (edited first); ``None`` for an
+            unedited key picture (the decoded picture is output)."""
+            edited = None if edits is None else edited_params(edits, resolved.spec, pics[-1].index, q)
+            pics[-1].edited = int(edited is not None)
+            if edited is None and pics[-1].kind == "key":
+                return None
+            q = q if edited is None else edited
+            return generator.generate(q, previous=previous) if uses_previous else generator.generate(q)
+
         last: tuple[int, np.ndarray] | None = None  # (gfv_cnt, parameters) of the previous message
         for m in sorted(msgs, key=lambda m: cast(dict, m.values)["gfv_cnt"]):  # parsed messages only
             v = cast(dict, m.values)
@@ -258,7 +290,7 @@ def _synthesise_segment(
                 for cnt in range(last[0] + 1, v["gfv_cnt"]):
                     q = interpolate(last[1], p, (cnt - last[0]) / (v["gfv_cnt"] - last[0]))
                     pics.append(PictureLog(len(out), "interpolated", k, v["gfv_id"], cnt))
-                    out.append(generator.generate(q, previous=previous) if uses_previous else generator.generate(q))
+                    out.append(cast(np.ndarray, synthesise(q)))
                     previous = q
             last = (v["gfv_cnt"], p)
             pics.append(
@@ -272,10 +304,11 @@ def _synthesise_segment(
                     v["gfv_low_confidence_face_parameter_flag"],
                 )
             )
+            picture = synthesise(p)
             if v["BasePic"]:
-                out.append(key_picture)
+                out.append(key_picture if picture is None else picture)
                 continue
-            out.append(generator.generate(p, previous=previous) if uses_previous else generator.generate(p))
+            out.append(cast(np.ndarray, picture))
             previous = p
     except RepresentationMismatch as err:
         raise StreamError(f"GFV messages do not match generator {resolved.spec.name}: {err}") from err
