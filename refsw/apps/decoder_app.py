@@ -1,5 +1,8 @@
 """``gfv-decode``: a ``.266`` stream with GFV SEI messages -> video, per-picture log, SEI trace.
 
+``--edit KEY=VALUE ...`` (``--edit-frames A:B``, ``--edit-script FILE.yaml``) changes the decoded
+facial semantics before generation (:mod:`refsw.decoder.edits`, ``docs/editing.md``).
+
 ``--trace-sei`` writes the parsed SEI messages in the exact text format of VTM DecoderApp's
 ``--OutputDecodedSEIMessagesFilename``, so the two can be diffed.
 """
@@ -24,6 +27,7 @@ from .common import UsageError, add_version, check_input_path, check_output_path
 if TYPE_CHECKING:
     import numpy as np
 
+    from refsw.decoder.edits import EditPlan
     from refsw.metrics.summary import QualitySummary
 
 
@@ -59,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="portable fp32 generator path (one thread, no oneDNN): the same pictures on any x86 CPU",
     )
+    p.add_argument(
+        "--edit",
+        nargs="+",
+        action="extend",
+        metavar="KEY=VALUE",
+        help="change the decoded semantics before generation: eye_left, eye_right, eyes, mouth (factors; KEY==VALUE: "
+        "absolute), gaze_x, gaze_y (eye widths), yaw, pitch, roll (degrees), zoom (factor), tx, ty (picture "
+        "fractions); see docs/editing.md",
+    )
+    p.add_argument("--edit-frames", metavar="A:B", help="apply --edit to output pictures A <= i < B only")
+    p.add_argument(
+        "--edit-script", metavar="FILE", help="key-framed edits (YAML, linearly interpolated); see docs/editing.md"
+    )
     p.add_argument("-y", "--overwrite", action="store_true", help="replace existing output files")
     add_version(p)
     return p
@@ -68,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 bad input or failure, 2 bad usage)."""
     args = build_parser().parse_args(argv)
     set_quiet(args.quiet)
-    rc = run_app("gfv-decode", lambda: _check(args), (UsageError,))  # before the heavy imports
+    from refsw.decoder.edits import EditError
+
+    rc = run_app("gfv-decode", lambda: _check(args), (UsageError, EditError))  # before the heavy imports
     if rc:
         return rc
     from refsw.codecs import CodecError
@@ -76,12 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from refsw.media.video_io import InputError, OutputError
     from refsw.metrics.common import MetricError
 
-    errors = (UsageError, StreamError, CodecError, InputError, OutputError, MetricError, OSError)
+    errors = (UsageError, EditError, StreamError, CodecError, InputError, OutputError, MetricError, OSError)
     return run_app("gfv-decode", lambda: _run(args), errors)
 
 
 def _check(args: argparse.Namespace) -> int:
-    """Checks the paths (one-line :class:`UsageError`); returns 0."""
+    """Checks the paths (one-line :class:`UsageError`) and the edits (one-line
+    :class:`~refsw.decoder.edits.EditError`); returns 0."""
     src = Path(args.bitstream)
     if not src.is_file():
         raise UsageError(f"cannot read {args.bitstream}: no such file")
@@ -93,7 +113,28 @@ def _check(args: argparse.Namespace) -> int:
             check_output_path(extra, args.overwrite)
     if args.ref:
         check_input_path(args.ref)
+    if args.edit_script and not Path(args.edit_script).is_file():
+        raise UsageError(f"cannot read {args.edit_script}: no such file")
+    _edit_plan(args)
     return 0
+
+
+def _edit_plan(args: argparse.Namespace) -> EditPlan | None:
+    """The plan of ``--edit``, ``--edit-frames`` and ``--edit-script`` (``None`` without edits);
+    ``--edit`` values apply on top of the script's.
+
+    Raises:
+        EditError: a bad edit, range or script.
+    """
+    from refsw.decoder.edits import EditPlan
+
+    if not (args.edit or args.edit_frames or args.edit_script):
+        return None
+    plan = EditPlan.parse(args.edit or [], args.edit_frames)
+    if args.edit_script:
+        script = EditPlan.from_yaml(args.edit_script)
+        plan = dataclasses.replace(plan, keyframes=script.keyframes)
+    return plan
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -111,6 +152,7 @@ def _run(args: argparse.Namespace) -> int:
         variant=args.variant,
         key_pictures_only=args.key_pictures_only,
         deterministic=args.deterministic,
+        edits=_edit_plan(args),
     )
     seconds = time.perf_counter() - t0
     for note in decoded.notes:

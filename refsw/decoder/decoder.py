@@ -25,6 +25,7 @@ from sei.registry import PayloadType
 from sei.sei_message import SEIMessage
 from sei.stream import StreamSEI, read_stream_sei
 
+from .edits import EditError, EditPlan, check_supported, edited_params
 from .errors import StreamError
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
 
@@ -49,6 +50,8 @@ class PictureLog:
         gfv_id / gfv_cnt: of the GFV message describing it (-1 if none).
         sei_bits: bits of that GFV message's SEI NAL unit payload (payloadSize * 8).
         low_confidence: ``gfv_low_confidence_face_parameter_flag``.
+        edited: 1 when an edit (:mod:`refsw.decoder.edits`) changed the picture's parameters (a
+            key picture is then synthesised, not the VVC decoder's picture).
     """
 
     index: int
@@ -58,6 +61,7 @@ class PictureLog:
     gfv_cnt: int = -1
     sei_bits: int = 0
     low_confidence: int = 0
+    edited: int = 0
 
 
 @dataclass
@@ -75,9 +79,10 @@ class DecodedVideo:
             picture index: ``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` uint8. YUV outputs write
             these, sample for sample, instead of converting ``frames`` back from RGB.
         params: ``(N, D)`` float64 generator parameters each output picture was synthesised
-            from (a key picture's row: its base GFV message's; interpolated pictures: the
-            interpolated values), in the layout of :attr:`generator`'s model; NaN rows for
-            pictures output without a generator. ``(N, 0)`` when no picture has a generator.
+            from, after the edits (an unedited key picture's row: its base GFV message's;
+            interpolated pictures: the interpolated values), in the layout of
+            :attr:`generator`'s model; NaN rows for pictures output without a generator.
+            ``(N, 0)`` when no picture has a generator.
     """
 
     frames: np.ndarray
@@ -112,6 +117,7 @@ def decode_stream(
     backend: str = "vvenc",
     key_pictures_only: bool = False,
     deterministic: bool = False,
+    edits: EditPlan | None = None,
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -129,6 +135,9 @@ def decode_stream(
             (with a note) instead of failing; for analysing foreign streams.
         deterministic: the generator's portable fp32 path (one thread, no oneDNN, no bfloat16):
             synthesised pictures that are the same on any x86 CPU, for regression hashes.
+        edits: changes of the decoded semantics applied to each output picture's parameters
+            before generation (:mod:`refsw.decoder.edits`); a key picture with an edit is
+            re-synthesised from its own edited parameters.
 
     Raises:
         UnknownGeneratorError: the stream names a generator that is neither carried in the
@@ -136,7 +145,10 @@ def decode_stream(
         StreamError: the stream cannot be split into NAL units, an SEI NAL unit or a GFV
             message is corrupted, or it has no decodable picture.
         refsw.codecs.CodecError: the VVC decoder failed.
+        EditError: ``edits`` has a key the stream's generator does not support, or the stream's
+            generator is not available (``key_pictures_only``).
     """
+    edits = None if edits is None or edits.is_empty else edits
     sei = _read_sei(stream, DecodingContext(mode, variant))
     codec = create_backend(backend)
     yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
@@ -158,6 +170,8 @@ def decode_stream(
         if resolved is None:
             if msgs and not key_pictures_only:
                 raise unknown_generator(uri)
+            if edits is not None:
+                raise EditError(f"edits need the stream's generator (gfv_uri {uri!r}), which is not available")
             if msgs:
                 note = (
                     f"no available generator matches the stream's representation (gfv_uri {uri!r}, "
@@ -168,12 +182,18 @@ def decode_stream(
             out.append(key_picture)
             continue
         used = resolved.spec.name
+        if edits is not None:
+            check_supported(edits, resolved.spec)
         assert base is not None  # a generator was resolved: base's gfv_uri named it
         enhancements = {(i, c): r for (kk, i, c), r in gfve.items() if kk == k}
-        _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics, params)
+        _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics, params, edits)
         synthesis.update(pictures[k])
     synthesis.close()
-    planes = {} if yuv is None else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
+    planes = (
+        {}
+        if yuv is None
+        else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key" and not p.edited}
+    )
     dim = max((len(p) for p in params.values()), default=0)
     table = np.full((len(out), dim), np.nan)
     for i, p in params.items():
@@ -239,13 +259,15 @@ def _synthesise_segment(
     out: list[np.ndarray],
     pics: list[PictureLog],
     used_params: dict[int, np.ndarray],
+    edits: EditPlan | None = None,
 ) -> None:
     """Appends the output pictures of key picture ``k``'s segment (one per GFV message, in
     ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``, the parameters of each to
     ``used_params`` (by output picture index); ``enhancements``: the GFVE
     reconstructions by ``(gfv_id, gfv_cnt)``, handed to the layout as ``recon["gfve"]``; a GFV
     message without a GFVE message takes the segment's latest one (the encoder sends a GFVE
-    message only where its values change).
+    message only where its values change). ``edits`` change each picture's parameters before
+    generation (a key picture with an edit is synthesised too).
 
     Raises:
         StreamError: the messages do not carry the generator's representation.
@@ -262,6 +284,18 @@ def _synthesise_segment(
 
         generator.set_key_picture(key_picture, params(base))
         previous = None
+
+        def synthesise(q: np.ndarray) -> np.ndarray | None:
+            """The picture of ``pics[-1]`` from parameters ``q`` (edited first); ``None`` for an
+            unedited key picture (the decoded picture is output)."""
+            edited = None if edits is None else edited_params(edits, resolved.spec, pics[-1].index, q)
+            pics[-1].edited = int(edited is not None)
+            used_params[pics[-1].index] = q if edited is None else edited
+            if edited is None and pics[-1].kind == "key":
+                return None
+            q = q if edited is None else edited
+            return generator.generate(q, previous=previous) if uses_previous else generator.generate(q)
+
         last: tuple[int, np.ndarray] | None = None  # (gfv_cnt, parameters) of the previous message
         for m in sorted(msgs, key=lambda m: cast(dict, m.values)["gfv_cnt"]):  # parsed messages only
             v = cast(dict, m.values)
@@ -270,11 +304,9 @@ def _synthesise_segment(
                 for cnt in range(last[0] + 1, v["gfv_cnt"]):
                     q = interpolate(last[1], p, (cnt - last[0]) / (v["gfv_cnt"] - last[0]))
                     pics.append(PictureLog(len(out), "interpolated", k, v["gfv_id"], cnt))
-                    used_params[len(out)] = q
-                    out.append(generator.generate(q, previous=previous) if uses_previous else generator.generate(q))
+                    out.append(cast(np.ndarray, synthesise(q)))
                     previous = q
             last = (v["gfv_cnt"], p)
-            used_params[len(out)] = p
             pics.append(
                 PictureLog(
                     len(out),
@@ -286,10 +318,11 @@ def _synthesise_segment(
                     v["gfv_low_confidence_face_parameter_flag"],
                 )
             )
+            picture = synthesise(p)
             if v["BasePic"]:
-                out.append(key_picture)
+                out.append(key_picture if picture is None else picture)
                 continue
-            out.append(generator.generate(p, previous=previous) if uses_previous else generator.generate(p))
+            out.append(cast(np.ndarray, picture))
             previous = p
     except RepresentationMismatch as err:
         raise StreamError(f"GFV messages do not match generator {resolved.spec.name}: {err}") from err

@@ -15,7 +15,7 @@ the checkpoint bytes for a learned one, so a stream names the exact network it n
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -178,6 +178,11 @@ class ModelSpec:
         abilities: what the model declares it can do.
         network: the checkpoint bytes (models with :attr:`Ability.CARRIED_NETWORK`).
         uri_tag: ``gfv_uri_tag`` / ``nnpfc_uri_tag``.
+        edit_keys: the edit keys (:data:`refsw.decoder.edits.EDIT_KEYS`) the model's parameters
+            support (models with :attr:`Ability.EDITS`).
+        apply_edit: ``(params (D,) float64, values {key: float}) -> (D,) float64``: one picture's
+            reconstructed parameters with the edit values applied (:mod:`refsw.decoder.edits`
+            gives the keys' meanings and units); ``None`` for a model without edits.
     """
 
     name: str
@@ -194,3 +199,5 @@ class ModelSpec:
     abilities: Ability = Ability.NONE
     network: bytes | None = None
     uri_tag: str = URI_TAG
+    edit_keys: frozenset[str] = frozenset()
+    apply_edit: Callable[[np.ndarray, Mapping[str, float]], np.ndarray] | None = None

@@ -27,7 +27,7 @@ import copy
 import hashlib
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from ..progress import progress
+from .editing import HEAD_POSE_KEYS, apply_fv2v_edit
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
 from .interface import Ability, CheckpointError, ModelSpec, generator_uri
 from .nets.blocks import displacement, fuse_heads, motion_2d, warp
@@ -68,6 +69,7 @@ class LearnedModelInfo:
         analyse_decoded_key: the encoder takes the key picture's parameters from the decoded key
             picture (True) or from its source picture (False), chosen from the same benchmark.
         abilities: what it declares beyond encoding and decoding.
+        edit_keys / apply_edit: as :class:`~refsw.models.interface.ModelSpec`'s (head pose for FV2V).
     """
 
     name: str
@@ -76,6 +78,8 @@ class LearnedModelInfo:
     detail_transfer: bool = True
     analyse_decoded_key: bool = False
     abilities: Ability = Ability.CARRIED_NETWORK
+    edit_keys: frozenset[str] = frozenset()
+    apply_edit: Callable[[np.ndarray, Mapping[str, float]], np.ndarray] | None = None
 
 
 #: The learned models (each registered by its module: :mod:`refsw.models.fomm`, ...).
@@ -120,6 +124,9 @@ LEARNED: dict[str, LearnedModelInfo] = {
             ),
             representation="FV2V: head rotation 3x3 (type 4), translation (type 5), "
             "15 expression deltas (3-D coordinates)",
+            abilities=Ability.CARRIED_NETWORK | Ability.EDITS,
+            edit_keys=HEAD_POSE_KEYS,
+            apply_edit=apply_fv2v_edit,
         ),
     )
 }
@@ -508,6 +515,8 @@ def _spec(model: LearnedModel) -> ModelSpec:
         analyse_decoded_key=info.analyse_decoded_key,
         abilities=info.abilities,
         network=model.checkpoint,
+        edit_keys=info.edit_keys,
+        apply_edit=info.apply_edit,
     )
 
 

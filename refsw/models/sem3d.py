@@ -34,11 +34,14 @@ normalised picture units, ``Pp`` 7 (one pixel at 256x256).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from .editing import EDIT_KEYS as ALL_EDIT_KEYS
+from .editing import pose_edit
 from .face3d import (
     FACE_OVAL,
     INNER_LIPS,
@@ -410,6 +413,42 @@ def key_semantics(params: np.ndarray) -> KeySemantics:
     )
 
 
+#: Edit keys (:mod:`refsw.decoder.edits`) of sem3d: all of them.
+EDIT_KEYS = frozenset(ALL_EDIT_KEYS)
+
+
+def apply_edit(params: np.ndarray, values: Mapping[str, float]) -> np.ndarray:
+    """One picture's sem3d parameters ``(16 + K + 4,)`` with edit values applied
+    (:mod:`refsw.decoder.edits`; keys :data:`EDIT_KEYS`, absolute ``eyes=`` etc. set first).
+
+    Eye openness and mouth opening (ratios, table above) are scaled or set; the rotation is
+    multiplied by the edit rotation in the camera frame (:func:`refsw.models.editing.head_rotation`),
+    ln(scale) gets ln(zoom), the translation the shift; the pupil offsets move by ``gaze_x`` /
+    ``gaze_y`` eye widths (the face's scale times the canonical face's eye width; the generator
+    keeps a pupil within 0.3 eye widths across and 0.12 up and down of the eye centre).
+    """
+    p = np.array(params, dtype=np.float64, copy=True)
+    for j, key in enumerate(("eye_left", "eye_right")):
+        absolute = values.get(f"{key}=", values.get("eyes="))
+        if absolute is not None:
+            p[EYES.start + j] = absolute
+        p[EYES.start + j] *= values.get(key, 1.0) * values.get("eyes", 1.0)
+    p[MOUTH.start] = values.get("mouth=", p[MOUTH.start]) * values.get("mouth", 1.0)
+    rotation, zoom, shift = pose_edit(values)
+    p[ROT] = (rotation @ _rotation(p[ROT])).ravel()
+    p[TRANS.start : TRANS.start + 2] += shift
+    p[TRANS.stop - 1] += np.log(zoom)
+    canonical = load_basis().canonical
+    for j, eye in enumerate((LEFT_EYE, RIGHT_EYE)):
+        width = np.exp(p[TRANS.stop - 1]) * np.linalg.norm(
+            canonical[eye.corners[0], :2] - canonical[eye.corners[1], :2]
+        )
+        p[len(p) - 4 + 2 * j : len(p) - 2 + 2 * j] += width * np.array(
+            [values.get("gaze_x", 0.0), values.get("gaze_y", 0.0)]
+        )
+    return p
+
+
 def _layout(coordinate_precision_factor: int | None = None, matrix_element_precision_factor: int | None = None):
     del coordinate_precision_factor  # sem3d sends no coordinates
     return Sem3DMapping(NUM_COEFFICIENTS, matrix_element_precision_factor or MATRIX_ELEMENT_PRECISION_FACTOR)
@@ -436,6 +475,8 @@ def sem3d() -> ModelSpec | None:
         default_key_period=0,
         default_max_interval=MAX_INTERVAL,
         abilities=Ability.EDITS,
+        edit_keys=EDIT_KEYS,
+        apply_edit=apply_edit,
     )
 
 
@@ -444,6 +485,7 @@ __all__ = [
     "Sem3DAnalyser",
     "Sem3DGenerator",
     "Sem3DMapping",
+    "apply_edit",
     "denoise",
     "key_semantics",
     "sem3d",
