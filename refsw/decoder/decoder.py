@@ -25,6 +25,8 @@ from sei.registry import PayloadType
 from sei.sei_message import SEIMessage
 from sei.stream import StreamSEI, read_stream_sei
 
+from .base_picture import BasePictureError, other_face
+from .chroma_key import replace_background
 from .errors import StreamError
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
 
@@ -107,6 +109,8 @@ def decode_stream(
     backend: str = "vvenc",
     key_pictures_only: bool = False,
     deterministic: bool = False,
+    base_picture: np.ndarray | None = None,
+    background: np.ndarray | tuple[int, int, int] | None = None,
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -124,6 +128,11 @@ def decode_stream(
             (with a note) instead of failing; for analysing foreign streams.
         deterministic: the generator's portable fp32 path (one thread, no oneDNN, no bfloat16):
             synthesised pictures that are the same on any x86 CPU, for regression hashes.
+        base_picture: ``(H, W, 3)`` uint8 RGB (or ``(N, H, W, 3)``, a video) of another face to
+            animate with the stream's motion instead of its key pictures
+            (:mod:`refsw.decoder.base_picture`); needs the stream's generator.
+        background: replaces the background the stream's chroma key marks (an ``(R, G, B)``
+            colour or an ``(H, W, 3)`` uint8 RGB picture; :mod:`refsw.decoder.chroma_key`).
 
     Raises:
         UnknownGeneratorError: the stream names a generator that is neither carried in the
@@ -131,13 +140,18 @@ def decode_stream(
         StreamError: the stream cannot be split into NAL units, an SEI NAL unit or a GFV
             message is corrupted, or it has no decodable picture.
         refsw.codecs.CodecError: the VVC decoder failed.
+        BasePictureError: ``base_picture`` has no face, or the model cannot animate another face.
+        ChromaKeyError: ``background`` with a stream that carries no background chroma key.
     """
+    if base_picture is not None and key_pictures_only:
+        raise BasePictureError("a base picture needs the stream's generator (not key_pictures_only)")
     sei = _read_sei(stream, DecodingContext(mode, variant))
     codec = create_backend(backend)
     yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
     keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
     per_key, gfve = _gfv_messages_per_key_picture(sei, len(keys))
-    resolver = GeneratorResolver(sei, deterministic)
+    wrap = None if base_picture is None else other_face(base_picture, (keys.shape[1], keys.shape[2]))
+    resolver = GeneratorResolver(sei, deterministic, wrap)
     pictures = {k: 1 + max((cast(dict, m.values)["gfv_cnt"] for m in msgs), default=-1) for k, msgs in per_key.items()}
     synthesis = bar("synthesis", total=sum(pictures.values()))
     out: list[np.ndarray] = []
@@ -167,8 +181,11 @@ def decode_stream(
         _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics)
         synthesis.update(pictures[k])
     synthesis.close()
-    planes = {} if yuv is None else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
-    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes)
+    frames = np.stack(out) if background is None else replace_background(np.stack(out), sei, background)
+    planes = {}
+    if yuv is not None and base_picture is None and background is None:  # else not the decoded samples
+        planes = {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
+    return DecodedVideo(frames, stream_fps(sei), pics, sei, used, notes, planes)
 
 
 def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
@@ -272,7 +289,7 @@ def _synthesise_segment(
                     v["gfv_low_confidence_face_parameter_flag"],
                 )
             )
-            if v["BasePic"]:
+            if v["BasePic"] and not resolved.synthesise_key_pictures:
                 out.append(key_picture)
                 continue
             out.append(generator.generate(p, previous=previous) if uses_previous else generator.generate(p))

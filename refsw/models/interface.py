@@ -178,6 +178,11 @@ class ModelSpec:
         abilities: what the model declares it can do.
         network: the checkpoint bytes (models with :attr:`Ability.CARRIED_NETWORK`).
         uri_tag: ``gfv_uri_tag`` / ``nnpfc_uri_tag``.
+        relative_motion: ``(base, reference, params) -> params``: the parameters that move
+            another picture (analysed as ``base``) as the stream's face moves from its key
+            picture (``reference``) to a decoded picture (``params``), for
+            ``gfv-decode --base-picture`` (:mod:`refsw.models.relative`); ``None``: the model
+            cannot animate another face.
     """
 
     name: str
@@ -194,3 +199,4 @@ class ModelSpec:
     abilities: Ability = Ability.NONE
     network: bytes | None = None
     uri_tag: str = URI_TAG
+    relative_motion: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None

@@ -40,6 +40,7 @@ from ..progress import progress
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
 from .interface import Ability, CheckpointError, ModelSpec, generator_uri
 from .nets.blocks import displacement, fuse_heads, motion_2d, warp
+from .relative import RelativeMotion, keypoints_and_jacobians, rotation_first
 
 if TYPE_CHECKING:  # the network classes, for the casts where a branch on the model name fixes the class
     from .nets.cfte import CFTE, CFTEGenerator
@@ -68,6 +69,7 @@ class LearnedModelInfo:
         analyse_decoded_key: the encoder takes the key picture's parameters from the decoded key
             picture (True) or from its source picture (False), chosen from the same benchmark.
         abilities: what it declares beyond encoding and decoding.
+        relative_motion: its :attr:`ModelSpec.relative_motion` (:mod:`refsw.models.relative`).
     """
 
     name: str
@@ -76,6 +78,7 @@ class LearnedModelInfo:
     detail_transfer: bool = True
     analyse_decoded_key: bool = False
     abilities: Ability = Ability.CARRIED_NETWORK
+    relative_motion: RelativeMotion | None = None
 
 
 #: The learned models (each registered by its module: :mod:`refsw.models.fomm`, ...).
@@ -95,6 +98,7 @@ LEARNED: dict[str, LearnedModelInfo] = {
             ),
             representation="FOMM: 10 2-D keypoints (GFV coordinates) + 10 Jacobians 2x2 (matrix type 0)",
             analyse_decoded_key=True,
+            relative_motion=keypoints_and_jacobians(10),
         ),
         LearnedModelInfo(
             name="cfte",
@@ -120,6 +124,7 @@ LEARNED: dict[str, LearnedModelInfo] = {
             ),
             representation="FV2V: head rotation 3x3 (type 4), translation (type 5), "
             "15 expression deltas (3-D coordinates)",
+            relative_motion=rotation_first,
         ),
     )
 }
@@ -508,6 +513,7 @@ def _spec(model: LearnedModel) -> ModelSpec:
         analyse_decoded_key=info.analyse_decoded_key,
         abilities=info.abilities,
         network=model.checkpoint,
+        relative_motion=info.relative_motion,
     )
 
 
