@@ -76,6 +76,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--edit-script", metavar="FILE", help="key-framed edits (YAML, linearly interpolated); see docs/editing.md"
     )
+    other = p.add_mutually_exclusive_group()
+    other.add_argument(
+        "--base-picture",
+        metavar="IMAGE",
+        help="animate the face in IMAGE (a photo, a painting, a cartoon-like face) with the stream's motion "
+        "instead of the stream's own face",
+    )
+    other.add_argument(
+        "--base-video",
+        metavar="VIDEO",
+        help="as --base-picture with a video: its picture i is animated for output picture i (its last one after "
+        "its end)",
+    )
+    p.add_argument(
+        "--background",
+        metavar="IMAGE|R,G,B",
+        help="replace the background the stream's chroma key marks (gfv-encode --chroma-key) by IMAGE or a colour",
+    )
     p.add_argument("-y", "--overwrite", action="store_true", help="replace existing output files")
     add_version(p)
     return p
@@ -91,11 +109,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rc:
         return rc
     from refsw.codecs import CodecError
-    from refsw.decoder import StreamError
+    from refsw.decoder import BasePictureError, StreamError
+    from refsw.media.chroma_key import ChromaKeyError
     from refsw.media.video_io import InputError, OutputError
     from refsw.metrics.common import MetricError
 
-    errors = (UsageError, EditError, StreamError, CodecError, InputError, OutputError, MetricError, OSError)
+    errors = (
+        UsageError, EditError, StreamError, CodecError, InputError, OutputError, MetricError, OSError,
+        BasePictureError, ChromaKeyError,
+    )  # fmt: skip
     return run_app("gfv-decode", lambda: _run(args), errors)
 
 
@@ -111,8 +133,13 @@ def _check(args: argparse.Namespace) -> int:
     for extra in (args.pictures_csv, args.trace_sei, args.summary_json):
         if extra:
             check_output_path(extra, args.overwrite)
-    if args.ref:
-        check_input_path(args.ref)
+    for given in (args.ref, args.base_picture, args.base_video):
+        if given:
+            check_input_path(given)
+    if (args.base_picture or args.base_video) and args.key_pictures_only:
+        raise UsageError("--base-picture/--base-video need the stream's generator; drop --key-pictures-only")
+    if args.background and not Path(args.background).is_file():
+        _colour(args.background)
     if args.edit_script and not Path(args.edit_script).is_file():
         raise UsageError(f"cannot read {args.edit_script}: no such file")
     _edit_plan(args)
@@ -137,6 +164,38 @@ def _edit_plan(args: argparse.Namespace) -> EditPlan | None:
     return plan
 
 
+def _colour(text: str) -> tuple[int, int, int]:
+    """``"R,G,B"`` (0..255 each) as a tuple.
+
+    Raises:
+        UsageError: not an existing image file nor three integers 0..255.
+    """
+    parts = text.split(",")
+    if len(parts) == 3 and all(p.strip().isdigit() and int(p) <= 255 for p in parts):
+        r, g, b = (int(p) for p in parts)
+        return r, g, b
+    raise UsageError(f"--background {text}: neither an image file nor a colour R,G,B (0..255 each)")
+
+
+def _picture(path: str) -> np.ndarray:
+    """An image file as ``(H, W, 3)`` uint8 RGB (grey or RGBA converted).
+
+    Raises:
+        UsageError: not a readable 8-bit image.
+    """
+    import imageio.v3 as iio
+    import numpy as np
+
+    try:
+        img = np.asarray(iio.imread(path))
+    except Exception as err:  # imageio raises many kinds for unreadable files
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UsageError(f"cannot read image {path}: {why}") from None
+    if img.dtype != np.uint8 or img.ndim not in (2, 3):
+        raise UsageError(f"{path} is not an 8-bit grey or RGB image")
+    return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else np.ascontiguousarray(img[..., :3])
+
+
 def _run(args: argparse.Namespace) -> int:
     from refsw.decoder import decode_stream
     from refsw.media.video_io import write_video
@@ -145,6 +204,14 @@ def _run(args: argparse.Namespace) -> int:
     stream = Path(args.bitstream).read_bytes()
     if not stream:
         raise UsageError(f"{args.bitstream} is empty")
+    base = _picture(args.base_picture) if args.base_picture else None
+    if args.base_video:
+        from refsw.media.video_io import read_video
+
+        base = read_video(args.base_video).frames
+    background: np.ndarray | tuple[int, int, int] | None = None
+    if args.background:
+        background = _picture(args.background) if Path(args.background).is_file() else _colour(args.background)
     t0 = time.perf_counter()
     decoded = decode_stream(
         stream,
@@ -153,6 +220,8 @@ def _run(args: argparse.Namespace) -> int:
         key_pictures_only=args.key_pictures_only,
         deterministic=args.deterministic,
         edits=_edit_plan(args),
+        base_picture=base,
+        background=background,
     )
     seconds = time.perf_counter() - t0
     for note in decoded.notes:

@@ -25,6 +25,8 @@ from sei.registry import PayloadType
 from sei.sei_message import SEIMessage
 from sei.stream import StreamSEI, read_stream_sei
 
+from .base_picture import BasePictureError, other_face
+from .chroma_key import replace_background
 from .edits import EditError, EditPlan, check_supported, edited_params
 from .errors import StreamError
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
@@ -118,6 +120,8 @@ def decode_stream(
     key_pictures_only: bool = False,
     deterministic: bool = False,
     edits: EditPlan | None = None,
+    base_picture: np.ndarray | None = None,
+    background: np.ndarray | tuple[int, int, int] | None = None,
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -138,6 +142,11 @@ def decode_stream(
         edits: changes of the decoded semantics applied to each output picture's parameters
             before generation (:mod:`refsw.decoder.edits`); a key picture with an edit is
             re-synthesised from its own edited parameters.
+        base_picture: ``(H, W, 3)`` uint8 RGB (or ``(N, H, W, 3)``, a video) of another face to
+            animate with the stream's motion instead of its key pictures
+            (:mod:`refsw.decoder.base_picture`); needs the stream's generator.
+        background: replaces the background the stream's chroma key marks (an ``(R, G, B)``
+            colour or an ``(H, W, 3)`` uint8 RGB picture; :mod:`refsw.decoder.chroma_key`).
 
     Raises:
         UnknownGeneratorError: the stream names a generator that is neither carried in the
@@ -147,14 +156,19 @@ def decode_stream(
         refsw.codecs.CodecError: the VVC decoder failed.
         EditError: ``edits`` has a key the stream's generator does not support, or the stream's
             generator is not available (``key_pictures_only``).
+        BasePictureError: ``base_picture`` has no face, or the model cannot animate another face.
+        ChromaKeyError: ``background`` with a stream that carries no background chroma key.
     """
     edits = None if edits is None or edits.is_empty else edits
+    if base_picture is not None and key_pictures_only:
+        raise BasePictureError("a base picture needs the stream's generator (not key_pictures_only)")
     sei = _read_sei(stream, DecodingContext(mode, variant))
     codec = create_backend(backend)
     yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
     keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
     per_key, gfve = _gfv_messages_per_key_picture(sei, len(keys))
-    resolver = GeneratorResolver(sei, deterministic)
+    wrap = None if base_picture is None else other_face(base_picture, (keys.shape[1], keys.shape[2]))
+    resolver = GeneratorResolver(sei, deterministic, wrap)
     pictures = {k: 1 + max((cast(dict, m.values)["gfv_cnt"] for m in msgs), default=-1) for k, msgs in per_key.items()}
     synthesis = bar("synthesis", total=sum(pictures.values()))
     out: list[np.ndarray] = []
@@ -189,16 +203,15 @@ def decode_stream(
         _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics, params, edits)
         synthesis.update(pictures[k])
     synthesis.close()
-    planes = (
-        {}
-        if yuv is None
-        else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key" and not p.edited}
-    )
+    frames = np.stack(out) if background is None else replace_background(np.stack(out), sei, background)
+    planes = {}
+    if yuv is not None and base_picture is None and background is None:  # else not the decoded samples
+        planes = {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key" and not p.edited}
     dim = max((len(p) for p in params.values()), default=0)
     table = np.full((len(out), dim), np.nan)
     for i, p in params.items():
         table[i] = p
-    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes, table)
+    return DecodedVideo(frames, stream_fps(sei), pics, sei, used, notes, planes, table)
 
 
 def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
@@ -287,11 +300,11 @@ def _synthesise_segment(
 
         def synthesise(q: np.ndarray) -> np.ndarray | None:
             """The picture of ``pics[-1]`` from parameters ``q`` (edited first); ``None`` for an
-            unedited key picture (the decoded picture is output)."""
+            unedited key picture of the stream's own face (the decoded picture is output)."""
             edited = None if edits is None else edited_params(edits, resolved.spec, pics[-1].index, q)
             pics[-1].edited = int(edited is not None)
             used_params[pics[-1].index] = q if edited is None else edited
-            if edited is None and pics[-1].kind == "key":
+            if edited is None and pics[-1].kind == "key" and not resolved.synthesise_key_pictures:
                 return None
             q = q if edited is None else edited
             return generator.generate(q, previous=previous) if uses_previous else generator.generate(q)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from refsw.media.chroma_key import ChromaKey
 from refsw.models.gfv_mapping import LayoutMapping
 from sei.context import DecodingContext
 from sei.registry import PayloadType
@@ -29,6 +30,7 @@ def gfv_messages(
     ctx: DecodingContext,
     gfv_id: int = 0,
     cnts: np.ndarray | None = None,
+    chroma_key: ChromaKey | None = None,
 ) -> list[tuple[bytes, dict]]:
     """GFV payloads of one key-picture segment.
 
@@ -47,6 +49,8 @@ def gfv_messages(
         gfv_id: ``gfv_id`` of every message.
         cnts: ``gfv_cnt`` of each message (ascending, the first 0); default 0, 1, 2...
             (skipped values: pictures the decoder interpolates, :mod:`refsw.encoder.subsample`).
+        chroma_key: the base message's ``gfv_chroma_key_*`` information (JVET-AM0334); ``None``:
+            ``gfv_chroma_key_info_present_flag`` 0.
 
     Returns:
         ``(payload_bytes, syntax_values)`` per message in ``gfv_cnt`` order.
@@ -76,8 +80,8 @@ def gfv_messages(
                 gfv_nn_mode_idc=1,
                 gfv_uri_tag=mapping.uri_tag,
                 gfv_uri=mapping.uri,
-                gfv_chroma_key_info_present_flag=0,
             )
+            v.update(chroma_key.syntax_values() if chroma_key else {"gfv_chroma_key_info_present_flag": 0})
         if lay.num_kps:
             v["gfv_kps_pred_flag"] = int(lay.kps_pred)
             if base or not lay.kps_pred:

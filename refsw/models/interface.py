@@ -183,6 +183,11 @@ class ModelSpec:
         apply_edit: ``(params (D,) float64, values {key: float}) -> (D,) float64``: one picture's
             reconstructed parameters with the edit values applied (:mod:`refsw.decoder.edits`
             gives the keys' meanings and units); ``None`` for a model without edits.
+        relative_motion: ``(base, reference, params) -> params``: the parameters that move
+            another picture (analysed as ``base``) as the stream's face moves from its key
+            picture (``reference``) to a decoded picture (``params``), for
+            ``gfv-decode --base-picture`` (:mod:`refsw.models.relative`); ``None``: the model
+            cannot animate another face.
     """
 
     name: str
@@ -201,3 +206,4 @@ class ModelSpec:
     uri_tag: str = URI_TAG
     edit_keys: frozenset[str] = frozenset()
     apply_edit: Callable[[np.ndarray, Mapping[str, float]], np.ndarray] | None = None
+    relative_motion: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None

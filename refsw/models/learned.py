@@ -41,6 +41,7 @@ from .editing import HEAD_POSE_KEYS, apply_fv2v_edit
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
 from .interface import Ability, CheckpointError, ModelSpec, generator_uri
 from .nets.blocks import displacement, fuse_heads, motion_2d, warp
+from .relative import RelativeMotion, keypoints_and_jacobians, rotation_first
 
 if TYPE_CHECKING:  # the network classes, for the casts where a branch on the model name fixes the class
     from .nets.cfte import CFTE, CFTEGenerator
@@ -70,6 +71,7 @@ class LearnedModelInfo:
             picture (True) or from its source picture (False), chosen from the same benchmark.
         abilities: what it declares beyond encoding and decoding.
         edit_keys / apply_edit: as :class:`~refsw.models.interface.ModelSpec`'s (head pose for FV2V).
+        relative_motion: its :attr:`ModelSpec.relative_motion` (:mod:`refsw.models.relative`).
     """
 
     name: str
@@ -80,6 +82,7 @@ class LearnedModelInfo:
     abilities: Ability = Ability.CARRIED_NETWORK
     edit_keys: frozenset[str] = frozenset()
     apply_edit: Callable[[np.ndarray, Mapping[str, float]], np.ndarray] | None = None
+    relative_motion: RelativeMotion | None = None
 
 
 #: The learned models (each registered by its module: :mod:`refsw.models.fomm`, ...).
@@ -99,6 +102,7 @@ LEARNED: dict[str, LearnedModelInfo] = {
             ),
             representation="FOMM: 10 2-D keypoints (GFV coordinates) + 10 Jacobians 2x2 (matrix type 0)",
             analyse_decoded_key=True,
+            relative_motion=keypoints_and_jacobians(10),
         ),
         LearnedModelInfo(
             name="cfte",
@@ -127,6 +131,7 @@ LEARNED: dict[str, LearnedModelInfo] = {
             abilities=Ability.CARRIED_NETWORK | Ability.EDITS,
             edit_keys=HEAD_POSE_KEYS,
             apply_edit=apply_fv2v_edit,
+            relative_motion=rotation_first,
         ),
     )
 }
@@ -517,6 +522,7 @@ def _spec(model: LearnedModel) -> ModelSpec:
         network=model.checkpoint,
         edit_keys=info.edit_keys,
         apply_edit=info.apply_edit,
+        relative_motion=info.relative_motion,
     )
 
 

@@ -65,6 +65,7 @@ from .interface import Ability, KeySemantics, ModelSpec, RepresentationMismatch,
 from .landmarks import detect_mesh, track_meshes
 from .meshwarp import MeshWarp, paint_closed_eye, paint_mouth_interior, to_pixels
 from .registry import register_model
+from .relative import nearest_rotation, rotation_first
 
 BASIS_PATH = Path(__file__).resolve().parent / "weights" / "sem3d_basis.npz"
 
@@ -236,15 +237,6 @@ class Sem3DAnalyser:
         return denoise(analyse_meshes(meshes, self.basis), self.sigma, self.deadband), found
 
 
-def _rotation(flat: np.ndarray) -> np.ndarray:
-    """The rotation nearest to a carried (quantised) 3x3 matrix."""
-    u, _, vt = np.linalg.svd(flat.reshape(3, 3))
-    r = u @ vt
-    if np.linalg.det(r) < 0:
-        r = u @ np.diag([1.0, 1.0, -1.0]) @ vt
-    return r
-
-
 def _set_gap(
     mesh: np.ndarray, ring: tuple[int, ...], corners: tuple[int, int], factor: float, upper_only: bool = False
 ) -> None:
@@ -353,7 +345,7 @@ class Sem3DGenerator:
             rel[j] = want[2 + j] / max(self._sem[2 + j], 1e-4)
         factor = float(np.clip(want[0] / max(have[0], 1e-4), 0.0, 4.0))
         _set_gap(n, INNER_LIPS, MOUTH_CORNERS, factor)
-        r_t, r_kc = _rotation(p[ROT]), _rotation(k[ROT])
+        r_t, r_kc = nearest_rotation(p[ROT]), nearest_rotation(k[ROT])
         rotation = r_t @ r_kc.T @ self._pose.rotation
         scale = self._pose.scale * float(np.exp(p[TRANS.stop - 1] - k[TRANS.stop - 1]))
         shift = np.zeros(3)
@@ -408,7 +400,7 @@ def key_semantics(params: np.ndarray) -> KeySemantics:
     return KeySemantics(
         eyes=p[:, EYES].mean(1),
         mouth=p[:, MOUTH.start],
-        rotation=np.stack([_rotation(r) for r in p[:, ROT]]),
+        rotation=np.stack([nearest_rotation(r) for r in p[:, ROT]]),
         log_scale=p[:, TRANS.stop - 1],
     )
 
@@ -435,7 +427,7 @@ def apply_edit(params: np.ndarray, values: Mapping[str, float]) -> np.ndarray:
         p[EYES.start + j] *= values.get(key, 1.0) * values.get("eyes", 1.0)
     p[MOUTH.start] = values.get("mouth=", p[MOUTH.start]) * values.get("mouth", 1.0)
     rotation, zoom, shift = pose_edit(values)
-    p[ROT] = (rotation @ _rotation(p[ROT])).ravel()
+    p[ROT] = (rotation @ nearest_rotation(p[ROT])).ravel()
     p[TRANS.start : TRANS.start + 2] += shift
     p[TRANS.stop - 1] += np.log(zoom)
     canonical = load_basis().canonical
@@ -477,6 +469,7 @@ def sem3d() -> ModelSpec | None:
         abilities=Ability.EDITS,
         edit_keys=EDIT_KEYS,
         apply_edit=apply_edit,
+        relative_motion=rotation_first,
     )
 
 
