@@ -24,6 +24,8 @@ from refsw.apps import studio_app
 
 #: A clip of ../shared/data, its first pictures.
 CLIP, PICTURES = "lp_d0", 15
+#: Another person, for the base picture.
+OTHER_FACE = "mead_w009_front_surprised_level3_001"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -55,25 +57,53 @@ def session(shared_dir: Path):
 
 
 def test_session_refuses_bad_edits(session) -> None:
+    from refsw.decoder.edits import EditError
     from refsw.studio.session import StudioError
 
-    with pytest.raises(StudioError, match="unknown edit 'blink'"):
-        session.render({"blink": 1.0})
-    with pytest.raises(StudioError, match="not a finite number"):
-        session.render({"yaw": float("nan")})
+    with pytest.raises(EditError, match="unknown edit key 'blink'"):
+        session.settings({"blink": 1.0})
+    with pytest.raises(EditError, match="outside"):
+        session.settings({"yaw": float("nan")})
+    with pytest.raises(EditError, match="outside"):
+        session.settings({"zoom": 100})
     with pytest.raises(StudioError, match="unknown base picture"):
-        session.render({}, "0123456789ab")
+        session.settings({}, "0123456789ab")
     with pytest.raises(StudioError, match="cannot be read as a picture"):
         session.add_base(b"not a picture")
 
 
 def test_sliders_are_the_decoder_edits() -> None:
-    from refsw.decoder.edits import EDIT_KEYS
+    from refsw.decoder.edits import EDIT_KEYS, RANGES
     from refsw.studio.session import SLIDERS
 
     assert [s.key for s in SLIDERS] == list(EDIT_KEYS)
     for s in SLIDERS:
-        assert s.minimum <= s.neutral <= s.maximum, s
+        lo, hi = RANGES[s.key]
+        assert lo <= s.minimum <= s.neutral <= s.maximum <= hi, s
+
+
+def _png(picture: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    assert ok
+    return data.tobytes()
+
+
+def test_preview_is_the_rendered_picture(session, shared_dir: Path) -> None:
+    """The one-picture preview shown while the whole video renders is that video's picture,
+    with the stream's own face and with another face (a clip the stream is not from)."""
+    from refsw.decoder import BasePictureError
+    from refsw.train.data import load_clip
+
+    index = next(p.index for p in session.decoded.pictures if p.kind == "generated")
+    portrait = load_clip(OTHER_FACE, data_dir=shared_dir / "data", max_frames=1).frames[0]
+    base = session.add_base(_png(portrait))
+    for settings in (session.settings({"yaw": -10, "mouth": 2}), session.settings({"eyes": 0.2}, base)):
+        preview = session.picture(index, settings)
+        whole = session.render(settings).frames[index]
+        assert np.abs(preview.astype(int) - whole.astype(int)).mean() < 0.5
+        assert np.abs(whole.astype(int) - session.decoded.frames[index].astype(int)).mean() > 2.0
+    with pytest.raises(BasePictureError, match="no face"):
+        session.add_base(_png(np.full((200, 160, 3), 128, np.uint8)))
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +188,11 @@ def test_page_edits_and_exports(session, server: str, browser, tmp_path: Path) -
             and status.get_attribute("data-state") == "ready"
         )
     )
+    assert "?preview" not in edited.get_attribute("src")  # the whole rendering is done
     after = _image(edited.get_attribute("src"))
+    plot = browser.find_element(By.ID, "plot")
+    assert "/plot/decoded.png" not in plot.get_attribute("src")
+    _wait(lambda: browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", plot) > 0)
     assert after.shape == before.shape
     changed = np.abs(after.astype(int) - before.astype(int)).max(axis=2) > 16
     assert changed.mean() > 0.02, changed.mean()  # the head turned: a few % of the picture moved

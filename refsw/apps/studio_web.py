@@ -9,9 +9,11 @@ Routes (all local; the page loads nothing from outside: its script and style she
 ``GET /api/info``                         stream facts, sliders, plot geometry (JSON)
 ``GET /picture/input/<i>.png``            picture ``i`` of ``--ref`` (404 without it)
 ``GET /picture/decoded/<i>.png``          decoded picture ``i``
-``POST /api/render``                      ``{"values": {key: value}, "base": id|null}`` ->
-                                          ``{"id": render id, "seconds": ...}``
-``GET /picture/edited/<id>/<i>.png``      picture ``i`` of a rendering
+``POST /api/render``                      ``{"values": {key: value}, "base": id|null}``:
+                                          starts the whole rendering -> ``{"id", "done"}``
+``GET /api/render/<id>``                  ``{"done", "seconds"}`` (400: its error)
+``GET /picture/edited/<id>/<i>.png``      picture ``i`` of a rendering (a preview of that
+                                          picture alone until the rendering is done)
 ``GET /plot/<id>.png``                    the parameter plot, with the rendering's dashed
 ``POST /api/base``                        multipart ``file``: a base picture -> ``{"id": ...}``
 ``POST /api/export``                      ``{"values", "base", "path", "overwrite"}``: writes
@@ -33,28 +35,30 @@ import cv2
 import numpy as np
 from flask import Flask, Response, abort, jsonify, render_template, request, send_file
 
-from refsw.decoder import StreamError
+from refsw.decoder import BasePictureError, StreamError
 from refsw.decoder.edits import EditError
 from refsw.media.video_io import OutputError
 from refsw.models import ModelError
 from refsw.studio.plot import parameter_plot
-from refsw.studio.session import SLIDERS, StudioError, StudioSession
+from refsw.studio.session import SLIDERS, Settings, StudioError, StudioSession
 
 from .common import UsageError, check_output_path
 
 #: Errors that are the user's doing: shown on the page, status 400.
-REQUEST_ERRORS = (StudioError, EditError, StreamError, ModelError, UsageError, OutputError)
+REQUEST_ERRORS = (StudioError, EditError, BasePictureError, StreamError, ModelError, UsageError, OutputError)
 #: Render id of the unedited decode.
 DECODED = "decoded"
 ASSETS = Path(__file__).resolve().parent / "studio_assets"
 
 
-def png(picture: np.ndarray) -> Response:
-    """``(H, W, 3)`` uint8 RGB as a PNG response."""
+def png(picture: np.ndarray, cache: bool = True) -> Response:
+    """``(H, W, 3)`` uint8 RGB as a PNG response; ``cache``: the browser may keep it (not for a
+    preview, which the finished rendering replaces)."""
     ok, data = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
     if not ok:
         abort(500)
-    return Response(data.tobytes(), mimetype="image/png", headers={"Cache-Control": "max-age=3600"})
+    control = "max-age=3600" if cache else "no-store"
+    return Response(data.tobytes(), mimetype="image/png", headers={"Cache-Control": control})
 
 
 def create_app(session: StudioSession, stream_name: str, export_default: str) -> Flask:
@@ -66,7 +70,7 @@ def create_app(session: StudioSession, stream_name: str, export_default: str) ->
         export_default: the export path proposed on the page.
     """
     app = Flask(__name__, template_folder=str(ASSETS), static_folder=str(ASSETS), static_url_path="/assets")
-    settings: dict[str, tuple[dict[str, float], str | None]] = {DECODED: ({}, None)}
+    renders: dict[str, Settings] = {DECODED: ((), None)}
     exported: dict[str, Path] = {}
     decoded = session.decoded
     kinds = [p.kind for p in decoded.pictures]
@@ -90,18 +94,22 @@ def create_app(session: StudioSession, stream_name: str, export_default: str) ->
             raise StudioError("expected a JSON object")
         return data
 
-    def settings_of(data: dict[str, Any]) -> tuple[str, dict[str, float], str | None]:
+    def settings_of(data: dict[str, Any]) -> tuple[str, Settings]:
+        """The render id and settings of a request's ``values`` and ``base``."""
         values = data.get("values") or {}
         if not isinstance(values, dict):
             raise StudioError("values: expected an object of edit key -> number")
-        edits = session.edits(values)
-        base = data.get("base") or None
-        if base is not None and base not in session.bases:
-            raise StudioError(f"unknown base picture {base!r}; upload it first")
-        if not edits and base is None:
-            return DECODED, edits, base
-        rid = hashlib.sha256(json.dumps([sorted(edits.items()), base]).encode()).hexdigest()[:12]
-        return rid, edits, base
+        settings = session.settings(values, data.get("base") or None)
+        if settings == renders[DECODED]:
+            return DECODED, settings
+        rid = hashlib.sha256(json.dumps(settings).encode()).hexdigest()[:12]
+        renders[rid] = settings
+        return rid, settings
+
+    def settings_by_id(rid: str) -> Settings:
+        if rid not in renders:
+            abort(404)
+        return renders[rid]
 
     @app.get("/")
     def index() -> str:
@@ -139,26 +147,31 @@ def create_app(session: StudioSession, stream_name: str, export_default: str) ->
 
     @app.post("/api/render")
     def render() -> Response:
-        rid, edits, base = settings_of(body())
-        video = session.render(edits, base)
-        settings[rid] = (edits, base)
-        return jsonify(id=rid, pictures=len(video.frames), seconds=round(session.last_render_seconds, 3))
+        rid, settings = settings_of(body())
+        future = session.submit(settings)
+        return jsonify(id=rid, done=future.done())
 
-    def rendering(rid: str):
-        if rid not in settings:
-            abort(404)
-        return session.render(*settings[rid])
+    @app.get("/api/render/<rid>")
+    def render_state(rid: str) -> Response:
+        settings = settings_by_id(rid)
+        future = session.submit(settings)
+        if not future.done():
+            return jsonify(id=rid, done=False)
+        future.result()  # raises the rendering's error: a 400 with its message
+        seconds = session.render_seconds.get(settings, 0.0)
+        return jsonify(id=rid, done=True, seconds=round(seconds, 3))
 
     @app.get("/picture/edited/<rid>/<int:i>.png")
     def edited_picture(rid: str, i: int) -> Response:
-        return png(rendering(rid).frames[picture_index(i)])
+        picture = session.picture(picture_index(i), settings_by_id(rid))
+        return png(picture, cache=session.submit(renders[rid]).done())
 
     @app.get("/plot/<rid>.png")
     def plot(rid: str) -> Response:
         if rid == DECODED:
             data = base_plot.png
         else:
-            video = rendering(rid)
+            video = session.render(settings_by_id(rid))
             data = parameter_plot(decoded.params, decoded.generator, kinds, edited=video.params).png
         return Response(data, mimetype="image/png")
 
@@ -174,14 +187,14 @@ def create_app(session: StudioSession, stream_name: str, export_default: str) ->
     @app.post("/api/export")
     def export() -> Response:
         data = body()
-        _, edits, base = settings_of(data)
+        _, settings = settings_of(data)
         target = str(data.get("path") or "").strip()
         if not target:
             raise StudioError("give the path of the video to write")
         path = check_output_path(target, bool(data.get("overwrite")))
         if path.suffix.lower() != ".mp4":
             raise StudioError(f"{target}: the export is an .mp4 file")
-        pictures = session.export(path, edits, base)
+        pictures = session.export(path, settings)
         exported[path.name] = path.resolve()
         return jsonify(path=str(path.resolve()), pictures=pictures, download=f"/download/{path.name}")
 

@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { info: null, index: 0, render: "decoded", playing: null, pending: 0 };
+const state = { info: null, index: 0, render: "decoded", done: true, playing: null, pending: 0 };
 
 function setStatus(text, kind) {
   const el = $("status");
@@ -14,7 +14,8 @@ function show(i) {
   state.index = i;
   if ($("input")) $("input").src = `/picture/input/${i}.png`;
   $("decoded").src = `/picture/decoded/${i}.png`;
-  $("edited").src = `/picture/edited/${state.render}/${i}.png`;
+  // until the whole rendering is done, the server previews the picture alone (not cached)
+  $("edited").src = `/picture/edited/${state.render}/${i}.png${state.done ? "" : "?preview"}`;
   $("scrub").value = i;
   $("picture-number").textContent = `${i} / ${state.info.pictures - 1} (${state.info.kinds[i]})`;
   const [left, right] = state.info.plot_axes;
@@ -49,6 +50,8 @@ async function post(url, body) {
   return data;
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function render() {
   const ticket = ++state.pending;
   setStatus("rendering", "rendering");
@@ -56,9 +59,22 @@ async function render() {
     const data = await post("/api/render", { values: editValues(), base: $("base").value || null });
     if (ticket !== state.pending) return;  // a newer request is under way
     state.render = data.id;
+    state.done = data.done;
+    show(state.index);
+    let seconds = null;
+    while (!state.done) {
+      setStatus("preview of this picture; rendering the whole video", "rendering");
+      await sleep(250);
+      if (ticket !== state.pending) return;
+      const response = await fetch(`/api/render/${data.id}`);
+      const status = await response.json();
+      if (!response.ok) throw new Error(status.error || response.statusText);
+      state.done = status.done;
+      seconds = status.seconds;
+    }
     $("plot").src = `/plot/${data.id}.png`;
     show(state.index);
-    setStatus(data.id === "decoded" ? "ready" : `ready (rendered in ${data.seconds} s)`, "ready");
+    setStatus(seconds === null ? "ready" : `ready (whole video rendered in ${seconds} s)`, "ready");
   } catch (err) {
     if (ticket === state.pending) setStatus(err.message, "error");
   }
