@@ -106,6 +106,27 @@ def test_preview_is_the_rendered_picture(session, shared_dir: Path) -> None:
         session.add_base(_png(np.full((200, 160, 3), 128, np.uint8)))
 
 
+@pytest.mark.parametrize(("key", "value"), [("yaw", 12.0), ("pitch", -8.0), ("roll", 10.0), ("zoom", 1.2), ("tx", 0.1)])
+def test_plot_curves_move_as_the_edits(session, key: str, value: float) -> None:
+    """The plot's curves are in the edit keys' units and signs: an edit shifts its own curve by
+    its value (zoom: multiplies it) and leaves the others (the Euler angles of a head pitched by
+    10 degrees move by up to 1.7 degrees under a 10-degree roll about the camera axis)."""
+    from refsw.models import get_model
+    from refsw.studio.plot import first_log_scale, named_curves, parameter_plot
+
+    params = session.decoded.params
+    edited = np.stack([get_model("sem3d").apply_edit(p, {key: value}) for p in params])
+    before = named_curves(params, "sem3d")
+    after = named_curves(edited, "sem3d", first_log_scale(params))
+    for name, (values, _) in before.items():
+        change = after[name][0] / values if name == "zoom" else after[name][0] - values
+        expected = value if name == key else (1.0 if name == "zoom" else 0.0)
+        angle = name in ("yaw", "pitch", "roll")
+        np.testing.assert_allclose(change, expected, atol=(0.5 if name == key else 2.0) if angle else 1e-6)
+    image = cv2.imdecode(np.frombuffer(parameter_plot(params, "sem3d", ["key"] * len(params), edited).png, np.uint8), 1)
+    assert image.shape[1] == 900
+
+
 @pytest.fixture(scope="module")
 def server(session) -> Iterator[str]:
     from werkzeug.serving import make_server
@@ -134,7 +155,7 @@ def browser():
         "--no-sandbox",
         "--disable-gpu",
         "--disable-dev-shm-usage",
-        "--window-size=1280,1320",
+        "--window-size=1120,1330",
     ):
         options.add_argument(arg)
     options.binary_location = CHROMIUM
@@ -198,7 +219,10 @@ def test_page_edits_and_exports(session, server: str, browser, tmp_path: Path) -
     assert changed.mean() > 0.02, changed.mean()  # the head turned: a few % of the picture moved
 
     if shot := os.environ.get("GFV_STUDIO_SCREENSHOT"):
+        from PIL import Image
+
         browser.save_screenshot(shot)
+        Image.open(shot).convert("RGB").quantize(256).save(shot, optimize=True)  # 256 colours: < 300 kB
     target = tmp_path / "edited.mp4"
     browser.find_element(By.ID, "export-path").clear()
     browser.find_element(By.ID, "export-path").send_keys(str(target))

@@ -1,10 +1,13 @@
 """The studio's parameter plot: the decoded per-picture parameters over time, as a PNG drawn by
 matplotlib (Agg, no display), with where the axes lie so the page can draw its cursor.
 
-For ``sem3d`` streams the curves are the semantics (``refsw.models.sem3d``): yaw, pitch and roll
-in degrees from the carried head rotation (:func:`refsw.metrics.face68.rotation_to_euler`),
-zoom and translation from the type-5 matrix, eye openness and mouth opening from types 3 and 2.
-Other models show their first parameters as they are.
+For ``sem3d`` streams the curves are the semantics (``refsw.models.sem3d``) in the units and signs
+of the edit keys (:mod:`refsw.decoder.edits`), so a slider's edit shifts its curve by its value:
+yaw, pitch and roll in degrees from the carried head rotation (intrinsic Y-X-Z angles,
+:func:`refsw.metrics.face68.rotation_to_euler`, with yaw and pitch negated: +yaw turns the face to
+the picture's right, +pitch up, +roll clockwise), the zoom relative to the first picture and the
+translation in picture widths / heights from the type-5 matrix, eye openness and mouth opening
+(ratios) from types 3 and 2. Other models show their first parameters as they are.
 """
 
 from __future__ import annotations
@@ -37,10 +40,13 @@ class PlotImage:
     span: tuple[float, float]
 
 
-def named_curves(params: np.ndarray, generator: str | None) -> dict[str, tuple[np.ndarray, str]]:
+def named_curves(
+    params: np.ndarray, generator: str | None, zoom_reference: float | None = None
+) -> dict[str, tuple[np.ndarray, str]]:
     """Curves to draw from per-picture parameters ``params`` ``(N, D)`` float64 (NaN rows: no
-    generator), by label: ``(values (N,), panel)``, panel ``"pose"`` (degrees), ``"geometry"``
-    (zoom factor, translation in normalised picture units) or ``"face"`` (ratios)."""
+    generator), by label: ``(values (N,), panel)``, panel ``"pose"`` (degrees), ``"zoom"``
+    (factor against ``zoom_reference``, a ln(scale); default: the first picture's),
+    ``"translation"`` (picture widths / heights) or ``"face"`` (ratios)."""
     n = len(params)
     if params.shape[1] == 0:
         return {}
@@ -52,20 +58,35 @@ def named_curves(params: np.ndarray, generator: str | None) -> dict[str, tuple[n
             u, _, vt = np.linalg.svd(row[ROT].reshape(3, 3))
             euler[i] = rotation_to_euler(u @ vt)
     t = params[:, TRANS]
+    log_scale = t[:, 2]
+    if zoom_reference is None:
+        zoom_reference = first_log_scale(params)
     return {
-        "yaw": (euler[:, 0], "pose"),
-        "pitch": (euler[:, 1], "pose"),
+        "yaw": (-euler[:, 0], "pose"),
+        "pitch": (-euler[:, 1], "pose"),
         "roll": (euler[:, 2], "pose"),
-        "zoom": (np.exp(t[:, 2]), "geometry"),
-        "tx": (t[:, 0], "geometry"),
-        "ty": (t[:, 1], "geometry"),
+        "zoom": (np.exp(log_scale - zoom_reference), "zoom"),
+        "tx": (t[:, 0] / 2, "translation"),  # normalised units span 2 across the picture
+        "ty": (t[:, 1] / 2, "translation"),
         "eye_left": (params[:, EYES.start], "face"),
         "eye_right": (params[:, EYES.start + 1], "face"),
         "mouth": (params[:, MOUTH.start], "face"),
     }
 
 
-PANEL_TITLES = {"pose": "head pose (degrees)", "geometry": "zoom, translation", "face": "eyes, mouth"}
+def first_log_scale(params: np.ndarray) -> float:
+    """The ln(scale) of the first sem3d picture with parameters (0 when none has)."""
+    log_scale = params[:, TRANS.stop - 1] if params.shape[1] >= TRANS.stop else np.zeros(0)
+    finite = log_scale[np.isfinite(log_scale)]
+    return float(finite[0]) if len(finite) else 0.0
+
+
+PANEL_TITLES = {
+    "pose": "head pose (degrees)",
+    "zoom": "zoom (x picture 0)",
+    "translation": "translation (picture widths, heights)",
+    "face": "eyes, mouth (ratios)",
+}
 
 
 def parameter_plot(
@@ -94,10 +115,11 @@ def parameter_plot(
     from matplotlib.figure import Figure
 
     curves = named_curves(params, generator)
-    edited_curves = named_curves(edited, generator) if edited is not None else {}
+    reference = first_log_scale(params) if generator == "sem3d" else None
+    edited_curves = named_curves(edited, generator, reference) if edited is not None else {}
     panels = [p for p in PANEL_TITLES if any(panel == p for _, panel in curves.values())] or ["face"]
     dpi = 100
-    fig = Figure(figsize=(width_px / dpi, 1.6 * len(panels) + 0.5), dpi=dpi)
+    fig = Figure(figsize=(width_px / dpi, 1.25 * len(panels) + 0.5), dpi=dpi)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     x = np.arange(len(params))
     for ax, panel in zip(axes, panels, strict=True):
