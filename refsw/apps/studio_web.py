@@ -191,7 +191,10 @@ def create_app(session: StudioSession, stream_name: str, export_default: str) ->
         target = str(data.get("path") or "").strip()
         if not target:
             raise StudioError("give the path of the video to write")
-        path = check_output_path(target, bool(data.get("overwrite")))
+        overwrite = bool(data.get("overwrite"))
+        if Path(target).is_file() and not overwrite:
+            raise StudioError(f"{target} exists; tick 'replace an existing file' to replace it")
+        path = check_output_path(target, overwrite)
         if path.suffix.lower() != ".mp4":
             raise StudioError(f"{target}: the export is an .mp4 file")
         pictures = session.export(path, settings)
