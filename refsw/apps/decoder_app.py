@@ -103,13 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 bad input or failure, 2 bad usage)."""
     args = build_parser().parse_args(argv)
     set_quiet(args.quiet)
-    from refsw.decoder.edits import EditError
-
-    rc = run_app("gfv-decode", lambda: _check(args), (UsageError, EditError))  # before the heavy imports
+    rc = run_app("gfv-decode", lambda: _check(args), (UsageError,))  # before the heavy imports
     if rc:
         return rc
     from refsw.codecs import CodecError
     from refsw.decoder import BasePictureError, StreamError
+    from refsw.decoder.edits import EditError
     from refsw.media.chroma_key import ChromaKeyError
     from refsw.media.video_io import InputError, OutputError
     from refsw.metrics.common import MetricError
@@ -122,8 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    """Checks the paths (one-line :class:`UsageError`) and the edits (one-line
-    :class:`~refsw.decoder.edits.EditError`); returns 0."""
+    """Checks the paths (one-line :class:`UsageError`); returns 0."""
     src = Path(args.bitstream)
     if not src.is_file():
         raise UsageError(f"cannot read {args.bitstream}: no such file")
@@ -142,7 +140,6 @@ def _check(args: argparse.Namespace) -> int:
         _colour(args.background)
     if args.edit_script and not Path(args.edit_script).is_file():
         raise UsageError(f"cannot read {args.edit_script}: no such file")
-    _edit_plan(args)
     return 0
 
 
@@ -201,6 +198,7 @@ def _run(args: argparse.Namespace) -> int:
     from refsw.media.video_io import write_video
 
     out = Path(args.output)
+    edits = _edit_plan(args)  # bad edits fail before decoding
     stream = Path(args.bitstream).read_bytes()
     if not stream:
         raise UsageError(f"{args.bitstream} is empty")
@@ -219,7 +217,7 @@ def _run(args: argparse.Namespace) -> int:
         variant=args.variant,
         key_pictures_only=args.key_pictures_only,
         deterministic=args.deterministic,
-        edits=_edit_plan(args),
+        edits=edits,
         base_picture=base,
         background=background,
     )

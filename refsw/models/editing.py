@@ -32,6 +32,16 @@ def head_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     return rz @ rx @ ry
 
 
+def edit_angles(rotation: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` float64 (yaw, pitch, roll) in degrees of rotations ``(..., 3, 3)`` in picture
+    coordinates: the inverse of :func:`head_rotation` (pitch within +-90 degrees)."""
+    m = np.asarray(rotation, dtype=np.float64)
+    yaw = np.arctan2(m[..., 2, 0], m[..., 2, 2])
+    pitch = -np.arcsin(np.clip(m[..., 2, 1], -1.0, 1.0))
+    roll = np.arctan2(-m[..., 0, 1], m[..., 1, 1])
+    return np.degrees(np.stack([yaw, pitch, roll], -1))
+
+
 def pose_edit(values: Mapping[str, float]) -> tuple[np.ndarray, float, np.ndarray]:
     """``(rotation (3, 3), zoom factor, shift (2,) in normalised picture units)`` of the head-pose
     values (``yaw``, ``pitch``, ``roll``, ``zoom``, ``tx``, ``ty``; missing keys neutral).
