@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from refsw.media.face_crop import prepare_ctc
+from refsw.media.face_crop import NoFaceError, prepare_ctc
 from refsw.media.frames import InputError
 from refsw.models import ModelError, ModelSpec
 
@@ -50,6 +50,8 @@ def prepare_base(pictures: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return frames
     try:
         return prepare_ctc(frames, size=size[0], force=True)[0]
+    except NoFaceError:
+        raise BasePictureError("no face found in the base picture by the face detector") from None
     except InputError as err:
         raise BasePictureError(f"base picture: {err}") from None
 
