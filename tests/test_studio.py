@@ -106,25 +106,29 @@ def test_preview_is_the_rendered_picture(session, shared_dir: Path) -> None:
         session.add_base(_png(np.full((200, 160, 3), 128, np.uint8)))
 
 
-@pytest.mark.parametrize(("key", "value"), [("yaw", 12.0), ("pitch", -8.0), ("roll", 10.0), ("zoom", 1.2), ("tx", 0.1)])
-def test_plot_curves_move_as_the_edits(session, key: str, value: float) -> None:
+def test_plot_curves_move_as_the_edits(session) -> None:
     """The plot's curves are in the edit keys' units and signs: an edit shifts its own curve by
-    its value (zoom: multiplies it) and leaves the others (the Euler angles of a head pitched by
-    10 degrees move by up to 1.7 degrees under a 10-degree roll about the camera axis)."""
+    its value (yaw and pitch: times sem3d's turn gain; zoom: multiplies it) and leaves the
+    others (the Euler angles of a head pitched by 10 degrees move by up to 1.7 degrees under a
+    10-degree roll about the camera axis)."""
     from refsw.models import get_model
+    from refsw.models.sem3d import EDIT_TURN_GAIN
     from refsw.studio.plot import first_log_scale, named_curves, parameter_plot
 
     params = session.decoded.params
-    edited = np.stack([get_model("sem3d").apply_edit(p, {key: value}) for p in params])
     before = named_curves(params, "sem3d")
-    after = named_curves(edited, "sem3d", first_log_scale(params))
-    for name, (values, _) in before.items():
-        change = after[name][0] / values if name == "zoom" else after[name][0] - values
-        expected = value if name == key else (1.0 if name == "zoom" else 0.0)
-        angle = name in ("yaw", "pitch", "roll")
-        np.testing.assert_allclose(change, expected, atol=(0.5 if name == key else 2.0) if angle else 1e-6)
-    image = cv2.imdecode(np.frombuffer(parameter_plot(params, "sem3d", ["key"] * len(params), edited).png, np.uint8), 1)
-    assert image.shape[1] == 900
+    gain = {"yaw": EDIT_TURN_GAIN[0], "pitch": EDIT_TURN_GAIN[1]}
+    for key, value in (("yaw", 12.0), ("pitch", -8.0), ("roll", 10.0), ("zoom", 1.2), ("tx", 0.1), ("ty", -0.05)):
+        edited = np.stack([get_model("sem3d").apply_edit(p, {key: value}) for p in params])
+        after = named_curves(edited, "sem3d", first_log_scale(params))
+        for name, (values, _) in before.items():
+            change = after[name][0] / values if name == "zoom" else after[name][0] - values
+            expected = value * gain.get(name, 1.0) if name == key else (1.0 if name == "zoom" else 0.0)
+            angle = name in ("yaw", "pitch", "roll")
+            tolerance = (0.5 if name == key else 2.0) if angle else 1e-6
+            np.testing.assert_allclose(change, expected, atol=tolerance, err_msg=f"{name} after {key}={value}")
+    png = parameter_plot(params, "sem3d", ["key"] * len(params), edited).png
+    assert cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).shape[1] == 900
 
 
 @pytest.fixture(scope="module")
