@@ -113,9 +113,9 @@ def test_plot_curves_move_as_the_edits(session) -> None:
     10-degree roll about the camera axis)."""
     from refsw.models import get_model
     from refsw.models.sem3d import EDIT_TURN_GAIN
-    from refsw.studio.plot import first_log_scale, named_curves, parameter_plot
+    from refsw.studio.plot import first_log_scale, named_curves, parameter_plot, parameter_table
 
-    params = session.decoded.params
+    params = parameter_table(session.decoded.params)
     before = named_curves(params, "sem3d")
     gain = {"yaw": EDIT_TURN_GAIN[0], "pitch": EDIT_TURN_GAIN[1]}
     for key, value in (("yaw", 12.0), ("pitch", -8.0), ("roll", 10.0), ("zoom", 1.2), ("tx", 0.1), ("ty", -0.05)):
@@ -244,3 +244,16 @@ def test_page_edits_and_exports(session, server: str, browser, tmp_path: Path) -
     browser.find_element(By.ID, "export").click()  # again: the file exists, no replace ticked
     _wait(lambda: state.get_attribute("data-state") == "error")
     assert "exists" in state.text
+
+
+def test_parameter_table_flattens_each_picture() -> None:
+    """kptps' ``(K, 2)`` keypoints become a row of ``2K`` values; a picture without a generator a
+    NaN row."""
+    from refsw.studio.plot import named_curves, parameter_table
+
+    keypoints = np.arange(6.0).reshape(3, 2)
+    table = parameter_table([keypoints, None, keypoints + 1])
+    assert table.shape == (3, 6)
+    np.testing.assert_array_equal(table[2], keypoints.ravel() + 1)
+    assert np.isnan(table[1]).all()
+    assert list(named_curves(table, "kptps")) == [f"p{i}" for i in range(6)]

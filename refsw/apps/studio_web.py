@@ -39,7 +39,7 @@ from refsw.decoder import BasePictureError, StreamError
 from refsw.decoder.edits import EditError
 from refsw.media.video_io import OutputError
 from refsw.models import ModelError
-from refsw.studio.plot import parameter_plot
+from refsw.studio.plot import parameter_plot, parameter_table
 from refsw.studio.session import SLIDERS, Settings, StudioError, StudioSession
 
 from .common import UsageError, check_output_path
@@ -74,7 +74,8 @@ def create_app(session: StudioSession, stream_name: str, export_default: str) ->
     exported: dict[str, Path] = {}
     decoded = session.decoded
     kinds = [p.kind for p in decoded.pictures]
-    base_plot = parameter_plot(decoded.params, decoded.generator, kinds)
+    table = parameter_table(decoded.params)
+    base_plot = parameter_plot(table, decoded.generator, kinds)
 
     def bad_request(err: Exception) -> tuple[Response, int]:
         text = str(err).strip().splitlines()
@@ -172,7 +173,7 @@ def create_app(session: StudioSession, stream_name: str, export_default: str) ->
             data = base_plot.png
         else:
             video = session.render(settings_by_id(rid))
-            data = parameter_plot(decoded.params, decoded.generator, kinds, edited=video.params).png
+            data = parameter_plot(table, decoded.generator, kinds, edited=parameter_table(video.params)).png
         return Response(data, mimetype="image/png")
 
     @app.post("/api/base")

@@ -80,11 +80,11 @@ class DecodedVideo:
         key_planes: the VVC decoder's own 8-bit 4:2:0 samples of each key picture, by output
             picture index: ``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` uint8. YUV outputs write
             these, sample for sample, instead of converting ``frames`` back from RGB.
-        params: ``(N, D)`` float64 generator parameters each output picture was synthesised
-            from, after the edits (an unedited key picture's row: its base GFV message's;
-            interpolated pictures: the interpolated values), in the layout of
-            :attr:`generator`'s model; NaN rows for pictures output without a generator.
-            ``(N, 0)`` when no picture has a generator.
+        params: for each output picture, the generator parameters it was synthesised from,
+            after the edits, as the model's layout gives them (float64; sem3d ``(16 + K + 4,)``,
+            kptps ``(K, 2)``): an unedited key picture's are its base GFV message's, an
+            interpolated picture's the interpolated values; ``None`` for a picture output
+            without a generator.
     """
 
     frames: np.ndarray
@@ -94,7 +94,7 @@ class DecodedVideo:
     generator: str | None
     notes: list[str] = field(default_factory=list)
     key_planes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
-    params: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    params: list[np.ndarray | None] = field(default_factory=list)
 
 
 def stream_fps(sei: StreamSEI) -> float:
@@ -207,11 +207,8 @@ def decode_stream(
     planes = {}
     if yuv is not None and base_picture is None and background is None:  # else not the decoded samples
         planes = {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key" and not p.edited}
-    dim = max((len(p) for p in params.values()), default=0)
-    table = np.full((len(out), dim), np.nan)
-    for i, p in params.items():
-        table[i] = p
-    return DecodedVideo(frames, stream_fps(sei), pics, sei, used, notes, planes, table)
+    used_params = [params.get(i) for i in range(len(out))]
+    return DecodedVideo(frames, stream_fps(sei), pics, sei, used, notes, planes, used_params)
 
 
 def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:

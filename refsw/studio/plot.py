@@ -13,6 +13,7 @@ translation in picture widths / heights from the type-5 matrix, eye openness and
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,17 @@ def named_curves(
     }
 
 
+def parameter_table(params: Sequence[np.ndarray | None]) -> np.ndarray:
+    """``(N, D)`` float64: each picture's parameters (:attr:`refsw.decoder.DecodedVideo.params`)
+    flattened into a row (kptps' ``(K, 2)`` keypoints: ``2K`` values); NaN rows for ``None``."""
+    dim = max((np.size(p) for p in params if p is not None), default=0)
+    table = np.full((len(params), dim), np.nan)
+    for i, p in enumerate(params):
+        if p is not None:
+            table[i] = np.ravel(p)
+    return table
+
+
 def first_log_scale(params: np.ndarray) -> float:
     """The ln(scale) of the first sem3d picture with parameters (0 when none has)."""
     log_scale = params[:, TRANS.stop - 1] if params.shape[1] >= TRANS.stop else np.zeros(0)
@@ -100,7 +112,7 @@ def parameter_plot(
 
     Args:
         params: ``(N, D)`` float64 decoded parameters per output picture
-            (:attr:`refsw.decoder.DecodedVideo.params`).
+            (:func:`parameter_table` of :attr:`refsw.decoder.DecodedVideo.params`).
         generator: the stream's model name (``DecodedVideo.generator``).
         kinds: ``(N,)`` picture kinds (``PictureLog.kind``): key pictures get a vertical line.
         edited: ``(N, D)`` parameters of the edited rendering, drawn dashed, or ``None``.

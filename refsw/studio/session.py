@@ -168,8 +168,12 @@ class StudioSession:
         spec = self._resolved.spec
         size = self.decoded.frames.shape[1:3]
         generator = OtherFaceGenerator(spec, spec.make_generator(), prepare_base(picture, (size[0], size[1])))
-        first_key = next(p.index for p in self.decoded.pictures if p.kind == "key")
-        generator.set_key_picture(self.decoded.frames[first_key], self.decoded.params[first_key])
+        # the motion's reference: the first key picture with a generator, as decode_stream takes it
+        params = self.decoded.params
+        first_key = next(p.index for p in self.decoded.pictures if p.kind == "key" and params[p.index] is not None)
+        key_params = params[first_key]
+        assert key_params is not None  # chosen so
+        generator.set_key_picture(self.decoded.frames[first_key], key_params)
         return generator
 
     def settings(self, values: Mapping[str, Any], base: str | None = None) -> Settings:
@@ -253,6 +257,8 @@ class StudioSession:
         resolved = self._resolved
         assert resolved is not None  # settings() refuses edits and add_base() bases without it
         params = self.decoded.params[index]
+        if params is None:  # a picture output without a generator
+            return self.decoded.frames[index]
         edited = edited_params(EditPlan.from_values(edits), resolved.spec, index, params) if edits else None
         q = params if edited is None else edited
         with self._preview_lock:
