@@ -184,10 +184,11 @@ def _wait(condition, seconds: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def test_page_edits_and_exports(session, server: str, browser, tmp_path: Path) -> None:
+def test_page_edits_and_exports(session, server: str, browser, tmp_path: Path, shared_dir: Path) -> None:
     from selenium.webdriver.common.by import By
 
     from refsw.media.video_io import read_video
+    from refsw.train.data import load_clip
 
     browser.get(server + "/")
     status = browser.find_element(By.ID, "status")
@@ -244,6 +245,15 @@ def test_page_edits_and_exports(session, server: str, browser, tmp_path: Path) -
     browser.find_element(By.ID, "export").click()  # again: the file exists, no replace ticked
     _wait(lambda: state.get_attribute("data-state") == "error")
     assert "exists" in state.text
+
+    # another face: upload a portrait through the picker; the edited picture becomes that face
+    portrait = tmp_path / "portrait.png"
+    portrait.write_bytes(_png(load_clip(OTHER_FACE, data_dir=shared_dir / "data", max_frames=1).frames[0]))
+    browser.find_element(By.ID, "base-file").send_keys(str(portrait))
+    _wait(lambda: browser.find_element(By.ID, "base").get_attribute("value") != "")
+    _wait(lambda: "?preview" not in edited.get_attribute("src") and status.get_attribute("data-state") == "ready")
+    other = _image(edited.get_attribute("src"))
+    assert np.abs(other.astype(int) - after.astype(int)).mean() > 10, "the base picture did not change the face"
 
 
 def test_parameter_table_flattens_each_picture() -> None:

@@ -46,6 +46,8 @@ from .common import UsageError, check_output_path
 
 #: Errors that are the user's doing: shown on the page, status 400.
 REQUEST_ERRORS = (StudioError, EditError, BasePictureError, StreamError, ModelError, UsageError, OutputError)
+#: Largest request (an uploaded base picture), bytes.
+MAX_UPLOAD = 64 * 1024 * 1024
 #: Render id of the unedited decode.
 DECODED = "decoded"
 ASSETS = Path(__file__).resolve().parent / "studio_assets"
@@ -54,7 +56,7 @@ ASSETS = Path(__file__).resolve().parent / "studio_assets"
 def png(picture: np.ndarray, cache: bool = True) -> Response:
     """``(H, W, 3)`` uint8 RGB as a PNG response; ``cache``: the browser may keep it (not for a
     preview, which the finished rendering replaces)."""
-    ok, data = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+    ok, data = cv2.imencode(".png", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         abort(500)
     control = "max-age=3600" if cache else "no-store"
@@ -70,6 +72,7 @@ def create_app(session: StudioSession, stream_name: str, export_default: str) ->
         export_default: the export path proposed on the page.
     """
     app = Flask(__name__, template_folder=str(ASSETS), static_folder=str(ASSETS), static_url_path="/assets")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     renders: dict[str, Settings] = {DECODED: ((), None)}
     exported: dict[str, Path] = {}
     decoded = session.decoded

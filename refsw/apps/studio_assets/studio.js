@@ -32,7 +32,9 @@ function togglePlay() {
     return;
   }
   $("play").textContent = "pause";
-  state.playing = setInterval(() => show((state.index + 1) % state.info.pictures), 1000 / state.info.fps);
+  // a picture waits until the previous ones have loaded (previews take a while to synthesise)
+  const loaded = () => [...document.querySelectorAll(".pictures img")].every((img) => img.complete);
+  state.playing = setInterval(() => loaded() && show((state.index + 1) % state.info.pictures), 1000 / state.info.fps);
 }
 
 function editValues() {
