@@ -53,7 +53,8 @@ def session(shared_dir: Path):
     stream, _ = encode_video(clip.frames, 25.0, model="sem3d", qp=32)
     out = StudioSession(stream, clip.frames)
     assert out.num_pictures == PICTURES
-    return out
+    yield out
+    out.close()
 
 
 def test_session_refuses_bad_edits(session) -> None:

@@ -89,6 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         server.serve_forever()
     finally:
         server.server_close()
+        session.close()
     return 0
 
 

@@ -271,6 +271,10 @@ class StudioSession:
             self._previewers[None] = (generator, key)
             return generator.generate(q)
 
+    def close(self) -> None:
+        """Cancels the renderings not started (a running one ends on its own)."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
     def export(self, path: Path, settings: Settings) -> int:
         """Writes the whole rendering of ``settings`` to ``path`` (``.mp4``: H.264,
         :func:`refsw.media.video_io.write_video`; written to a temporary file and renamed).
