@@ -43,7 +43,7 @@ def test_parse_factors_absolute_values_and_ranges() -> None:
         (["yaw=abc"], None, "'abc' is not a number"),
         (["yaw=95"], None, "outside [-90, 90]"),
         (["zoom=0"], None, "outside [0.25, 4]"),
-        (["yaw==3"], None, "unknown edit key 'yaw='"),
+        (["yaw==3"], None, "edit yaw: no absolute value (KEY==VALUE is for eye_left, eye_right, eyes, mouth)"),
         (["yaw=1", "yaw=2"], None, "given twice"),
         (["yaw=1"], "5:3", "is empty"),
         (["yaw=1"], "x:3", "use A:B"),
