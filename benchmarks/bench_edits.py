@@ -24,6 +24,7 @@ import logging
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,18 +49,18 @@ CALIBRATION_CLIPS = (
     "st_andrew_clip_1",
     "st_feifeili_clip1",
 )
-#: (edit, measured quantity, requested value): the quantity is a key of refsw.metrics.semantics.compare.
+#: (edit, requested value, measured quantities): keys of refsw.metrics.semantics.compare, the first
+#: in the edit's unit.
 EDITS = (
-    ("yaw=15", "yaw", 15.0),
-    ("yaw=-15", "yaw", -15.0),
-    ("yaw=15", "yaw_3d", 15.0),
-    ("pitch=10", "pitch", 10.0),
-    ("roll=10", "roll", 10.0),
-    ("eyes=0", "eyes", 0.0),
-    ("mouth==0.35", "mouth_open", 0.35),
-    ("zoom=1.2", "zoom", 1.2),
-    ("tx=0.05", "tx", 0.05),
-    ("gaze_x=0.15", "gaze_x", 0.15),
+    ("yaw=15", 15.0, ("yaw", "yaw_3d")),
+    ("yaw=-15", -15.0, ("yaw", "yaw_3d")),
+    ("pitch=10", 10.0, ("pitch", "pitch_3d")),
+    ("roll=10", 10.0, ("roll", "roll_3d")),
+    ("eyes=0", 0.0, ("eyes",)),
+    ("mouth==0.35", 0.35, ("mouth_open",)),
+    ("zoom=1.2", 1.2, ("zoom",)),
+    ("tx=0.05", 0.05, ("tx",)),
+    ("gaze_x=0.15", 0.15, ("gaze_x",)),
 )
 
 
@@ -101,8 +102,10 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=20)
     p.add_argument("--model", default="sem3d")
-    p.add_argument("--grid", help="write a frame grid PNG")
+    p.add_argument("--grid", help="write a frame grid PNG (256-colour palette)")
     p.add_argument("--grid-picture", type=int, default=10)
+    p.add_argument("--grid-size", type=int, default=112, help="size of a grid cell in pixels")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--calibrate", action="store_true", help="measure the turn gain (see above)")
     p.add_argument("clips", nargs="*")
     args = p.parse_args()
@@ -110,7 +113,10 @@ def main() -> int:
     if args.calibrate:
         calibrate(args.clips or list(CALIBRATION_CLIPS), args.frames)
         return 0
-    print(f"{'clip':>36s} {'edit':>12s} {'quantity':>10s} {'requested':>9s} {'measured':>9s} {'decoded':>8s} pass")
+    if args.markdown:
+        print("| clip | edit | requested | measured | also measured | decoded | bar |\n|---|---|---|---|---|---|---|")
+    else:
+        print(f"{'clip':>36s} {'edit':>12s} {'requested':>9s} {'measured':>9s} {'also':>16s} {'decoded':>8s} bar")
     rows = []
     for name in args.clips or CLIPS:
         frames = load_clip(name, max_frames=args.frames).frames
@@ -118,22 +124,32 @@ def main() -> int:
         plain = decode_stream(stream).frames
         reference = measure_semantics(plain)
         row = [plain[args.grid_picture]]
-        for edit, quantity, requested in EDITS:
+        for edit, requested, quantities in EDITS:
             edited = decode_stream(stream, edits=EditPlan.parse([edit])).frames
             measured = compare(measure_semantics(edited), reference)
-            ref = {"eyes": 1.0, "mouth_open": measured["mouth_open_ref"], "zoom": 1.0}.get(quantity, 0.0)
+            key = quantities[0]
+            ref = {"eyes": 1.0, "mouth_open": measured["mouth_open_ref"], "zoom": 1.0}.get(key, 0.0)
             ok = passes(edit, measured, requested)
-            print(
-                f"{name:>36s} {edit:>12s} {quantity:>10s} {requested:9.3f} {measured[quantity]:9.3f} {ref:8.3f} "
-                f"{'-' if ok is None else 'yes' if ok else 'NO'}",
-                flush=True,
-            )
+            bar = "-" if ok is None else "pass" if ok else "FAIL"
+            also = " ".join(f"{q} {measured[q]:.2f}" for q in quantities[1:])
+            cells = (name, edit, f"{requested:g}", f"{measured[key]:.3f} ({key})", also, f"{ref:.3f}", bar)
+            if args.markdown:
+                print("| " + " | ".join(cells) + " |", flush=True)
+            else:
+                print(
+                    f"{name:>36s} {edit:>12s} {requested:9g} {measured[key]:9.3f} {also:>16s} {ref:8.3f} {bar}",
+                    flush=True,
+                )
             row.append(edited[args.grid_picture])
-        rows.append(np.concatenate(row, 1))
+        rows.append(
+            np.concatenate(
+                [cv2.resize(r, (args.grid_size, args.grid_size), interpolation=cv2.INTER_AREA) for r in row], 1
+            )
+        )
     if args.grid:
-        import imageio.v3 as iio
+        from PIL import Image
 
-        iio.imwrite(args.grid, np.concatenate(rows, 0))
+        Image.fromarray(np.concatenate(rows, 0)).quantize(256).save(args.grid, optimize=True)
     return 0
 
 

@@ -71,7 +71,13 @@ RANGES: dict[str, tuple[float, float]] = {
     "eye_left=": (0.0, 1.0), "eye_right=": (0.0, 1.0), "eyes=": (0.0, 1.0), "mouth=": (0.0, 2.0),
 }  # fmt: skip
 
-_SEMANTICS = {"eye": "eye", "mou": "mouth", "gaz": "gaze (pupil)"}
+#: What a model needs for each key, for :func:`check_supported`'s message.
+_SEMANTICS = {
+    **dict.fromkeys(("eye_left", "eye_right", "eyes"), "eye"),
+    "mouth": "mouth",
+    **dict.fromkeys(("gaze_x", "gaze_y"), "gaze (pupil)"),
+    **dict.fromkeys(HEAD_POSE_KEYS, "head-pose"),
+}
 
 
 class EditError(ValueError):
@@ -89,6 +95,9 @@ def check_value(key: str, value: Any) -> float:
     Raises:
         EditError: unknown key, not a finite number, or outside :data:`RANGES`.
     """
+    if key.endswith("=") and key[:-1] in EDIT_KEYS and key not in RANGES:
+        absolute = ", ".join(k[:-1] for k in ABSOLUTE_KEYS)
+        raise EditError(f"edit {key[:-1]}: no absolute value (KEY==VALUE is for {absolute})")
     if key not in RANGES:
         raise EditError(f"unknown edit key {key!r}; use one of {', '.join(EDIT_KEYS)}")
     if isinstance(value, bool):
@@ -275,9 +284,8 @@ def check_supported(plan: EditPlan, spec: ModelSpec) -> None:
         if base in spec.edit_keys:
             continue
         able = ", ".join(name for name, s in sorted(MODELS.items()) if base in s.edit_keys)
-        what = "head-pose" if base in HEAD_POSE_KEYS else _SEMANTICS[base[:3]]
         raise EditError(
-            f"edit {base!r} needs a model with {what} semantics ({able or 'none available'}); "
+            f"edit {base!r} needs a model with {_SEMANTICS[base]} semantics ({able or 'none available'}); "
             f"the stream's generator is {spec.name}"
         )
 
