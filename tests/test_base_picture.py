@@ -1,7 +1,7 @@
-"""Animating another face (``gfv-decode --base-picture`` / ``--base-video``, issue 16 item 3) and
-the chroma key (``gfv-encode --chroma-key``, ``gfv-decode --background``, item 4), on lp_d0 (a
-man in front of a green screen) coded with sem3d through the command-line apps; the portraits
-are made from images installed packages ship (``tests/portraits.py``)."""
+"""Animating another face (``gfv-decode --base-picture`` / ``--base-video``, issue 16 item 3), the
+chroma key (``gfv-encode --chroma-key``, ``gfv-decode --background``) and the fusion flag (item 4),
+on lp_d0 (a man in front of a green screen) coded with sem3d through the command-line apps; the
+portraits are made from images installed packages ship (``tests/portraits.py``)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,24 @@ import pytest
 from portraits import portrait
 
 from refsw.apps import decoder_app, encoder_app
+from refsw.codecs import create_backend
 from refsw.config import ConfigError, EncoderConfig
 from refsw.decoder import BasePictureError, decode_stream
 from refsw.decoder.base_picture import OtherFaceGenerator, prepare_base
 from refsw.decoder.chroma_key import stream_chroma_key
+from refsw.decoder.fusion import fuse
+from refsw.encoder.gfv_sei import gfv_messages
 from refsw.media.chroma_key import ChromaKey, ChromaKeyError
 from refsw.media.video_io import write_video
 from refsw.metrics.motion import cached_landmarks68, motion_akd_per_picture
+from refsw.metrics.psnr import psnr_rgb_per_frame
 from refsw.models import get_model
 from refsw.models.relative import keypoints_and_jacobians, rotation_first
 from refsw.models.sem3d import MOUTH
 from refsw.train.data import load_clip
+from sei.carriage import AccessUnitSEI, insert_sei
+from sei.context import DecodingContext
+from sei.registry import PayloadType
 
 #: lp_d0's green screen, as prepared (the mean of the top-left corner is (69, 153, 104)).
 KEY = "70,153,104,40,80"
@@ -168,3 +175,39 @@ def test_background_needs_a_chroma_key(coded, tmp_path: Path) -> None:
     argv = ["-b", str(tmp_path / "s.266"), "-o", str(tmp_path / "o.mp4"), "--background", "0,0,0", "--quiet"]
     assert decoder_app.main(argv) == 1 and not (tmp_path / "o.mp4").exists()
     assert decoder_app.main([*argv[:4], "--background", "no-such-colour"]) == 1
+
+
+def _driving_stream(frames: np.ndarray, key: bytes, fusion_pic_flag: int) -> bytes:
+    """A stream of two coded pictures (``key``: frames 0 and 6): a base picture with its segment
+    (pictures 0-5), then a driving picture (non-base message, ``gfv_cnt`` 0, the fusion flag)
+    with its segment (pictures 6-11)."""
+    spec = get_model("sem3d")
+    layout = spec.make_layout()
+    params = layout.snap(spec.make_analyser().analyse(frames)[0])
+    ctx = DecodingContext()
+    low = np.zeros(6, bool)
+    segments = [
+        gfv_messages(layout, params[:6], low, ctx),
+        gfv_messages(layout, params[6:12], low, ctx, fusion_pic_flag=fusion_pic_flag),
+    ]
+    per_au = {
+        k: AccessUnitSEI(suffix=[(PayloadType.GENERATIVE_FACE_VIDEO, p) for p, _ in messages])
+        for k, messages in enumerate(segments)
+    }
+    return insert_sei(key, per_au, "per-access-unit")
+
+
+@pytest.mark.shared
+def test_fusion_flag_fuses_the_driving_picture(coded) -> None:
+    frames = coded[0][:12]
+    codec = create_backend("vvenc")
+    key = codec.encode(frames[[0, 6]], qp=32, fps=25.0).bitstream
+    driving = codec.decode(key).frames[1]
+    fused, plain = (decode_stream(_driving_stream(frames, key, flag)) for flag in (1, 0))
+    assert [p.kind for p in fused.pictures][5:8] == ["generated", "fused", "generated"]
+    assert [p.kind for p in plain.pictures][5:8] == ["generated"] * 3
+    same = [i for i in range(12) if i != 6]
+    assert np.array_equal(fused.frames[same], plain.frames[same])  # only the driving picture changes
+    assert np.array_equal(fused.frames[6], fuse(plain.frames[6], driving))
+    psnr = [float(psnr_rgb_per_frame(frames[6:7], f.frames[6:7]).mean()) for f in (fused, plain)]
+    assert psnr[0] > psnr[1] + 1.0, psnr  # the driving picture's content helps

@@ -236,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.trace_sei:
         write_atomic(Path(args.trace_sei), decoded.sei.trace_text())
     n = len(decoded.frames)
-    n_gen = sum(p.kind == "generated" for p in decoded.pictures)
+    n_gen = sum(p.kind in ("generated", "fused") for p in decoded.pictures)
     n_int = sum(p.kind == "interpolated" for p in decoded.pictures)
     n_key = n - n_gen - n_int
     summary: dict[str, Any] = {

@@ -29,6 +29,7 @@ from .base_picture import BasePictureError, other_face
 from .chroma_key import replace_background
 from .edits import EditError, EditPlan, check_supported, edited_params
 from .errors import StreamError
+from .fusion import fuse
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
 
 
@@ -45,7 +46,8 @@ class PictureLog:
 
     Attributes:
         index: output picture index.
-        kind: ``"key"`` (decoded VVC picture), ``"generated"`` (from its GFV message) or
+        kind: ``"key"`` (decoded VVC picture), ``"generated"`` (from its GFV message), ``"fused"``
+            (a driving picture's generated picture fused with it, :mod:`refsw.decoder.fusion`) or
             ``"interpolated"`` (no GFV message: parameters interpolated between the messages
             before and after it, :func:`refsw.models.gfv_mapping.interpolate`).
         key_picture: index of the key picture it comes from.
@@ -176,11 +178,13 @@ def decode_stream(
     params: dict[int, np.ndarray] = {}  # by output picture index
     notes: list[str] = []
     used: str | None = None
+    current: ResolvedGenerator | None = None
     for k, key_picture in enumerate(keys):
         msgs = per_key[k]
         base = next((m for m in msgs if cast(dict, m.values)["BasePic"]), None)  # per_key: parsed only
         uri = cast(dict, base.values).get("gfv_uri") if base is not None else None
-        resolved = resolver.get(uri) if msgs else None
+        driving = base is None and current is not None and bool(msgs)  # a driving picture (refsw.decoder.fusion)
+        resolved = current if driving else resolver.get(uri) if msgs else None
         if resolved is None:
             if msgs and not key_pictures_only:
                 raise unknown_generator(uri)
@@ -195,10 +199,9 @@ def decode_stream(
             pics.append(PictureLog(len(out), "key", k))
             out.append(key_picture)
             continue
-        used = resolved.spec.name
+        used, current = resolved.spec.name, resolved
         if edits is not None:
             check_supported(edits, resolved.spec)
-        assert base is not None  # a generator was resolved: base's gfv_uri named it
         enhancements = {(i, c): r for (kk, i, c), r in gfve.items() if kk == k}
         _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics, params, edits)
         synthesis.update(pictures[k])
@@ -263,7 +266,7 @@ def _synthesise_segment(
     resolved: ResolvedGenerator,
     key_picture: np.ndarray,
     k: int,
-    base: SEIMessage,
+    base: SEIMessage | None,
     msgs: list[SEIMessage],
     enhancements: dict[tuple[int, int], dict],
     out: list[np.ndarray],
@@ -277,7 +280,10 @@ def _synthesise_segment(
     reconstructions by ``(gfv_id, gfv_cnt)``, handed to the layout as ``recon["gfve"]``; a GFV
     message without a GFVE message takes the segment's latest one (the encoder sends a GFVE
     message only where its values change). ``edits`` change each picture's parameters before
-    generation (a key picture with an edit is synthesised too).
+    generation (a key picture with an edit is synthesised too). Without ``base`` the segment
+    starts at a driving picture (``key_picture``, described by a non-base message with
+    ``gfv_cnt`` 0): the generator keeps its key picture and fuses its output with the driving
+    picture where the message's fusion flag is 1 (:mod:`refsw.decoder.fusion`).
 
     Raises:
         StreamError: the messages do not carry the generator's representation.
@@ -292,7 +298,8 @@ def _synthesise_segment(
             latest["gfve"] = enhancements.get((v["gfv_id"], v["gfv_cnt"]), latest.get("gfve"))
             return layout.params({**(m.recon or {}), "gfve": latest["gfve"]})
 
-        generator.set_key_picture(key_picture, params(base))
+        if base is not None:
+            generator.set_key_picture(key_picture, params(base))
         previous = None
 
         def synthesise(q: np.ndarray) -> np.ndarray | None:
@@ -317,10 +324,12 @@ def _synthesise_segment(
                     out.append(cast(np.ndarray, synthesise(q)))
                     previous = q
             last = (v["gfv_cnt"], p)
+            fusing = base is None and v["gfv_cnt"] == 0 and not resolved.synthesise_key_pictures
+            fusing = fusing and bool(v.get("gfv_fusion_pic_flag", v.get("gfv_drive_picture_fusion_flag")))
             pics.append(
                 PictureLog(
                     len(out),
-                    "key" if v["BasePic"] else "generated",
+                    "key" if v["BasePic"] else "fused" if fusing else "generated",
                     k,
                     v["gfv_id"],
                     v["gfv_cnt"],
@@ -332,7 +341,8 @@ def _synthesise_segment(
             if v["BasePic"]:
                 out.append(key_picture if picture is None else picture)
                 continue
-            out.append(cast(np.ndarray, picture))
+            picture = cast(np.ndarray, picture)
+            out.append(fuse(picture, key_picture) if fusing else picture)
             previous = p
     except RepresentationMismatch as err:
         raise StreamError(f"GFV messages do not match generator {resolved.spec.name}: {err}") from err
