@@ -15,7 +15,7 @@ the painting-like pictures dlib's landmarks are unsteady). ``--grid FILE``
 writes a frame grid (input, decoded, every portrait animated) as JPEG.
 
 Usage: python benchmarks/bench_base_picture.py [--frames 50] [--models sem3d,kptps,fomm,fv2v]
-       [--csv FILE] [--grid FILE] [clip ...]
+       [--decision none] [--csv FILE] [--grid FILE] [clip ...]
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def main() -> int:
     p.add_argument("clips", nargs="*", default=list(CLIPS))
     p.add_argument("--frames", type=int, default=50)
     p.add_argument("--models", default="sem3d")
+    p.add_argument("--decision", help="encoder decision (default: the model's)")
     p.add_argument("--csv")
     p.add_argument("--grid", help="write a frame grid of the first clip (JPEG)")
     args = p.parse_args()
@@ -76,7 +77,9 @@ def main() -> int:
     for clip in args.clips:
         frames = load_clip(clip, max_frames=args.frames).frames[: args.frames]
         for model in args.models.split(","):
-            stream, _ = encode_video(frames, 25.0, model=model)
+            stream, _ = encode_video(
+                frames, 25.0, model=model, **({"decision": args.decision} if args.decision else {})
+            )
             decoded = decode_stream(stream).frames
             results = [
                 (clip, model, "(own key picture)", *_scores(frames, decoded, decoded[:1].repeat(len(frames), 0)))

@@ -22,7 +22,7 @@ import numpy as np
 
 from refsw.media.face_crop import NoFaceError, prepare_ctc
 from refsw.media.frames import InputError
-from refsw.models import ModelError, ModelSpec
+from refsw.models import Generator, ModelError, ModelSpec
 
 from .generators import ResolvedGenerator
 
@@ -70,7 +70,7 @@ class OtherFaceGenerator:
             base picture.
     """
 
-    def __init__(self, spec: ModelSpec, inner: object, base: np.ndarray) -> None:
+    def __init__(self, spec: ModelSpec, inner: Generator, base: np.ndarray) -> None:
         if spec.relative_motion is None:
             raise BasePictureError(
                 f"model {spec.name} cannot animate another face (its parameters are a learned feature "
@@ -112,10 +112,10 @@ class OtherFaceGenerator:
         i = min(self._index, len(self.base) - 1)
         self._index += 1
         if i != self._current:
-            self.inner.set_key_picture(self.base[i], self.base_params[i])  # type: ignore[attr-defined]
+            self.inner.set_key_picture(self.base[i], self.base_params[i])
             self._current = i
         driven = self.relative(self.base_params[i], self.reference, np.asarray(params, dtype=np.float64))
-        return self.inner.generate(driven)  # type: ignore[attr-defined]
+        return self.inner.generate(driven)
 
 
 def other_face(pictures: np.ndarray, size: tuple[int, int]) -> Callable[[ResolvedGenerator], ResolvedGenerator]:
