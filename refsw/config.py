@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from refsw.media.chroma_key import ChromaKey, ChromaKeyError
 from sei.carriage import SEI_PACKINGS
 
 #: Encoder decisions (:mod:`refsw.encoder.decision`): ``auto`` the model's own default
@@ -75,6 +76,9 @@ class EncoderConfig:
             every picture; ``None``: the model's (sem3d 6, the others 1).
         gfv_interpolation_tolerance: a picture's message is left out only where interpolation
             reproduces its parameters within this many quantisation steps.
+        chroma_key: ``"R,G,B"`` or ``"R,G,B,LOWER,UPPER"``: the base GFV messages carry this chroma
+            key (``gfv_chroma_key_*``, purpose 1 background; thresholds as RGB distances,
+            :mod:`refsw.media.chroma_key`); ``None``: no chroma key information.
 
     Raises:
         ConfigError: a value outside its range or of the wrong type, naming the key.
@@ -95,6 +99,7 @@ class EncoderConfig:
     deterministic: bool = False
     gfv_max_interval: int | None = None
     gfv_interpolation_tolerance: float = 3.0
+    chroma_key: str | None = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -103,6 +108,7 @@ class EncoderConfig:
                 "str": (str, "a str"),
                 "int": (int, "an integer"),
                 "int | None": (int, "an integer"),
+                "str | None": (str, "a str"),
                 "bool": (bool, "a bool"),
                 "float": ((int, float), "a number"),
             }
@@ -129,6 +135,11 @@ class EncoderConfig:
             raise ConfigError(f"size {self.size} is not one of {', '.join(map(str, SIZES))}")
         if self.decision not in DECISIONS:
             raise ConfigError(f"decision {self.decision} is not one of {', '.join(DECISIONS)}")
+        if self.chroma_key is not None:
+            try:
+                ChromaKey.parse(self.chroma_key)
+            except ChromaKeyError as err:
+                raise ConfigError(str(err)) from None
         if self.sei_packing not in SEI_PACKINGS:
             raise ConfigError(f"sei_packing {self.sei_packing} is not one of {', '.join(SEI_PACKINGS)}")
 

@@ -1,5 +1,8 @@
 """``gfv-decode``: a ``.266`` stream with GFV SEI messages -> video, per-picture log, SEI trace.
 
+``--edit KEY=VALUE ...`` (``--edit-frames A:B``, ``--edit-script FILE.yaml``) changes the decoded
+facial semantics before generation (:mod:`refsw.decoder.edits`, ``docs/editing.md``).
+
 ``--trace-sei`` writes the parsed SEI messages in the exact text format of VTM DecoderApp's
 ``--OutputDecodedSEIMessagesFilename``, so the two can be diffed.
 
@@ -31,6 +34,7 @@ from .common import UsageError, add_version, check_input_path, check_output_path
 if TYPE_CHECKING:
     import numpy as np
 
+    from refsw.decoder.edits import EditPlan
     from refsw.metrics.summary import QualitySummary
 
 
@@ -84,6 +88,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with --live and a -b file: stop when it has not grown for this long (default 2)",
     )
+    p.add_argument(
+        "--edit",
+        nargs="+",
+        action="extend",
+        metavar="KEY=VALUE",
+        help="change the decoded semantics before generation: eye_left, eye_right, eyes, mouth (factors; KEY==VALUE: "
+        "absolute), gaze_x, gaze_y (eye widths), yaw, pitch, roll (degrees), zoom (factor), tx, ty (picture "
+        "fractions); see docs/editing.md",
+    )
+    p.add_argument("--edit-frames", metavar="A:B", help="apply --edit to output pictures A <= i < B only")
+    p.add_argument(
+        "--edit-script", metavar="FILE", help="key-framed edits (YAML, linearly interpolated); see docs/editing.md"
+    )
+    other = p.add_mutually_exclusive_group()
+    other.add_argument(
+        "--base-picture",
+        metavar="IMAGE",
+        help="animate the face in IMAGE (a photo, a painting, a cartoon-like face) with the stream's motion "
+        "instead of the stream's own face",
+    )
+    other.add_argument(
+        "--base-video",
+        metavar="VIDEO",
+        help="as --base-picture with a video: its picture i is animated for output picture i (its last one after "
+        "its end)",
+    )
+    p.add_argument(
+        "--background",
+        metavar="IMAGE|R,G,B",
+        help="replace the background the stream's chroma key marks (gfv-encode --chroma-key) by IMAGE or a colour",
+    )
     p.add_argument("-y", "--overwrite", action="store_true", help="replace existing output files")
     add_version(p)
     return p
@@ -97,11 +132,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rc:
         return rc
     from refsw.codecs import CodecError
-    from refsw.decoder import StreamError
+    from refsw.decoder import BasePictureError, StreamError
+    from refsw.decoder.edits import EditError
+    from refsw.media.chroma_key import ChromaKeyError
     from refsw.media.video_io import InputError, OutputError
     from refsw.metrics.common import MetricError
 
-    errors = (UsageError, StreamError, CodecError, InputError, OutputError, MetricError, OSError)
+    errors = (
+        UsageError, EditError, StreamError, CodecError, InputError, OutputError, MetricError, OSError,
+        BasePictureError, ChromaKeyError,
+    )  # fmt: skip
     if args.live:
         from .live import run_live_decode
 
@@ -112,9 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check(args: argparse.Namespace) -> int:
     """Checks the paths (one-line :class:`UsageError`); returns 0."""
     if args.live:
-        unused = [o for o, v in (("--pictures-csv", args.pictures_csv), ("--trace-sei", args.trace_sei),
-                                 ("--summary-json", args.summary_json), ("--ref", args.ref),
-                                 ("--conceal", args.conceal)) if v]  # fmt: skip
+        given = {
+            "--pictures-csv": args.pictures_csv, "--trace-sei": args.trace_sei, "--summary-json": args.summary_json,
+            "--ref": args.ref, "--conceal": args.conceal, "--edit": args.edit, "--edit-script": args.edit_script,
+            "--base-picture": args.base_picture, "--base-video": args.base_video, "--background": args.background,
+        }  # fmt: skip
+        unused = [option for option, value in given.items() if value]
         if unused:
             raise UsageError(f"{unused[0]} is not available with --live")
         if args.bitstream != "-" and not Path(args.bitstream).is_file():
@@ -131,9 +174,66 @@ def _check(args: argparse.Namespace) -> int:
     for extra in (args.pictures_csv, args.trace_sei, args.summary_json):
         if extra:
             check_output_path(extra, args.overwrite)
-    if args.ref:
-        check_input_path(args.ref)
+    for given in (args.ref, args.base_picture, args.base_video):
+        if given:
+            check_input_path(given)
+    if (args.base_picture or args.base_video) and args.key_pictures_only:
+        raise UsageError("--base-picture/--base-video need the stream's generator; drop --key-pictures-only")
+    if args.background and not Path(args.background).is_file():
+        _colour(args.background)
+    if args.edit_script and not Path(args.edit_script).is_file():
+        raise UsageError(f"cannot read {args.edit_script}: no such file")
     return 0
+
+
+def _edit_plan(args: argparse.Namespace) -> EditPlan | None:
+    """The plan of ``--edit``, ``--edit-frames`` and ``--edit-script`` (``None`` without edits);
+    ``--edit`` values apply on top of the script's.
+
+    Raises:
+        EditError: a bad edit, range or script.
+    """
+    from refsw.decoder.edits import EditPlan
+
+    if not (args.edit or args.edit_frames or args.edit_script):
+        return None
+    plan = EditPlan.parse(args.edit or [], args.edit_frames)
+    if args.edit_script:
+        script = EditPlan.from_yaml(args.edit_script)
+        plan = dataclasses.replace(plan, keyframes=script.keyframes)
+    return plan
+
+
+def _colour(text: str) -> tuple[int, int, int]:
+    """``"R,G,B"`` (0..255 each) as a tuple.
+
+    Raises:
+        UsageError: not an existing image file nor three integers 0..255.
+    """
+    parts = text.split(",")
+    if len(parts) == 3 and all(p.strip().isdigit() and int(p) <= 255 for p in parts):
+        r, g, b = (int(p) for p in parts)
+        return r, g, b
+    raise UsageError(f"--background {text}: neither an image file nor a colour R,G,B (0..255 each)")
+
+
+def _picture(path: str) -> np.ndarray:
+    """An image file as ``(H, W, 3)`` uint8 RGB (grey or RGBA converted).
+
+    Raises:
+        UsageError: not a readable 8-bit image.
+    """
+    import imageio.v3 as iio
+    import numpy as np
+
+    try:
+        img = np.asarray(iio.imread(path))
+    except Exception as err:  # imageio raises many kinds for unreadable files
+        why = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UsageError(f"cannot read image {path}: {why}") from None
+    if img.dtype != np.uint8 or img.ndim not in (2, 3):
+        raise UsageError(f"{path} is not an 8-bit grey or RGB image")
+    return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else np.ascontiguousarray(img[..., :3])
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -141,9 +241,18 @@ def _run(args: argparse.Namespace) -> int:
     from refsw.media.video_io import write_video
 
     out = Path(args.output)
+    edits = _edit_plan(args)  # bad edits fail before decoding
     stream = Path(args.bitstream).read_bytes()
     if not stream:
         raise UsageError(f"{args.bitstream} is empty")
+    base = _picture(args.base_picture) if args.base_picture else None
+    if args.base_video:
+        from refsw.media.video_io import read_video
+
+        base = read_video(args.base_video).frames
+    background: np.ndarray | tuple[int, int, int] | None = None
+    if args.background:
+        background = _picture(args.background) if Path(args.background).is_file() else _colour(args.background)
     t0 = time.perf_counter()
     decoded = decode_stream(
         stream,
@@ -152,6 +261,9 @@ def _run(args: argparse.Namespace) -> int:
         key_pictures_only=args.key_pictures_only,
         deterministic=args.deterministic,
         conceal=args.conceal,
+        edits=edits,
+        base_picture=base,
+        background=background,
     )
     seconds = time.perf_counter() - t0
     for note in decoded.notes:
@@ -170,7 +282,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.trace_sei:
         write_atomic(Path(args.trace_sei), decoded.sei.trace_text())
     n = len(decoded.frames)
-    n_gen = sum(p.kind == "generated" for p in decoded.pictures)
+    n_gen = sum(p.kind in ("generated", "fused") for p in decoded.pictures)
     n_int = sum(p.kind == "interpolated" for p in decoded.pictures)
     n_con = len(decoded.concealed)
     n_key = n - n_gen - n_int - n_con
@@ -198,23 +310,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _quality_against(ref: str, decoded: np.ndarray, fps: float) -> QualitySummary:
-    """The encoder's input ``ref`` prepared as gfv-encode prepares it (face-centred crop and
-    resize to the decoded size unless already in that format), against ``decoded``.
+    """The encoder's input ``ref`` prepared as gfv-encode prepares it
+    (:func:`refsw.media.face_crop.read_reference`), against ``decoded``.
 
     Raises:
-        UsageError: the reference is shorter than the decoded video.
+        refsw.media.frames.InputError: the reference is unreadable or shorter than ``decoded``.
     """
-    from refsw.media.face_crop import prepare_ctc
-    from refsw.media.video_io import read_video
+    from refsw.media.face_crop import read_reference
     from refsw.metrics.summary import quality_summary
 
     n, h, w = decoded.shape[:3]
-    frames = read_video(ref, max_frames=n).frames
-    if frames.shape[1:3] != (h, w):
-        frames, _ = prepare_ctc(frames, size=h)
-    if len(frames) < n:
-        raise UsageError(f"--ref {ref} has {len(frames)} pictures, the stream {n}")
-    return quality_summary(frames[:n], decoded, fps)
+    return quality_summary(read_reference(ref, n, (h, w)), decoded, fps)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"SEI messages per SEI NAL unit: all of an access unit's, or one each as VTM's EncoderApp "
         f"(default {d.sei_packing})",
     )
+    p.add_argument(
+        "--chroma-key",
+        metavar="R,G,B[,LOWER,UPPER]",
+        help="write this chroma key in the base GFV messages (gfv_chroma_key_*, purpose background; thresholds: "
+        "RGB distances, default 48,75): gfv-decode --background replaces what it keys",
+    )
     p.add_argument("--size", type=int, choices=SIZES, help=f"CTC picture size for cropped input (default {d.size})")
     p.add_argument("--force-crop", action="store_true", help="crop and resize even CTC-format input")
     p.add_argument("--no-crop", action="store_true", help="code the input as it is (no face crop)")

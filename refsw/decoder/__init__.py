@@ -1,7 +1,16 @@
 """Decoder library (VTM's DecoderLib): access units, SEI reconstruction, generator resolution
 through the model registry, synthesis of every output picture."""
 
+from .base_picture import BasePictureError
 from .decoder import DecodedVideo, PictureLog, decode_stream, segment_key_indices
 from .errors import StreamError, UnknownGeneratorError
 
-__all__ = ["DecodedVideo", "PictureLog", "StreamError", "UnknownGeneratorError", "decode_stream", "segment_key_indices"]
+__all__ = [
+    "BasePictureError",
+    "DecodedVideo",
+    "PictureLog",
+    "StreamError",
+    "UnknownGeneratorError",
+    "decode_stream",
+    "segment_key_indices",
+]

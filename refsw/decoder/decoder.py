@@ -27,7 +27,11 @@ from sei.registry import PayloadType
 from sei.sei_message import SEIMessage
 from sei.stream import StreamSEI, read_stream_sei
 
+from .base_picture import BasePictureError, other_face
+from .chroma_key import replace_background
+from .edits import EditError, EditPlan, check_supported, edited_params
 from .errors import StreamError
+from .fusion import fuse
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
 from .verdict import Concealment, Damage, DecodeStopped, decode_key_pictures, locate, signalled_pictures
 
@@ -45,7 +49,8 @@ class PictureLog:
 
     Attributes:
         index: output picture index.
-        kind: ``"key"`` (decoded VVC picture), ``"generated"`` (from its GFV message),
+        kind: ``"key"`` (decoded VVC picture), ``"generated"`` (from its GFV message), ``"fused"``
+            (a driving picture's generated picture fused with it, :mod:`refsw.decoder.fusion`),
             ``"interpolated"`` (no GFV message: parameters interpolated between the messages
             before and after it, :func:`refsw.models.gfv_mapping.interpolate`) or
             ``"concealed"`` (``conceal``: the stream is damaged there; the last good picture
@@ -54,6 +59,8 @@ class PictureLog:
         gfv_id / gfv_cnt: of the GFV message describing it (-1 if none).
         sei_bits: bits of that GFV message's SEI NAL unit payload (payloadSize * 8).
         low_confidence: ``gfv_low_confidence_face_parameter_flag``.
+        edited: 1 when an edit (:mod:`refsw.decoder.edits`) changed the picture's parameters (a
+            key picture is then synthesised, not the VVC decoder's picture).
     """
 
     index: int
@@ -63,6 +70,7 @@ class PictureLog:
     gfv_cnt: int = -1
     sei_bits: int = 0
     low_confidence: int = 0
+    edited: int = 0
 
 
 @dataclass
@@ -81,6 +89,11 @@ class DecodedVideo:
             these, sample for sample, instead of converting ``frames`` back from RGB.
         concealed: ``conceal``: output picture index -> why it is concealed (the damage, in
             words: access unit, byte offset, element, rule, source).
+        params: for each output picture, the generator parameters it was synthesised from,
+            after the edits, as the model's layout gives them (float64; sem3d ``(16 + K + 4,)``,
+            kptps ``(K, 2)``): an unedited key picture's are its base GFV message's, an
+            interpolated picture's the interpolated values; ``None`` for a picture output
+            without a generator.
     """
 
     frames: np.ndarray
@@ -91,6 +104,7 @@ class DecodedVideo:
     notes: list[str] = field(default_factory=list)
     key_planes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     concealed: dict[int, str] = field(default_factory=dict)
+    params: list[np.ndarray | None] = field(default_factory=list)
 
 
 def stream_fps(sei: StreamSEI) -> float:
@@ -116,6 +130,9 @@ def decode_stream(
     key_pictures_only: bool = False,
     deterministic: bool = False,
     conceal: bool = False,
+    edits: EditPlan | None = None,
+    base_picture: np.ndarray | None = None,
+    background: np.ndarray | tuple[int, int, int] | None = None,
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -136,6 +153,14 @@ def decode_stream(
         conceal: decode around errors instead of stopping: pictures that cannot be synthesised
             repeat the last good picture (kind ``"concealed"``, with their cause in
             ``concealed``); decoding recovers at the next key picture; the damage is in ``notes``.
+        edits: changes of the decoded semantics applied to each output picture's parameters
+            before generation (:mod:`refsw.decoder.edits`); a key picture with an edit is
+            re-synthesised from its own edited parameters.
+        base_picture: ``(H, W, 3)`` uint8 RGB (or ``(N, H, W, 3)``, a video) of another face to
+            animate with the stream's motion instead of its key pictures
+            (:mod:`refsw.decoder.base_picture`); needs the stream's generator.
+        background: replaces the background the stream's chroma key marks (an ``(R, G, B)``
+            colour or an ``(H, W, 3)`` uint8 RGB picture; :mod:`refsw.decoder.chroma_key`).
 
     Raises:
         DecodeStopped: (a :class:`StreamError`) without ``conceal``, the stream has a finding of
@@ -147,7 +172,14 @@ def decode_stream(
             (also with ``conceal``) not even its first key picture decodes.
         refsw.codecs.CodecError: the VVC decoder is not available (or, for a backend without
             ``decode_yuv``, failed).
+        EditError: ``edits`` has a key the stream's generator does not support, or the stream's
+            generator is not available (``key_pictures_only``).
+        BasePictureError: ``base_picture`` has no face, or the model cannot animate another face.
+        ChromaKeyError: ``background`` with a stream that carries no background chroma key.
     """
+    edits = None if edits is None or edits.is_empty else edits
+    if base_picture is not None and key_pictures_only:
+        raise BasePictureError("a base picture needs the stream's generator (not key_pictures_only)")
     sei = _read_sei(stream, DecodingContext(mode, variant))
     report = check_stream(stream, variant=variant, mode=mode)  # gfv-check's rules, same code
     damage = locate(report, sei.nal_units)
@@ -164,13 +196,16 @@ def decode_stream(
     coded = len(keys) if decoded is None else decoded.coded
     concealment = Concealment(damage, signalled_pictures(report, sei.nal_units)) if conceal else None
     per_key, gfve = _gfv_messages_per_key_picture(sei, coded)
-    resolver = GeneratorResolver(sei, deterministic)
+    wrap = None if base_picture is None else other_face(base_picture, (keys.shape[1], keys.shape[2]))
+    resolver = GeneratorResolver(sei, deterministic, wrap)
     pictures = {k: 1 + max((cast(dict, m.values)["gfv_cnt"] for m in msgs), default=-1) for k, msgs in per_key.items()}
     synthesis = bar("synthesis", total=sum(pictures.values()))
     out: list[np.ndarray] = []
     pics: list[PictureLog] = []
+    params: dict[int, np.ndarray] = {}  # by output picture index
     notes: list[str] = []
     used: str | None = None
+    current: ResolvedGenerator | None = None
     for k in range(coded):
         msgs = per_key[k]
         hit = None if concealment is None else concealment.first(k)
@@ -182,10 +217,13 @@ def decode_stream(
         key_picture = keys[k]
         base = next((m for m in msgs if cast(dict, m.values)["BasePic"]), None)  # per_key: parsed only
         uri = cast(dict, base.values).get("gfv_uri") if base is not None else None
-        resolved = resolver.get(uri) if msgs else None
+        driving = base is None and current is not None and bool(msgs)  # a driving picture (refsw.decoder.fusion)
+        resolved = current if driving else resolver.get(uri) if msgs else None
         if resolved is None:
             if msgs and not key_pictures_only:
                 raise unknown_generator(uri)
+            if edits is not None:
+                raise EditError(f"edits need the stream's generator (gfv_uri {uri!r}), which is not available")
             if msgs:
                 note = (
                     f"no available generator matches the stream's representation (gfv_uri {uri!r}, "
@@ -195,21 +233,26 @@ def decode_stream(
             pics.append(PictureLog(len(out), "key", k))
             out.append(key_picture)
             continue
-        used = resolved.spec.name
-        assert base is not None  # a generator was resolved: base's gfv_uri named it
+        used, current = resolved.spec.name, resolved
+        if edits is not None:
+            check_supported(edits, resolved.spec)
         enhancements = {(i, c): r for (kk, i, c), r in gfve.items() if kk == k}
-        _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics)
+        _synthesise_segment(resolved, key_picture, k, base, msgs, enhancements, out, pics, params, edits)
         synthesis.update(pictures[k])
         if hit is not None:
             assert concealment is not None
             done = 1 + max(cast(dict, m.values)["gfv_cnt"] for m in msgs)
             concealment.repeat(out, pics, k, range(done, concealment.signalled.get(k, 1)), hit, keys.shape[1:])
     synthesis.close()
-    planes = {} if yuv is None else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
+    frames = np.stack(out) if background is None else replace_background(np.stack(out), sei, background)
+    planes = {}
+    if yuv is not None and base_picture is None and background is None:  # else not the decoded samples
+        planes = {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key" and not p.edited}
     if concealment is not None:
         notes = concealment.notes + notes
     concealed = {} if concealment is None else concealment.causes
-    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes, concealed)
+    used_params = [params.get(i) for i in range(len(out))]
+    return DecodedVideo(frames, stream_fps(sei), pics, sei, used, notes, planes, concealed, used_params)
 
 
 def _conceal_segment(
@@ -284,17 +327,24 @@ def _synthesise_segment(
     resolved: ResolvedGenerator,
     key_picture: np.ndarray,
     k: int,
-    base: SEIMessage,
+    base: SEIMessage | None,
     msgs: list[SEIMessage],
     enhancements: dict[tuple[int, int], dict],
     out: list[np.ndarray],
     pics: list[PictureLog],
+    used_params: dict[int, np.ndarray],
+    edits: EditPlan | None = None,
 ) -> None:
     """Appends the output pictures of key picture ``k``'s segment (one per GFV message, in
-    ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``; ``enhancements``: the GFVE
+    ``gfv_cnt`` order) to ``out`` and their log lines to ``pics``, the parameters of each to
+    ``used_params`` (by output picture index); ``enhancements``: the GFVE
     reconstructions by ``(gfv_id, gfv_cnt)``, handed to the layout as ``recon["gfve"]``; a GFV
     message without a GFVE message takes the segment's latest one (the encoder sends a GFVE
-    message only where its values change).
+    message only where its values change). ``edits`` change each picture's parameters before
+    generation (a key picture with an edit is synthesised too). Without ``base`` the segment
+    starts at a driving picture (``key_picture``, described by a non-base message with
+    ``gfv_cnt`` 0): the generator keeps its key picture and fuses its output with the driving
+    picture where the message's fusion flag is 1 (:mod:`refsw.decoder.fusion`).
 
     Raises:
         StreamError: the messages do not carry the generator's representation.
@@ -309,8 +359,21 @@ def _synthesise_segment(
             latest["gfve"] = enhancements.get((v["gfv_id"], v["gfv_cnt"]), latest.get("gfve"))
             return layout.params({**(m.recon or {}), "gfve": latest["gfve"]})
 
-        generator.set_key_picture(key_picture, params(base))
+        if base is not None:
+            generator.set_key_picture(key_picture, params(base))
         previous = None
+
+        def synthesise(q: np.ndarray) -> np.ndarray | None:
+            """The picture of ``pics[-1]`` from parameters ``q`` (edited first); ``None`` for an
+            unedited key picture of the stream's own face (the decoded picture is output)."""
+            edited = None if edits is None else edited_params(edits, resolved.spec, pics[-1].index, q)
+            pics[-1].edited = int(edited is not None)
+            used_params[pics[-1].index] = q if edited is None else edited
+            if edited is None and pics[-1].kind == "key" and not resolved.synthesise_key_pictures:
+                return None
+            q = q if edited is None else edited
+            return generator.generate(q, previous=previous) if uses_previous else generator.generate(q)
+
         last: tuple[int, np.ndarray] | None = None  # (gfv_cnt, parameters) of the previous message
         for m in sorted(msgs, key=lambda m: cast(dict, m.values)["gfv_cnt"]):  # parsed messages only
             v = cast(dict, m.values)
@@ -319,13 +382,15 @@ def _synthesise_segment(
                 for cnt in range(last[0] + 1, v["gfv_cnt"]):
                     q = interpolate(last[1], p, (cnt - last[0]) / (v["gfv_cnt"] - last[0]))
                     pics.append(PictureLog(len(out), "interpolated", k, v["gfv_id"], cnt))
-                    out.append(generator.generate(q, previous=previous) if uses_previous else generator.generate(q))
+                    out.append(cast(np.ndarray, synthesise(q)))
                     previous = q
             last = (v["gfv_cnt"], p)
+            fusing = base is None and v["gfv_cnt"] == 0 and not resolved.synthesise_key_pictures
+            fusing = fusing and bool(v.get("gfv_fusion_pic_flag", v.get("gfv_drive_picture_fusion_flag")))
             pics.append(
                 PictureLog(
                     len(out),
-                    "key" if v["BasePic"] else "generated",
+                    "key" if v["BasePic"] else "fused" if fusing else "generated",
                     k,
                     v["gfv_id"],
                     v["gfv_cnt"],
@@ -333,10 +398,12 @@ def _synthesise_segment(
                     v["gfv_low_confidence_face_parameter_flag"],
                 )
             )
+            picture = synthesise(p)
             if v["BasePic"]:
-                out.append(key_picture)
+                out.append(key_picture if picture is None else picture)
                 continue
-            out.append(generator.generate(p, previous=previous) if uses_previous else generator.generate(p))
+            picture = cast(np.ndarray, picture)
+            out.append(fuse(picture, key_picture) if fusing else picture)
             previous = p
     except RepresentationMismatch as err:
         raise StreamError(f"GFV messages do not match generator {resolved.spec.name}: {err}") from err

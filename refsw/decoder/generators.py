@@ -8,6 +8,7 @@ registered model with exactly that URI (:func:`refsw.models.resolve_uri`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +42,15 @@ class ResolvedGenerator:
             (the decoder reads the precision factors from the stream; the layout only maps the
             reconstructed values to parameters).
         generator: its :class:`~refsw.models.Generator`.
+        synthesise_key_pictures: the generator also synthesises the key pictures' places (it
+            animates another face, :mod:`refsw.decoder.base_picture`) instead of the decoder
+            outputting the decoded key pictures.
     """
 
     spec: ModelSpec
     layout: Any
     generator: Any
+    synthesise_key_pictures: bool = False
 
 
 class GeneratorResolver:
@@ -54,11 +59,18 @@ class GeneratorResolver:
     Args:
         sei: the stream's SEI messages (for the networks it carries).
         deterministic: build generators on their portable fp32 path.
+        wrap: applied once to each resolved generator (``decode_stream(base_picture=...)``).
     """
 
-    def __init__(self, sei: StreamSEI, deterministic: bool = False) -> None:
+    def __init__(
+        self,
+        sei: StreamSEI,
+        deterministic: bool = False,
+        wrap: Callable[[ResolvedGenerator], ResolvedGenerator] | None = None,
+    ) -> None:
         self.networks = carried_networks(sei)
         self.deterministic = deterministic
+        self.wrap = wrap
         self._resolved: dict[str | None, ResolvedGenerator | None] = {}
 
     def get(self, uri: str | None) -> ResolvedGenerator | None:
@@ -72,11 +84,12 @@ class GeneratorResolver:
                 spec = resolve_uri(uri, self.networks)
             except CheckpointError as err:
                 raise StreamError(f"the NNPFC message carries a network this decoder cannot load: {err}") from None
-            self._resolved[uri] = (
+            resolved = (
                 None
                 if spec is None
                 else ResolvedGenerator(spec, spec.make_layout(), spec.make_generator(deterministic=self.deterministic))
             )
+            self._resolved[uri] = resolved if resolved is None or self.wrap is None else self.wrap(resolved)
         return self._resolved[uri]
 
 

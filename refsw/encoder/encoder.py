@@ -18,6 +18,7 @@ import numpy as np
 
 from refsw.codecs import create_backend
 from refsw.config import ConfigError, EncoderConfig
+from refsw.media.chroma_key import ChromaKey
 from refsw.models import Ability, Analyser, Generator, get_model
 from refsw.models.gfv_mapping import LayoutMapping
 from sei.carriage import AccessUnitSEI, BitBudget, bit_budget, insert_sei
@@ -230,6 +231,7 @@ def encode_video(
             None if analysed is None else (analysed[0][start:end], analysed[1][start:end]),
             spec.default_max_interval if cfg.gfv_max_interval is None else cfg.gfv_max_interval,
             cfg.gfv_interpolation_tolerance,
+            None if cfg.chroma_key is None else ChromaKey.parse(cfg.chroma_key),
         )
         per_au[k] = AccessUnitSEI(
             prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
@@ -256,6 +258,7 @@ def _segment_payloads(
     analysed: tuple[np.ndarray, np.ndarray] | None = None,
     max_interval: int = 1,
     interpolation_tolerance: float = 1.0,
+    chroma_key: ChromaKey | None = None,
 ) -> list[list[tuple[PayloadType, bytes]]]:
     """The SEI payloads of one key-picture segment, per picture in ``gfv_cnt`` order: the GFV
     message, then its GFVE message when the layout carries pupils. ``frames`` ``(N, H, W, 3)``
@@ -263,7 +266,7 @@ def _segment_payloads(
     ``generator`` (``None`` with ``decision`` ``"none"``); ``analysed``: the segment's
     ``(params, found)`` when the analysis ran already; ``max_interval`` and
     ``interpolation_tolerance`` (in grid steps): the parameter subsampling
-    (:mod:`refsw.encoder.subsample`)."""
+    (:mod:`refsw.encoder.subsample`); ``chroma_key``: the base message's chroma key information."""
     if analysed is None:
         pictures = np.concatenate([decoded_key[None], frames[1:]]) if analyse_decoded_key else frames
         analysed = analyser.analyse(pictures)
@@ -286,7 +289,8 @@ def _segment_payloads(
         max_interval,
     )
     params, found = params[sent], found[sent]
-    gfv = [[(PayloadType.GENERATIVE_FACE_VIDEO, p)] for p, _ in gfv_messages(layout, params, ~found, ctx, cnts=sent)]
+    messages = gfv_messages(layout, params, ~found, ctx, cnts=sent, chroma_key=chroma_key)
+    gfv = [[(PayloadType.GENERATIVE_FACE_VIDEO, p)] for p, _ in messages]
     pupils = getattr(layout, "pupils", None)
     if pupils is not None:
         gfve = gfve_messages(pupils(params), layout.pupil_precision_factor, ctx, cnts=sent)  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from refsw.media.chroma_key import ChromaKey
 from refsw.models.gfv_mapping import LayoutMapping
 from sei.context import DecodingContext
 from sei.registry import PayloadType
@@ -29,6 +30,8 @@ def gfv_messages(
     ctx: DecodingContext,
     gfv_id: int = 0,
     cnts: np.ndarray | None = None,
+    chroma_key: ChromaKey | None = None,
+    fusion_pic_flag: int | None = None,
 ) -> list[tuple[bytes, dict]]:
     """GFV payloads of one key-picture segment.
 
@@ -47,6 +50,13 @@ def gfv_messages(
         gfv_id: ``gfv_id`` of every message.
         cnts: ``gfv_cnt`` of each message (ascending, the first 0); default 0, 1, 2...
             (skipped values: pictures the decoder interpolates, :mod:`refsw.encoder.subsample`).
+        chroma_key: the base message's ``gfv_chroma_key_*`` information (JVET-AM0334); ``None``:
+            ``gfv_chroma_key_info_present_flag`` 0.
+        fusion_pic_flag: not ``None``: row 0 describes a *driving picture*, a coded picture that
+            is not a base picture: its message (``gfv_cnt`` 0) is not a base message
+            (``gfv_base_picture_flag`` 0), carries this ``gfv_fusion_pic_flag`` (Variant C) and
+            sends its coordinates and matrix elements without prediction; the generator is the
+            one of the base message before (``docs/gfv_sei.md#fusion``).
 
     Returns:
         ``(payload_bytes, syntax_values)`` per message in ``gfv_cnt`` order.
@@ -61,7 +71,8 @@ def gfv_messages(
     out = []
     for i, p in enumerate(params):
         cnt = int(cnts[i]) if cnts is not None else i
-        base = cnt == 0
+        driving = cnt == 0 and fusion_pic_flag is not None
+        base = cnt == 0 and not driving
         v: dict[str, Any] = {
             "gfv_id": gfv_id,
             "gfv_cnt": cnt,
@@ -76,11 +87,13 @@ def gfv_messages(
                 gfv_nn_mode_idc=1,
                 gfv_uri_tag=mapping.uri_tag,
                 gfv_uri=mapping.uri,
-                gfv_chroma_key_info_present_flag=0,
             )
+            v.update(chroma_key.syntax_values() if chroma_key else {"gfv_chroma_key_info_present_flag": 0})
+        if driving:
+            v.update(gfv_base_picture_flag=0, gfv_fusion_pic_flag=fusion_pic_flag)
         if lay.num_kps:
-            v["gfv_kps_pred_flag"] = int(lay.kps_pred)
-            if base or not lay.kps_pred:
+            v["gfv_kps_pred_flag"] = int(lay.kps_pred and not driving)
+            if base or not v["gfv_kps_pred_flag"]:
                 v.update(
                     gfv_coordinate_precision_factor_minus1=lay.coordinate_precision_factor - 1,
                     gfv_num_kps_minus1=lay.num_kps - 1,
@@ -92,7 +105,7 @@ def gfv_messages(
             kp = np.clip(kp, -1.0, 1.0)
             quantise_coordinates(v, [kp[:, a].tolist() for a in range(axes)], state, rounding="nearest")
         if lay.matrices:
-            pred = 0 if base else int(lay.matrix_pred)
+            pred = 0 if base or driving else int(lay.matrix_pred)
             if not base:
                 v["gfv_matrix_pred_flag"] = pred
             if not pred:

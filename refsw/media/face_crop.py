@@ -18,6 +18,7 @@ import numpy as np
 from refsw.quiet import native_stderr_silenced
 
 from .frames import InputError, check_frames
+from .video_io import read_video
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ __all__ = [
     "find_crop_window",
     "is_ctc_format",
     "prepare_ctc",
+    "read_reference",
 ]
 
 #: Frame sizes (H, W) that are already in the CTC format.
@@ -252,3 +254,24 @@ def prepare_ctc(frames: np.ndarray, size: int = 256, force: bool = False) -> tup
     cropped = apply_crop(frames, window, out_size=size)
     logger.info("cropped %dx%d input with %s and resized to %dx%d", w, h, window, size, size)
     return cropped, window
+
+
+def read_reference(source: str, num_frames: int, size: tuple[int, int]) -> np.ndarray:
+    """The encoder's input ``source`` prepared as ``gfv-encode`` prepares it, to set beside (or
+    measure against) ``num_frames`` decoded pictures of ``size`` ``(H, W)``: the first
+    ``num_frames`` pictures, face-centred crop and resize (:func:`prepare_ctc`) unless already
+    that size.
+
+    Returns:
+        ``(num_frames, H, W, 3)`` uint8 RGB.
+
+    Raises:
+        InputError: unreadable input, or fewer than ``num_frames`` pictures.
+        NoFaceError: cropping is needed and no face is found.
+    """
+    frames = read_video(source, max_frames=num_frames).frames
+    if frames.shape[1:3] != size:
+        frames, _ = prepare_ctc(frames, size=size[0])
+    if len(frames) < num_frames:
+        raise InputError(f"{source} has {len(frames)} pictures, the stream {num_frames}")
+    return frames[:num_frames]

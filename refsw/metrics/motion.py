@@ -55,6 +55,7 @@ __all__ = [
     "MotionFidelity",
     "MotionTraces",
     "akd_per_picture",
+    "motion_akd_per_picture",
     "cached_landmarks68",
     "eye_openness",
     "input_activity",
@@ -195,6 +196,32 @@ def akd_per_picture(reference_points: np.ndarray, decoded_points: np.ndarray) ->
     """
     dist = np.linalg.norm(reference_points[:, AKD_POINTS] - decoded_points[:, AKD_POINTS], axis=-1).mean(axis=1)
     return dist / _distance(reference_points, 36, 45)
+
+
+def motion_akd_per_picture(reference_points: np.ndarray, decoded_points: np.ndarray) -> np.ndarray:
+    """``(N,)`` float64 AKD of the *motion* of two different faces (``gfv-decode --base-picture``),
+    NaN where either side has no face.
+
+    The decoded face is aligned onto the reference face once, by the least-squares similarity
+    (Procrustes / Umeyama: rotation, scale, translation) of their :data:`AKD_POINTS` in the
+    first picture where both have a face (the anchor); then, per picture, each point's movement
+    since the anchor is compared: the mean distance between ``S(decoded_t) - S(decoded_anchor)``
+    and ``reference_t - reference_anchor``, divided by the reference's outer inter-ocular
+    distance as :func:`akd_per_picture`. Identity and face shape cancel; a still picture scores
+    the reference's own movement.
+
+    Args:
+        reference_points, decoded_points: ``(N, 68, 2)`` landmarks in pixels.
+    """
+    both = np.flatnonzero(~np.isnan(reference_points[:, 0, 0]) & ~np.isnan(decoded_points[:, 0, 0]))
+    if not len(both):
+        return np.full(len(reference_points), np.nan)
+    ref = reference_points[:, AKD_POINTS] @ np.array([1.0, 1j])  # points as complex numbers
+    dec = decoded_points[:, AKD_POINTS] @ np.array([1.0, 1j])
+    a0, b0 = dec[both[0]] - dec[both[0]].mean(), ref[both[0]] - ref[both[0]].mean()
+    scale_rotation = (np.conj(a0) @ b0) / (np.conj(a0) @ a0).real  # least-squares similarity
+    moved = scale_rotation * (dec - dec[both[0]]) - (ref - ref[both[0]])
+    return np.abs(moved).mean(axis=1) / _distance(reference_points, 36, 45)
 
 
 def pose_error_per_picture(reference_pose: np.ndarray, decoded_pose: np.ndarray) -> np.ndarray:

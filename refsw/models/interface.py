@@ -15,7 +15,7 @@ the checkpoint bytes for a learned one, so a stream names the exact network it n
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -178,6 +178,16 @@ class ModelSpec:
         abilities: what the model declares it can do.
         network: the checkpoint bytes (models with :attr:`Ability.CARRIED_NETWORK`).
         uri_tag: ``gfv_uri_tag`` / ``nnpfc_uri_tag``.
+        edit_keys: the edit keys (:data:`refsw.decoder.edits.EDIT_KEYS`) the model's parameters
+            support (models with :attr:`Ability.EDITS`).
+        apply_edit: ``(params (D,) float64, values {key: float}) -> (D,) float64``: one picture's
+            reconstructed parameters with the edit values applied (:mod:`refsw.decoder.edits`
+            gives the keys' meanings and units); ``None`` for a model without edits.
+        relative_motion: ``(base, reference, params) -> params``: the parameters that move
+            another picture (analysed as ``base``) as the stream's face moves from its key
+            picture (``reference``) to a decoded picture (``params``), for
+            ``gfv-decode --base-picture`` (:mod:`refsw.models.relative`); ``None``: the model
+            cannot animate another face.
     """
 
     name: str
@@ -194,3 +204,6 @@ class ModelSpec:
     abilities: Ability = Ability.NONE
     network: bytes | None = None
     uri_tag: str = URI_TAG
+    edit_keys: frozenset[str] = frozenset()
+    apply_edit: Callable[[np.ndarray, Mapping[str, float]], np.ndarray] | None = None
+    relative_motion: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None

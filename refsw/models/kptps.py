@@ -24,6 +24,7 @@ from .interface import ModelSpec, generator_uri
 from .landmarks import LandmarkAnalyser
 from .mapping import KeypointMapping
 from .registry import register_model
+from .relative import additive
 from .tps import TPSWarpGenerator
 
 #: Face Mesh indices: forehead, chin, jaw L/R, lower jaw L/R, nose tip, nose bridge, iris L/R,
@@ -48,4 +49,5 @@ def kptps() -> ModelSpec:
         make_layout=lambda coordinate_precision_factor=None, matrix_element_precision_factor=None: KeypointMapping(
             len(KEYPOINTS), coordinate_precision_factor or COORDINATE_PRECISION_FACTOR, URI
         ),
+        relative_motion=additive,
     )

@@ -27,7 +27,7 @@ import copy
 import hashlib
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,9 +37,11 @@ import numpy as np
 import torch
 
 from ..progress import progress
+from .editing import HEAD_POSE_KEYS, apply_fv2v_edit
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
 from .interface import Ability, CheckpointError, ModelSpec, generator_uri
 from .nets.blocks import displacement, fuse_heads, motion_2d, warp
+from .relative import RelativeMotion, keypoints_and_jacobians, rotation_first
 
 if TYPE_CHECKING:  # the network classes, for the casts where a branch on the model name fixes the class
     from .nets.cfte import CFTE, CFTEGenerator
@@ -68,6 +70,8 @@ class LearnedModelInfo:
         analyse_decoded_key: the encoder takes the key picture's parameters from the decoded key
             picture (True) or from its source picture (False), chosen from the same benchmark.
         abilities: what it declares beyond encoding and decoding.
+        edit_keys / apply_edit: as :class:`~refsw.models.interface.ModelSpec`'s (head pose for FV2V).
+        relative_motion: its :attr:`ModelSpec.relative_motion` (:mod:`refsw.models.relative`).
     """
 
     name: str
@@ -76,6 +80,9 @@ class LearnedModelInfo:
     detail_transfer: bool = True
     analyse_decoded_key: bool = False
     abilities: Ability = Ability.CARRIED_NETWORK
+    edit_keys: frozenset[str] = frozenset()
+    apply_edit: Callable[[np.ndarray, Mapping[str, float]], np.ndarray] | None = None
+    relative_motion: RelativeMotion | None = None
 
 
 #: The learned models (each registered by its module: :mod:`refsw.models.fomm`, ...).
@@ -95,6 +102,7 @@ LEARNED: dict[str, LearnedModelInfo] = {
             ),
             representation="FOMM: 10 2-D keypoints (GFV coordinates) + 10 Jacobians 2x2 (matrix type 0)",
             analyse_decoded_key=True,
+            relative_motion=keypoints_and_jacobians(10),
         ),
         LearnedModelInfo(
             name="cfte",
@@ -120,6 +128,10 @@ LEARNED: dict[str, LearnedModelInfo] = {
             ),
             representation="FV2V: head rotation 3x3 (type 4), translation (type 5), "
             "15 expression deltas (3-D coordinates)",
+            abilities=Ability.CARRIED_NETWORK | Ability.EDITS,
+            edit_keys=HEAD_POSE_KEYS,
+            apply_edit=apply_fv2v_edit,
+            relative_motion=rotation_first,
         ),
     )
 }
@@ -508,6 +520,9 @@ def _spec(model: LearnedModel) -> ModelSpec:
         analyse_decoded_key=info.analyse_decoded_key,
         abilities=info.abilities,
         network=model.checkpoint,
+        edit_keys=info.edit_keys,
+        apply_edit=info.apply_edit,
+        relative_motion=info.relative_motion,
     )
 
 

@@ -34,11 +34,14 @@ normalised picture units, ``Pp`` 7 (one pixel at 256x256).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from .editing import EDIT_KEYS as ALL_EDIT_KEYS
+from .editing import pose_edit
 from .face3d import (
     FACE_OVAL,
     INNER_LIPS,
@@ -62,6 +65,7 @@ from .interface import Ability, KeySemantics, ModelSpec, RepresentationMismatch,
 from .landmarks import LiveAnalysis, detect_mesh, track_meshes
 from .meshwarp import MeshWarp, paint_closed_eye, paint_mouth_interior, to_pixels
 from .registry import register_model
+from .relative import nearest_rotation, rotation_first
 
 BASIS_PATH = Path(__file__).resolve().parent / "weights" / "sem3d_basis.npz"
 
@@ -254,34 +258,28 @@ class Sem3DAnalyser:
         return LiveAnalysis(params_of_mesh)
 
 
-def _rotation(flat: np.ndarray) -> np.ndarray:
-    """The rotation nearest to a carried (quantised) 3x3 matrix."""
-    u, _, vt = np.linalg.svd(flat.reshape(3, 3))
-    r = u @ vt
-    if np.linalg.det(r) < 0:
-        r = u @ np.diag([1.0, 1.0, -1.0]) @ vt
-    return r
-
-
 def _set_gap(
     mesh: np.ndarray, ring: tuple[int, ...], corners: tuple[int, int], factor: float, upper_only: bool = False
 ) -> None:
     """Scales the gap of the ``ring`` landmarks across the line through ``corners`` by ``factor``
-    (in place; pose-normalised mesh, measured in the x-y plane). ``upper_only``: only the points
-    above the line move (a blink: the upper lid comes down to the lower one)."""
+    (in place; pose-normalised mesh, measured in the x-y plane). ``upper_only``: only the upper
+    lid moves (a blink: it comes down to the lower one): ``ring`` is then a lid ring
+    (:data:`refsw.models.face3d.LEFT_LID_RING`: a corner, the upper lid, the other corner, the
+    lower lid in the opposite direction), and each upper-lid point goes ``1 - factor`` of the way,
+    in 3-D, to the lower-lid point facing it (Face Mesh's lid pairs, :data:`LEFT_EYE` ``lids``),
+    so the lid gaps become ``factor`` times what they were and 0 closes the eye. (Moving it
+    across the line only would leave the pairs' offset along the eye, and the lids' depth
+    difference shown by the head's pitch, as an opening.)"""
+    idx = np.asarray(ring)
+    if upper_only:
+        upper = idx[1 : len(idx) // 2]
+        facing = idx[len(idx) - 1 : len(idx) // 2 : -1]
+        mesh[upper] += (1.0 - factor) * (mesh[facing] - mesh[upper])
+        return
     a, b = mesh[corners[0], :2], mesh[corners[1], :2]
     axis = (b - a) / max(np.linalg.norm(b - a), 1e-9)
     normal = np.array([-axis[1], axis[0]])
-    idx = np.asarray(ring)
     off = (mesh[idx, :2] - a) @ normal
-    if upper_only:
-        up, low = off < 0, off > 0  # y grows downwards: the upper lid is on the negative side
-        u, lo = -off[up].mean() if up.any() else 0.0, off[low].mean() if low.any() else 0.0
-        if u > 1e-9:
-            scale = np.ones_like(off)
-            scale[up] = max((factor * (u + lo) - lo) / u, -lo / u)
-            mesh[idx, :2] += np.outer(off * (scale - 1.0), normal)
-        return
     mesh[idx, :2] += np.outer(off * (factor - 1.0), normal)
 
 
@@ -371,7 +369,7 @@ class Sem3DGenerator:
             rel[j] = want[2 + j] / max(self._sem[2 + j], 1e-4)
         factor = float(np.clip(want[0] / max(have[0], 1e-4), 0.0, 4.0))
         _set_gap(n, INNER_LIPS, MOUTH_CORNERS, factor)
-        r_t, r_kc = _rotation(p[ROT]), _rotation(k[ROT])
+        r_t, r_kc = nearest_rotation(p[ROT]), nearest_rotation(k[ROT])
         rotation = r_t @ r_kc.T @ self._pose.rotation
         scale = self._pose.scale * float(np.exp(p[TRANS.stop - 1] - k[TRANS.stop - 1]))
         shift = np.zeros(3)
@@ -420,15 +418,72 @@ class Sem3DGenerator:
         return out
 
 
+def relative_motion(base: np.ndarray, reference: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """sem3d's :attr:`~refsw.models.ModelSpec.relative_motion`: :func:`~refsw.models.relative.rotation_first`
+    (rotation composed, the rest ``base + (params - reference)``) except the mouth opening, which is
+    taken as decoded: it is a ratio (inner-lip gap / mouth width) that transfers from face to face,
+    and a stream whose key picture laughs would otherwise leave a closed-mouth base picture no room
+    to close its mouth. Measured (``docs/base_picture.md``): correlation of the output's mouth
+    opening with the input's, st_happyenglish_clip2 with the hopper photo -0.23 relative, 0.53 as
+    decoded; lp_d0 with the astronaut photo -0.03 and 0.98."""
+    out = rotation_first(base, reference, params)
+    out[MOUTH.start] = np.asarray(params, dtype=np.float64)[MOUTH.start]
+    return out
+
+
 def key_semantics(params: np.ndarray) -> KeySemantics:
     """What sem3d parameters ``(N, 16 + K + 4)`` say about each picture, for the key-picture choice."""
     p = np.asarray(params, dtype=np.float64)
     return KeySemantics(
         eyes=p[:, EYES].mean(1),
         mouth=p[:, MOUTH.start],
-        rotation=np.stack([_rotation(r) for r in p[:, ROT]]),
+        rotation=np.stack([nearest_rotation(r) for r in p[:, ROT]]),
         log_scale=p[:, TRANS.stop - 1],
     )
+
+
+#: Edit keys (:mod:`refsw.decoder.edits`) of sem3d: all of them.
+EDIT_KEYS = frozenset(ALL_EDIT_KEYS)
+#: Yaw and pitch edits turn the mesh by these multiples of the requested angles: the 2-D warp
+#: cannot show the parts of the head a turn reveals or hides, and the face mesh run on the output
+#: sees only part of a mesh turn (``benchmarks/bench_edits.py --calibrate``: mean ratio measured /
+#: requested on 6 clips of persons of the basis training, which are not those the edits are tested
+#: on; ``docs/editing.md``). Roll, in the picture plane, is shown in full.
+EDIT_TURN_GAIN = (1.17, 1.28)
+
+
+def apply_edit(params: np.ndarray, values: Mapping[str, float]) -> np.ndarray:
+    """One picture's sem3d parameters ``(16 + K + 4,)`` with edit values applied
+    (:mod:`refsw.decoder.edits`; keys :data:`EDIT_KEYS`, absolute ``eyes=`` etc. set first).
+
+    Eye openness and mouth opening (ratios, table above) are scaled or set; the rotation is
+    multiplied by the edit rotation in the camera frame (:func:`refsw.models.editing.head_rotation`,
+    yaw and pitch times :data:`EDIT_TURN_GAIN`),
+    ln(scale) gets ln(zoom), the translation the shift; the pupil offsets move by ``gaze_x`` /
+    ``gaze_y`` eye widths (the face's scale times the canonical face's eye width; the generator
+    keeps a pupil within 0.3 eye widths across and 0.12 up and down of the eye centre).
+    """
+    p = np.array(params, dtype=np.float64, copy=True)
+    for j, key in enumerate(("eye_left", "eye_right")):
+        absolute = values.get(f"{key}=", values.get("eyes="))
+        if absolute is not None:
+            p[EYES.start + j] = absolute
+        p[EYES.start + j] *= values.get(key, 1.0) * values.get("eyes", 1.0)
+    p[MOUTH.start] = values.get("mouth=", p[MOUTH.start]) * values.get("mouth", 1.0)
+    turn = {"yaw": values.get("yaw", 0.0) * EDIT_TURN_GAIN[0], "pitch": values.get("pitch", 0.0) * EDIT_TURN_GAIN[1]}
+    rotation, zoom, shift = pose_edit({**values, **turn})
+    p[ROT] = (rotation @ nearest_rotation(p[ROT])).ravel()
+    p[TRANS.start : TRANS.start + 2] += shift
+    p[TRANS.stop - 1] += np.log(zoom)
+    canonical = load_basis().canonical
+    for j, eye in enumerate((LEFT_EYE, RIGHT_EYE)):
+        width = np.exp(p[TRANS.stop - 1]) * np.linalg.norm(
+            canonical[eye.corners[0], :2] - canonical[eye.corners[1], :2]
+        )
+        p[len(p) - 4 + 2 * j : len(p) - 2 + 2 * j] += width * np.array(
+            [values.get("gaze_x", 0.0), values.get("gaze_y", 0.0)]
+        )
+    return p
 
 
 def _layout(coordinate_precision_factor: int | None = None, matrix_element_precision_factor: int | None = None):
@@ -457,6 +512,9 @@ def sem3d() -> ModelSpec | None:
         default_key_period=0,
         default_max_interval=MAX_INTERVAL,
         abilities=Ability.EDITS,
+        edit_keys=EDIT_KEYS,
+        apply_edit=apply_edit,
+        relative_motion=relative_motion,
     )
 
 
@@ -465,6 +523,7 @@ __all__ = [
     "Sem3DAnalyser",
     "Sem3DGenerator",
     "Sem3DMapping",
+    "apply_edit",
     "denoise",
     "key_semantics",
     "sem3d",
