@@ -2,6 +2,14 @@
 through the model registry, synthesis of every output picture."""
 
 from .decoder import DecodedVideo, PictureLog, decode_stream, segment_key_indices
-from .errors import StreamError, UnknownGeneratorError
+from .errors import PictureHashError, StreamError, UnknownGeneratorError
 
-__all__ = ["DecodedVideo", "PictureLog", "StreamError", "UnknownGeneratorError", "decode_stream", "segment_key_indices"]
+__all__ = [
+    "DecodedVideo",
+    "PictureHashError",
+    "PictureLog",
+    "StreamError",
+    "UnknownGeneratorError",
+    "decode_stream",
+    "segment_key_indices",
+]

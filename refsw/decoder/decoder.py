@@ -14,7 +14,7 @@ from typing import cast
 import numpy as np
 
 from refsw.codecs import create_backend
-from refsw.media.colour import i420_to_rgb
+from refsw.media.colour import Planes, i420_to_rgb
 from refsw.models import Ability, RepresentationMismatch
 from refsw.models.gfv_mapping import interpolate
 from refsw.progress import bar
@@ -25,8 +25,9 @@ from sei.registry import PayloadType
 from sei.sei_message import SEIMessage
 from sei.stream import StreamSEI, read_stream_sei
 
-from .errors import StreamError
+from .errors import PictureHashError, StreamError
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
+from .picture_hash import HashVerification, verify_key_pictures
 
 
 def segment_key_indices(is_key: Sequence[bool]) -> np.ndarray:
@@ -74,6 +75,8 @@ class DecodedVideo:
         key_planes: the VVC decoder's own 8-bit 4:2:0 samples of each key picture, by output
             picture index: ``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` uint8. YUV outputs write
             these, sample for sample, instead of converting ``frames`` back from RGB.
+        picture_hash: the verification of the key pictures' decoded picture hash SEI messages
+            (:mod:`refsw.decoder.picture_hash`), or ``None`` when not verified.
     """
 
     frames: np.ndarray
@@ -83,6 +86,7 @@ class DecodedVideo:
     generator: str | None
     notes: list[str] = field(default_factory=list)
     key_planes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    picture_hash: HashVerification | None = None
 
 
 def stream_fps(sei: StreamSEI) -> float:
@@ -107,6 +111,7 @@ def decode_stream(
     backend: str = "vvenc",
     key_pictures_only: bool = False,
     deterministic: bool = False,
+    hash_mismatch: str = "error",
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -124,18 +129,25 @@ def decode_stream(
             (with a note) instead of failing; for analysing foreign streams.
         deterministic: the generator's portable fp32 path (one thread, no oneDNN, no bfloat16):
             synthesised pictures that are the same on any x86 CPU, for regression hashes.
+        hash_mismatch: what a key picture whose samples do not match its decoded picture hash
+            SEI message (H.266 D.2, MD5) does: ``"error"`` (default) raises
+            :class:`PictureHashError`; ``"warn"`` adds one note per mismatching component and
+            goes on; ``"ignore"`` skips the verification.
 
     Raises:
         UnknownGeneratorError: the stream names a generator that is neither carried in the
             stream nor available here (the message names it), unless ``key_pictures_only``.
         StreamError: the stream cannot be split into NAL units, an SEI NAL unit or a GFV
             message is corrupted, or it has no decodable picture.
+        PictureHashError: a key picture does not match its hash (``hash_mismatch`` ``"error"``);
+            the message names the first mismatch and counts the others.
         refsw.codecs.CodecError: the VVC decoder failed.
     """
     sei = _read_sei(stream, DecodingContext(mode, variant))
     codec = create_backend(backend)
     yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
     keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
+    checked = _verify_hashes(sei, yuv, hash_mismatch)
     per_key, gfve = _gfv_messages_per_key_picture(sei, len(keys))
     resolver = GeneratorResolver(sei, deterministic)
     pictures = {k: 1 + max((cast(dict, m.values)["gfv_cnt"] for m in msgs), default=-1) for k, msgs in per_key.items()}
@@ -168,7 +180,35 @@ def decode_stream(
         synthesis.update(pictures[k])
     synthesis.close()
     planes = {} if yuv is None else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
-    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes)
+    notes += checked.notes if checked else []
+    return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes, checked)
+
+
+def _verify_hashes(sei: StreamSEI, yuv: Planes | None, policy: str) -> HashVerification | None:
+    """The key pictures' hash verification under ``policy`` (see :func:`decode_stream`), with
+    notes for mismatches (``"warn"``), unhashed pictures and unverifiable hashes.
+
+    Raises:
+        PictureHashError: a mismatch with ``policy`` ``"error"``.
+        ValueError: an unknown policy.
+    """
+    if policy not in ("error", "warn", "ignore"):
+        raise ValueError(f"hash_mismatch {policy!r}: use error, warn or ignore")
+    if policy == "ignore" or yuv is None:
+        return None
+    checked = verify_key_pictures(sei, yuv)
+    if checked.mismatches and policy == "error":
+        more = len(checked.mismatches) - 1
+        raise PictureHashError(checked.mismatches[0].text() + (f" (and {more} more)" if more else ""))
+    checked.notes[:0] = [f"warning: {m.text()}" for m in checked.mismatches]
+    if checked.unhashed:
+        n = len(checked.unhashed)
+        checked.notes.append(
+            "the stream carries no decoded picture hash SEI message: key pictures not verified"
+            if n == len(yuv[0])
+            else f"{n} key pictures without a decoded picture hash SEI message: not verified"
+        )
+    return checked
 
 
 def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
