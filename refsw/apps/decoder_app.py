@@ -166,7 +166,8 @@ def _run(args: argparse.Namespace) -> int:
         f"at {decoded.fps:g} fps, {summary['kbps']:.3f} kbit/s, {n / seconds:.1f} frames/s -> {out}"
     )
     if summary["hash_verified"]:
-        print(f"decoded picture hash (MD5): verified {summary['hash_verified']} key pictures")
+        verified = summary["hash_verified"]
+        print(f"decoded picture hash (MD5): verified {verified} key picture{'s' if verified > 1 else ''}")
     if args.ref:
         quality = _quality_against(args.ref, decoded.frames, decoded.fps)
         summary["quality"] = quality.as_dict()
