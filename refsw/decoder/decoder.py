@@ -14,7 +14,7 @@ from typing import cast
 import numpy as np
 
 from refsw.codecs import create_backend
-from refsw.media.colour import Planes, i420_to_rgb
+from refsw.media.colour import i420_to_rgb
 from refsw.models import Ability, RepresentationMismatch
 from refsw.models.gfv_mapping import interpolate
 from refsw.progress import bar
@@ -25,9 +25,9 @@ from sei.registry import PayloadType
 from sei.sei_message import SEIMessage
 from sei.stream import StreamSEI, read_stream_sei
 
-from .errors import PictureHashError, StreamError
+from .errors import StreamError
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
-from .picture_hash import HashVerification, verify_key_pictures
+from .picture_hash import HashVerification, verify_with_policy
 
 
 def segment_key_indices(is_key: Sequence[bool]) -> np.ndarray:
@@ -147,7 +147,7 @@ def decode_stream(
     codec = create_backend(backend)
     yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
     keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
-    checked = _verify_hashes(sei, yuv, hash_mismatch)
+    checked = verify_with_policy(sei, yuv, hash_mismatch)
     per_key, gfve = _gfv_messages_per_key_picture(sei, len(keys))
     resolver = GeneratorResolver(sei, deterministic)
     pictures = {k: 1 + max((cast(dict, m.values)["gfv_cnt"] for m in msgs), default=-1) for k, msgs in per_key.items()}
@@ -182,33 +182,6 @@ def decode_stream(
     planes = {} if yuv is None else {p.index: tuple(c[p.key_picture] for c in yuv) for p in pics if p.kind == "key"}
     notes += checked.notes if checked else []
     return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes, checked)
-
-
-def _verify_hashes(sei: StreamSEI, yuv: Planes | None, policy: str) -> HashVerification | None:
-    """The key pictures' hash verification under ``policy`` (see :func:`decode_stream`), with
-    notes for mismatches (``"warn"``), unhashed pictures and unverifiable hashes.
-
-    Raises:
-        PictureHashError: a mismatch with ``policy`` ``"error"``.
-        ValueError: an unknown policy.
-    """
-    if policy not in ("error", "warn", "ignore"):
-        raise ValueError(f"hash_mismatch {policy!r}: use error, warn or ignore")
-    if policy == "ignore" or yuv is None:
-        return None
-    checked = verify_key_pictures(sei, yuv)
-    if checked.mismatches and policy == "error":
-        more = len(checked.mismatches) - 1
-        raise PictureHashError(checked.mismatches[0].text() + (f" (and {more} more)" if more else ""))
-    checked.notes[:0] = [f"warning: {m.text()}" for m in checked.mismatches]
-    if checked.unhashed:
-        n = len(checked.unhashed)
-        checked.notes.append(
-            "the stream carries no decoded picture hash SEI message: key pictures not verified"
-            if n == len(yuv[0])
-            else f"{n} key pictures without a decoded picture hash SEI message: not verified"
-        )
-    return checked
 
 
 def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:

@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from refsw.media.colour import Planes
 from sei.carriage import access_units
 from sei.messages.dph import component_hashes
 from sei.registry import PayloadType
 from sei.stream import StreamSEI
+
+from .errors import PictureHashError
 
 #: Colour component names by ``cIdx`` (H.266 4:2:0).
 COMPONENTS = ("Y", "Cb", "Cr")
@@ -81,7 +84,7 @@ class HashVerification:
     notes: list[str] = field(default_factory=list)
 
 
-def verify_key_pictures(sei: StreamSEI, yuv: tuple[np.ndarray, np.ndarray, np.ndarray]) -> HashVerification:
+def verify_key_pictures(sei: StreamSEI, yuv: Planes) -> HashVerification:
     """Compares the decoded picture hash SEI message of each key picture's access unit with the
     MD5 of its decoded samples.
 
@@ -127,3 +130,35 @@ def verify_key_pictures(sei: StreamSEI, yuv: tuple[np.ndarray, np.ndarray, np.nd
             out.mismatches += bad
             out.verified += not bad
     return out
+
+
+def verify_with_policy(sei: StreamSEI, yuv: Planes | None, policy: str) -> HashVerification | None:
+    """:func:`verify_key_pictures` under the decoder's ``policy`` for mismatches: ``"error"``
+    raises, ``"warn"`` turns each mismatching component into a note, ``"ignore"`` skips the
+    verification (``None``). The notes also say which key pictures carry no hash, and
+    ``yuv`` ``None`` (a backend without 4:2:0 output) gives a note only.
+
+    Raises:
+        PictureHashError: a mismatch with ``policy`` ``"error"``: the first mismatch's line and
+            the number of others.
+        ValueError: an unknown policy.
+    """
+    if policy not in ("error", "warn", "ignore"):
+        raise ValueError(f"hash_mismatch {policy!r}: use error, warn or ignore")
+    if policy == "ignore":
+        return None
+    if yuv is None:
+        return HashVerification(notes=["key pictures not verified: the VVC backend gives no 4:2:0 samples"])
+    checked = verify_key_pictures(sei, yuv)
+    if checked.mismatches and policy == "error":
+        more = len(checked.mismatches) - 1
+        raise PictureHashError(checked.mismatches[0].text() + (f" (and {more} more)" if more else ""))
+    checked.notes[:0] = [f"warning: {m.text()}" for m in checked.mismatches]
+    if checked.unhashed:
+        n = len(checked.unhashed)
+        checked.notes.append(
+            "the stream carries no decoded picture hash SEI message: key pictures not verified"
+            if n == len(yuv[0])
+            else f"{n} key pictures without a decoded picture hash SEI message: not verified"
+        )
+    return checked
