@@ -89,9 +89,9 @@ def test_one_md5_message_per_key_picture_equal_to_ffmpeg_planes(stream: bytes) -
 
 
 def test_tampered_hash_byte_is_a_named_error_or_a_warning(stream: bytes, tmp_path: Path, capsys) -> None:
-    expected = hashlib.md5(_key_planes(stream)[1][1].tobytes()).digest()  # key picture 1, Cb
+    actual = hashlib.md5(_key_planes(stream)[1][1].tobytes()).digest()  # key picture 1, Cb
     bad = tmp_path / "bad.266"
-    bad.write_bytes(_tampered(stream, expected))
+    bad.write_bytes(_tampered(stream, actual))  # the message now signals another MD5
     with pytest.raises(
         PictureHashError, match=r"key picture 1 .*component Cb \(cIdx 1\): MD5 expected [0-9a-f]{32}, got"
     ):
@@ -99,7 +99,7 @@ def test_tampered_hash_byte_is_a_named_error_or_a_warning(stream: bytes, tmp_pat
     out = tmp_path / "out.yuv"
     assert decoder_app.main(["-b", str(bad), "-o", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "component Cb" in err[0] and f"got {expected.hex()}" in err[0]
+    assert len(err) == 1 and "component Cb" in err[0] and f"got {actual.hex()}" in err[0]
     assert not out.exists()
     summary = tmp_path / "s.json"
     argv = ["-b", str(bad), "-o", str(out), "--quiet", "--ignore-hash-mismatch", "--summary-json", str(summary)]
