@@ -14,7 +14,8 @@ A table is a tuple of nodes. Conditions and counts are Python expressions over
   unconditionally, as VTM's writers do.
 
 Descriptors are the spec's: ``u(n)`` (``n`` an integer or an expression), ``ue(v)``, ``se(v)``,
-``f(n)``, ``st(v)``; ``b(8)`` byte strings use :class:`PayloadBytes`.
+``f(n)``, ``st(v)``, ``b(8)`` (one byte, read as ``u(8)``); ``b(8)`` byte strings to the end of
+the payload use :class:`PayloadBytes`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Element:
         infer: value inferred when the element is not present (scalars only).
         equal: required value (``f(n)`` alignment bits).
         source: where the range/inference rule comes from.
+        traced: ``False``: no trace line of its own (VTM prints such values on one derived line,
+            e.g. the decoded picture hash's ``picture_md5``).
         stop: a value outside ``range`` stops parsing (a ``BitstreamError``) instead of being a
             finding: used where VTM's reader aborts and where the value sizes shifts or loops
             that later syntax or reconstruction could not bound (e.g. precision factors).
@@ -56,6 +59,7 @@ class Element:
     source: str = ""
     stop: bool = False
     severity: str = "error"
+    traced: bool = True
 
 
 @dataclass(frozen=True)

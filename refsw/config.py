@@ -63,6 +63,9 @@ class EncoderConfig:
             VTM 23.13 must read (its DecoderApp reads an NNPFA through an NNPFC-typed pointer and
             may abort with "No NNPFC, no NNPFA"); the base GFV message still names the generator
             in ``gfv_uri``, which is what this decoder uses.
+        decoded_picture_hash: 1 (default) has the VVC encoder write a decoded picture hash SEI
+            message (H.266 D.2, MD5 per colour component) after every key picture, as VTM's
+            ``--SEIDecodedPictureHash=1``; ``gfv-decode`` verifies it. 0: none.
         size: CTC picture size for cropped input (256, 384 or 512 luma samples square).
         frames: pictures to code, 0 = all.
         backend: VVC codec backend of the key pictures (:func:`refsw.codecs.create_backend`).
@@ -91,6 +94,7 @@ class EncoderConfig:
     matrix_element_precision_factor: int | None = None
     nnpfc_mode: int = 1
     nnpfa: int = 1
+    decoded_picture_hash: int = 1
     size: int = 256
     frames: int = 0
     backend: str = "vvenc"
@@ -129,6 +133,8 @@ class EncoderConfig:
             raise ConfigError(f"frames {self.frames} is negative")
         if self.nnpfa not in (0, 1):
             raise ConfigError(f"nnpfa {self.nnpfa} is not 0 or 1")
+        if self.decoded_picture_hash not in (0, 1):
+            raise ConfigError(f"decoded_picture_hash {self.decoded_picture_hash} is not 0 or 1")
         if self.nnpfc_mode not in NNPFC_MODES:
             raise ConfigError(f"nnpfc_mode {self.nnpfc_mode} is not 0 or 1")
         if self.size not in SIZES:

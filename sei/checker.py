@@ -18,7 +18,8 @@ NAL unit as coded, emulation prevention bytes included), the rule and its source
   nodes, alignment bits), as found by the table-driven reader;
 * the sequence of messages: GFV ``gfv_id`` / ``gfv_cnt`` (a non-base message after a base of
   its id, ``gfv_cnt`` increasing), prediction references that exist, GFVE messages referring to
-  an existing GFV message, NNPFA after an NNPFC with its id.
+  an existing GFV message, NNPFA after an NNPFC with its id, the decoded picture hash's length
+  (``NumComps`` hashes of the size ``dph_sei_hash_type`` gives).
 
 Severities follow docs/conformance.md#severity-policy: ``error`` means a "shall" of the
 syntax or semantics is violated (the finding cites the clause or JVET document); ``warning``
@@ -42,6 +43,7 @@ from bitstream_spec.dsl import Element, For, If
 from .carriage import AU_START
 from .context import DecodingContext
 from .errors import BitstreamError, ConformanceError, Finding
+from .messages.dph import size_findings
 from .nal import EPB_RULES, VCL_TYPES, NalUnitType, scan_ebsp, split_annexb
 from .registry import PayloadType, lookup
 from .sei_message import (
@@ -97,6 +99,7 @@ _KEY_FIELDS: dict[int, tuple[str, ...]] = {
     PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS: ("nnpfc_id", "nnpfc_mode_idc"),
     PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION: ("nnpfa_target_id", "nnpfa_cancel_flag"),
     PayloadType.SOURCE_PICTURE_TIMING_INFO: ("spti_cancel_flag",),
+    PayloadType.DECODED_PICTURE_HASH: ("dph_sei_hash_type", "NumComps"),
 }
 
 
@@ -583,6 +586,8 @@ class _Checker:
         if ptype == PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT:
             return self.gfve(msg, nal, where)
         v = msg.values or {}
+        if ptype == PayloadType.DECODED_PICTURE_HASH:
+            return size_findings(msg.payload_size, v)
         if ptype == PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS:
             self.nnpfc_ids.add(v["nnpfc_id"])
         elif ptype == PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION and v["nnpfa_target_id"] not in self.nnpfc_ids:

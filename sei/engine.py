@@ -312,10 +312,11 @@ class _Gen:
 
     def node_Element(self, e: Element, depth: int) -> None:
         label = e.trace or e.name
-        desc = e.desc
+        desc = "u(8)" if e.desc == "b(8)" else e.desc
+        traced = self.traced and e.traced
         if not (desc.startswith(("u(", "f(")) or desc in ("ue(v)", "se(v)", "st(v)")):
             raise ValueError(f"{self.syntax.name}: unsupported descriptor {desc!r} of {e.name}")
-        need_pos = self.traced or (e.range is not None and not self.writer)
+        need_pos = traced or (e.range is not None and not self.writer)
         if self.writer:
             if need_pos:
                 self.emit(depth, "p = w.pos")
@@ -330,7 +331,7 @@ class _Gen:
                 self.emit(depth, "p = pos")
             self.read_value(desc, depth, e.name)
             self.emit(depth, f"{self.target(e.name, e.index)} = x")
-        if self.traced:
+        if traced:
             self.emit(depth, f"t.append(({label!r}, x, p))")
         if e.range is not None:
             lo, hi = self.expr(e.range[0]), self.expr(e.range[1])

@@ -17,6 +17,7 @@ from .engine import CompiledSyntax
 class PayloadType(IntEnum):
     """SEI payloadType code points (H.274 / VTM ``SEI::PayloadType``)."""
 
+    DECODED_PICTURE_HASH = 132
     NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS = 210
     NEURAL_NETWORK_POST_FILTER_ACTIVATION = 211
     SOURCE_PICTURE_TIMING_INFO = 216

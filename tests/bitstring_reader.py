@@ -399,8 +399,10 @@ class TableInterpreter:
     def _element(self, e: Element) -> None:
         pos = self.source.pos
         desc = e.desc
-        if desc.startswith(("u(", "f(")):
-            value: Any = self.source.u(self._eval(_int_or_expr(desc[2:-1])))
+        if desc == "b(8)":
+            value: Any = self.source.u(8)
+        elif desc.startswith(("u(", "f(")):
+            value = self.source.u(self._eval(_int_or_expr(desc[2:-1])))
         elif desc in ("ue(v)", "se(v)", "st(v)"):
             value = getattr(self.source, desc[:2])()
         else:

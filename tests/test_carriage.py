@@ -34,11 +34,15 @@ def streams(shared_dir: Path) -> dict[str, bytes]:
 
 
 def _suffix_payload_types(stream: bytes) -> list[list[int]]:
-    return [
+    """payloadTypes of each suffix SEI NAL unit with GFV / GFVE messages (not the VVC encoder's
+    decoded picture hash NAL units)."""
+    gfv = {PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT}
+    types = [
         [t for t, _, _ in split_sei_rbsp(n.rbsp)]
         for n in read_nal_units(stream)
         if n.nal_unit_type == NalUnitType.SUFFIX_SEI_NUT
     ]
+    return [t for t in types if gfv.intersection(t)]
 
 
 def test_packed_is_the_default_and_holds_each_access_unit_in_one_nal_unit(streams: dict[str, bytes]) -> None:

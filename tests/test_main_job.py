@@ -47,14 +47,15 @@ def encoded(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict:
 
 def test_stream_layout_is_packed_carriage(encoded: dict) -> None:
     """The default packing: the key picture's GFV and GFVE messages in one suffix SEI NAL unit after its
-    coded slice, SPTI/NNPFC/NNPFA in one prefix SEI NAL unit before it (VTM's one message per NAL
-    unit is --sei-packing per-message, tests/test_carriage.py)."""
+    coded slice (beside the decoded picture hash SEI NAL unit), SPTI/NNPFC/NNPFA in one prefix SEI NAL
+    unit before it (VTM's one message per NAL unit is --sei-packing per-message, tests/test_carriage.py)."""
     nals = read_nal_units(encoded["stream"].read_bytes())
     types = [n.nal_unit_type for n in nals]
     last_vcl = max(i for i, n in enumerate(nals) if n.is_vcl)
-    suffix = [n for n in nals if n.nal_unit_type == NalUnitType.SUFFIX_SEI_NUT]
-    assert len(suffix) == 1
-    payload_types = [f[0] for f in split_sei_rbsp(suffix[0].rbsp)]
+    suffix = [[f[0] for f in split_sei_rbsp(n.rbsp)] for n in nals if n.nal_unit_type == NalUnitType.SUFFIX_SEI_NUT]
+    # the GFV NAL unit and VVenC's decoded picture hash SEI NAL unit of the key picture
+    assert len(suffix) == 2 and [PayloadType.DECODED_PICTURE_HASH] in suffix
+    payload_types = next(t for t in suffix if t != [PayloadType.DECODED_PICTURE_HASH])
     gfv, gfve = PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT
     # the default model (sem3d): a GFV message at least every 6 pictures (the decoder interpolates
     # the others), each followed by a GFVE message (pupils) where the pupils change

@@ -1,5 +1,6 @@
 """Cross-check with VTM's DecoderApp (marker ``vtm``): its SEI dump of our own streams equals
-``gfv-decode --trace-sei``, and it decodes the key pictures (skipped without ``$GFV_VTM_DECODER``).
+``gfv-decode --trace-sei``, it decodes the key pictures and verifies their decoded picture hash
+SEI messages (skipped without ``$GFV_VTM_DECODER``).
 
 VTM 23.13's DecoderApp reads the NNPFA message through an NNPFC-typed pointer, so it may abort
 ("No NNPFC, no NNPFA") depending on heap layout: build it with that check fixed locally.
@@ -54,6 +55,10 @@ def test_vtm_sei_dump_equals_our_trace(
         cwd=tmp_path,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    ours = decode_stream(stream).sei.trace_text()
-    assert (tmp_path / "sei.txt").read_text() == ours
+    decoded = decode_stream(stream)
+    assert (tmp_path / "sei.txt").read_text() == decoded.sei.trace_text()
+    # VTM verifies the decoded picture hash SEI message of every key picture ("[MD5:Y,Cb,Cr,(OK)]").
+    pocs = [line for line in run.stdout.splitlines() if line.startswith("POC")]
+    assert decoded.picture_hash is not None and len(pocs) == decoded.picture_hash.verified > 0
+    assert all("[MD5:" in line and "(OK)]" in line for line in pocs), "\n".join(pocs)
     assert np.fromfile(tmp_path / "rec.yuv", np.uint8).size > 0

@@ -4,7 +4,9 @@
 facial semantics before generation (:mod:`refsw.decoder.edits`, ``docs/editing.md``).
 
 ``--trace-sei`` writes the parsed SEI messages in the exact text format of VTM DecoderApp's
-``--OutputDecodedSEIMessagesFilename``, so the two can be diffed.
+``--OutputDecodedSEIMessagesFilename``, so the two can be diffed. The key pictures are verified
+against the stream's decoded picture hash SEI messages (H.266 D.2, MD5), as VTM DecoderApp
+does; ``--md5`` writes one MD5 per output picture for regression comparisons.
 
 The stream is checked with ``gfv-check``'s rules first: on a finding of severity ``error`` or
 ``limit``, or a coded picture the VVC decoder refuses, decoding stops with one line naming the
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import sys
@@ -34,6 +37,7 @@ from .common import UsageError, add_version, check_input_path, check_output_path
 if TYPE_CHECKING:
     import numpy as np
 
+    from refsw.decoder import DecodedVideo
     from refsw.decoder.edits import EditPlan
     from refsw.metrics.summary import QualitySummary
 
@@ -52,6 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
         "MS-SSIM, VMAF); it is cropped and resized to the decoded size as gfv-encode does",
     )
     p.add_argument("--summary-json", metavar="FILE", help="write the summary (and --ref quality) as JSON to FILE")
+    p.add_argument(
+        "--md5",
+        metavar="FILE",
+        help="write one line per output picture to FILE: index, kind (key, generated, interpolated) and the MD5 "
+        "of its 8-bit I420 samples (Y, then U, then V plane, raster order) exactly as written to a .yuv output, "
+        "whatever the output format (key pictures: the VVC decoder's samples; the others: their RGB-to-I420 "
+        "conversion); with --deterministic the synthesised pictures' MD5s are the same on any x86 CPU",
+    )
+    p.add_argument(
+        "--ignore-hash-mismatch",
+        action="store_true",
+        help="a key picture that does not match its decoded picture hash SEI message (MD5) is reported as a "
+        "warning and decoding goes on (default: an error, exit status 1, no output)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars (also off when stderr is not a terminal)")
     p.add_argument(
         "--mode",
@@ -171,7 +189,7 @@ def _check(args: argparse.Namespace) -> int:
     out = check_output_path(args.output, args.overwrite)
     if out.suffix.lower() not in (".mp4", ".y4m", ".yuv", ".rgb"):
         raise UsageError(f"output {args.output}: use .mp4, .y4m, .yuv or .rgb")
-    for extra in (args.pictures_csv, args.trace_sei, args.summary_json):
+    for extra in (args.pictures_csv, args.trace_sei, args.summary_json, args.md5):
         if extra:
             check_output_path(extra, args.overwrite)
     for given in (args.ref, args.base_picture, args.base_video):
@@ -264,6 +282,7 @@ def _run(args: argparse.Namespace) -> int:
         edits=edits,
         base_picture=base,
         background=background,
+        hash_mismatch="warn" if args.ignore_hash_mismatch else "error",
     )
     seconds = time.perf_counter() - t0
     for note in decoded.notes:
@@ -281,6 +300,8 @@ def _run(args: argparse.Namespace) -> int:
         write_atomic(Path(args.pictures_csv), buf.getvalue())
     if args.trace_sei:
         write_atomic(Path(args.trace_sei), decoded.sei.trace_text())
+    if args.md5:
+        write_atomic(Path(args.md5), _md5_lines(decoded))
     n = len(decoded.frames)
     n_gen = sum(p.kind in ("generated", "fused") for p in decoded.pictures)
     n_int = sum(p.kind == "interpolated" for p in decoded.pictures)
@@ -292,6 +313,8 @@ def _run(args: argparse.Namespace) -> int:
         "fps": decoded.fps, "bits": 8 * len(stream),
         "kbps": 8 * len(stream) * decoded.fps / n / 1000.0, "decode_fps": n / seconds if seconds > 0 else None,
         "quality": None,
+        "hash_verified": decoded.picture_hash.verified if decoded.picture_hash else 0,
+        "hash_mismatches": len(decoded.picture_hash.mismatches) if decoded.picture_hash else 0,
     }  # fmt: skip
     print(
         f"decoded {n} pictures ({n_key} key, {n_gen} generated from their GFV messages and {n_int} from "
@@ -300,6 +323,9 @@ def _run(args: argparse.Namespace) -> int:
         + ") "
         f"at {decoded.fps:g} fps, {summary['kbps']:.3f} kbit/s, {n / seconds:.1f} frames/s -> {out}"
     )
+    if summary["hash_verified"]:
+        verified = summary["hash_verified"]
+        print(f"decoded picture hash (MD5): verified {verified} key picture{'s' if verified > 1 else ''}")
     if args.ref:
         quality = _quality_against(args.ref, decoded.frames, decoded.fps)
         summary["quality"] = quality.as_dict()
@@ -307,6 +333,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.summary_json:
         write_atomic(Path(args.summary_json), json.dumps(summary, indent=2) + "\n")
     return 0
+
+
+def _md5_lines(decoded: DecodedVideo) -> str:
+    """The ``--md5`` file: a comment line, then ``index kind md5`` per output picture, the MD5 of
+    its I420 bytes as a ``.yuv`` output holds them (:func:`refsw.media.video_io.i420_chunks`)."""
+    from refsw.media.video_io import i420_chunks
+
+    lines = ["# picture kind md5(I420: Y, U, V planes, 8 bits a sample, as in the .yuv output)"]
+    for pic, chunk in zip(decoded.pictures, i420_chunks(decoded.frames, decoded.key_planes), strict=True):
+        lines.append(f"{pic.index} {pic.kind} {hashlib.md5(chunk).hexdigest()}")
+    return "\n".join(lines) + "\n"
 
 
 def _quality_against(ref: str, decoded: np.ndarray, fps: float) -> QualitySummary:

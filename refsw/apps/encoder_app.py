@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"may abort on an NNPFA (default {d.nnpfa})",
     )
     p.add_argument(
+        "--decoded-picture-hash",
+        type=int,
+        choices=(1, 0),
+        help="1: a decoded picture hash SEI message (MD5) after every key picture, verified by gfv-decode; "
+        f"0: none (default {d.decoded_picture_hash})",
+    )
+    p.add_argument(
         "--decision", choices=DECISIONS, help=f"encoder choice of the sent parameters (default {d.decision})"
     )
     p.add_argument(

@@ -105,6 +105,9 @@ class CodecBackend(ABC):
 
     #: Registry key, e.g. ``"vvenc"``.
     name: ClassVar[str]
+    #: The encoder can write the decoded picture hash SEI message (H.266 D.2, payloadType 132;
+    #: constructor option ``decoded_picture_hash``).
+    writes_picture_hash: ClassVar[bool] = False
 
     @abstractmethod
     def encode(self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True) -> EncodeResult:

@@ -65,8 +65,11 @@ LOG_TAIL_LINES = 12
 _ERROR_LINE = re.compile(r"error|invalid|failed|cannot", re.IGNORECASE)
 #: FFmpeg ``err_detect`` flags of the decoders: stop at the first detected error instead of
 #: concealing it. Decoders still conceal what they cannot detect (FFmpeg's HEVC decoder more
-#: than its VVC decoder), so a damaged stream may still decode.
-ERR_DETECT = "crccheck+bitstream+buffer+explode"
+#: than its VVC decoder), so a damaged stream may still decode. Without ``crccheck``: that flag
+#: makes FFmpeg verify the decoded picture hash SEI message and abort on a mismatch with a raw
+#: log ("Verifying checksum for frame ...: incorrect"); the GFV decoder verifies it itself
+#: (:mod:`refsw.decoder.picture_hash`), naming the picture and the component.
+ERR_DETECT = "bitstream+buffer+explode"
 #: Y4M colour-space tags of 8-bit 4:2:0 (the chroma siting variants carry the same samples).
 _Y4M_420_8BIT = frozenset({"420", "420jpeg", "420mpeg2", "420paldv"})
 

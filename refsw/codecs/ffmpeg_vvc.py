@@ -29,6 +29,9 @@ Facts checked with the bundled FFmpeg 9 / libvvenc 1.15 (``tests/test_codecs.py`
   256x256 this is 64 KiB, far above a face picture even at QP 0 (about 28 KB); it bites for
   tiny pictures (16x16 at QP <= 22). Sides below 16 are refused up front.
 - VVenC prints some warnings on stdout, so the bitstream is written to a file, never stdout.
+- ``SEIDecodedPictureHash=1`` makes VVenC write a decoded picture hash SEI message (MD5, one
+  digest per colour component, in a suffix SEI NAL unit) after every picture; VTM DecoderApp
+  verifies it ("MD5:...,(OK)").
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class VvencFFmpegBackend(FFmpegBackend):
     #: QpBdOffset = 0 at 8 bits).
     qp_range: ClassVar[tuple[int, int]] = (0, 63)
     min_side: ClassVar[int] = 16
+    writes_picture_hash: ClassVar[bool] = True
     presets: ClassVar[tuple[str, ...]] = VVENC_PRESETS
     #: ``verbose`` makes VVenC print one line per picture (type, QP, bits, PSNR).
     encoder_loglevel: ClassVar[str] = "verbose"
@@ -98,6 +102,7 @@ class VvencFFmpegBackend(FFmpegBackend):
         ffmpeg: str | os.PathLike[str] | None = None,
         decoder: DecoderChoice = "ffmpeg",
         timeout_s: float = 600.0,
+        decoded_picture_hash: bool = False,
     ) -> None:
         """Check FFmpeg, its libvvenc encoder and the options.
 
@@ -109,6 +114,8 @@ class VvencFFmpegBackend(FFmpegBackend):
             ffmpeg: FFmpeg executable; ``None`` uses imageio-ffmpeg's bundled binary.
             decoder: ``"ffmpeg"`` (default) or ``"pyav"`` (see :mod:`.ffmpeg_common`).
             timeout_s: wall-clock limit of each tool run in seconds.
+            decoded_picture_hash: write a decoded picture hash SEI message (MD5,
+                ``dph_sei_hash_type`` 0) after every picture (VVenC ``SEIDecodedPictureHash=1``).
 
         Raises:
             CodecError: FFmpeg missing or built without libvvenc (or PyAV without ``vvc``).
@@ -118,6 +125,7 @@ class VvencFFmpegBackend(FFmpegBackend):
             raise CodecInputError(f"libvvenc: threads must be a positive integer, got {threads!r}")
         super().__init__(preset=preset, ffmpeg=ffmpeg, decoder=decoder, timeout_s=timeout_s)
         self.threads = threads
+        self.decoded_picture_hash = decoded_picture_hash
 
     def _raw_input(self, planes: Planes) -> tuple[str, bytes]:
         """8-bit samples as ``yuv420p10le`` ``x << 2`` (libvvenc's only input format)."""
@@ -131,6 +139,8 @@ class VvencFFmpegBackend(FFmpegBackend):
         params = list(LOW_DELAY_PARAMS if low_delay else RANDOM_ACCESS_PARAMS)
         if self.threads is not None:
             params.append(f"Threads={self.threads}")
+        if self.decoded_picture_hash:
+            params.append("SEIDecodedPictureHash=1")
         options = ["-preset", self.preset, "-qp", str(qp), "-qpa", "0"]
         return [*options, "-vvenc-params", ":".join(params)]
 

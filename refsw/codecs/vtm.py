@@ -103,6 +103,7 @@ class VtmBackend(CodecBackend):
     """
 
     name: ClassVar[str] = "vtm"
+    writes_picture_hash: ClassVar[bool] = True
     #: VVC QP range at 8 bits (VTM also accepts negative QPs at higher bit depths).
     qp_range: ClassVar[tuple[int, int]] = (0, 63)
 
@@ -115,6 +116,7 @@ class VtmBackend(CodecBackend):
         extra_cfg: tuple[str | os.PathLike[str], ...] = (),
         log_dir: str | os.PathLike[str] | None = None,
         timeout_s: float = 3600.0,
+        decoded_picture_hash: bool = False,
     ) -> None:
         """Check the executables and the configuration files.
 
@@ -128,6 +130,8 @@ class VtmBackend(CodecBackend):
                 (``-c per-sequence.cfg``), later wins as in VTM.
             log_dir: directory where every run's log is also written (created if missing).
             timeout_s: wall-clock limit of each run in seconds.
+            decoded_picture_hash: write a decoded picture hash SEI message (MD5) after every
+                picture (``--SEIDecodedPictureHash=1``).
 
         Raises:
             CodecError: an executable is not configured, missing or not executable, or a
@@ -150,6 +154,7 @@ class VtmBackend(CodecBackend):
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         self.timeout_s = timeout_s
+        self.decoded_picture_hash = decoded_picture_hash
 
     def __repr__(self) -> str:
         return f"VtmBackend(encoder={self.encoder!r}, decoder={self.decoder!r}, cfg_dir={str(self.cfg_dir)!r})"
@@ -192,6 +197,8 @@ class VtmBackend(CodecBackend):
                 "-b", str(out),
             ]
             # fmt: on
+            if self.decoded_picture_hash:
+                cmd.append("--SEIDecodedPictureHash=1")
             log = run_tool(cmd, stdin=None, what=what, timeout_s=self.timeout_s)
             bitstream = out.read_bytes() if out.exists() else b""
         digest = hashlib.sha1(raw.tobytes()).hexdigest()[:12]

@@ -3,11 +3,12 @@ through the model registry, synthesis of every output picture."""
 
 from .base_picture import BasePictureError
 from .decoder import DecodedVideo, PictureLog, decode_stream, segment_key_indices
-from .errors import StreamError, UnknownGeneratorError
+from .errors import PictureHashError, StreamError, UnknownGeneratorError
 
 __all__ = [
     "BasePictureError",
     "DecodedVideo",
+    "PictureHashError",
     "PictureLog",
     "StreamError",
     "UnknownGeneratorError",

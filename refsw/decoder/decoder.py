@@ -33,6 +33,7 @@ from .edits import EditError, EditPlan, check_supported, edited_params
 from .errors import StreamError
 from .fusion import fuse
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
+from .picture_hash import HashVerification, verify_with_policy
 from .verdict import Concealment, Damage, DecodeStopped, decode_key_pictures, locate, signalled_pictures
 
 
@@ -94,6 +95,8 @@ class DecodedVideo:
             kptps ``(K, 2)``): an unedited key picture's are its base GFV message's, an
             interpolated picture's the interpolated values; ``None`` for a picture output
             without a generator.
+        picture_hash: the verification of the key pictures' decoded picture hash SEI messages
+            (:mod:`refsw.decoder.picture_hash`), or ``None`` when not verified.
     """
 
     frames: np.ndarray
@@ -105,6 +108,7 @@ class DecodedVideo:
     key_planes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     concealed: dict[int, str] = field(default_factory=dict)
     params: list[np.ndarray | None] = field(default_factory=list)
+    picture_hash: HashVerification | None = None
 
 
 def stream_fps(sei: StreamSEI) -> float:
@@ -133,6 +137,7 @@ def decode_stream(
     edits: EditPlan | None = None,
     base_picture: np.ndarray | None = None,
     background: np.ndarray | tuple[int, int, int] | None = None,
+    hash_mismatch: str = "error",
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -161,6 +166,10 @@ def decode_stream(
             (:mod:`refsw.decoder.base_picture`); needs the stream's generator.
         background: replaces the background the stream's chroma key marks (an ``(R, G, B)``
             colour or an ``(H, W, 3)`` uint8 RGB picture; :mod:`refsw.decoder.chroma_key`).
+        hash_mismatch: what a key picture whose samples do not match its decoded picture hash
+            SEI message (H.266 D.2, MD5) does: ``"error"`` (default) raises
+            :class:`PictureHashError`; ``"warn"`` adds one note per mismatching component and
+            goes on; ``"ignore"`` skips the verification.
 
     Raises:
         DecodeStopped: (a :class:`StreamError`) without ``conceal``, the stream has a finding of
@@ -176,6 +185,8 @@ def decode_stream(
             generator is not available (``key_pictures_only``).
         BasePictureError: ``base_picture`` has no face, or the model cannot animate another face.
         ChromaKeyError: ``background`` with a stream that carries no background chroma key.
+        PictureHashError: a key picture does not match its hash (``hash_mismatch`` ``"error"``);
+            the message names the first mismatch and counts the others.
     """
     edits = None if edits is None or edits.is_empty else edits
     if base_picture is not None and key_pictures_only:
@@ -193,6 +204,7 @@ def decode_stream(
         damage.append(decoded.failure)
     yuv = None if decoded is None else decoded.planes  # the FFmpeg backends
     keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
+    checked = verify_with_policy(sei, yuv, "warn" if conceal and hash_mismatch == "error" else hash_mismatch)
     coded = len(keys) if decoded is None else decoded.coded
     concealment = Concealment(damage, signalled_pictures(report, sei.nal_units)) if conceal else None
     per_key, gfve = _gfv_messages_per_key_picture(sei, coded)
@@ -251,8 +263,9 @@ def decode_stream(
     if concealment is not None:
         notes = concealment.notes + notes
     concealed = {} if concealment is None else concealment.causes
+    notes += checked.notes if checked else []
     used_params = [params.get(i) for i in range(len(out))]
-    return DecodedVideo(frames, stream_fps(sei), pics, sei, used, notes, planes, concealed, used_params)
+    return DecodedVideo(frames, stream_fps(sei), pics, sei, used, notes, planes, concealed, used_params, checked)
 
 
 def _conceal_segment(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from refsw.codecs import create_backend
+from refsw.codecs import CodecBackend, create_backend, get_backend_class
 from refsw.config import ConfigError, EncoderConfig
 from refsw.media.chroma_key import ChromaKey
 from refsw.models import Ability, Analyser, Generator, get_model
@@ -160,7 +160,8 @@ def encode_video(
             ``matrix_element_precision_factor``, ``nnpfc_mode`` (0 carries a learned model's
             checkpoint in the NNPFC payload), ``backend``, ``decision`` (:mod:`refsw.encoder.decision`),
             ``deterministic`` (the encoder's own synthesis on the generator's portable fp32 path,
-            ``gfv-decode --deterministic``).
+            ``gfv-decode --deterministic``), ``decoded_picture_hash`` (the VVC encoder's decoded
+            picture hash SEI message after every key picture).
         options: single options replacing those of ``config`` (same names).
         analyse_decoded_key: take the key picture's parameters from the decoded key picture
             (True) or from its source picture (False; every picture's parameters then come from
@@ -199,7 +200,7 @@ def encode_video(
         starts = list(range(0, len(frames), key_period)) if key_period else [0]
         choice = KeyChoice(starts, ["first"] + ["periodic"] * (len(starts) - 1))
     starts = choice.starts
-    codec = create_backend(cfg.backend)
+    codec = _key_picture_codec(cfg)
     key = codec.encode(frames[starts], qp=qp, fps=fps)
     decoded_keys = codec.decode(key.bitstream).frames
     ctx = DecodingContext()
@@ -242,6 +243,21 @@ def encode_video(
     return stream, EncodeSummary(
         len(frames), fps, w, h, qp, cfg.model, bit_budget(stream), time.perf_counter() - t0, key_choice=choice
     )
+
+
+def _key_picture_codec(cfg: EncoderConfig) -> CodecBackend:
+    """The VVC backend of the key pictures, writing the decoded picture hash SEI message when
+    ``cfg.decoded_picture_hash`` is 1.
+
+    Raises:
+        ConfigError: the backend cannot write the hash (``decoded_picture_hash`` must be 0).
+        refsw.codecs.CodecError: the backend is not available.
+    """
+    if not cfg.decoded_picture_hash:
+        return create_backend(cfg.backend)
+    if not get_backend_class(cfg.backend).writes_picture_hash:
+        raise ConfigError(f"backend {cfg.backend} cannot write the decoded picture hash; set decoded_picture_hash 0")
+    return create_backend(cfg.backend, decoded_picture_hash=True)
 
 
 def _segment_payloads(

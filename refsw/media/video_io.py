@@ -48,6 +48,7 @@ __all__ = [
     "InputError",
     "OutputError",
     "Video",
+    "i420_chunks",
     "read_video",
     "write_video",
 ]
@@ -511,9 +512,10 @@ def _rate_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-def _i420_chunks(frames: np.ndarray, exact: ExactPlanes | None = None) -> Iterator[bytes]:
-    """Yield the I420 bytes of each frame (Y, U, V planes): ``exact`` planes where given, else
-    converted from RGB."""
+def i420_chunks(frames: np.ndarray, exact: ExactPlanes | None = None) -> Iterator[bytes]:
+    """Yield the I420 bytes of each frame as :func:`write_video` writes them to ``.yuv`` (Y, U, V
+    planes, 8 bits a sample): ``exact`` planes where given, else converted from ``frames``
+    ``(N, H, W, 3)`` uint8 RGB with :func:`~refsw.media.colour.rgb_to_i420`."""
     for i in range(len(frames)):
         if exact and i in exact:
             yield b"".join(np.ascontiguousarray(p, dtype=np.uint8).tobytes() for p in exact[i])
@@ -530,7 +532,7 @@ def _write_chunks(dst: BinaryIO, chunks: Iterator[bytes]) -> None:
 def _write_yuv(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) -> None:
     """Raw I420 (``fps`` is not stored)."""
     with tmp.open("wb") as f:
-        _write_chunks(f, _i420_chunks(frames, exact))
+        _write_chunks(f, i420_chunks(frames, exact))
 
 
 def _write_rgb(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) -> None:
@@ -559,7 +561,7 @@ def _write_y4m(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) ->
     _, h, w, _ = frames.shape
     with tmp.open("wb") as f:
         f.write(y4m_header(w, h, fps))
-        _write_chunks(f, (b"FRAME\n" + chunk for chunk in _i420_chunks(frames, exact)))
+        _write_chunks(f, (b"FRAME\n" + chunk for chunk in i420_chunks(frames, exact)))
 
 
 def _write_mp4(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) -> None:
@@ -584,7 +586,7 @@ def _write_mp4(tmp: Path, frames: np.ndarray, fps: float, exact: ExactPlanes) ->
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog)
         stdin = cast(BinaryIO, proc.stdin)
         try:
-            _write_chunks(stdin, _i420_chunks(frames, exact))
+            _write_chunks(stdin, i420_chunks(frames, exact))
         except BrokenPipeError:
             pass  # FFmpeg died early; its exit code and stderr are reported below
         finally:

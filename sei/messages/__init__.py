@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-_MODULES = ("gfv", "gfve", "nnpfc", "nnpfa", "spti")
+_MODULES = ("gfv", "gfve", "nnpfc", "nnpfa", "spti", "dph")
 
 
 def load_all() -> None:
