@@ -35,7 +35,7 @@ from typing import Any
 from bitstream_spec.dsl import Element, For, If
 
 from .context import DecodingContext
-from .errors import BitstreamError, ConformanceError, Finding
+from .errors import BitstreamError, ConformanceError, Finding, SizeLimitError
 from .nal import EPB_RULES, VCL_TYPES, NalUnitType, scan_ebsp, split_annexb
 from .registry import PayloadType, lookup
 from .sei_message import (
@@ -475,6 +475,7 @@ class _Checker:
                 err.element or "sei_payload",
                 text,
                 err.source or "H.274 sei_payload(): the message syntax shall fit in payloadSize bytes",
+                "limit" if isinstance(err, SizeLimitError) else "error",
                 nal=nal,
                 msg=where,
                 payload_bit=err.bit_offset,

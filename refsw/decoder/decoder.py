@@ -20,7 +20,7 @@ from refsw.models.gfv_mapping import interpolate
 from refsw.progress import bar
 from sei.carriage import access_units
 from sei.context import DecodingContext
-from sei.errors import BitstreamError
+from sei.errors import BitstreamError, SizeLimitError
 from sei.registry import PayloadType
 from sei.sei_message import SEIMessage
 from sei.stream import StreamSEI, read_stream_sei
@@ -175,7 +175,8 @@ def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
     """Every SEI message of ``stream``, parsed and reconstructed.
 
     Raises:
-        StreamError: not a byte stream, a corrupted SEI NAL unit or message, no coded picture.
+        StreamError: not a byte stream, a corrupted SEI NAL unit or message, a message beyond
+            this software's size limit (:class:`sei.errors.SizeLimitError`), no coded picture.
     """
     try:
         sei = read_stream_sei(stream, ctx)
@@ -184,6 +185,8 @@ def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
     for idx, framing in sei.errors.items():
         raise StreamError(f"corrupted SEI NAL unit {idx} at byte {sei.nal_units[idx].offset}: {framing}")
     for idx, m in sei.messages:
+        if isinstance(m.error, SizeLimitError):
+            raise StreamError(f"SEI message (payloadType {m.payload_type}) in NAL unit {idx}: {m.error}")
         if m.error is not None:
             raise StreamError(f"corrupted SEI message (payloadType {m.payload_type}) in NAL unit {idx}: {m.error}")
     if not any(n.is_vcl for n in sei.nal_units):

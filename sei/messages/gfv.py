@@ -13,8 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from bitstream_spec import gfv as gfv_table
 
+from ..compact import ElementArray
 from ..engine import compile_syntax
 from ..registry import MessageType, PayloadType, register
 
@@ -159,12 +162,19 @@ def _reconstruct_matrix_elements(v: dict, ref: list[float]) -> list[float]:
     # (dec < 2^53, the divisor a power of two) and is cheaper than int / int.
     p = float(1 << v["MatrixPrec"])
     pre = "gfv_matrix_delta_element" if v["gfv_matrix_pred_flag"] else "gfv_matrix_element"
-    sign = v[pre + "_sign_flag"].get
-    # The reader fills the _int and _dec dicts in the same loop, so their orders agree.
-    flat = [
-        -(dec / p + ip) if sign(key) else dec / p + ip
-        for (key, ip), dec in zip(v[pre + "_int"].items(), v[pre + "_dec"].values())
-    ]
+    ints, decs, signs = v[pre + "_int"], v[pre + "_dec"], v[pre + "_sign_flag"]
+    packed = [a.to_numpy() if isinstance(a, ElementArray) else None for a in (ints, decs, signs)]
+    if all(x is not None for x in packed) and len(ints) == len(decs):
+        (keys, ip), (_, dec), (skeys, sval) = packed  # type: ignore[misc]
+        # The same IEEE operations as below, on arrays: dec / 2^P (correctly rounded), + int.
+        mag = dec.astype(np.float64) / p + ip.astype(np.float64)
+        negative = np.zeros(len(keys), dtype=bool)
+        negative[np.searchsorted(keys, skeys[sval != 0])] = True
+        flat = np.where(negative, -mag, mag).tolist()
+    else:
+        sign = signs.get
+        # The reader fills the _int and _dec arrays in the same loop, so their orders agree.
+        flat = [-(d / p + i) if sign(key) else d / p + i for (key, i), d in zip(ints.items(), decs.values())]
     if v["gfv_matrix_pred_flag"]:
         known = min(len(ref), len(flat))
         flat = [x + r for x, r in zip(flat, ref)] + [x + 0.0 for x in flat[known:]]
