@@ -182,7 +182,7 @@ class BitWriter:
         SEIWriteError: when a value does not fit its descriptor.
     """
 
-    __slots__ = ("_acc", "_buf", "_nacc", "pos")
+    __slots__ = ("_acc", "_buf", "_next", "pos")
 
     #: Number of pending bits above which whole bytes are moved to the buffer.
     FLUSH_BITS = 4096
@@ -190,20 +190,16 @@ class BitWriter:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._acc = 0
-        self._nacc = 0
+        self._next = self.FLUSH_BITS
         self.pos = 0
 
-    def _put(self, value: int, n: int) -> None:
-        """Appends the ``n``-bit ``value`` (already range-checked)."""
-        self._acc = (self._acc << n) | value
-        self._nacc += n
-        self.pos += n
-        if self._nacc >= self.FLUSH_BITS:
-            keep = self._nacc & 7
-            nbytes = self._nacc >> 3
-            self._buf += (self._acc >> keep).to_bytes(nbytes, "big")
-            self._acc &= (1 << keep) - 1
-            self._nacc = keep
+    def _flush(self) -> None:
+        """Moves the whole bytes of the pending bits to the buffer."""
+        pending = self.pos - 8 * len(self._buf)
+        keep = pending & 7
+        self._buf += (self._acc >> keep).to_bytes(pending >> 3, "big")
+        self._acc &= (1 << keep) - 1
+        self._next = self.pos + self.FLUSH_BITS
 
     def byte_aligned(self) -> bool:
         """True when the number of written bits is a multiple of 8."""
@@ -213,7 +209,10 @@ class BitWriter:
         """``u(n)``: ``value`` in ``n`` bits, 0 <= value < 2^n."""
         if value < 0 or value >> n:
             raise SEIWriteError(f"value {value} does not fit u({n})")
-        self._put(value, n)
+        self._acc = (self._acc << n) | value
+        self.pos += n
+        if self.pos >= self._next:
+            self._flush()
 
     def f(self, value: int, n: int) -> None:
         """``f(n)``: fixed-pattern bits."""
@@ -224,7 +223,11 @@ class BitWriter:
         if value < 0 or value > UE_MAX:
             raise SEIWriteError(f"value {value} does not fit ue(v) (0..{UE_MAX})")
         x = value + 1
-        self._put(x, 2 * x.bit_length() - 1)
+        n = 2 * x.bit_length() - 1
+        self._acc = (self._acc << n) | x
+        self.pos += n
+        if self.pos >= self._next:
+            self._flush()
 
     def se(self, value: int) -> None:
         """``se(v)``."""
@@ -244,10 +247,13 @@ class BitWriter:
     def raw_bytes(self, data: bytes) -> None:
         """Appends whole bytes (at any bit position)."""
         if data:
-            self._put(int.from_bytes(data, "big"), 8 * len(data))
+            self._acc = (self._acc << (8 * len(data))) | int.from_bytes(data, "big")
+            self.pos += 8 * len(data)
+            if self.pos >= self._next:
+                self._flush()
 
     def getvalue(self) -> bytes:
         """The written bytes. Raises SEIWriteError when not byte aligned."""
         if self.pos & 7:
             raise SEIWriteError(f"{self.pos} bits written: not byte aligned")
-        return bytes(self._buf) + self._acc.to_bytes(self._nacc >> 3, "big")
+        return bytes(self._buf) + self._acc.to_bytes((self.pos >> 3) - len(self._buf), "big")

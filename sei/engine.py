@@ -722,7 +722,7 @@ def compile_syntax(syntax: Syntax, hooks: dict[str, Callable] | None = None) -> 
             cur = out.get(name)
             if cur is None:
                 out[name] = {}
-            elif not isinstance(cur, Mapping):
+            elif not isinstance(cur, (dict, Mapping)):
                 out[name] = dict(enumerate(cur))
             else:
                 out[name] = dict(cur)

@@ -111,6 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         variant=args.variant,
         key_pictures_only=args.key_pictures_only,
         deterministic=args.deterministic,
+        want_trace=bool(args.trace_sei),
     )
     seconds = time.perf_counter() - t0
     for note in decoded.notes:

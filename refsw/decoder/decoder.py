@@ -107,6 +107,7 @@ def decode_stream(
     backend: str = "vvenc",
     key_pictures_only: bool = False,
     deterministic: bool = False,
+    want_trace: bool = True,
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -124,6 +125,8 @@ def decode_stream(
             (with a note) instead of failing; for analysing foreign streams.
         deterministic: the generator's portable fp32 path (one thread, no oneDNN, no bfloat16):
             synthesised pictures that are the same on any x86 CPU, for regression hashes.
+        want_trace: keep the SEI trace records (``result.sei.trace_text()``); without them
+            parsing needs less memory (20 bytes per syntax element).
 
     Raises:
         UnknownGeneratorError: the stream names a generator that is neither carried in the
@@ -132,7 +135,7 @@ def decode_stream(
             message is corrupted, or it has no decodable picture.
         refsw.codecs.CodecError: the VVC decoder failed.
     """
-    sei = _read_sei(stream, DecodingContext(mode, variant))
+    sei = _read_sei(stream, DecodingContext(mode, variant), want_trace)
     codec = create_backend(backend)
     yuv = codec.decode_yuv(stream) if hasattr(codec, "decode_yuv") else None  # the FFmpeg backends
     keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
@@ -171,7 +174,7 @@ def decode_stream(
     return DecodedVideo(np.stack(out), stream_fps(sei), pics, sei, used, notes, planes)
 
 
-def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
+def _read_sei(stream: bytes, ctx: DecodingContext, want_trace: bool = True) -> StreamSEI:
     """Every SEI message of ``stream``, parsed and reconstructed.
 
     Raises:
@@ -179,7 +182,7 @@ def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
             this software's size limit (:class:`sei.errors.SizeLimitError`), no coded picture.
     """
     try:
-        sei = read_stream_sei(stream, ctx)
+        sei = read_stream_sei(stream, ctx, want_trace=want_trace)
     except BitstreamError as err:
         raise StreamError(f"not a VVC byte stream: {err}") from err
     for idx, framing in sei.errors.items():
