@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_memory import peak_run  # noqa: E402
-from sei_streams import GFV, bits, close, gfv_base, huge_gfv_stream, written
+from sei_streams import GFV, GFVE, bits, close, gfv_base, huge_gfv_stream, written
 
 from bitstream_spec.gfv import MAX_MATRIX_ELEMENTS
 from refsw.apps import decoder_app
@@ -98,6 +98,26 @@ def _over_limit_stream() -> bytes:
         ("bytes", bytes(MAX_MATRIX_ELEMENTS // 4 + 1024)),
     )
     return insert_sei(strip_sei(KEY_STREAM.read_bytes()), {0: AccessUnitSEI(suffix=[(GFV, close(header))])})
+
+
+def test_gfve_size_limit_is_a_limit_finding() -> None:
+    """A base GFVE message with two 513 x 1024 matrices (MAX_MATRIX_ELEMENTS + 2048 elements)
+    and a payload long enough for them."""
+    header = bits(
+        ("ue", 0),  # gfve_id
+        ("ue", 0),  # gfve_gfv_id
+        ("ue", 0),  # gfve_gfv_cnt
+        ("u", 1, 1),  # gfve_base_picture_flag
+        ("u", 0, 1),  # gfve_nn_present_flag
+        ("u", 1, 1),  # gfve_matrix_present_flag
+        ("ue", 3),  # gfve_matrix_element_precision_factor_minus1
+        ("ue", 1),  # gfve_num_matrices_minus1
+        *[("ue", v) for v in (MAX_MATRIX_ELEMENTS // 2048, 1023) * 2],  # height_minus1, width_minus1
+        ("bytes", bytes(MAX_MATRIX_ELEMENTS // 4 + 1024)),
+    )
+    data = insert_sei(strip_sei(KEY_STREAM.read_bytes()), {0: AccessUnitSEI(suffix=[(GFVE, close(header))])})
+    found = [(f.element, f.severity, f.payload_type) for f in check_stream(data).findings]
+    assert ("NumMatrixElements", "limit", GFVE) in found, found
 
 
 def test_size_limit_is_a_limit_finding_and_a_one_line_decoder_error(tmp_path: Path, capsys) -> None:
