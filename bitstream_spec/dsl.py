@@ -120,12 +120,17 @@ class Check:
 
 @dataclass(frozen=True)
 class Require:
-    """A condition without which parsing cannot go on (e.g. a prediction without a base)."""
+    """A condition without which parsing cannot go on (e.g. a prediction without a base).
+
+    ``limit``: the condition is a bound of this software, not of the specification; the reader
+    raises :class:`sei.errors.SizeLimitError` instead of :class:`sei.errors.BitstreamError`.
+    """
 
     cond: str
     element: str
     rule: str
     source: str
+    limit: bool = False
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,18 @@ VTM = "VTM-23.13 SEIread.cpp"
 VTM_BEHAVIOUR = "VTM-23.13 behaviour"
 PAYLOAD_FIT = "H.274 sei_payload(): the message syntax shall fit in payloadSize bytes"
 AJ0207 = "JVET-AJ0207 (GFV SEI)"
+#: Most matrix elements (sum over the matrix types of NumMatrices * MatrixHeight * MatrixWidth)
+#: one GFV message may have here: a bound of this software that keeps gfv-check and gfv-decode
+#: under 300 MB (docs/conformance.md#memory-and-size-limits); the syntax allows more.
+MAX_MATRIX_ELEMENTS = 1 << 20
+#: The check of MAX_MATRIX_ELEMENTS after the matrix dimensions (GFV and GFVE messages).
+MATRIX_ELEMENT_LIMIT = Require(
+    f"NumMatrixElements <= {MAX_MATRIX_ELEMENTS}",
+    "NumMatrixElements",
+    f"more than {MAX_MATRIX_ELEMENTS} matrix elements in one message: beyond this software's limit",
+    "this software: bounded memory (docs/conformance.md#memory-and-size-limits)",
+    limit=True,
+)
 
 _NN_INFO = (
     Element("gfv_nn_present_flag", "u(1)", infer=0),
@@ -454,6 +466,7 @@ _MATRICES = (
                 "the matrices need more bits than the payload has left",
                 PAYLOAD_FIT,
             ),
+            MATRIX_ELEMENT_LIMIT,
             For(
                 "i",
                 "NumMatrixTypes",

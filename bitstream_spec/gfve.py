@@ -24,6 +24,7 @@ from .dsl import (
     SelectState,
     Syntax,
 )
+from .gfv import MATRIX_ELEMENT_LIMIT
 
 PAYLOAD_TYPE = 224
 VTM = "VTM-23.13 SEIread.cpp (xParseSEIGenerativeFaceVideoEnhancement)"
@@ -144,6 +145,7 @@ _MATRICES = (
                 "the matrices need more bits than the payload has left",
                 "H.274 sei_payload(): the message syntax shall fit in payloadSize bytes",
             ),
+            MATRIX_ELEMENT_LIMIT,
             For(
                 "j",
                 "NumMatrices",

@@ -171,15 +171,35 @@ class BitReader:
 class BitWriter:
     """Writes syntax elements; ``getvalue()`` returns the bytes once byte aligned.
 
+    Bits collect in a small Python integer that is moved to a byte buffer whenever it holds
+    :attr:`FLUSH_BITS` bits, so writing is linear in the payload size (one integer for the
+    whole payload would make every write cost O(size): minutes for a megabyte payload).
+
+    Attributes:
+        pos: number of bits written.
+
     Raises:
         SEIWriteError: when a value does not fit its descriptor.
     """
 
-    __slots__ = ("_val", "pos")
+    __slots__ = ("_acc", "_buf", "_next", "pos")
+
+    #: Number of pending bits above which whole bytes are moved to the buffer.
+    FLUSH_BITS = 4096
 
     def __init__(self) -> None:
-        self._val = 0
+        self._buf = bytearray()
+        self._acc = 0
+        self._next = self.FLUSH_BITS
         self.pos = 0
+
+    def _flush(self) -> None:
+        """Moves the whole bytes of the pending bits to the buffer."""
+        pending = self.pos - 8 * len(self._buf)
+        keep = pending & 7
+        self._buf += (self._acc >> keep).to_bytes(pending >> 3, "big")
+        self._acc &= (1 << keep) - 1
+        self._next = self.pos + self.FLUSH_BITS
 
     def byte_aligned(self) -> bool:
         """True when the number of written bits is a multiple of 8."""
@@ -189,8 +209,10 @@ class BitWriter:
         """``u(n)``: ``value`` in ``n`` bits, 0 <= value < 2^n."""
         if value < 0 or value >> n:
             raise SEIWriteError(f"value {value} does not fit u({n})")
-        self._val = (self._val << n) | value
+        self._acc = (self._acc << n) | value
         self.pos += n
+        if self.pos >= self._next:
+            self._flush()
 
     def f(self, value: int, n: int) -> None:
         """``f(n)``: fixed-pattern bits."""
@@ -201,9 +223,11 @@ class BitWriter:
         if value < 0 or value > UE_MAX:
             raise SEIWriteError(f"value {value} does not fit ue(v) (0..{UE_MAX})")
         x = value + 1
-        size = 2 * x.bit_length() - 1
-        self._val = (self._val << size) | x
-        self.pos += size
+        n = 2 * x.bit_length() - 1
+        self._acc = (self._acc << n) | x
+        self.pos += n
+        if self.pos >= self._next:
+            self._flush()
 
     def se(self, value: int) -> None:
         """``se(v)``."""
@@ -223,11 +247,13 @@ class BitWriter:
     def raw_bytes(self, data: bytes) -> None:
         """Appends whole bytes (at any bit position)."""
         if data:
-            self._val = (self._val << (8 * len(data))) | int.from_bytes(data, "big")
+            self._acc = (self._acc << (8 * len(data))) | int.from_bytes(data, "big")
             self.pos += 8 * len(data)
+            if self.pos >= self._next:
+                self._flush()
 
     def getvalue(self) -> bytes:
         """The written bytes. Raises SEIWriteError when not byte aligned."""
         if self.pos & 7:
             raise SEIWriteError(f"{self.pos} bits written: not byte aligned")
-        return self._val.to_bytes(self.pos >> 3, "big")
+        return bytes(self._buf) + self._acc.to_bytes((self.pos >> 3) - len(self._buf), "big")

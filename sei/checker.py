@@ -42,7 +42,7 @@ from bitstream_spec.dsl import Element, For, If
 
 from .carriage import AU_START
 from .context import DecodingContext
-from .errors import BitstreamError, ConformanceError, Finding
+from .errors import BitstreamError, ConformanceError, Finding, SizeLimitError
 from .messages.dph import size_findings
 from .nal import EPB_RULES, VCL_TYPES, NalUnitType, scan_ebsp, split_annexb
 from .registry import PayloadType, lookup
@@ -546,6 +546,7 @@ class _Checker:
                 err.element or "sei_payload",
                 text,
                 err.source or "H.274 sei_payload(): the message syntax shall fit in payloadSize bytes",
+                "limit" if isinstance(err, SizeLimitError) else "error",
                 nal=nal,
                 msg=where,
                 payload_bit=err.bit_offset,

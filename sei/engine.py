@@ -16,6 +16,8 @@ stays the only place where the syntax is written down:
 
 Parsed values: a dict keyed by spec names; indexed elements are dicts keyed by the index
 (an ``int`` for one index, a tuple for several); derived variables are stored the same way.
+Elements with several indices (matrix elements, up to millions per message) are read into a
+:class:`sei.compact.ElementArray`, a mapping like those dicts stored in typed arrays.
 
 Generated code (what makes it fast without a hand-written parser; the source is
 :attr:`CompiledSyntax.source`):
@@ -36,7 +38,7 @@ Generated code (what makes it fast without a hand-written parser; the source is
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +57,8 @@ from bitstream_spec.dsl import (
     Syntax,
 )
 
-from .errors import BitstreamError, Finding, SEIWriteError
+from .compact import ElementArray
+from .errors import BitstreamError, Finding, SEIWriteError, SizeLimitError
 
 #: Marker of a derived-value line in a trace record list: ``(DERIVED, label, None)``.
 DERIVED = object()
@@ -261,6 +264,8 @@ class _Gen:
         self.line_element: dict[int, str] = {}
         self.keys: dict[tuple[str, ...], str] = {}
         self.loop_refs = _loop_refs(syntax.body)
+        # Reader: elements with several indices (matrix elements) go to compact arrays.
+        self.compact = set() if writer else _multi_indexed(syntax.body)
         self.n_alias = 0
         self.methods: set[str] = set()
 
@@ -330,7 +335,10 @@ class _Gen:
             if need_pos:
                 self.emit(depth, "p = pos")
             self.read_value(desc, depth, e.name)
-            self.emit(depth, f"{self.target(e.name, e.index)} = x")
+            if e.name in self.compact:
+                self.emit(depth, f"{_local('_s', e.name)}({self.key(e.index)}, x)")
+            else:
+                self.emit(depth, f"{self.target(e.name, e.index)} = x")
         if traced:
             self.emit(depth, f"t.append(({label!r}, x, p))")
         if e.range is not None:
@@ -470,9 +478,10 @@ class _Gen:
         if self.writer:
             self.emit(depth + 1, f"raise SEIWriteError({node.element!r} + ': ' + {rule})", node.element)
         else:
+            error = "SizeLimitError" if node.limit else "BitstreamError"
             self.emit(
                 depth + 1,
-                f"raise BitstreamError({node.element!r} + ': ' + {rule}, pos, {node.element!r}, {src})",
+                f"raise {error}({node.element!r} + ': ' + {rule}, pos, {node.element!r}, {src})",
                 node.element,
             )
 
@@ -507,7 +516,12 @@ class _Gen:
                 self.emit(1, f"{_local('_d', name)} = v[{name!r}]")
         else:
             for name in dicts:
-                self.emit(1, f"{_local('_d', name)} = {{}}")
+                if name in self.compact:
+                    self.emit(
+                        1, f"{_local('_d', name)} = _ElementArray(); {_local('_s', name)} = {_local('_d', name)}.add"
+                    )
+                else:
+                    self.emit(1, f"{_local('_d', name)} = {{}}")
             self.emit(1, "v = {" + ", ".join(f"{n!r}: {_local('_d', n)}" for n in dicts) + "}")
             for name, value in self.inferred.items():
                 self.emit(1, f"v[{name!r}] = {value!r}")
@@ -542,9 +556,11 @@ class _Gen:
         namespace: dict[str, Any] = {
             "Finding": Finding,
             "BitstreamError": BitstreamError,
+            "SizeLimitError": SizeLimitError,
             "SEIWriteError": SEIWriteError,
             "DERIVED": DERIVED,
             "Run": Run,
+            "_ElementArray": ElementArray,
             "_ALWAYS": _always_bits_left,
             "_missing": _missing,
             "_refill": _refill,
@@ -560,6 +576,20 @@ class _Gen:
 
     def filename(self, fname: str) -> str:
         return f"<{self.syntax.name}.{fname}>"
+
+
+def _multi_indexed(body: tuple) -> set[str]:
+    """Names of the syntax elements of ``body`` with two or more indices (stored by the reader
+    in :class:`sei.compact.ElementArray`)."""
+    out: set[str] = set()
+    for node in body:
+        if isinstance(node, Element) and len(node.index) >= 2:
+            out.add(node.name)
+        elif isinstance(node, If):
+            out |= _multi_indexed(node.then) | _multi_indexed(node.orelse)
+        elif isinstance(node, For):
+            out |= _multi_indexed(node.body)
+    return out
 
 
 def _definite(body: tuple) -> set[str]:
@@ -693,7 +723,7 @@ def compile_syntax(syntax: Syntax, hooks: dict[str, Callable] | None = None) -> 
             cur = out.get(name)
             if cur is None:
                 out[name] = {}
-            elif not isinstance(cur, dict):
+            elif not isinstance(cur, (dict, Mapping)):
                 out[name] = dict(enumerate(cur))
             else:
                 out[name] = dict(cur)

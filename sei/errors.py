@@ -36,6 +36,14 @@ class BitstreamError(SEIError):
         self.source = source
 
 
+class SizeLimitError(BitstreamError):
+    """The message is larger than this software handles (a bound of this software, not a rule of
+    the specification): e.g. more than ``bitstream_spec.gfv.MAX_MATRIX_ELEMENTS`` matrix elements
+    in one GFV message (``docs/conformance.md#memory-and-size-limits``). ``gfv-check`` reports it
+    as a finding of severity ``limit``, never as non-conformance.
+    """
+
+
 class SEIWriteError(SEIError):
     """A value cannot be written with its descriptor (out of range, missing element...)."""
 

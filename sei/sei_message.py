@@ -9,9 +9,11 @@ with a warning, as VTM's ``default:`` branch does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .bitio import BitReader, BitWriter
+from .compact import TraceLog
 from .context import DecodingContext
 from .engine import Run
 from .errors import BitstreamError, Finding, SEIError
@@ -35,7 +37,8 @@ class SEIMessage:
         offset: byte offset of the payload inside the SEI RBSP.
         values: parsed syntax values and derived variables (``None`` for unknown types or when
             parsing failed).
-        trace: ``(label, value, bit_pos)`` records in bitstream order (``DERIVED`` markers included).
+        trace: ``(label, value, bit_pos)`` records in bitstream order (``DERIVED`` markers
+            included); a :class:`sei.compact.TraceLog` once parsed.
         findings: rules violated inside this message.
         recon: reconstructed values (dequantised keypoints, matrices...), once reconstructed.
         error: the parse error, if the message could not be parsed.
@@ -48,7 +51,7 @@ class SEIMessage:
     payload: bytes
     offset: int = 0
     values: dict | None = None
-    trace: list = field(default_factory=list)
+    trace: Sequence = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     recon: dict | None = None
     error: SEIError | None = None
@@ -132,7 +135,7 @@ def parse_payload(msg: SEIMessage, ctx: DecodingContext, want_trace: bool = True
         log.warning("skipping SEI message with unknown payloadType %d (%d bytes)", msg.payload_type, msg.payload_size)
         return msg
     r = BitReader(msg.payload)
-    trace: list | None = [] if want_trace else None
+    trace: TraceLog | None = TraceLog() if want_trace else None
     findings: list[Finding] = []
     try:
         msg.values = mt.compiled(ctx.variant).read(r, ctx, trace, findings)
@@ -147,7 +150,9 @@ def parse_payload(msg: SEIMessage, ctx: DecodingContext, want_trace: bool = True
     return msg
 
 
-def _payload_trailing(r: BitReader, trace: list | None, findings: list[Finding], ptype: int) -> tuple[int, int] | None:
+def _payload_trailing(
+    r: BitReader, trace: TraceLog | None, findings: list[Finding], ptype: int
+) -> tuple[int, int] | None:
     """VTM's handling of the bits after the message syntax: all but the last set bit and the
     zeros after it are ``reserved_payload_extension_data``.
 

@@ -491,3 +491,16 @@ BROKEN: dict[str, tuple] = {
         "warning",
     ),
 }
+
+
+def huge_gfv_stream(key_stream: bytes, side: int = 1000, seed: int = 1) -> bytes:
+    """``key_stream`` (a VVC stream with coded pictures) with its SEI removed and one base GFV
+    message of ``side`` x ``side`` matrix elements (one type-7 matrix, P = 4, values drawn from
+    ``seed`` in -600/16 .. 600/16) in the first access unit: the size test of bounded memory
+    (``side`` 1000: 10^6 elements, about 1.6 MB)."""
+    from sei.carriage import AccessUnitSEI, insert_sei, strip_sei
+
+    rng = random.Random(seed)
+    values = tuple(rng.randrange(-600, 600) for _ in range(997))
+    payload = written([(GFV, gfv_base(width=side, height=side, elements=values))])[0]
+    return insert_sei(strip_sei(key_stream), {0: AccessUnitSEI(suffix=[(GFV, payload)])})

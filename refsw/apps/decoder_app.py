@@ -283,6 +283,7 @@ def _run(args: argparse.Namespace) -> int:
         base_picture=base,
         background=background,
         hash_mismatch="warn" if args.ignore_hash_mismatch else "error",
+        want_trace=bool(args.trace_sei),
     )
     seconds = time.perf_counter() - t0
     for note in decoded.notes:

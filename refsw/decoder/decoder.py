@@ -138,6 +138,7 @@ def decode_stream(
     base_picture: np.ndarray | None = None,
     background: np.ndarray | tuple[int, int, int] | None = None,
     hash_mismatch: str = "error",
+    want_trace: bool = True,
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -170,6 +171,8 @@ def decode_stream(
             SEI message (H.266 D.2, MD5) does: ``"error"`` (default) raises
             :class:`PictureHashError`; ``"warn"`` adds one note per mismatching component and
             goes on; ``"ignore"`` skips the verification.
+        want_trace: keep the SEI trace records (``result.sei.trace_text()``); without them
+            parsing needs less memory (20 bytes per syntax element).
 
     Raises:
         DecodeStopped: (a :class:`StreamError`) without ``conceal``, the stream has a finding of
@@ -191,7 +194,7 @@ def decode_stream(
     edits = None if edits is None or edits.is_empty else edits
     if base_picture is not None and key_pictures_only:
         raise BasePictureError("a base picture needs the stream's generator (not key_pictures_only)")
-    sei = _read_sei(stream, DecodingContext(mode, variant))
+    sei = _read_sei(stream, DecodingContext(mode, variant), want_trace)
     report = check_stream(stream, variant=variant, mode=mode)  # gfv-check's rules, same code
     damage = locate(report, sei.nal_units)
     if damage and not conceal:
@@ -292,7 +295,7 @@ def _conceal_segment(
     return []
 
 
-def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
+def _read_sei(stream: bytes, ctx: DecodingContext, want_trace: bool = True) -> StreamSEI:
     """Every SEI message of ``stream``, parsed and reconstructed; corrupted SEI NAL units and
     messages are left out unparsed (the checker's findings, :func:`decode_stream`, name them).
 
@@ -300,7 +303,7 @@ def _read_sei(stream: bytes, ctx: DecodingContext) -> StreamSEI:
         StreamError: not a byte stream, no coded picture.
     """
     try:
-        sei = read_stream_sei(stream, ctx)
+        sei = read_stream_sei(stream, ctx, want_trace=want_trace)
     except BitstreamError as err:
         raise StreamError(f"not a VVC byte stream: {err}") from err
     if not any(n.is_vcl for n in sei.nal_units):

@@ -11,10 +11,13 @@ per ``gfv_id`` and base values change only with base messages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from bitstream_spec import gfv as gfv_table
 
+from ..compact import ElementArray
 from ..engine import compile_syntax
 from ..registry import MessageType, PayloadType, register
 
@@ -159,12 +162,30 @@ def _reconstruct_matrix_elements(v: dict, ref: list[float]) -> list[float]:
     # (dec < 2^53, the divisor a power of two) and is cheaper than int / int.
     p = float(1 << v["MatrixPrec"])
     pre = "gfv_matrix_delta_element" if v["gfv_matrix_pred_flag"] else "gfv_matrix_element"
-    sign = v[pre + "_sign_flag"].get
-    # The reader fills the _int and _dec dicts in the same loop, so their orders agree.
-    flat = [
-        -(dec / p + ip) if sign(key) else dec / p + ip
-        for (key, ip), dec in zip(v[pre + "_int"].items(), v[pre + "_dec"].values())
-    ]
+    ints, decs, signs = v[pre + "_int"], v[pre + "_dec"], v[pre + "_sign_flag"]
+    packed = ints.to_numpy() if isinstance(ints, ElementArray) else None
+    if packed is not None and isinstance(decs, ElementArray) and isinstance(signs, ElementArray):
+        # Millions of elements: the same IEEE operations as below, on arrays.
+        keys, ip = packed
+        dec = cast(tuple, decs.to_numpy())[1]
+        mag = dec.astype(np.float64) / p + ip.astype(np.float64)
+        negative = np.zeros(len(keys), dtype=bool)
+        sign_arrays = signs.to_numpy()
+        if sign_arrays is not None:
+            negative[np.searchsorted(keys, sign_arrays[0][sign_arrays[1] != 0])] = True
+        else:
+            negative[[ints.position(key) for key, s in signs.items() if s]] = True
+        return _predict(np.where(negative, -mag, mag).tolist(), v, ref)
+    ints, decs, signs = (a.plain or {} if isinstance(a, ElementArray) else a for a in (ints, decs, signs))
+    sign = signs.get
+    # The reader fills the _int and _dec dicts in the same loop, so their orders agree:
+    # s * (dec / 2^P + int), VTM's (double)dec / (1 << P) + int.
+    flat = [-(d / p + i) if sign(key) else d / p + i for (key, i), d in zip(ints.items(), decs.values())]
+    return _predict(flat, v, ref)
+
+
+def _predict(flat: list[float], v: dict, ref: list[float]) -> list[float]:
+    """``flat`` plus the reference elements when the message's matrices are predicted."""
     if v["gfv_matrix_pred_flag"]:
         known = min(len(ref), len(flat))
         flat = [x + r for x, r in zip(flat, ref)] + [x + 0.0 for x in flat[known:]]
