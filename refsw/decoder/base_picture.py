@@ -20,7 +20,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from refsw.media.face_crop import NoFaceError, prepare_ctc
 from refsw.media.frames import InputError
 from refsw.models import Generator, ModelError, ModelSpec
 
@@ -48,6 +47,8 @@ def prepare_base(pictures: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         raise BasePictureError(f"the base picture must be (H, W, 3) or (N, H, W, 3) uint8 RGB, got {arr.shape}")
     if frames.shape[1:3] == tuple(size):
         return frames
+    from refsw.media.face_crop import NoFaceError, prepare_ctc  # MediaPipe: loaded only for this
+
     try:
         return prepare_ctc(frames, size=size[0], force=True)[0]
     except NoFaceError:

@@ -32,7 +32,7 @@ from sei.nal import NalUnit, read_nal_units
 from .errors import StreamError
 
 if TYPE_CHECKING:
-    from .decoder import PictureLog
+    from .picture_log import PictureLog
 
 #: Severities that stop decoding (or are concealed): a violated rule, or a bound of this software.
 BLOCKING = ("error", "limit")
@@ -330,7 +330,7 @@ class Concealment:
         """Appends one concealed picture per ``gfv_cnt`` in ``cnts`` of segment ``k`` to ``out``
         (``(H, W, 3)`` uint8 each, ``shape``): the last good picture (mid-grey when none was
         output yet), logged in ``pics`` with kind ``"concealed"``."""
-        from .decoder import PictureLog
+        from .picture_log import PictureLog
 
         for cnt in cnts:
             good = next((i for i in range(len(pics) - 1, -1, -1) if pics[i].kind != "concealed"), None)
