@@ -154,12 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from refsw.decoder.edits import EditError
     from refsw.media.chroma_key import ChromaKeyError
     from refsw.media.video_io import InputError, OutputError
-    from refsw.metrics.common import MetricError
 
-    errors = (
-        UsageError, EditError, StreamError, CodecError, InputError, OutputError, MetricError, OSError,
+    errors: tuple[type[BaseException], ...] = (
+        UsageError, EditError, StreamError, CodecError, InputError, OutputError, OSError,
         BasePictureError, ChromaKeyError,
     )  # fmt: skip
+    if args.ref:  # the metrics package imports PyTorch (about 230 MB): only when --ref asks for them
+        from refsw.metrics.common import MetricError
+
+        errors += (MetricError,)
     if args.live:
         from .live import run_live_decode
 

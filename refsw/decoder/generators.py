@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from refsw.models import CheckpointError, ModelSpec, available_models, resolve_uri
+from refsw.models import MODEL_NAMES, CheckpointError, ModelSpec, resolve_uri
 from sei.registry import PayloadType
 from sei.stream import StreamSEI
 
@@ -95,7 +95,7 @@ class GeneratorResolver:
 
 def unknown_generator(uri: str | None) -> UnknownGeneratorError:
     """The error for a stream whose generator this decoder does not have."""
-    have = ", ".join(available_models())
+    have = ", ".join(MODEL_NAMES)  # not available_models(): it would import every model (PyTorch)
     if uri:
         why = f"the stream needs generator {uri!r}, which is not in the stream and not available here"
     else:

@@ -8,6 +8,8 @@ decoder finds the model from the stream alone: the base GFV message's ``gfv_uri`
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from .interface import (
     Ability,
     Analyser,
@@ -71,9 +73,17 @@ def get_model(name: str) -> ModelSpec:
 
 
 def find_by_uri(uri: str | None) -> ModelSpec | None:
-    """The model whose URI equals the stream's ``gfv_uri``, or ``None``."""
-    _load()
-    return next((spec for spec in MODELS.values() if uri is not None and uri == spec.uri), None)
+    """The model whose URI equals the stream's ``gfv_uri``, or ``None``. A URI of this software's
+    form (:func:`parse_generator_uri`) imports only the model it names (a learned model's module
+    imports PyTorch, about 230 MB); no URI imports none."""
+    if uri is None:
+        return None
+    named = parse_generator_uri(uri)
+    if named is not None and named[0] in MODEL_NAMES:
+        import_module(f"{__name__}.{named[0]}")  # registers itself
+    else:
+        _load()
+    return next((spec for spec in MODELS.values() if uri == spec.uri), None)
 
 
 def resolve_uri(uri: str | None, carried: dict[str, bytes]) -> ModelSpec | None:
@@ -86,9 +96,10 @@ def resolve_uri(uri: str | None, carried: dict[str, bytes]) -> ModelSpec | None:
     Raises:
         CheckpointError: the carried network cannot be loaded, or is of another model.
     """
-    _load()
     named = parse_generator_uri(uri)
     if named is not None and named[1].startswith("sha256:") and named[1][7:] in carried:
+        if named[0] in MODEL_NAMES:
+            import_module(f"{__name__}.{named[0]}")  # registers its network loader
         loader = NETWORK_LOADERS.get(named[0])
         if loader is None:
             raise CheckpointError(f"gfv_uri names a {named[0]} network, which this decoder cannot load")
