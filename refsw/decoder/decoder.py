@@ -165,8 +165,12 @@ def decode_stream(
     edits = None if edits is None or edits.is_empty else edits
     if base_picture is not None and key_pictures_only:
         raise BasePictureError("a base picture needs the stream's generator (not key_pictures_only)")
+    # gfv-check's rules, same code; first, so that its parse is freed before the decoder's own
+    try:
+        report = check_stream(stream, variant=variant, mode=mode)
+    except BitstreamError as err:
+        raise StreamError(f"not a VVC byte stream: {err}") from err
     sei = _read_sei(stream, DecodingContext(mode, variant), want_trace)
-    report = check_stream(stream, variant=variant, mode=mode)  # gfv-check's rules, same code
     damage = locate(report, sei.nal_units)
     if damage and not conceal:
         raise DecodeStopped(damage)
