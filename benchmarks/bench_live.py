@@ -5,7 +5,9 @@ Runs ``gfv-encode --live -i - -b - | gfv-decode --live -b - -o -`` as two proces
 encoder a clip's pictures as YUV4MPEG2 at the clip's picture rate (a camera), and stamps each
 picture when it is written to the encoder ("capture") and when the decoder's YUV4MPEG2 frame has
 been read whole ("decoded"), on one monotonic clock, no network. The start-up of both processes
-(imports, models) happens before the first picture is sent. Then the same pictures go through the
+(imports, models) happens before the first picture is sent; the first picture (the key picture:
+VVC encoding and decoding, the generator's set-up) is sent alone and timed on its own, then the
+others follow at the picture rate. Then the same pictures go through the
 file encoder (``gfv-encode``, defaults) for the rate comparison. Prints one table; ``--csv`` also
 writes it.
 
@@ -71,11 +73,15 @@ def run_pipe(frames: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray, in
     reader = threading.Thread(target=read)
     reader.start()
     y, u, v = rgb_to_i420(frames)
-    start = time.monotonic()
     for i in range(n):
-        wait = start + i / fps - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+        if i == 1:  # the key picture alone first: its one-time costs do not queue the others
+            while not decoded[0]:
+                time.sleep(0.001)
+            start = time.monotonic() - 1 / fps
+        elif i > 1:
+            wait = start + i / fps - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
         captured[i] = time.monotonic()
         enc.stdin.write(b"FRAME\n" + y[i].tobytes() + u[i].tobytes() + v[i].tobytes())
         enc.stdin.flush()
