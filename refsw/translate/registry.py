@@ -1,8 +1,11 @@
-"""The translator registry: one factory per (source model, target model) pair.
+"""The translator registry: factories per (source model, target model) pair and kind.
 
-Translator modules register their pairs with :func:`register_translator` when imported; the
-identity of every model (A to A) is always there. :func:`get_translator` imports the modules of
-:data:`TRANSLATOR_MODULES` on first use.
+Translator modules register their pairs with :func:`register_translator` when imported, each
+with a *kind*: ``"analytic"`` (geometry: e.g. sem3d's mesh to kptps's landmarks) or
+``"learned"`` (trained networks, JVET-AG0048); a pair may have both. The identity of every model
+(A to A) is always there. :func:`get_translator` imports the modules of
+:data:`TRANSLATOR_MODULES` on first use and, without a kind, takes the pair's preferred kind
+(:data:`PREFERRED_KIND`, set from measurements) or else the first registered.
 """
 
 from __future__ import annotations
@@ -19,8 +22,16 @@ from .interface import NoTranslatorError, Translator, translator_uri
 #: Modules (in this package) that register translators when imported.
 TRANSLATOR_MODULES: tuple[str, ...] = ()
 
-#: ``(source, target) -> factory``; the factory builds the translator (it may load a checkpoint).
-TRANSLATORS: dict[tuple[str, str], Callable[[], Translator]] = {}
+#: Translator kinds.
+KINDS = ("analytic", "learned")
+
+#: ``(source, target) -> {kind: factory}``; a factory builds the translator (it may load a
+#: checkpoint). Kinds in registration order.
+TRANSLATORS: dict[tuple[str, str], dict[str, Callable[[], Translator]]] = {}
+
+#: ``(source, target) -> kind`` used when the caller names none, where measured (docs); other
+#: pairs take their first registered kind.
+PREFERRED_KIND: dict[tuple[str, str], str] = {}
 
 
 class IdentityTranslator:
@@ -36,15 +47,19 @@ class IdentityTranslator:
         return np.asarray(params, dtype=np.float64)
 
 
-def register_translator(source: str, target: str, factory: Callable[[], Translator]) -> None:
-    """Adds the translator from model ``source`` to ``target``.
+def register_translator(source: str, target: str, factory: Callable[[], Translator], kind: str = "learned") -> None:
+    """Adds a translator of ``kind`` (:data:`KINDS`) from model ``source`` to ``target``.
 
     Raises:
-        ValueError: that pair has a translator already, or ``source == target`` (the identity).
+        ValueError: that pair has a translator of that kind already, ``source == target`` (the
+            identity is built in), or an unknown kind.
     """
-    if source == target or (source, target) in TRANSLATORS:
-        raise ValueError(f"translator {source} -> {target} registered twice")
-    TRANSLATORS[(source, target)] = factory
+    if kind not in KINDS:
+        raise ValueError(f"unknown translator kind {kind!r} (kinds: {', '.join(KINDS)})")
+    kinds = TRANSLATORS.setdefault((source, target), {})
+    if source == target or kind in kinds:
+        raise ValueError(f"{kind} translator {source} -> {target} registered twice")
+    kinds[kind] = factory
 
 
 def _load() -> None:
@@ -52,25 +67,30 @@ def _load() -> None:
         import_module(f"{__package__}.{name}")
 
 
-def get_translator(source: str, target: str) -> Translator:
-    """The translator from model ``source`` to model ``target`` (the identity when equal).
+def get_translator(source: str, target: str, kind: str | None = None) -> Translator:
+    """The translator from model ``source`` to model ``target`` (the identity when equal), of
+    ``kind``, or of the pair's preferred kind when ``None``.
 
     Raises:
-        NoTranslatorError: no translator for that pair, with the pairs that exist from ``source``.
+        NoTranslatorError: no translator (of that kind) for the pair; the message lists the
+            targets that have one from ``source``.
     """
     if source == target:
         return IdentityTranslator(source)
     _load()
-    if (source, target) not in TRANSLATORS:
-        have = sorted(t for s, t in TRANSLATORS if s == source)
-        raise NoTranslatorError(f"no translator from {source} to {target}; from {source}: {', '.join(have) or 'none'}")
-    return TRANSLATORS[(source, target)]()
+    kinds = TRANSLATORS.get((source, target), {})
+    chosen = kind or PREFERRED_KIND.get((source, target)) or next(iter(kinds), None)
+    if chosen not in kinds:
+        have = sorted(t for (s, t), k in TRANSLATORS.items() if s == source and k)
+        what = f"{kind} translator" if kind else "translator"
+        raise NoTranslatorError(f"no {what} from {source} to {target}; from {source}: {', '.join(have) or 'none'}")
+    return kinds[chosen]()
 
 
 def available_translators() -> list[tuple[str, str]]:
     """Every ``(source, target)`` pair with a translator, identities included, in
     :data:`refsw.models.MODEL_NAMES` order."""
     _load()
-    pairs = set(TRANSLATORS) | {(m, m) for m in MODEL_NAMES}
+    pairs = {p for p, kinds in TRANSLATORS.items() if kinds} | {(m, m) for m in MODEL_NAMES}
     order = {m: i for i, m in enumerate(MODEL_NAMES)}
     return sorted(pairs, key=lambda p: (order.get(p[0], 99), order.get(p[1], 99), p))
