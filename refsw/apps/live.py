@@ -17,8 +17,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-import numpy as np
-
 from refsw.config import EncoderConfig
 
 from .common import UsageError, check_output_path
@@ -97,8 +95,7 @@ def run_live_decode(args: argparse.Namespace) -> int:
         refsw.decoder.StreamError: a corrupted or unsupported stream.
     """
     from refsw.decoder.live import LiveDecoder
-    from refsw.media.colour import rgb_to_i420
-    from refsw.media.video_io import y4m_header
+    from refsw.media.video_io import i420_chunks, y4m_header
 
     if args.output != "-" and Path(args.output).suffix.lower() != ".y4m":
         raise UsageError(f"--live writes YUV4MPEG2: use -o - (stdout) or a .y4m file, not {args.output}")
@@ -114,8 +111,8 @@ def run_live_decode(args: argparse.Namespace) -> int:
                     if pictures == 0:
                         h, w = pic.rgb.shape[:2]
                         out.write(y4m_header(w, h, decoder.fps))
-                    planes = pic.planes or tuple(p[0] for p in rgb_to_i420(pic.rgb[None]))
-                    out.write(b"FRAME\n" + b"".join(np.ascontiguousarray(p).tobytes() for p in planes))
+                    exact = {0: pic.planes} if pic.planes else None  # a key picture: the VVC decoder's samples
+                    out.writelines(b"FRAME\n" + chunk for chunk in i420_chunks(pic.rgb[None], exact))
                     out.flush()
                     pictures += 1
         except BaseException:
