@@ -16,8 +16,7 @@ import numpy as np
 
 from refsw.codecs import create_backend
 from refsw.media.colour import i420_to_rgb
-from refsw.models import Ability, RepresentationMismatch
-from refsw.models.gfv_mapping import interpolate
+from refsw.models import RepresentationMismatch
 from refsw.progress import bar
 from sei.carriage import access_units
 from sei.checker import check_stream
@@ -35,6 +34,7 @@ from .fusion import fuse
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
 from .picture_hash import HashVerification, verify_with_policy
 from .picture_log import PictureLog
+from .segment import SegmentSteps, generate
 from .verdict import Concealment, Damage, DecodeStopped, decode_key_pictures, locate, signalled_pictures
 
 
@@ -340,21 +340,13 @@ def _synthesise_segment(
     Raises:
         StreamError: the messages do not carry the generator's representation.
     """
-    layout, generator = resolved.layout, resolved.generator
-    uses_previous = Ability.PREVIOUS_PICTURE in resolved.spec.abilities
+    generator = resolved.generator
+    stepper = SegmentSteps(resolved.layout, lambda gfv_id, gfv_cnt: enhancements.get((gfv_id, gfv_cnt)))
     try:
-        latest: dict = {}  # the latest GFVE of the segment: a picture without one keeps its values
-
-        def params(m: SEIMessage) -> np.ndarray:
-            v = cast(dict, m.values)
-            latest["gfve"] = enhancements.get((v["gfv_id"], v["gfv_cnt"]), latest.get("gfve"))
-            return layout.params({**(m.recon or {}), "gfve": latest["gfve"]})
-
         if base is not None:
-            generator.set_key_picture(key_picture, params(base))
-        previous = None
+            generator.set_key_picture(key_picture, stepper.params(base))
 
-        def synthesise(q: np.ndarray) -> np.ndarray | None:
+        def synthesise(q: np.ndarray, previous: np.ndarray | None) -> np.ndarray | None:
             """The picture of ``pics[-1]`` from parameters ``q`` (edited first); ``None`` for an
             unedited key picture of the stream's own face (the decoded picture is output)."""
             edited = None if edits is None else edited_params(edits, resolved.spec, pics[-1].index, q)
@@ -362,39 +354,33 @@ def _synthesise_segment(
             used_params[pics[-1].index] = q if edited is None else edited
             if edited is None and pics[-1].kind == "key" and not resolved.synthesise_key_pictures:
                 return None
-            q = q if edited is None else edited
-            return generator.generate(q, previous=previous) if uses_previous else generator.generate(q)
+            return generate(resolved.spec, generator, q if edited is None else edited, previous)
 
-        last: tuple[int, np.ndarray] | None = None  # (gfv_cnt, parameters) of the previous message
         for m in sorted(msgs, key=lambda m: cast(dict, m.values)["gfv_cnt"]):  # parsed messages only
-            v = cast(dict, m.values)
-            p = params(m)
-            if last is not None and v["gfv_cnt"] > last[0] + 1:  # pictures without a message
-                for cnt in range(last[0] + 1, v["gfv_cnt"]):
-                    q = interpolate(last[1], p, (cnt - last[0]) / (v["gfv_cnt"] - last[0]))
-                    pics.append(PictureLog(len(out), "interpolated", k, v["gfv_id"], cnt))
-                    out.append(cast(np.ndarray, synthesise(q)))
-                    previous = q
-            last = (v["gfv_cnt"], p)
-            fusing = base is None and v["gfv_cnt"] == 0 and not resolved.synthesise_key_pictures
-            fusing = fusing and bool(v.get("gfv_fusion_pic_flag", v.get("gfv_drive_picture_fusion_flag")))
-            pics.append(
-                PictureLog(
-                    len(out),
-                    "key" if v["BasePic"] else "fused" if fusing else "generated",
-                    k,
-                    v["gfv_id"],
-                    v["gfv_cnt"],
-                    8 * m.payload_size,
-                    v["gfv_low_confidence_face_parameter_flag"],
+            for step in stepper.steps(m):
+                if step.message is None:  # a picture without a message
+                    pics.append(PictureLog(len(out), step.kind, k, step.gfv_id, step.gfv_cnt))
+                    out.append(cast(np.ndarray, synthesise(step.params, step.previous)))
+                    continue
+                v = cast(dict, m.values)
+                fusing = base is None and v["gfv_cnt"] == 0 and not resolved.synthesise_key_pictures
+                fusing = fusing and bool(v.get("gfv_fusion_pic_flag", v.get("gfv_drive_picture_fusion_flag")))
+                kind = "fused" if fusing else step.kind
+                pics.append(
+                    PictureLog(
+                        len(out),
+                        kind,
+                        k,
+                        v["gfv_id"],
+                        v["gfv_cnt"],
+                        8 * m.payload_size,
+                        v["gfv_low_confidence_face_parameter_flag"],
+                    )
                 )
-            )
-            picture = synthesise(p)
-            if v["BasePic"]:
-                out.append(key_picture if picture is None else picture)
-                continue
-            picture = cast(np.ndarray, picture)
-            out.append(fuse(picture, key_picture) if fusing else picture)
-            previous = p
+                picture = synthesise(step.params, step.previous)
+                if step.kind == "key":
+                    out.append(key_picture if picture is None else picture)
+                else:
+                    out.append(fuse(cast(np.ndarray, picture), key_picture) if fusing else cast(np.ndarray, picture))
     except RepresentationMismatch as err:
         raise StreamError(f"GFV messages do not match generator {resolved.spec.name}: {err}") from err

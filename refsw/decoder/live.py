@@ -31,8 +31,7 @@ import numpy as np
 
 from refsw.codecs import create_backend
 from refsw.media.colour import i420_to_rgb
-from refsw.models import Ability, RepresentationMismatch
-from refsw.models.gfv_mapping import interpolate
+from refsw.models import RepresentationMismatch
 from sei.context import DecodingContext
 from sei.errors import BitstreamError
 from sei.nal import VCL_TYPES, NalUnitType, ebsp_to_rbsp
@@ -43,6 +42,7 @@ from sei.stream import StreamSEI
 from .decoder import PictureLog, stream_fps
 from .errors import StreamError
 from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
+from .segment import Enhancement, SegmentSteps, generate
 
 _START = b"\x00\x00\x01"
 _SEI_TYPES = (NalUnitType.PREFIX_SEI_NUT, NalUnitType.SUFFIX_SEI_NUT)
@@ -107,9 +107,7 @@ class LiveDecoder:
         self.gfve: dict[tuple[int, int, int], dict] = {}
         self.resolver: GeneratorResolver | None = None
         self.resolved: ResolvedGenerator | None = None
-        self.latest_gfve: dict | None = None
-        self.last: tuple[int, np.ndarray] | None = None
-        self.previous: np.ndarray | None = None
+        self.steps: SegmentSteps | None = None  # the current segment's
         self.out: list[LivePicture] = []
         self.count = 0
 
@@ -247,7 +245,13 @@ class LiveDecoder:
         self.key = i420_to_rgb(y[-1:], u[-1:], v[-1:])[0]
         self.key_output = False
         self.keys += 1
-        self.latest_gfve, self.last, self.previous = None, None, None
+        self.steps = (
+            None if self.resolved is None else SegmentSteps(self.resolved.layout, self._enhancement(self.keys - 1))
+        )
+
+    def _enhancement(self, key: int) -> Enhancement:
+        """The GFVE lookup of key picture ``key``'s segment."""
+        return lambda gfv_id, gfv_cnt: self.gfve.get((key, gfv_id, gfv_cnt))
 
     def _output_bare_key(self) -> None:
         """A key picture no GFV message described: output as it is."""
@@ -282,8 +286,6 @@ class LiveDecoder:
         v = cast(dict, m.values)
         if self.key is None or p.key < 0:
             raise StreamError("a GFV message precedes the first key picture")
-        gfve = self.gfve.get((p.key, v["gfv_id"], v["gfv_cnt"]), self.latest_gfve)
-        self.latest_gfve = gfve
         if v["BasePic"]:
             uri = v.get("gfv_uri")
             if self.resolver is None:
@@ -292,31 +294,22 @@ class LiveDecoder:
             if resolved is None:
                 raise unknown_generator(uri)
             self.resolved = resolved
-        if self.resolved is None:
+            if self.steps is None or self.steps.layout is not resolved.layout:
+                self.steps = SegmentSteps(resolved.layout, self._enhancement(p.key))
+        if self.resolved is None or self.steps is None:
             raise StreamError(f"GFV message gfv_cnt {v['gfv_cnt']} before any base message")
-        layout, generator = self.resolved.layout, self.resolved.generator
-        uses_previous = Ability.PREVIOUS_PICTURE in self.resolved.spec.abilities
+        spec, generator = self.resolved.spec, self.resolved.generator
         try:
-            params = layout.params({**(m.recon or {}), "gfve": gfve})
-            if v["BasePic"]:
-                generator.set_key_picture(self.key, params)
-                self.key_output = True
-                self.last, self.previous = (v["gfv_cnt"], params), None
-                self._picture(self.key, self.key_planes, "key", v["gfv_id"], v["gfv_cnt"], m)
-                return
-            if self.last is not None and v["gfv_cnt"] > self.last[0] + 1:
-                c0, p0 = self.last
-                for cnt in range(c0 + 1, v["gfv_cnt"]):
-                    q = interpolate(p0, params, (cnt - c0) / (v["gfv_cnt"] - c0))
-                    rgb = generator.generate(q, previous=self.previous) if uses_previous else generator.generate(q)
-                    self._picture(rgb, None, "interpolated", v["gfv_id"], cnt)
-                    self.previous = q
-            self.last = (v["gfv_cnt"], params)
-            rgb = generator.generate(params, previous=self.previous) if uses_previous else generator.generate(params)
-            self.previous = params
-            self._picture(rgb, None, "generated", v["gfv_id"], v["gfv_cnt"], m)
+            for step in self.steps.steps(m):
+                if step.kind == "key":
+                    generator.set_key_picture(self.key, step.params)
+                    self.key_output = True
+                    self._picture(self.key, self.key_planes, "key", step.gfv_id, step.gfv_cnt, m)
+                else:
+                    rgb = generate(spec, generator, step.params, step.previous)
+                    self._picture(rgb, None, step.kind, step.gfv_id, step.gfv_cnt, step.message)
         except RepresentationMismatch as err:
-            raise StreamError(f"GFV messages do not match generator {self.resolved.spec.name}: {err}") from err
+            raise StreamError(f"GFV messages do not match generator {spec.name}: {err}") from err
 
     def _picture(
         self,
