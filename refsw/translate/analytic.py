@@ -101,12 +101,13 @@ class HeadPoseTranslator:
 
     Args:
         source / target: ``("sem3d", "fv2v")`` or ``("fv2v", "sem3d")``.
+        axes: the change of axes sem3d -> fv2v (default :data:`FV2V_FROM_SEM3D`).
     """
 
-    def __init__(self, source: str, target: str) -> None:
+    def __init__(self, source: str, target: str, axes: np.ndarray | None = None) -> None:
         self.source, self.target = source, target
         self.uri = translator_uri(source, target, "v1")
-        c = FV2V_FROM_SEM3D
+        c = FV2V_FROM_SEM3D if axes is None else np.asarray(axes, dtype=np.float64)
         self._axes = c if target == "fv2v" else c.T
 
     def translate(self, params: np.ndarray, source_key: np.ndarray, target_key: np.ndarray) -> np.ndarray:
