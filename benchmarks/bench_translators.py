@@ -66,9 +66,8 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     pairs = [tuple(p.split(":")) for p in (args.pair or PAIRS)]
-    print(
-        "| pair | clip | corr | ms/picture | MS-SSIM translated / native B / frozen | VMAF translated / native B / frozen |"
-    )
+    scores = "translated / native B / frozen"
+    print(f"| pair | clip | corr | ms/picture | MS-SSIM {scores} | VMAF {scores} |")
     print("|---|---|---|---|---|---|")
     analysed: dict[tuple[str, str], np.ndarray] = {}
     for clip_name in args.clips:
