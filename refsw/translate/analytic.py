@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from refsw.models.face3d import LEFT_EYE, RIGHT_EYE, FaceBasis, Pose, expression_delta
+from refsw.models.face3d import LEFT_EYE, RIGHT_EYE, FaceBasis
 
 from .interface import translator_uri
 from .registry import register_translator
@@ -65,35 +65,39 @@ class Sem3dToKptps:
     source, target = "sem3d", "kptps"
     uri = translator_uri("sem3d", "kptps", "v1")
 
-    def _mesh(self, p: np.ndarray, key: np.ndarray) -> np.ndarray:
-        """``(N, 478, 2)`` picture points of the canonical face posed and shaped by ``p``
-        ``(N, D)``, expression and controls relative to ``key`` ``(D,)``."""
+    def _points(self, p: np.ndarray, key: np.ndarray) -> np.ndarray:
+        """``(N, 16, 2)`` picture points of the kptps vertices of the canonical face posed and
+        shaped by ``p`` ``(N, D)``, expression and controls relative to ``key`` ``(D,)``
+        (:func:`refsw.models.face3d.expression_delta`, :class:`refsw.models.face3d.Pose`, on
+        the 16 vertices only)."""
+        from refsw.models.kptps import KEYPOINTS
+
+        idx = list(KEYPOINTS)
         basis = _basis()
         k = len(key) - EXPR - 4
-        b = basis.truncated(k)
-        out = []
-        for row in p:
-            d_sem = row[SEM] - key[SEM]
-            d_coef = row[EXPR : EXPR + k] - key[EXPR : EXPR + k]
-            n = b.canonical + expression_delta(d_sem, d_coef, b)
-            t = np.array([row[TRANS.start], row[TRANS.start + 1], 0.0])
-            mesh = Pose(_rotation(row[ROT].reshape(3, 3)), float(np.exp(row[TRANS.stop - 1])), t).apply(n)[:, :2]
-            d_pupil = row[-4:] - key[-4:]
-            for j, eye in enumerate((LEFT_EYE, RIGHT_EYE)):
-                mesh[eye.iris] += d_pupil[2 * j : 2 * j + 2]
-            out.append(mesh)
-        return np.stack(out)
+        d_sem = p[:, SEM] - key[SEM]
+        d_coef = (p[:, EXPR : EXPR + k] - key[EXPR : EXPR + k]) * basis.scale[:k]
+        n = (
+            basis.canonical[idx][None]
+            + np.tensordot(d_sem, basis.blendshapes[:, idx], axes=(1, 0))
+            + np.tensordot(d_coef, basis.basis[:k, idx], axes=(1, 0))
+        )
+        rotation = _rotation(p[:, ROT].reshape(-1, 3, 3))
+        scale = np.exp(p[:, TRANS.stop - 1])
+        points = scale[:, None, None] * n @ np.swapaxes(rotation, 1, 2)
+        points = points[..., :2] + p[:, None, TRANS.start : TRANS.start + 2]
+        d_pupil = p[:, -4:] - key[-4:]
+        for j, eye in enumerate((LEFT_EYE, RIGHT_EYE)):
+            points[:, idx.index(eye.iris)] += d_pupil[:, 2 * j : 2 * j + 2]
+        return points
 
     def translate(self, params: np.ndarray, source_key: np.ndarray, target_key: np.ndarray) -> np.ndarray:
         """``(N, 16, 2)`` kptps keypoints: ``target_key`` moved by the change of the keypoints'
-        mesh vertices from ``source_key``'s mesh to each picture's."""
-        from refsw.models.kptps import KEYPOINTS
-
+        vertices from ``source_key``'s face to each picture's."""
         p = np.asarray(params, dtype=np.float64).reshape(len(params), -1)
         key = np.asarray(source_key, dtype=np.float64).reshape(-1)
-        idx = list(KEYPOINTS)
-        moved = self._mesh(p, key)[:, idx] - self._mesh(key[None], key)[0, idx]
-        return np.asarray(target_key, dtype=np.float64).reshape(len(idx), 2)[None] + moved
+        moved = self._points(p, key) - self._points(key[None], key)
+        return np.asarray(target_key, dtype=np.float64).reshape(1, -1, 2) + moved
 
 
 class HeadPoseTranslator:
