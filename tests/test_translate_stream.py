@@ -153,3 +153,42 @@ def test_translate_app_errors(streams: dict[str, bytes], tmp_path: Path, capsys:
         assert not out.exists()
     with pytest.raises(TranslateError, match="not a GFV stream"):
         translate_stream(strip_sei(streams["kptps"]), "kptps")
+
+
+def test_tiny_interop_ctc_run(data_dir: Path, tmp_path: Path) -> None:
+    """cfg/ctc/interop.yaml in small: one clip, 6 pictures, one QP; native sem3d, its frozen
+    baseline, sem3d decoded by kptps through the analytic translator, native kptps."""
+    import contextlib
+    import csv
+    import io
+
+    from ctc.cli import main as ctc_main
+    from ctc.config import REPO_ROOT, load_config
+
+    assert len(load_config(REPO_ROOT / "cfg/ctc/interop.yaml").codecs) == 6 * 7  # the full matrix loads
+    out = tmp_path / "out"
+    cfg = tmp_path / "tiny_interop.yaml"
+    gfvc = "type: gfvc, encoder_cfg: [encoder/gfvc_ctc.yaml], qps: [42]"
+    cfg.write_text(f"""
+name: tiny_interop
+output: {out}
+frames: 6
+sequences:
+  - {{name: TINY, source: "{data_dir / "lp_d19.mp4"}", class: T}}
+codecs:
+  - {{name: GFVC_sem3d, role: anchor, model: sem3d, {gfvc}}}
+  - {{name: GFVC_sem3d_frozen, model: sem3d, frozen: true, {gfvc}}}
+  - {{name: GFVC_sem3d_to_kptps, model: sem3d, translate_to: kptps, translator: analytic, {gfvc}}}
+  - {{name: GFVC_kptps, model: kptps, {gfvc}}}
+anchor: GFVC_sem3d
+metrics: [msssim]
+""")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert ctc_main(["run", str(cfg), "--workers", "1", "--no-progress"]) == 0
+    with (out / "results.csv").open(newline="") as f:
+        rows = {r["codec"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"GFVC_sem3d", "GFVC_sem3d_frozen", "GFVC_sem3d_to_kptps", "GFVC_kptps"}
+    assert rows["GFVC_sem3d_to_kptps"]["bits"] == rows["GFVC_sem3d"]["bits"] == rows["GFVC_sem3d_frozen"]["bits"]
+    assert all(0 < float(r["msssim"]) <= 1 for r in rows.values())
+    assert float(rows["GFVC_sem3d_to_kptps"]["msssim"]) != float(rows["GFVC_kptps"]["msssim"])
+    assert (out / "plots" / "interop_msssim.png").is_file() and (out / "plots" / "interop_kbps.png").is_file()
