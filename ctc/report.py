@@ -473,8 +473,8 @@ def interop_matrix(
     values = np.full((len(sources), len(targets)), np.nan)
     for (a, b), name in cells.items():
         recs = [r for r in records if r["codec"] == name]
-        vals = [r["kbps"] for r in recs] if metric == "kbps" else [_metric_mean(r, metric) for r in recs]
-        vals = [v for v in vals if v is not None]
+        found = [r["kbps"] for r in recs] if metric == "kbps" else [_metric_mean(r, metric) for r in recs]
+        vals = [float(v) for v in found if v is not None]
         if vals:
             values[sources.index(a), targets.index(b)] = float(np.mean(vals))
     return sources, targets, values
