@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from refsw.models.face3d import LEFT_EYE, RIGHT_EYE, FaceBasis
+from refsw.models.face3d import LEFT_EYE, RIGHT_EYE
 
 from .interface import translator_uri
 from .registry import register_translator
@@ -48,11 +48,19 @@ def _rotation(m: np.ndarray) -> np.ndarray:
     return u @ vt
 
 
-@lru_cache(maxsize=1)
-def _basis() -> FaceBasis:
+@lru_cache(maxsize=8)
+def _kptps_basis(num_coefficients: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """The face basis (:func:`refsw.models.sem3d.load_basis`) on the 16 kptps vertices:
+    ``(canonical (16, 3), blendshapes (4, 16, 3), scaled expression basis (K, 16, 3), the rows
+    of the iris centres)``."""
+    from refsw.models.kptps import KEYPOINTS
     from refsw.models.sem3d import load_basis
 
-    return load_basis()
+    basis = load_basis()
+    idx = list(KEYPOINTS)
+    k = num_coefficients
+    scaled = basis.basis[:k][:, idx] * basis.scale[:k, None, None]
+    return basis.canonical[idx], basis.blendshapes[:, idx], scaled, [idx.index(e.iris) for e in (LEFT_EYE, RIGHT_EYE)]
 
 
 class Sem3dToKptps:
@@ -70,25 +78,17 @@ class Sem3dToKptps:
         shaped by ``p`` ``(N, D)``, expression and controls relative to ``key`` ``(D,)``
         (:func:`refsw.models.face3d.expression_delta`, :class:`refsw.models.face3d.Pose`, on
         the 16 vertices only)."""
-        from refsw.models.kptps import KEYPOINTS
-
-        idx = list(KEYPOINTS)
-        basis = _basis()
         k = len(key) - EXPR - 4
+        canonical, blendshapes, basis, irises = _kptps_basis(k)
         d_sem = p[:, SEM] - key[SEM]
-        d_coef = (p[:, EXPR : EXPR + k] - key[EXPR : EXPR + k]) * basis.scale[:k]
-        n = (
-            basis.canonical[idx][None]
-            + np.tensordot(d_sem, basis.blendshapes[:, idx], axes=(1, 0))
-            + np.tensordot(d_coef, basis.basis[:k, idx], axes=(1, 0))
-        )
+        d_coef = p[:, EXPR : EXPR + k] - key[EXPR : EXPR + k]
+        n = canonical + np.einsum("ns,sjc->njc", d_sem, blendshapes) + np.einsum("nk,kjc->njc", d_coef, basis)
         rotation = _rotation(p[:, ROT].reshape(-1, 3, 3))
-        scale = np.exp(p[:, TRANS.stop - 1])
-        points = scale[:, None, None] * n @ np.swapaxes(rotation, 1, 2)
-        points = points[..., :2] + p[:, None, TRANS.start : TRANS.start + 2]
+        points = np.exp(p[:, TRANS.stop - 1])[:, None, None] * np.einsum("njc,nrc->njr", n, rotation[:, :2])
+        points += p[:, None, TRANS.start : TRANS.start + 2]
         d_pupil = p[:, -4:] - key[-4:]
-        for j, eye in enumerate((LEFT_EYE, RIGHT_EYE)):
-            points[:, idx.index(eye.iris)] += d_pupil[:, 2 * j : 2 * j + 2]
+        points[:, irises[0]] += d_pupil[:, 0:2]
+        points[:, irises[1]] += d_pupil[:, 2:4]
         return points
 
     def translate(self, params: np.ndarray, source_key: np.ndarray, target_key: np.ndarray) -> np.ndarray:
