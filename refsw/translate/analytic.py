@@ -25,7 +25,7 @@ import numpy as np
 from refsw.models.face3d import LEFT_EYE, RIGHT_EYE
 
 from .interface import translator_uri
-from .registry import register_translator
+from .registry import PREFERRED_KIND, register_translator
 
 #: sem3d's parameter vector: rotation 9, translation 3 (x, y, ln scale), mouth 2, eyes 2,
 #: expression K, pupils 4 (:mod:`refsw.models.sem3d`).
@@ -131,3 +131,7 @@ class HeadPoseTranslator:
 register_translator("sem3d", "kptps", Sem3dToKptps, "analytic")
 register_translator("sem3d", "fv2v", lambda: HeadPoseTranslator("sem3d", "fv2v"), "analytic")
 register_translator("fv2v", "sem3d", lambda: HeadPoseTranslator("fv2v", "sem3d"), "analytic")
+# The head rotation alone stays at the frozen-frame baseline (docs/translators.md): where a
+# learned translator of the pair is registered, it is the default.
+PREFERRED_KIND.setdefault(("sem3d", "fv2v"), "learned")
+PREFERRED_KIND.setdefault(("fv2v", "sem3d"), "learned")
