@@ -87,7 +87,10 @@ _SEQ_KEYS = {"name", "source", "frames", "fps", "class"}
 _ENCODER_KEYS = set(EncoderConfig.keys()) - {"qp", "frames", "size"}
 _CODEC_KEYS = {
     "name", "type", "role", "enabled", "qps", "backend", "low_delay", "backend_options", "encoder_cfg",
+    "translate_to", "translator", "frozen",
 } | _ENCODER_KEYS  # fmt: skip
+#: Decoder options of a gfvc entry (the interoperability study, issue 17).
+_DECODER_KEYS = {"translate_to", "translator", "frozen"}
 
 
 class ConfigError(ValueError):
@@ -128,6 +131,12 @@ class CodecSpec:
             agree).
         low_delay: low-delay GOP (``video`` only).
         backend_options: keyword arguments of the backend's constructor (``video`` only).
+        translate_to: ``gfvc`` only: decode through a parameter translator to this model
+            (``gfv-decode --translate-to``); the rate is that of the encoder model's stream.
+        translator: ``gfvc`` only, with ``translate_to``: the translator kind (``analytic`` /
+            ``learned``; ``None``: the pair's preferred kind).
+        frozen: ``gfvc`` only: output the frozen-frame baseline (each decoded key picture repeated
+            over its segment) instead of the generated pictures, at the stream's key pictures.
     """
 
     name: str
@@ -139,6 +148,9 @@ class CodecSpec:
     encoder: EncoderConfig | None = None
     low_delay: bool = True
     backend_options: dict[str, Any] = field(default_factory=dict)
+    translate_to: str | None = None
+    translator: str | None = None
+    frozen: bool = False
 
     def job_key(self) -> dict[str, Any]:
         """What determines a job's result, for the result cache."""
@@ -165,6 +177,7 @@ class CodecSpec:
             "backend_options": self.backend_options,
             **({"key_period": enc.key_period} if enc and enc.key_period else {}),
             **extra,
+            **{k: getattr(self, k) for k in ("translate_to", "translator", "frozen") if getattr(self, k)},
         }
 
 
@@ -344,9 +357,16 @@ def _codec(entry: Any, index: int) -> CodecSpec:
         except EncoderConfigError as err:
             raise ConfigError(f"{where}: {err}") from None
         return CodecSpec(
-            name=name, type=kind, role=role, enabled=enabled, qps=qps_t, backend=encoder.backend, encoder=encoder
+            name=name,
+            type=kind,
+            role=role,
+            enabled=enabled,
+            qps=qps_t,
+            backend=encoder.backend,
+            encoder=encoder,
+            **_decoder_options(entry, where),
         )
-    unused = ({"encoder_cfg"} | _ENCODER_KEYS - {"backend"}) & set(entry)
+    unused = ({"encoder_cfg"} | _ENCODER_KEYS - {"backend"} | _DECODER_KEYS) & set(entry)
     if unused:
         raise ConfigError(f"{where}: {', '.join(sorted(unused))} not used by type video")
     if "backend" not in entry:
@@ -364,6 +384,22 @@ def _codec(entry: Any, index: int) -> CodecSpec:
         low_delay=low_delay,
         backend_options=dict(options),
     )
+
+
+def _decoder_options(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """``translate_to``, ``translator`` and ``frozen`` of a gfvc entry, checked."""
+    from refsw.models import MODEL_NAMES
+
+    target = entry.get("translate_to")
+    if target is not None and target not in MODEL_NAMES:
+        raise ConfigError(f"{where}.translate_to must be one of {', '.join(MODEL_NAMES)}, got {target!r}")
+    kind = entry.get("translator")
+    if kind is not None and (kind not in ("analytic", "learned") or target is None):
+        raise ConfigError(f"{where}.translator must be analytic or learned, with translate_to")
+    frozen = entry.get("frozen", False)
+    if not isinstance(frozen, bool) or (frozen and target is not None):
+        raise ConfigError(f"{where}.frozen must be true or false, and not with translate_to")
+    return {"translate_to": target, "translator": kind, "frozen": frozen}
 
 
 def load_config(files: list[str | Path] | str | Path) -> CtcConfig:

@@ -119,13 +119,18 @@ def _code(job: Job, frames: np.ndarray) -> tuple[bytes, np.ndarray, dict[str, An
     """Encode and decode; returns ``(bitstream, decoded RGB, rate/time fields)``."""
     codec = job.codec
     if codec.type == "gfvc":
-        from refsw.decoder import decode_stream
+        from refsw.decoder import decode_stream, segment_key_indices
         from refsw.encoder import encode_video
 
         t0 = time.perf_counter()
         stream, summary = encode_video(frames, float(job.fps), codec.encoder, qp=job.qp)
         t1 = time.perf_counter()
-        decoded = decode_stream(stream, backend=codec.backend).frames
+        result = decode_stream(
+            stream, backend=codec.backend, translate_to=codec.translate_to, translator_kind=codec.translator
+        )
+        decoded = result.frames
+        if codec.frozen:  # the frozen-frame baseline at the stream's own key pictures
+            decoded = decoded[segment_key_indices([p.kind == "key" for p in result.pictures])]
         t2 = time.perf_counter()
         fields: dict[str, Any] = {
             "bits": summary.total_bits,

@@ -454,6 +454,72 @@ def plot_rd(records: Sequence[dict[str, Any]], cfg: CtcConfig, out_dir: Path) ->
     return written
 
 
+def interop_matrix(
+    records: Sequence[dict[str, Any]], cfg: CtcConfig, metric: str
+) -> tuple[list[str], list[str], np.ndarray] | None:
+    """The A-to-B matrix of the interoperability study (issue 17): ``(encoder models A, decoder
+    models B, values (len(A), len(B)))``, each value the mean of ``metric`` over the sequences and
+    rate points of the gfvc codec that encodes with A and decodes with B (``translate_to``, or A
+    itself); NaN where there is no such codec or no value. ``None`` when the test has no
+    translated codec."""
+    cells: dict[tuple[str, str], str] = {}
+    for c in cfg.codecs:
+        if c.type == "gfvc" and c.encoder is not None and not c.frozen:
+            cells[(c.encoder.model, c.translate_to or c.encoder.model)] = c.name
+    if not any(a != b for a, b in cells):
+        return None
+    sources = list(dict.fromkeys(a for a, _ in cells))
+    targets = list(dict.fromkeys(b for _, b in cells))
+    values = np.full((len(sources), len(targets)), np.nan)
+    for (a, b), name in cells.items():
+        recs = [r for r in records if r["codec"] == name]
+        found = [r["kbps"] for r in recs] if metric == "kbps" else [_metric_mean(r, metric) for r in recs]
+        vals = [float(v) for v in found if v is not None]
+        if vals:
+            values[sources.index(a), targets.index(b)] = float(np.mean(vals))
+    return sources, targets, values
+
+
+def plot_interop(records: Sequence[dict[str, Any]], cfg: CtcConfig, out_dir: Path) -> list[Path]:
+    """Write ``interop_<metric>.png`` per available metric and for the rate: a heat map of
+    :func:`interop_matrix` (rows: encoder model A, columns: decoder model B, the diagonal the
+    native decodes), each cell annotated; nothing for a test without a translated codec."""
+    if not any(c.translate_to for c in cfg.codecs):
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    unavailable = _unavailable(records, cfg)
+    written = []
+    for m in ["kbps"] + [x for x in cfg.metrics if x not in unavailable]:
+        found = interop_matrix(records, cfg, m)
+        if found is None:
+            continue
+        sources, targets, values = found
+        fig, ax = plt.subplots(figsize=(1.2 * len(targets) + 2.0, 1.0 * len(sources) + 1.5))
+        image = ax.imshow(values, cmap="viridis_r" if m == "kbps" or _flipped(m) else "viridis")
+        for i in range(len(sources)):
+            for j in range(len(targets)):
+                if not np.isnan(values[i, j]):
+                    ax.text(j, i, f"{values[i, j]:.3g}", ha="center", va="center", color="white", fontsize=8)
+        ax.set_xticks(range(len(targets)), targets)
+        ax.set_yticks(range(len(sources)), sources)
+        ax.set_xlabel("decoder model B (generator)")
+        ax.set_ylabel("encoder model A (stream)")
+        label = "rate of A's stream (kbit/s)" if m == "kbps" else metric_label(m)
+        ax.set_title(f"{cfg.name}: {label}, A decoded by B", fontsize=10)
+        fig.colorbar(image, ax=ax)
+        fig.tight_layout()
+        path = out_dir / f"interop_{m}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
 def write_report(
     records: Sequence[dict[str, Any]],
     cfg: CtcConfig,
@@ -462,9 +528,11 @@ def write_report(
     run_info: dict[str, Any] | None = None,
     notes: Sequence[str] = (),
 ) -> list[Path]:
-    """Write ``results.csv``, ``summary.md`` and ``plots/rd_*.png`` into ``out_dir``."""
+    """Write ``results.csv``, ``summary.md``, ``plots/rd_*.png`` and, for an interoperability
+    test, ``plots/interop_*.png`` (:func:`plot_interop`) into ``out_dir``."""
     return [
         write_csv(records, cfg, out_dir / "results.csv"),
         write_summary(records, cfg, out_dir / "summary.md", run_info=run_info, notes=notes),
         *plot_rd(records, cfg, out_dir / "plots"),
+        *plot_interop(records, cfg, out_dir / "plots"),
     ]

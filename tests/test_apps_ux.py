@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from refsw.apps import check_app, decoder_app, demo_app, encoder_app
+from refsw.apps import check_app, decoder_app, demo_app, encoder_app, translate_app
 from refsw.media.video_io import write_video
 from refsw.progress import bar, set_quiet
 from refsw.train.data import VALIDATION_CLIPS, load_clip
@@ -20,7 +20,13 @@ from sei.context import DecodingContext
 from sei.registry import PayloadType
 from sei.stream import read_stream_sei
 
-APPS = {"gfv-encode": encoder_app, "gfv-decode": decoder_app, "gfv-demo": demo_app, "gfv-check": check_app}
+APPS = {
+    "gfv-encode": encoder_app,
+    "gfv-decode": decoder_app,
+    "gfv-demo": demo_app,
+    "gfv-check": check_app,
+    "gfv-translate": translate_app,
+}
 
 
 @pytest.fixture(scope="module")

@@ -137,6 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IMAGE|R,G,B",
         help="replace the background the stream's chroma key marks (gfv-encode --chroma-key) by IMAGE or a colour",
     )
+    p.add_argument(
+        "--translate-to",
+        metavar="MODEL",
+        help="animate with MODEL's generator through a parameter translator from the stream's model "
+        "(docs/translators.md); a stream whose generator is missing here is translated by default",
+    )
+    p.add_argument(
+        "--translator",
+        choices=("analytic", "learned"),
+        help="translator kind with --translate-to (default: the pair's)",
+    )
     p.add_argument("-y", "--overwrite", action="store_true", help="replace existing output files")
     add_version(p)
     return p
@@ -154,10 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from refsw.decoder.edits import EditError
     from refsw.media.chroma_key import ChromaKeyError
     from refsw.media.video_io import InputError, OutputError
+    from refsw.models import ModelError
 
     errors: tuple[type[BaseException], ...] = (
         UsageError, EditError, StreamError, CodecError, InputError, OutputError, OSError,
-        BasePictureError, ChromaKeyError,
+        BasePictureError, ChromaKeyError, ModelError,
     )  # fmt: skip
     if args.ref:  # the metrics package imports PyTorch (about 230 MB): only when --ref asks for them
         from refsw.metrics.common import MetricError
@@ -177,6 +189,7 @@ def _check(args: argparse.Namespace) -> int:
             "--pictures-csv": args.pictures_csv, "--trace-sei": args.trace_sei, "--summary-json": args.summary_json,
             "--ref": args.ref, "--conceal": args.conceal, "--edit": args.edit, "--edit-script": args.edit_script,
             "--base-picture": args.base_picture, "--base-video": args.base_video, "--background": args.background,
+            "--translate-to": args.translate_to,
         }  # fmt: skip
         unused = [option for option, value in given.items() if value]
         if unused:
@@ -186,6 +199,8 @@ def _check(args: argparse.Namespace) -> int:
         if args.output != "-":
             check_output_path(args.output, args.overwrite)
         return 0
+    if args.translator and not args.translate_to:
+        raise UsageError("--translator needs --translate-to MODEL")
     src = Path(args.bitstream)
     if not src.is_file():
         raise UsageError(f"cannot read {args.bitstream}: no such file")
@@ -287,6 +302,8 @@ def _run(args: argparse.Namespace) -> int:
         background=background,
         hash_mismatch="warn" if args.ignore_hash_mismatch else "error",
         want_trace=bool(args.trace_sei),
+        translate_to=args.translate_to,
+        translator_kind=args.translator,
     )
     seconds = time.perf_counter() - t0
     for note in decoded.notes:

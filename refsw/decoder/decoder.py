@@ -8,7 +8,7 @@ output picture; with ``conceal`` it decodes around damage, repeating the last go
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -18,6 +18,7 @@ from refsw.codecs import create_backend
 from refsw.media.colour import i420_to_rgb
 from refsw.models import RepresentationMismatch
 from refsw.progress import bar
+from refsw.translate.source import signalled_translator
 from sei.carriage import access_units
 from sei.checker import check_stream
 from sei.context import DecodingContext
@@ -35,6 +36,7 @@ from .generators import GeneratorResolver, ResolvedGenerator, unknown_generator
 from .picture_hash import HashVerification, verify_with_policy
 from .picture_log import PictureLog
 from .segment import SegmentSteps, generate
+from .translation import fallback_generator, translated_generator
 from .verdict import Concealment, Damage, DecodeStopped, decode_key_pictures, locate, signalled_pictures
 
 
@@ -110,6 +112,8 @@ def decode_stream(
     background: np.ndarray | tuple[int, int, int] | None = None,
     hash_mismatch: str = "error",
     want_trace: bool = True,
+    translate_to: str | None = None,
+    translator_kind: str | None = None,
 ) -> DecodedVideo:
     """Decodes a GFV stream: key pictures, GFV parameters, generated pictures.
 
@@ -144,6 +148,12 @@ def decode_stream(
             goes on; ``"ignore"`` skips the verification.
         want_trace: keep the SEI trace records (``result.sei.trace_text()``); without them
             parsing needs less memory (20 bytes per syntax element).
+        translate_to: animate with this model's generator through a parameter translator from
+            the stream's model (:mod:`refsw.decoder.translation`); without it, a stream whose
+            generator is not available here is decoded through a translator to a model that is
+            (a note names both and the translator), unless ``key_pictures_only``.
+        translator_kind: ``"analytic"`` / ``"learned"`` with ``translate_to`` (default: the
+            pair's preferred kind).
 
     Raises:
         DecodeStopped: (a :class:`StreamError`) without ``conceal``, the stream has a finding of
@@ -161,8 +171,12 @@ def decode_stream(
         ChromaKeyError: ``background`` with a stream that carries no background chroma key.
         PictureHashError: a key picture does not match its hash (``hash_mismatch`` ``"error"``);
             the message names the first mismatch and counts the others.
+        refsw.models.ModelError: ``translate_to`` is not available here, or there is no
+            translator to it (:class:`~refsw.translate.NoTranslatorError`).
     """
     edits = None if edits is None or edits.is_empty else edits
+    if translate_to is not None and (edits is not None or base_picture is not None):
+        raise EditError("edits and another base picture need the stream's own generator, not --translate-to")
     if base_picture is not None and key_pictures_only:
         raise BasePictureError("a base picture needs the stream's generator (not key_pictures_only)")
     # gfv-check's rules, same code; first, so that its parse is freed before the decoder's own
@@ -187,13 +201,25 @@ def decode_stream(
     concealment = Concealment(damage, signalled_pictures(report, sei.nal_units)) if conceal else None
     per_key, gfve = _gfv_messages_per_key_picture(sei, coded)
     wrap = None if base_picture is None else other_face(base_picture, (keys.shape[1], keys.shape[2]))
-    resolver = GeneratorResolver(sei, deterministic, wrap)
+    notes: list[str] = []
+    resolver = GeneratorResolver(
+        sei,
+        deterministic,
+        wrap,
+        *_translation_hooks(
+            translate_to, translator_kind, deterministic, notes, fallback=not (key_pictures_only or edits or wrap)
+        ),
+    )
     pictures = {k: 1 + max((cast(dict, m.values)["gfv_cnt"] for m in msgs), default=-1) for k, msgs in per_key.items()}
     synthesis = bar("synthesis", total=sum(pictures.values()))
     out: list[np.ndarray] = []
     pics: list[PictureLog] = []
     params: dict[int, np.ndarray] = {}  # by output picture index
-    notes: list[str] = []
+    signalled = signalled_translator(sei)
+    if signalled is not None:
+        notes.append(
+            f"the stream says its GFV messages were translated from {signalled[0]} to {signalled[1]} by {signalled[3]}"
+        )
     used: str | None = None
     current: ResolvedGenerator | None = None
     for k in range(coded):
@@ -244,6 +270,30 @@ def decode_stream(
     notes += checked.notes if checked else []
     used_params = [params.get(i) for i in range(len(out))]
     return DecodedVideo(frames, stream_fps(sei), pics, sei, used, notes, planes, concealed, used_params, checked)
+
+
+def _translation_hooks(
+    translate_to: str | None, kind: str | None, deterministic: bool, notes: list[str], fallback: bool
+) -> tuple[Callable[[str | None], ResolvedGenerator] | None, Callable[[str | None], ResolvedGenerator | None] | None]:
+    """The ``translate`` and ``fallback`` hooks of :class:`GeneratorResolver`; each translation
+    adds one note naming A, B and the translator."""
+
+    def translate(uri: str | None) -> ResolvedGenerator:
+        resolved, t = translated_generator(uri, cast(str, translate_to), kind, deterministic)
+        notes.append(f"decoding the {t.source} stream with {t.target}'s generator through translator {t.translator}")
+        return resolved
+
+    def fall_back(uri: str | None) -> ResolvedGenerator | None:
+        found = fallback_generator(uri, deterministic)
+        if found is not None:
+            t = found[1]
+            notes.append(
+                f"generator {uri} is not available here: decoding the {t.source} stream with {t.target}'s "
+                f"generator through translator {t.translator}"
+            )
+        return None if found is None else found[0]
+
+    return (translate if translate_to is not None else None), (fall_back if fallback else None)
 
 
 def _conceal_segment(

@@ -60,6 +60,10 @@ class GeneratorResolver:
         sei: the stream's SEI messages (for the networks it carries).
         deterministic: build generators on their portable fp32 path.
         wrap: applied once to each resolved generator (``decode_stream(base_picture=...)``).
+        translate: ``(uri) -> ResolvedGenerator``, used instead of the registry for every URI
+            (``decode_stream(translate_to=...)``, :mod:`refsw.decoder.translation`).
+        fallback: ``(uri) -> ResolvedGenerator | None``, asked for a URI this decoder has no
+            generator for (a translator to a model it has).
     """
 
     def __init__(
@@ -67,10 +71,14 @@ class GeneratorResolver:
         sei: StreamSEI,
         deterministic: bool = False,
         wrap: Callable[[ResolvedGenerator], ResolvedGenerator] | None = None,
+        translate: Callable[[str | None], ResolvedGenerator] | None = None,
+        fallback: Callable[[str | None], ResolvedGenerator | None] | None = None,
     ) -> None:
         self.networks = carried_networks(sei)
         self.deterministic = deterministic
         self.wrap = wrap
+        self.translate = translate
+        self.fallback = fallback
         self._resolved: dict[str | None, ResolvedGenerator | None] = {}
 
     def get(self, uri: str | None) -> ResolvedGenerator | None:
@@ -79,6 +87,8 @@ class GeneratorResolver:
         Raises:
             StreamError: the stream carries the named network but it cannot be loaded.
         """
+        if uri not in self._resolved and self.translate is not None:
+            self._resolved[uri] = self.translate(uri)
         if uri not in self._resolved:
             try:
                 spec = resolve_uri(uri, self.networks)
@@ -89,6 +99,8 @@ class GeneratorResolver:
                 if spec is None
                 else ResolvedGenerator(spec, spec.make_layout(), spec.make_generator(deterministic=self.deterministic))
             )
+            if resolved is None and self.fallback is not None:
+                resolved = self.fallback(uri)
             self._resolved[uri] = resolved if resolved is None or self.wrap is None else self.wrap(resolved)
         return self._resolved[uri]
 

@@ -20,7 +20,7 @@ from refsw.models import MODEL_NAMES
 from .interface import NoTranslatorError, Translator, translator_uri
 
 #: Modules (in this package) that register translators when imported.
-TRANSLATOR_MODULES: tuple[str, ...] = ()
+TRANSLATOR_MODULES: tuple[str, ...] = ("analytic",)
 
 #: Translator kinds.
 KINDS = ("analytic", "learned")
@@ -69,7 +69,8 @@ def _load() -> None:
 
 def get_translator(source: str, target: str, kind: str | None = None) -> Translator:
     """The translator from model ``source`` to model ``target`` (the identity when equal), of
-    ``kind``, or of the pair's preferred kind when ``None``.
+    ``kind``, or of the pair's preferred kind when ``None`` (the first registered when the
+    preferred kind is not registered here).
 
     Raises:
         NoTranslatorError: no translator (of that kind) for the pair; the message lists the
@@ -79,7 +80,8 @@ def get_translator(source: str, target: str, kind: str | None = None) -> Transla
         return IdentityTranslator(source)
     _load()
     kinds = TRANSLATORS.get((source, target), {})
-    chosen = kind or PREFERRED_KIND.get((source, target)) or next(iter(kinds), None)
+    preferred = PREFERRED_KIND.get((source, target))
+    chosen = kind or (preferred if preferred in kinds else None) or next(iter(kinds), None)
     if chosen not in kinds:
         have = sorted(t for (s, t), k in TRANSLATORS.items() if s == source and k)
         what = f"{kind} translator" if kind else "translator"
