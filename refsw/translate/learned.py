@@ -5,11 +5,20 @@ a per-format *trans-encoder* eps_A (four fully connected layers, in -> 64 -> 64 
 between) maps A's normalised parameters to a shared latent of N = 64, a per-format
 *trans-decoder* delta_B (64 -> 64 -> 64 -> 64 -> out) maps it to B's output space. Unlike the
 common software, which maps each picture's parameters absolutely, the translation here is
-*relative* to the key picture, so that the key picture maps exactly to B's own analysis of it::
+*relative* to the key picture, so that the key picture maps exactly to B's own analysis of it,
+and the networks read A's *change* from the key picture, with a linear path W beside them::
 
-    d        = delta_B(eps_A(v_A)) - delta_B(eps_A(A_key))          (B's output space, B's units)
+    dx       = (v_A - A_key) / s_A                                   (A's normalised change)
+    d        = s_B * (dx W + delta_B(eps_A(dx)) - delta_B(eps_A(0))) (B's output space, B's units)
     v_B      = target_key + d                                        (additive parts)
     R_B      = exp([d_rot]x) R(target_key)                           (sem3d / fv2v rotation)
+
+Measured on the validation persons (``docs/translators.md#learned-translators``): networks fed
+the absolute parameters, ``delta_B(eps_A(v_A)) - delta_B(eps_A(A_key))``, learn the training
+persons' faces and explain less of an unseen person's change than nothing (negative explained
+variance on fomm -> sem3d and cfte -> fv2v), the change form generalises, and a ridge-regressed W
+alone is often as good; training keeps the network only where it helps on held-out training
+persons (:mod:`refsw.translate.train`), else delta_B's last layer is zero.
 
 B's output space is B's parameter vector, except that a head rotation (``sem3d`` and ``fv2v``
 elements 0..8, :mod:`refsw.models.relative`) is replaced by a rotation vector (3, radians):
@@ -17,13 +26,14 @@ the change of head rotation from the key picture is ``exp([d_rot]x)`` (Rodrigues
 multiplied onto the target key picture's rotation. A picture whose A parameters equal the key
 picture's gives ``target_key`` bit for bit.
 
-Inputs are normalised per format (mean and standard deviation of A's parameters over the
-training persons); outputs are in units of the standard deviation of B's change between two
-pictures of a clip. Both statistics are in the checkpoint.
+Inputs and outputs are normalised per element: ``s_A`` and ``s_B`` are the root mean square of
+A's and of B's change between two pictures of a clip of the training persons; both are in the
+checkpoint.
 
 Checkpoints (``weights/<A>_to_<B>.npz``, one per ordered pair, made by
 :mod:`refsw.translate.train`): ``enc_w0..3``, ``enc_b0..3``, ``dec_w0..3``, ``dec_b0..3`` float32
-(``w`` ``(in, out)``), ``in_mean``, ``in_std``, ``out_scale`` float32 and ``meta`` (a JSON
+(``w`` ``(in, out)``), ``linear`` ``(in, out)``, ``in_std`` (s_A), ``out_scale`` (s_B) float32
+and ``meta`` (a JSON
 string: source, target, training command, steps, split, losses). Inference is numpy only (no
 PyTorch import). The translator URI names the checkpoint's bytes:
 ``urn:gfv-refsw:translator:<A>:<B>:sha256:<hex>``.
@@ -157,16 +167,16 @@ class LearnedTranslator:
             self.decoder = [
                 (arrays[f"dec_w{i}"].astype(np.float64), arrays[f"dec_b{i}"].astype(np.float64)) for i in range(LAYERS)
             ]
-            self.in_mean = arrays["in_mean"].astype(np.float64)
+            self.linear = arrays["linear"].astype(np.float64)
             self.in_std = arrays["in_std"].astype(np.float64)
             self.out_scale = arrays["out_scale"].astype(np.float64)
         except KeyError as err:
             raise TranslatorCheckpointError(f"translator checkpoint lacks {err.args[0]}") from None
-        shapes = [self.in_mean.shape[0]] + [w.shape[1] for w, _ in self.encoder + self.decoder]
+        shapes = [self.in_std.shape[0]] + [w.shape[1] for w, _ in self.encoder + self.decoder]
         chained = all(
             w.shape[0] == shapes[i] and b.shape == (w.shape[1],) for i, (w, b) in enumerate(self.encoder + self.decoder)
         )
-        if not chained or self.in_std.shape != self.in_mean.shape or self.out_scale.shape != (shapes[-1],):
+        if not chained or self.linear.shape != (shapes[0], shapes[-1]) or self.out_scale.shape != (shapes[-1],):
             raise TranslatorCheckpointError(f"translator checkpoint {source} -> {target}: weight shapes do not chain")
         self.source, self.target = source, target
         self.meta = meta
@@ -181,13 +191,13 @@ class LearnedTranslator:
         """
         x = np.asarray(params, dtype=np.float64).reshape(len(params), -1)
         key = np.asarray(source_key, dtype=np.float64).reshape(1, -1)
-        if x.shape[1] != self.in_mean.size or key.shape[1] != self.in_mean.size:
+        if x.shape[1] != self.in_std.size or key.shape[1] != self.in_std.size:
             raise ValueError(
-                f"{self.source} parameters of {x.shape[1]} elements, the translator takes {self.in_mean.size}"
+                f"{self.source} parameters of {x.shape[1]} elements, the translator takes {self.in_std.size}"
             )
-        z = _mlp((np.concatenate([key, x]) - self.in_mean) / self.in_std, self.encoder)
-        y = _mlp(z, self.decoder) * self.out_scale
-        d = y[1:] - y[0]
+        dx = np.concatenate([np.zeros_like(key), (x - key) / self.in_std])
+        y = _mlp(_mlp(dx, self.encoder), self.decoder)
+        d = (dx[1:] @ self.linear + y[1:] - y[0]) * self.out_scale
         d[np.all(x == key, axis=1)] = 0.0
         return d
 
