@@ -34,11 +34,9 @@ from refsw.metrics.vmaf import vmaf_per_frame
 from refsw.models import MODEL_NAMES, Ability, get_model
 from refsw.train.data import load_clip
 from refsw.translate import NoTranslatorError, get_translator
-from refsw.translate.dataset import load_dataset
+from refsw.translate.dataset import as_params, load_dataset
 
 DEFAULT_CLIPS = ("dpe_d", "st_happyenglish_clip2", "dagan_driving")
-#: A picture's parameter shape where it is not flat (the analysers' and generators' shape).
-PARAM_SHAPES = {"kptps": (16, 2)}
 
 
 def animate(model: str, key_picture: np.ndarray, key: np.ndarray, params: np.ndarray) -> np.ndarray:
@@ -71,7 +69,7 @@ def evaluate_clip(name: str, frames_n: int, every: int, kind: str, done: dict, s
         done["frozen"] = list(score(frames, np.repeat(key_picture[None], n, 0), 25.0))
     for b in MODEL_NAMES:
         layout = get_model(b).make_layout()
-        b_params = data[b].reshape(len(data[b]), *PARAM_SHAPES.get(b, (-1,)))
+        b_params = as_params(b, data[b])
         if f"native:{b}" not in done:
             done[f"native:{b}"] = list(score(frames, animate(b, key_picture, b_params[0], b_params[1:]), 25.0))
             save()
@@ -82,7 +80,7 @@ def evaluate_clip(name: str, frames_n: int, every: int, kind: str, done: dict, s
                 t = get_translator(a, b, kind)
             except NoTranslatorError:
                 continue
-            a_params = data[a].reshape(len(data[a]), *PARAM_SHAPES.get(a, (-1,)))
+            a_params = as_params(a, data[a])
             translated = layout.snap(t.translate(a_params[1:], a_params[0], b_params[0]))
             done[f"{a}>{b}"] = list(score(frames, animate(b, key_picture, b_params[0], translated), 25.0))
             logging.warning("%s %s>%s %s", name, a, b, done[f"{a}>{b}"])

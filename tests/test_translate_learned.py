@@ -21,8 +21,6 @@ from refsw.translate.learned import (
 )
 
 PAIRS = [(a, b) for a in MODEL_NAMES for b in MODEL_NAMES if a != b]
-#: A picture's parameter shape where it is not flat.
-SHAPES = {"kptps": (16, 2)}
 #: Held-out clip (a validation person) and pictures analysed.
 CLIP, PICTURES = "lp_d19", 40
 #: Smallest correlation of a translated change with native B's change on the held-out clip (the
@@ -34,10 +32,10 @@ MIN_CORRELATION = 0.2
 def params(data_dir: Path) -> dict[str, np.ndarray]:
     """Every model's snapped parameters of the first pictures of the held-out clip (the parameter
     dataset's cache; built for this clip on first use, about 15 s)."""
-    from refsw.translate.dataset import load_dataset
+    from refsw.translate.dataset import as_params, load_dataset
 
     out = load_dataset([CLIP])[0]
-    return {m: out[m][:PICTURES].reshape(PICTURES, *SHAPES.get(m, (-1,))) for m in MODEL_NAMES}
+    return {m: as_params(m, out[m][:PICTURES]) for m in MODEL_NAMES}
 
 
 def test_split_is_by_person(data_dir: Path) -> None:

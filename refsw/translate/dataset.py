@@ -35,6 +35,14 @@ log = logging.getLogger(__name__)
 
 #: Pictures analysed per clip (the first ones).
 MAX_PICTURES = 250
+#: A picture's parameter shape where it is not flat (as the analysers give it and the
+#: generators and translators take it).
+PARAM_SHAPES = {"kptps": (16, 2)}
+
+
+def as_params(model: str, rows: np.ndarray) -> np.ndarray:
+    """``(N, *shape)``: the dataset's flat rows ``(N, D)`` of ``model`` in its parameter shape."""
+    return rows.reshape(len(rows), *PARAM_SHAPES.get(model, (-1,)))
 
 
 def cache_dir() -> Path:
