@@ -11,7 +11,7 @@ models run their analysis networks on the pictures.
 
 Cache: one ``.npz`` per clip, ``~/.cache/gfv-refsw/translator/<clip>.npz`` (``$GFV_CACHE``),
 arrays ``<model>`` ``(N, D_model)`` float64 and ``found`` ``(N,)`` bool. Command (builds what is
-missing; about 13,000 pictures, see ``refsw/translate/weights/README.md`` for the time)::
+missing; 8,719 pictures, see ``refsw/translate/weights/README.md`` for the time)::
 
     python -m refsw.translate.dataset
 """

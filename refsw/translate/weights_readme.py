@@ -29,8 +29,8 @@ inference in `refsw/translate/learned.py`, training in `refsw/translate/train.py
 Made on this project's shared 2-core CPU machine, nothing downloaded:
 
 1. Parameter dataset: `python -m refsw.translate.dataset` (every model's analysis of the first 250
-   pictures of all 54 clips of `../shared/data`, snapped to each model's GFV grid; cached under
-   `~/.cache/gfv-refsw/translator/`). It took about 25 minutes (two processes beside other
+   pictures of all 54 clips of `../shared/data`, 8,719 pictures, snapped to each model's GFV grid; cached under
+   `~/.cache/gfv-refsw/translator/`). It took 27 minutes (08:43 to 09:11 UTC, two processes beside other
    engineers' jobs, load average about 10).
 2. Every pair: `gfv-train translator A B` (the command of each file is in the table; work
    directories `runs/translator/<A>_to_<B>`, git-ignored; re-running resumes).
