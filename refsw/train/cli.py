@@ -83,8 +83,54 @@ def validate(task, clips: list, pairs: int = 6) -> dict:
     return {"val_l1": l1 / n, "val_frozen_l1": frozen / n, "val_psnr": psnr / n}
 
 
+def translator_main(argv: list[str]) -> int:
+    """``gfv-train translator A B`` / ``gfv-train translator --all``: trains the learned parameter
+    translators (:mod:`refsw.translate.train`) and exports ``refsw/translate/weights/A_to_B.npz``."""
+    from refsw.models import MODEL_NAMES
+    from refsw.translate.train import train_pair
+
+    p = argparse.ArgumentParser(
+        prog="gfv-train translator",
+        description="trains the learned parameter translator from model A to model B (JVET-AG0048)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("source", nargs="?", choices=MODEL_NAMES, help="model A (parameters in)")
+    p.add_argument("target", nargs="?", choices=MODEL_NAMES, help="model B (parameters out)")
+    p.add_argument("--all", action="store_true", help="every ordered pair of different models")
+    p.add_argument("--steps", type=int, default=1500, help="total optimiser steps (a resumed run goes on to it)")
+    p.add_argument("--batch", type=int, default=256, help="picture pairs per step")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (cosine decay to a tenth)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--work-dir", type=Path, default=Path("runs") / "translator", help="per-pair work directories")
+    args = p.parse_args(argv)
+    if args.all == (args.source is not None):
+        p.error("give A and B, or --all")
+    if not args.all and (args.target is None or args.source == args.target):
+        p.error("A and B must be two different models")
+    torch.set_num_threads(args.threads)
+    pairs = [(a, b) for a in MODEL_NAMES for b in MODEL_NAMES if a != b] if args.all else [(args.source, args.target)]
+    for a, b in pairs:
+        meta = train_pair(
+            a,
+            b,
+            steps=args.steps,
+            batch=args.batch,
+            lr=args.lr,
+            seed=args.seed,
+            work_dir=args.work_dir / f"{a}_to_{b}",
+            command=f"gfv-train translator {a} {b} --steps {args.steps} --batch {args.batch} --lr {args.lr} "
+            f"--seed {args.seed}",
+        )
+        print(f"{a} -> {b}: validation explained {meta['validation_explained']:.3f}, {meta['train_seconds']} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``gfv-train``."""
+    """Entry point of ``gfv-train`` (``gfv-train translator ...``: :func:`translator_main`)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["translator"]:
+        return translator_main(argv[1:])
     p = argparse.ArgumentParser(
         prog="gfv-train",
         description=__doc__.split("\n\n")[0].replace("``", ""),

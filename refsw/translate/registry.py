@@ -20,7 +20,7 @@ from refsw.models import MODEL_NAMES
 from .interface import NoTranslatorError, Translator, translator_uri
 
 #: Modules (in this package) that register translators when imported.
-TRANSLATOR_MODULES: tuple[str, ...] = ("analytic",)
+TRANSLATOR_MODULES: tuple[str, ...] = ("analytic", "learned")
 
 #: Translator kinds.
 KINDS = ("analytic", "learned")

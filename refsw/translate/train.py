@@ -1,0 +1,301 @@
+"""Training of the learned parameter translators (:mod:`refsw.translate.learned`), CPU, resumable.
+
+Data: the parameter dataset (:mod:`refsw.translate.dataset`) of the training persons
+(:func:`refsw.train.split.split_clips`). Each step draws ``batch`` picture pairs (key picture i,
+picture j) from one clip each (clips weighted by their length; j within 25 usable pictures of i half
+of the time, talking heads mostly move little; only pictures where the face tracker found the face)
+and minimises the parameter loss of the relative form: the mean squared difference between the
+translated change ``delta_B(eps_A(v_A[j])) - delta_B(eps_A(v_A[i]))`` and B's own change
+``v_B[j] - v_B[i]`` (a head rotation as rotation vectors), both in units of the standard deviation
+of B's change between two pictures of a clip, so every element of every format weighs the same.
+For ``sem3d`` and ``kptps`` targets this loss is geometric (head pose, landmark positions, eye /
+mouth openness in their own units); their generators are numpy (no gradient).
+
+Validation (the validation persons, the clip's first picture as the key picture, as
+``benchmarks`` and ``docs/translators.md`` measure): the fraction of B's change the translation
+explains, ``1 - MSE / variance``, over the normalised elements.
+
+The work directory holds ``last.pt`` (networks, optimiser, step; written every ``save_every``
+steps and at the end) and ``log.jsonl``; re-running resumes. At the end the numpy checkpoint is
+exported to ``refsw/translate/weights/<A>_to_<B>.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from refsw.models import get_model
+from refsw.progress import bar
+from refsw.train.split import person_of, split_clips
+
+from .dataset import load_dataset
+from .learned import LATENT, LAYERS, checkpoint_path, output_space
+
+#: Pictures around the key picture of a "near" pair.
+NEAR = 25
+#: Ridge penalties tried for the linear path (on :data:`RIDGE_PAIRS` normalised pairs).
+RIDGE_PENALTIES = (1e2, 1e3, 1e4, 1e5)
+#: Sampled picture pairs of the ridge regression.
+RIDGE_PAIRS = 20000
+#: AdamW weight decay of the networks (they overfit the training persons without it).
+WEIGHT_DECAY = 0.05
+#: Every this many training persons one chooses the ridge penalty and the network (:func:`inner_split`).
+SELECTION_EVERY = 5
+#: Smallest standard deviation used to normalise an element (elements that never move).
+MIN_STD = 1e-4
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """Fully connected layers ``sizes[0] -> ... -> sizes[-1]``, ReLU between them."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class PairData:
+    """One clip's A inputs ``(N, in)`` and B targets ``(N, out)`` (output space), float32, and
+    the indices of its usable pictures."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    usable: np.ndarray
+
+
+def pair_data(source: str, target: str, clips: list[dict[str, np.ndarray]]) -> list[PairData]:
+    """The per-clip training arrays of pair ``source`` -> ``target``."""
+    out = []
+    for c in clips:
+        usable = np.flatnonzero(c["found"])
+        if len(usable) >= 2:
+            out.append(
+                PairData(c[source].astype(np.float32), output_space(target, c[target]).astype(np.float32), usable)
+            )
+    return out
+
+
+def statistics(data: list[PairData], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(in_std, out_scale)`` float32: the deviation of A's and of B's change between two random
+    pictures of a clip (root mean square)."""
+    dx, dt = [], []
+    for d in data:
+        i, j = rng.choice(d.usable, 200), rng.choice(d.usable, 200)
+        dx.append(d.inputs[j] - d.inputs[i])
+        dt.append(d.targets[j] - d.targets[i])
+    rms = [np.sqrt(np.mean(np.concatenate(v) ** 2, axis=0)) for v in (dx, dt)]
+    return np.maximum(rms[0], MIN_STD), np.maximum(rms[1], MIN_STD)
+
+
+def inner_split(clips: list[str]) -> tuple[list[str], list[str]]:
+    """The training clips split by person into (fitting, selection): every
+    :data:`SELECTION_EVERY`-th person (sorted) chooses the ridge penalty and whether the network
+    is kept, so the validation persons stay unseen."""
+    persons = sorted({person_of(c) for c in clips})
+    chosen = set(persons[SELECTION_EVERY // 2 :: SELECTION_EVERY])
+    return [c for c in clips if person_of(c) not in chosen], [c for c in clips if person_of(c) in chosen]
+
+
+class Sampler:
+    """Random (key picture, picture) pairs of the usable pictures of one clip each, clips weighted
+    by their number of usable pictures; half of the pictures within :data:`NEAR` usable pictures
+    of their key picture."""
+
+    def __init__(self, data: list[PairData]) -> None:
+        self.inputs = np.concatenate([d.inputs[d.usable] for d in data])
+        self.targets = np.concatenate([d.targets[d.usable] for d in data])
+        sizes = np.array([len(d.usable) for d in data])
+        self.start = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        self.end = np.repeat(np.cumsum(sizes), sizes)
+
+    def __call__(self, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """``(x_key, x, t_key, t)``, ``batch`` rows each."""
+        i = rng.integers(len(self.inputs), size=batch)
+        lo, hi = self.start[i], self.end[i]
+        far = lo + (rng.random(batch) * (hi - lo)).astype(np.int64)
+        near = np.clip(i + rng.integers(-NEAR, NEAR + 1, size=batch), lo, hi - 1)
+        j = np.where(rng.random(batch) < 0.5, near, far)
+        return self.inputs[i], self.inputs[j], self.targets[i], self.targets[j]
+
+
+class PairNet(nn.Module):
+    """eps_A, delta_B and the linear path W of one pair, with the normalisation statistics as
+    buffers; :meth:`change` is the normalised change of B from the key picture."""
+
+    def __init__(self, in_std: np.ndarray, out_scale: np.ndarray, linear: np.ndarray) -> None:
+        super().__init__()
+        self.encoder = mlp([len(in_std)] + [LATENT] * LAYERS)
+        self.decoder = mlp([LATENT] * LAYERS + [len(out_scale)])
+        self.linear = nn.Parameter(torch.from_numpy(linear.astype(np.float32)))
+        self.in_std: torch.Tensor
+        self.out_scale: torch.Tensor
+        self.register_buffer("in_std", torch.from_numpy(in_std))
+        self.register_buffer("out_scale", torch.from_numpy(out_scale))
+
+    def change(self, x_key: torch.Tensor, x: torch.Tensor, network: bool = True) -> torch.Tensor:
+        """Normalised change of B (units of ``out_scale``) for A parameters ``x`` ``(B, in)`` from
+        the key picture's ``x_key``; ``network=False``: the linear path alone."""
+        dx = (x - x_key) / self.in_std
+        out = dx @ self.linear
+        if network:
+            out = out + self.decoder(self.encoder(dx)) - self.decoder(self.encoder(torch.zeros_like(dx[:1])))
+        return out
+
+    def relative_loss(self, x_key: torch.Tensor, x: torch.Tensor, t_key: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Mean squared error of the translated change, normalised."""
+        return ((self.change(x_key, x) - (t - t_key) / self.out_scale) ** 2).mean()
+
+    def drop_network(self) -> None:
+        """Zeroes delta_B's last layer: the network's contribution becomes exactly zero."""
+        last = [m for m in self.decoder if isinstance(m, nn.Linear)][-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.zero_()
+
+
+def ridge(
+    sample: Sampler, in_std: np.ndarray, out_scale: np.ndarray, lam: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``(in, out)`` float64: the ridge regression (penalty ``lam``) of B's normalised change on
+    A's normalised change over :data:`RIDGE_PAIRS` sampled pairs."""
+    xk, x, tk, t = sample(RIDGE_PAIRS, rng)
+    dx, dt = (x - xk) / in_std, (t - tk) / out_scale
+    return np.linalg.solve(dx.T @ dx + lam * np.eye(dx.shape[1]), dx.T @ dt)
+
+
+@torch.no_grad()
+def validate(net: PairNet, data: list[PairData], network: bool = True) -> float:
+    """Fraction of B's normalised change from each clip's first usable picture that the
+    translation explains (1 - MSE / mean square of the change); ``network=False``: the linear
+    path alone."""
+    err = tot = 0.0
+    for d in data:
+        k, idx = d.usable[0], d.usable[1:]
+        change = torch.from_numpy(d.targets[idx] - d.targets[k]) / net.out_scale
+        pred = net.change(torch.from_numpy(d.inputs[k : k + 1]), torch.from_numpy(d.inputs[idx]), network)
+        err += float(((pred - change) ** 2).sum())
+        tot += float((change**2).sum())
+    return 1.0 - err / max(tot, 1e-12)
+
+
+def export(net: PairNet, source: str, target: str, meta: dict[str, Any], out: Path) -> Path:
+    """Writes the numpy checkpoint of :mod:`refsw.translate.learned` (float32) atomically."""
+    arrays: dict[str, Any] = {}
+    for part, seq in (("enc", net.encoder), ("dec", net.decoder)):
+        linears = [m for m in seq if isinstance(m, nn.Linear)]
+        for i, lin in enumerate(linears):
+            arrays[f"{part}_w{i}"] = lin.weight.detach().numpy().T.astype(np.float32)
+            arrays[f"{part}_b{i}"] = lin.bias.detach().numpy().astype(np.float32)
+    arrays["linear"] = net.linear.detach().numpy().astype(np.float32)
+    for name in ("in_std", "out_scale"):
+        arrays[name] = getattr(net, name).numpy().astype(np.float32)
+    arrays["meta"] = np.array(json.dumps({"source": source, "target": target, **meta}, sort_keys=True))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, out)
+    return out
+
+
+def train_pair(
+    source: str,
+    target: str,
+    steps: int = 1500,
+    batch: int = 256,
+    lr: float = 1e-3,
+    work_dir: Path | None = None,
+    out: Path | None = None,
+    seed: int = 0,
+    save_every: int = 500,
+    command: str = "",
+) -> dict[str, Any]:
+    """Trains (or resumes) the translator ``source`` -> ``target`` and exports it.
+
+    Stages: (1) the linear path W by ridge regression, its penalty chosen among
+    :data:`RIDGE_PENALTIES` on the selection persons (:func:`inner_split`); (2) eps_A and delta_B
+    (and W) by AdamW (weight decay :data:`WEIGHT_DECAY`) on the relative parameter loss; (3) the
+    network is kept only if it explains more of the selection persons' change than W alone
+    (else delta_B's last layer is zeroed: a linear translator).
+
+    Returns:
+        The provenance written into the checkpoint (``meta``), with the validation score.
+    """
+    torch.manual_seed(seed)
+    split = split_clips()
+    fit_clips, select_clips = inner_split(split["train"])
+    train = pair_data(source, target, load_dataset(fit_clips))
+    select = pair_data(source, target, load_dataset(select_clips))
+    val = pair_data(source, target, load_dataset(split["validation"]))
+    in_std, out_scale = statistics(train, np.random.default_rng(seed))
+    sample = Sampler(train)
+    scores = {}
+    for lam in RIDGE_PENALTIES:
+        w = ridge(sample, in_std, out_scale, lam, np.random.default_rng([seed, 1]))
+        scores[lam] = validate(PairNet(in_std, out_scale, w), select, network=False)
+    lam = max(scores, key=lambda k: scores[k])
+    net = PairNet(in_std, out_scale, ridge(sample, in_std, out_scale, lam, np.random.default_rng([seed, 1])))
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
+    work = work_dir or Path("runs") / "translator" / f"{source}_to_{target}"
+    work.mkdir(parents=True, exist_ok=True)
+    step = 0
+    last = work / "last.pt"
+    if last.exists():
+        state = torch.load(last, weights_only=True)
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        step = int(state["step"])
+    t0 = time.perf_counter()
+    progress = bar(f"{source} -> {target}", total=steps, unit="step")
+    progress.update(step)
+    with open(work / "log.jsonl", "a") as log:
+        while step < steps:
+            rng = np.random.default_rng([seed, step])
+            for g in opt.param_groups:  # cosine decay to a tenth
+                g["lr"] = lr * (0.55 + 0.45 * np.cos(np.pi * step / steps))
+            loss = net.relative_loss(*(torch.from_numpy(a) for a in sample(batch, rng)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            progress.update(1)
+            if step % 100 == 0:
+                log.write(json.dumps({"step": step, "loss": loss.item()}) + "\n")
+            if step % save_every == 0 or step == steps:
+                torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step}, work / "last.tmp")
+                os.replace(work / "last.tmp", last)
+    progress.close()
+    with_net, linear_only = validate(net, select), validate(net, select, network=False)
+    if with_net <= linear_only:
+        net.drop_network()
+    meta = {
+        "command": command or f"gfv-train translator {source} {target}",
+        "steps": steps,
+        "batch": batch,
+        "lr": lr,
+        "seed": seed,
+        "weight_decay": WEIGHT_DECAY,
+        "ridge_penalty": lam,
+        "network_kept": with_net > linear_only,
+        "selection_explained": {"network": round(with_net, 4), "linear": round(linear_only, 4)},
+        "fit_clips": fit_clips,
+        "selection_clips": select_clips,
+        "validation_clips": split["validation"],
+        "validation_explained": round(validate(net, val), 4),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+        "loss": "relative parameter MSE (normalised per element)",
+        "source_uri": get_model(source).uri,
+        "target_uri": get_model(target).uri,
+    }
+    export(net, source, target, meta, out or checkpoint_path(source, target))
+    return meta

@@ -1,0 +1,79 @@
+"""Writes ``refsw/translate/weights/README.md`` from the committed checkpoints' provenance.
+
+Command (after ``gfv-train translator ...``)::
+
+    python -m refsw.translate.weights_readme
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+import numpy as np
+
+from refsw.models import MODEL_NAMES
+
+from .learned import WEIGHTS_DIR, checkpoint_path
+
+HEADER = """# Learned parameter translators (JVET-AG0048)
+
+One file per ordered pair of models, `<A>_to_<B>.npz`: A's trans-encoder eps_A (in -> 64 -> 64 ->
+64 -> 64), B's trans-decoder delta_B (64 -> 64 -> 64 -> 64 -> out), the linear path W, the
+normalisation statistics and `meta` (JSON: command, steps, data, time, scores); format and
+inference in `refsw/translate/learned.py`, training in `refsw/translate/train.py`, results in
+`docs/translators.md#learned-translators`. The translator URI a rewritten stream carries is
+`urn:gfv-refsw:translator:<A>:<B>:sha256:<SHA-256 of the file>`.
+
+Made on this project's shared 2-core CPU machine, nothing downloaded:
+
+1. Parameter dataset: `python -m refsw.translate.dataset` (every model's analysis of the first 250
+   pictures of all 54 clips of `../shared/data`, 8,719 pictures, snapped to each model's GFV grid; cached under
+   `~/.cache/gfv-refsw/translator/`). It took 27 minutes (08:43 to 09:11 UTC, two processes beside other
+   engineers' jobs, load average about 10).
+2. Every pair: `gfv-train translator A B` (the command of each file is in the table; work
+   directories `runs/translator/<A>_to_<B>`, git-ignored; re-running resumes).
+3. This file: `python -m refsw.translate.weights_readme`.
+
+Data: the person split of `refsw/train/split.py` (validation persons = the held-out persons of the
+sem3d basis: `lp_d19`, `tpsmm_driving`, `dagan_driving`, `dpe_d`, `mead_w009*`, `st_obama*`,
+`st_happyenglish*`; 17 clips). The 37 training clips are split again by person: every 5th person
+(`selection_clips` in `meta`) chooses the ridge penalty of W and whether the network is kept;
+the others fit. Loss: the relative parameter loss (normalised per element); no picture loss
+(see `docs/translators.md`). `explained`: the fraction of B's change from the clip's first
+picture that the translation explains on the validation persons (1 - MSE / mean square, over the
+normalised elements).
+
+The translators depend on the exact analysers: `meta` names the source and target generator
+URIs (checkpoint hashes) whose analysis they were trained on; retrained learned models
+(issue 19) need retrained translators.
+
+| file | command | steps | ridge penalty | network kept | explained (validation) | train s | bytes | SHA-256 |
+|---|---|---|---|---|---|---|---|---|
+"""
+
+
+def main() -> int:
+    """Writes the README; returns the exit status."""
+    rows = []
+    for a in MODEL_NAMES:
+        for b in MODEL_NAMES:
+            path = checkpoint_path(a, b)
+            if a == b or not path.is_file():
+                continue
+            data = path.read_bytes()
+            with np.load(path) as z:
+                meta = json.loads(str(z["meta"]))
+            rows.append(
+                f"| `{path.name}` | `{meta['command']}` | {meta['steps']} | {meta['ridge_penalty']:g} | "
+                f"{'yes' if meta['network_kept'] else 'no'} | {meta['validation_explained']:.3f} | "
+                f"{meta['train_seconds']:.0f} | {len(data):,} | `{hashlib.sha256(data).hexdigest()[:16]}...` |"
+            )
+    (WEIGHTS_DIR / "README.md").write_text(HEADER + "\n".join(rows) + "\n")
+    print(f"{WEIGHTS_DIR / 'README.md'}: {len(rows)} translators", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
