@@ -26,6 +26,7 @@ from refsw.models.learned import (
 )
 from refsw.models.nets.blocks import count_parameters
 from refsw.train.data import TEST_CLIPS, TRAIN_CLIPS, VALIDATION_CLIPS, load_clip
+from refsw.translate import registry as translate_registry
 from sei.context import DecodingContext
 from sei.registry import PayloadType
 from sei.sei_message import SEIMessage, parse_payload, reconstruct
@@ -189,7 +190,13 @@ def test_network_carried_in_nnpfc_payload(held_out: np.ndarray, monkeypatch: pyt
     dec = decode_stream(stream)
     assert dec.generator == "cfte"
     np.testing.assert_array_equal(dec.frames, reference)
-    # ... and refuses the one that only names it
+    # ... and decodes the one that only names it through a translator to a model it has (issue 17),
+    # saying so; without translators it is refused by name
+    dec = decode_stream(by_uri)
+    assert dec.generator not in (None, "cfte") and len(dec.frames) == len(reference)
+    assert any(f"{uri}" in n and "translator" in n for n in dec.notes), dec.notes
+    monkeypatch.setattr(translate_registry, "TRANSLATORS", {})
+    monkeypatch.setattr(translate_registry, "TRANSLATOR_MODULES", ())
     with pytest.raises(UnknownGeneratorError, match=uri):
         decode_stream(by_uri)
 
@@ -199,7 +206,8 @@ def test_decoder_refuses_unknown_generator(held_out: np.ndarray, shared_dir) -> 
     with pytest.raises(UnknownGeneratorError, match="https://example.com/gfv/fomm_generator_v1.nnr"):
         decode_stream(vec.read_bytes())
     assert decode_stream(vec.read_bytes(), key_pictures_only=True).generator is None
-    # a stream whose URI names our model with another checkpoint hash is refused too
+    # a stream whose URI names our model with another checkpoint hash is refused too (no
+    # translator either: the learned fomm translators were trained for the committed network)
     spec = get_model("fomm")
     stream, _ = encode_video(held_out[:3], 25.0, model="fomm", decision="none")
     forged = stream.replace(spec.uri.encode(), spec.uri[:-8].encode() + b"00000000")

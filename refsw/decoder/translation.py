@@ -93,7 +93,8 @@ def translated_generator(
 
     Raises:
         StreamError: no ``gfv_uri``, or one naming no model of this software.
-        NoTranslatorError: no translator from A to B (of ``kind``).
+        NoTranslatorError: no translator from A to B (of ``kind``), or a learned one trained for
+            another network of A or B than the stream names / this decoder has.
         UnknownModelError: B is not available here.
     """
     if uri is None:
@@ -106,6 +107,15 @@ def translated_generator(
     from refsw.models import Ability
 
     spec = get_model(target)
+    meta = getattr(translator, "meta", {})  # a learned translator: the generators it was trained for
+    if meta.get("source_uri", uri) != uri:
+        raise NoTranslatorError(
+            f"the {source} -> {target} translator was trained for {meta['source_uri']}, the stream names {uri}"
+        )
+    if meta.get("target_uri", spec.uri) != spec.uri:
+        raise NoTranslatorError(
+            f"the {source} -> {target} translator was trained for {meta['target_uri']}, this decoder has {spec.uri}"
+        )
     uses_previous = Ability.PREVIOUS_PICTURE in spec.abilities
     generator = TranslatingGenerator(
         translator, spec.make_analyser(), spec.make_generator(deterministic=deterministic), uses_previous
