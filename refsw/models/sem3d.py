@@ -75,6 +75,15 @@ from .relative import nearest_rotation, rotation_first
 LEFT_LID_FOLD = (130, 113, 225, 224, 223, 222, 221, 189, 243)
 RIGHT_LID_FOLD = (359, 342, 445, 444, 443, 442, 441, 413, 463)
 
+
+def lid_margins(ring: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(upper, lower)`` lid margins of a lid ring (:data:`refsw.models.face3d.LEFT_LID_RING`: a
+    corner, the upper lid, the other corner, the lower lid back), both from the first corner to the
+    other, corners included (9 landmarks each)."""
+    half = len(ring) // 2
+    return ring[: half + 1], ring[:1] + ring[:half:-1] + ring[half : half + 1]
+
+
 BASIS_PATH = Path(__file__).resolve().parent / "weights" / "sem3d_basis.npz"
 
 URI = generator_uri("sem3d", "v1")
@@ -425,7 +434,7 @@ class Sem3DGenerator:
         strength = np.clip((opening - key_gap) / 0.08, 0.0, 1.0) if opening > 0.04 else 0.0
         paint_mouth_interior(out, mesh[list(INNER_LIPS), :2], float(strength), self._mouth_colour, self._teeth_colour)
         for r, ring, fold in zip(rel, (LEFT_LID_RING, RIGHT_LID_RING), (LEFT_LID_FOLD, RIGHT_LID_FOLD), strict=True):
-            upper, lower = ring[:9], ring[:1] + ring[:8:-1] + ring[8:9]
+            upper, lower = lid_margins(ring)
             strength = float((self.LID_PAINTED_BELOW - r) / 0.4)
             fold_pts, upper_pts, lower_pts = (mesh[list(i), :2] for i in (fold, upper, lower))
             paint_closed_lid(out, fold_pts, upper_pts, lower_pts, strength, self._lash_colour)
@@ -540,5 +549,6 @@ __all__ = [
     "apply_edit",
     "denoise",
     "key_semantics",
+    "lid_margins",
     "sem3d",
 ]
