@@ -10,7 +10,8 @@ Beier & Neely 1992, Wolberg, "Digital Image Warping", 1990). A triangle rasteris
 ``fillPoly``) gives the triangle of each output pixel; ``cv2.remap`` resamples the key picture.
 
 Where the mouth opens wider than in the key picture, the warp would stretch the closed lips; the
-mouth opening is then painted with a mouth-interior model (:func:`paint_mouth_interior`).
+mouth opening is then painted with a mouth-interior model (:func:`paint_mouth_interior`); where an
+eye closes, the lid skin and the lash line are painted over it (:func:`paint_closed_lid`).
 """
 
 from __future__ import annotations

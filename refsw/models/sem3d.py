@@ -11,7 +11,8 @@ from the carried parameters (the key picture's own mesh plus the carried changes
 from the key picture), sets the lids and the inner lips to the carried openness and the irises to
 the carried pupil offsets, and warps the key picture with the dense mesh
 (:class:`refsw.models.meshwarp.MeshWarp`), painting the mouth interior where the mouth opens wider
-than in the key picture.
+than in the key picture and the lid skin with a lash line where an eye closes
+(:func:`refsw.models.meshwarp.paint_closed_lid`).
 
 Mapping onto the GFV and GFVE SEI messages (``docs/models.md#sem3d``): no coordinates
 (``gfv_coordinate_present_flag`` 0); matrices in the order VTM's reader handles (types 4-6 first,
