@@ -185,9 +185,9 @@ def paint_mouth_interior(
     picture[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
 
 
-#: Closed-lid painting, in eye widths (corner to corner): lash-line width, its sag (how far its
-#: middle hangs below the lid margin), its shift below the margin, and where the skin colours are
-#: taken (above the fold, below the lower lid).
+#: Closed-lid painting, in fold widths (between the fold's ends, just beyond the eye corners: about
+#: 1.15 eye widths): lash-line width, its sag (how far its middle hangs below the lid margin), its
+#: shift below the margin, and where the skin colours are taken (above the fold, below the lower lid).
 LASH_WIDTH, LASH_SAG, LASH_SHIFT, SKIN_ABOVE, SKIN_BELOW = 0.07, 0.035, 0.035, 0.05, 0.07
 #: Brightening of the lid skin patch in its middle (the eyeball under the lid), share of the
 #: patch's top and bottom where it fades into the picture, and share of the eye width at each
@@ -214,14 +214,15 @@ def paint_closed_lid(
     to the colour just below the lower lid (a bilinearly blended, Coons-type patch), brightened in
     its middle where the eyeball bulges the lid, fading into the picture at the top and at the eye
     corners; then the lash line is drawn along the lid margin, sagging slightly in its middle.
-    ``strength`` in [0, 1] blends both over the picture (0: nothing). Lengths scale with the eye
+    ``strength`` in [0, 1] blends both over the picture (0: nothing). Lengths scale with the fold's
     width (:data:`LASH_WIDTH` etc.).
 
     Args:
         picture: ``(H, W, 3)`` uint8 RGB.
-        fold: ``(F, 2)`` float64 fold ring in normalised coordinates, from one eye corner to the other.
-        lid: ``(U, 2)`` float64 current upper-lid margin, same corners and direction.
-        lower: ``(L, 2)`` float64 lower-lid margin, same corners and direction.
+        fold: ``(F, 2)`` float64 fold ring in normalised coordinates, from beyond one eye corner to
+            beyond the other.
+        lid: ``(U, 2)`` float64 current upper-lid margin, from the first eye corner to the other.
+        lower: ``(L, 2)`` float64 lower-lid margin, the same way.
         strength: blend weight.
         lash: ``(3,)`` float64 RGB of the lash line.
     """
