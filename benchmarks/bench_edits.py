@@ -10,11 +10,19 @@ the unedited picture then each edit, at picture ``--grid-picture``.
 Bars (issue 16): yaw +15 degrees measured within 5 degrees; closed eyes below 20 % of the open
 eyes' openness; an opened mouth clearly more open than decoded; zoom 1.2 within 5 %.
 
+``--blink-grid FILE.png``: instead, a frame grid of closed eyes and natural blinks: per clip
+(default: tpsmm_driving, st_obama_clip1, mead_w009 neutral 1), the first ``--blink-frames``
+pictures are coded once; columns: the input picture ``--grid-picture``, its decoding with
+``eyes=0``, the input picture where the face mesh finds the eyes least open (a real blink) and its
+decoding without an edit (the blink carried by the stream), each with the face mesh's eye openness
+relative to the clip's median.
+
 ``--calibrate``: instead, yaw +-15 and pitch +-10 degrees with sem3d's turn gain set to 1, on clips
 of persons the sem3d basis was built from (default: six of them), and the mean ratio measured /
 requested per axis: what ``refsw.models.sem3d.EDIT_TURN_GAIN`` is set to.
 
-Usage: python benchmarks/bench_edits.py [--frames 20] [--model sem3d] [--grid FILE.png] [--calibrate] [clip ...]
+Usage: python benchmarks/bench_edits.py [--frames 20] [--model sem3d] [--grid FILE.png] [--calibrate]
+       [--blink-grid FILE.png [--blink-frames 150]] [clip ...]
 """
 
 from __future__ import annotations
@@ -98,6 +106,34 @@ def calibrate(clips: list[str], frames: int) -> None:
         print(f"{key}: mean ratio {np.mean(r):.3f} (sd {np.std(r):.3f}), gain 1/ratio = {1 / np.mean(r):.3f}")
 
 
+#: Clips of the --blink-grid (held-out persons whose closed-eye edit meets the bar).
+BLINK_CLIPS = ("tpsmm_driving", "st_obama_clip1", "mead_w009_front_neutral_level1_001")
+
+
+def blink_grid(path: str, clips: list[str], frames: int, picture: int, size: int) -> None:
+    """Writes the ``--blink-grid`` PNG (see above) and prints the openness of each cell."""
+    import cv2
+    from PIL import Image
+
+    rows = []
+    for name in clips:
+        video = load_clip(name, max_frames=frames).frames
+        stream, _ = encode_video(video, 25.0, model="sem3d")
+        plain = decode_stream(stream).frames
+        closed = decode_stream(stream, edits=EditPlan.parse(["eyes=0"])).frames
+        eyes = measure_semantics(video).eyes.mean(1)
+        blink = int(np.argmin(eyes))
+        cells = (video[picture], closed[picture], video[blink], plain[blink])
+        o = [float(measure_semantics(c[None]).eyes.mean()) / np.median(eyes) for c in cells]
+        print(
+            f"{name}: eyes=0 at {picture}: input {o[0]:.2f}, decoded {o[1]:.2f}; "
+            f"blink at {blink}: input {o[2]:.2f}, decoded {o[3]:.2f} (of the median)",
+            flush=True,
+        )
+        rows.append(np.concatenate([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in cells], 1))
+    Image.fromarray(np.concatenate(rows, 0)).quantize(256).save(path, optimize=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=20)
@@ -107,9 +143,15 @@ def main() -> int:
     p.add_argument("--grid-size", type=int, default=112, help="size of a grid cell in pixels")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--calibrate", action="store_true", help="measure the turn gain (see above)")
+    p.add_argument("--blink-grid", help="write the closed-eye and blink frame grid PNG instead (see above)")
+    p.add_argument("--blink-frames", type=int, default=150)
     p.add_argument("clips", nargs="*")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    if args.blink_grid:
+        clips = args.clips or list(BLINK_CLIPS)
+        blink_grid(args.blink_grid, clips, args.blink_frames, args.grid_picture, args.grid_size)
+        return 0
     if args.calibrate:
         calibrate(args.clips or list(CALIBRATION_CLIPS), args.frames)
         return 0

@@ -180,18 +180,20 @@ def test_yaw_15_degrees_is_measured_within_5(coded) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        CLIPS[0],
-        *(
-            pytest.param(
-                c, marks=pytest.mark.xfail(strict=True, reason="the face mesh sees the closed lids 0.2-0.6 open")
-            )
-            for c in CLIPS[1:]
+        *CLIPS[:2],
+        "mead_w009_front_neutral_level1_001",
+        pytest.param(
+            "dpe_d",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="measured 0.70: dpe_d squints (open 0.15), near the face mesh's 0.05 on closed eyes",
+            ),
         ),
     ],
 )
 def test_closed_eyes_measure_below_a_fifth_of_open(name: str, shared_dir: Path) -> None:
-    """The issue's bar; met on one of the three clips (docs/editing.md: MediaPipe measures real
-    blinks of these clips at 0.25-0.6 of the open eye too)."""
+    """The issue's bar, on three held-out persons (closed lids painted as lid skin with a lash line:
+    meshwarp.paint_closed_lid); not on a squinting face (docs/editing.md)."""
     measured = _measured(_coded(name, shared_dir / "data"), "eyes=0")
     assert measured["eyes"] < 0.2, measured
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -13,9 +14,10 @@ from refsw.decoder import decode_stream
 from refsw.encoder import encode_video
 from refsw.metrics.msssim import msssim_per_frame
 from refsw.models import get_model
-from refsw.models.face3d import head_pose, pupil_offsets, semantics
+from refsw.models.face3d import LEFT_LID_RING, head_pose, pupil_offsets, semantics
 from refsw.models.landmarks import detect_mesh, track_meshes
-from refsw.models.sem3d import EYES, MOUTH, ROT, TRANS, Sem3DMapping, load_basis
+from refsw.models.meshwarp import paint_closed_lid
+from refsw.models.sem3d import EYES, LEFT_LID_FOLD, MOUTH, ROT, TRANS, Sem3DMapping, lid_margins, load_basis
 from refsw.train.data import load_clip
 from sei.registry import PayloadType
 
@@ -80,6 +82,26 @@ def test_parameters_survive_the_bitstream(clip) -> None:
     assert base["gfv_coordinate_present_flag"] == 0 and base["gfv_uri"] == get_model("sem3d").uri
 
 
+def test_closed_lid_is_painted_near_the_eye_only(clip) -> None:
+    picture = clip.frames[0]
+    mesh = detect_mesh(picture)
+    assert mesh is not None
+    fold, upper, lower = (mesh[list(i), :2] for i in (LEFT_LID_FOLD, *lid_margins(LEFT_LID_RING)))
+    untouched = picture.copy()
+    paint_closed_lid(untouched, fold, upper, lower, 0.0, np.zeros(3))
+    np.testing.assert_array_equal(untouched, picture)
+    painted = picture.copy()
+    paint_closed_lid(painted, fold, lower, lower, 1.0, np.zeros(3))  # the lid down on the lower lid
+    changed = np.argwhere((painted != picture).any(-1))
+    pixels = (np.concatenate([fold, lower]) + 1.0) * 128 - 0.5
+    assert len(changed) > 100
+    assert (changed[:, ::-1] >= pixels.min(0) - 4).all() and (changed[:, ::-1] <= pixels.max(0) + 4).all()
+    # the open eye (dark iris, bright sclera) becomes skin: the spread of its colours shrinks
+    inside = np.zeros(picture.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round((mesh[list(LEFT_LID_RING), :2] + 1.0) * 128 - 0.5).astype(np.int32)], 1)
+    assert painted[inside > 0].std(0).mean() < 0.5 * picture[inside > 0].std(0).mean()
+
+
 def test_identity_reproduces_the_key_picture(clip, generator_and_params) -> None:
     gen, key = generator_and_params
     np.testing.assert_array_equal(gen.generate(key), clip.frames[0])
@@ -89,15 +111,15 @@ def test_blink_mouth_gaze_and_head_turn_are_rendered(generator_and_params) -> No
     gen, key = generator_and_params
     sem0, rot0, pupils0 = _measured(gen.generate(key))
 
-    # MediaPipe's lids never meet on a closed eye (it measures about half of an open eye's
-    # openness on closed eyes of the input clips too): closing to 15 % must read below 70 %,
-    # half-closing in between.
+    # closed lids are painted as lid skin with a lash line (meshwarp.paint_closed_lid): the face
+    # mesh reads them closed (the issue-16 bar, below 20 % of open), a half-closed eye in between
     closed, half = key.copy(), key.copy()
-    closed[EYES] *= 0.15
+    closed[EYES] = 0.0
     half[EYES] *= 0.6
     sem, _, _ = _measured(gen.generate(closed))
     sem_half, _, _ = _measured(gen.generate(half))
-    assert (sem[2:] < 0.7 * sem0[2:]).all() and (sem[2:] < sem_half[2:]).all() and (sem_half[2:] < sem0[2:]).all()
+    assert (sem[2:] < 0.2 * sem0[2:]).all() and (sem[2:] < sem_half[2:]).all(), (sem0, sem)
+    assert (sem_half[2:] < 0.9 * sem0[2:]).all(), (sem0, sem_half)
 
     opened = key.copy()
     opened[MOUTH.start] += 0.3

@@ -10,7 +10,8 @@ Beier & Neely 1992, Wolberg, "Digital Image Warping", 1990). A triangle rasteris
 ``fillPoly``) gives the triangle of each output pixel; ``cv2.remap`` resamples the key picture.
 
 Where the mouth opens wider than in the key picture, the warp would stretch the closed lips; the
-mouth opening is then painted with a mouth-interior model (:func:`paint_mouth_interior`).
+mouth opening is then painted with a mouth-interior model (:func:`paint_mouth_interior`); where an
+eye closes, the lid skin and the lash line are painted over it (:func:`paint_closed_lid`).
 """
 
 from __future__ import annotations
@@ -184,25 +185,97 @@ def paint_mouth_interior(
     picture[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
 
 
-def paint_closed_eye(picture: np.ndarray, lid_ring: np.ndarray, strength: float, colour: np.ndarray) -> None:
-    """Paints the lash line over an eye that closes (in place): the lid ring's polygon, widened by
-    a pixel, in the key picture's lash colour, blended with ``strength`` in [0, 1]. The squeezed
-    eye opening of a closing eye would otherwise leave a line of sclera between the lids.
+#: Closed-lid painting, in fold widths (between the fold's ends, just beyond the eye corners: about
+#: 1.15 eye widths): lash-line width, its sag (how far its middle hangs below the lid margin), its
+#: shift below the margin, and where the skin colours are taken (above the fold, below the lower lid).
+LASH_WIDTH, LASH_SAG, LASH_SHIFT, SKIN_ABOVE, SKIN_BELOW = 0.07, 0.035, 0.035, 0.05, 0.07
+#: Brightening of the lid skin patch in its middle (the eyeball under the lid), share of the
+#: patch's top and bottom where it fades into the picture, and share of the eye width at each
+#: corner where it fades.
+LID_BULGE, LID_FEATHER, CORNER_FEATHER = 0.06, 0.3, 0.1
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def paint_closed_lid(
+    picture: np.ndarray, fold: np.ndarray, lid: np.ndarray, lower: np.ndarray, strength: float, lash: np.ndarray
+) -> None:
+    """Paints the skin of an upper lid that comes down over the eye, and the lash line (in place).
+
+    A warp that moves the upper-lid landmarks down stretches the key picture's upper eyelid (the
+    fold, the lashes and the shadow of the open eye) over the eyeball, and the face mesh still reads
+    such an eye as partly open (``docs/editing.md``). A real closed lid is smooth skin over the
+    convex eyeball with a thin dark lash line where the lids meet. So the region between the fold
+    (a landmark ring above the lid, which the lids do not move) and the current lid margin is
+    painted with a skin patch: along the eye, the picture's colour just above the fold blended down
+    to the colour just below the lower lid (a bilinearly blended, Coons-type patch), brightened in
+    its middle where the eyeball bulges the lid, fading into the picture at the top and at the eye
+    corners; then the lash line is drawn along the lid margin, sagging slightly in its middle.
+    ``strength`` in [0, 1] blends both over the picture (0: nothing). Lengths scale with the fold's
+    width (:data:`LASH_WIDTH` etc.).
 
     Args:
         picture: ``(H, W, 3)`` uint8 RGB.
-        lid_ring: ``(16, 2)`` float64 lid contour in normalised coordinates.
-        strength: blend weight (0: nothing).
-        colour: ``(3,)`` float64 RGB.
+        fold: ``(F, 2)`` float64 fold ring in normalised coordinates, from beyond one eye corner to
+            beyond the other.
+        lid: ``(U, 2)`` float64 current upper-lid margin, from the first eye corner to the other.
+        lower: ``(L, 2)`` float64 lower-lid margin, the same way.
+        strength: blend weight.
+        lash: ``(3,)`` float64 RGB of the lash line.
     """
-    box = _pixel_box(picture, lid_ring) if strength > 0 else None
+    strength = float(np.clip(strength, 0.0, 1.0))
+    box = _pixel_box(picture, np.concatenate([fold, lower])) if strength > 0 else None
     if box is None:
         return
     pts, x0, y0, x1, y1 = box
-    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
-    cv2.polylines(mask, [np.round((pts - (x0, y0)) * 16).astype(np.int32)], True, (1.0,), 2, cv2.LINE_AA, shift=4)
-    cv2.fillPoly(mask, [np.round((pts - (x0, y0)) * 16).astype(np.int32)], (1.0,), lineType=cv2.LINE_AA, shift=4)
-    alpha = cv2.GaussianBlur(mask, (3, 3), 0) * float(np.clip(strength, 0, 1))
+    origin = np.array([x0, y0], dtype=np.float64)
+    h, w = picture.shape[:2]
+    fold_px, lower_px = pts[: len(fold)] - origin, pts[len(fold) :] - origin
+    lid_px = np.stack([to_pixels(lid[:, 0], w), to_pixels(lid[:, 1], h)], 1) - origin
+    axis = fold_px[-1] - fold_px[0]
+    width = max(float(np.linalg.norm(axis)), 1e-6)
+    axis /= width
+    normal = np.array([-axis[1], axis[0]]) * (1.0 if axis[0] >= 0 else -1.0)  # towards the lower lid
     region = picture[y0:y1, x0:x1].astype(np.float32)
-    region = region * (1 - alpha[..., None]) + colour[None, None] * alpha[..., None]
+    u_all = np.concatenate([fold_px, lower_px]) @ axis
+    us = np.linspace(u_all.min(), u_all.max(), 16)
+
+    def along(curve: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets across the eye (16,), picture colours there (16, 3), smoothed) of ``curve``
+        moved by ``shift`` pixels towards the lower lid, at the positions ``us`` along the eye."""
+        u, v = curve @ axis, curve @ normal
+        order = np.argsort(u)
+        vs = np.interp(us, u[order], v[order]) + shift
+        at = (us[:, None] * axis + vs[:, None] * normal).astype(np.float32)
+        colours = cv2.remap(region, at[:, :1], at[:, 1:], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return vs, cv2.GaussianBlur(colours.reshape(1, -1, 3), (5, 1), 0)[0]
+
+    v_top, c_top = along(fold_px, -SKIN_ABOVE * width)
+    v_bottom, c_bottom = along(lower_px, SKIN_BELOW * width)
+    ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float64)
+    u, v = xs * axis[0] + ys * axis[1], xs * normal[0] + ys * normal[1]
+    top = np.interp(u, us, v_top)
+    t = np.clip((v - top) / np.maximum(np.interp(u, us, v_bottom) - top, 1.0), 0.0, 1.0)[..., None]
+    column = [np.stack([np.interp(u, us, c[:, k]) for k in range(3)], -1) for c in (c_top, c_bottom)]
+    skin = (column[0] * (1 - t) + column[1] * t) * (1.0 + LID_BULGE * np.sin(np.pi * t))
+    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.fillPoly(mask, [_fixed(np.concatenate([fold_px, lid_px[::-1]]))], (1.0,), lineType=cv2.LINE_AA, shift=4)
+    corner = np.minimum(u - us[0], us[-1] - u) / (CORNER_FEATHER * (us[-1] - us[0]))
+    alpha = cv2.GaussianBlur(mask, (3, 3), 0) * _smoothstep(t[..., 0] / LID_FEATHER) * _smoothstep(corner)
+    region += (skin.astype(np.float32) - region) * (strength * alpha)[..., None]
+    # the lash line, drawn 4x larger and reduced: sub-pixel width and position
+    sag = np.sin(np.linspace(0.0, np.pi, len(lid_px)))[:, None] * LASH_SAG * width
+    line = np.zeros((4 * (y1 - y0), 4 * (x1 - x0)), np.float32)
+    drawn = 4 * (lid_px + normal * (LASH_SHIFT * width + sag)) + 1.5
+    cv2.polylines(line, [_fixed(drawn)], False, (1.0,), max(1, round(4 * LASH_WIDTH * width)), cv2.LINE_AA, shift=4)
+    beta = cv2.resize(line, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA) * 0.85 * strength
+    region += (lash.astype(np.float32) - region) * beta[..., None]
     picture[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
+
+
+def _fixed(points: np.ndarray) -> np.ndarray:
+    """``(P, 2)`` pixel coordinates as OpenCV's 4-bit fixed point (``shift=4``) int32."""
+    return np.round(points * 16).astype(np.int32)
