@@ -78,9 +78,16 @@ MATRIX_ELEMENT_PRECISION_FACTOR = 7
 PUPIL_PRECISION_FACTOR = 7
 #: Default ``gfv_max_interval``: a GFV message at least every this many pictures; the decoder
 #: interpolates the others (:mod:`refsw.encoder.subsample`).
-MAX_INTERVAL = 6
+MAX_INTERVAL = 12
 #: Expression coefficients carried by default (the basis holds more).
 NUM_COEFFICIENTS = 4
+#: The interpolation tolerance of the mouth and eye controls, in multiples of the encoder's
+#: (``gfv_interpolation_tolerance`` grid steps): a step of these ratios moves a lid or a lip by
+#: less than a step of the pose moves the face (``docs/models.md#sem3d-rate``).
+EYE_MOUTH_TOLERANCE = 3.0
+#: :func:`denoise` defaults: temporal Gaussian (pictures) and dead band (noise steps).
+SIGMA = 1.0
+DEADBAND = 1.0
 
 # Parameter vector: rotation 9, translation 3, mouth 2, eyes 2, expression K, pupils 4.
 ROT, TRANS, MOUTH, EYES, EXPR = slice(0, 9), slice(9, 12), slice(12, 14), slice(14, 16), 16
@@ -144,6 +151,14 @@ class Sem3DMapping(LayoutMapping):
         """``(16 + K + 4,)`` quantisation steps: matrix elements, then the pupils (2^-Pp)."""
         return np.concatenate([super().grid_steps(), np.full(4, 2.0**-self.pupil_precision_factor)])
 
+    def interpolation_tolerance(self, steps: float) -> np.ndarray:
+        """``(16 + K + 4,)`` largest interpolation error per parameter for a tolerance of ``steps``
+        grid steps (:mod:`refsw.encoder.subsample`): ``steps`` grid steps, times
+        :data:`EYE_MOUTH_TOLERANCE` for the mouth and eye controls."""
+        tol = steps * self.grid_steps()
+        tol[MOUTH.start : EYES.stop] *= EYE_MOUTH_TOLERANCE
+        return tol
+
     def snap(self, params: np.ndarray) -> np.ndarray:
         """``params`` ``(..., 16 + K + 4)`` on the matrix-element and pupil grids."""
         p = np.array(params, dtype=np.float64, copy=True)
@@ -183,7 +198,7 @@ def analyse_meshes(meshes: np.ndarray, basis: FaceBasis) -> np.ndarray:
     return np.stack(out)
 
 
-def denoise(params: np.ndarray, sigma: float = 1.0, deadband: float = 0.5) -> np.ndarray:
+def denoise(params: np.ndarray, sigma: float = SIGMA, deadband: float = DEADBAND) -> np.ndarray:
     """Temporal denoising of tracked sem3d parameters ``(N, 16 + K + 4)`` (encoder side).
 
     MediaPipe's landmarks jitter by about a pixel from picture to picture; sent as they are, the
@@ -227,7 +242,7 @@ class Sem3DAnalyser:
     """Encoder-side analysis of ``sem3d``: MediaPipe Face Mesh tracking, :func:`analyse_meshes`,
     :func:`denoise`."""
 
-    def __init__(self, basis: FaceBasis, sigma: float = 1.0, deadband: float = 0.5) -> None:
+    def __init__(self, basis: FaceBasis, sigma: float = SIGMA, deadband: float = DEADBAND) -> None:
         self.basis = basis
         self.sigma = sigma
         self.deadband = deadband
@@ -488,7 +503,9 @@ def apply_edit(params: np.ndarray, values: Mapping[str, float]) -> np.ndarray:
 
 def _layout(coordinate_precision_factor: int | None = None, matrix_element_precision_factor: int | None = None):
     del coordinate_precision_factor  # sem3d sends no coordinates
-    return Sem3DMapping(NUM_COEFFICIENTS, matrix_element_precision_factor or MATRIX_ELEMENT_PRECISION_FACTOR)
+    return Sem3DMapping(
+        NUM_COEFFICIENTS, matrix_element_precision_factor or MATRIX_ELEMENT_PRECISION_FACTOR, PUPIL_PRECISION_FACTOR
+    )
 
 
 @register_model
@@ -503,7 +520,7 @@ def sem3d() -> ModelSpec | None:
             f"head rotation + translation/zoom, mouth, eyes, {NUM_COEFFICIENTS} expression coefficients "
             "(GFV matrices 4, 5, 2, 3, 8), pupils (GFVE)"
         ),
-        make_analyser=lambda: Sem3DAnalyser(load_basis().truncated(NUM_COEFFICIENTS)),
+        make_analyser=lambda: Sem3DAnalyser(load_basis().truncated(NUM_COEFFICIENTS), SIGMA, DEADBAND),
         make_generator=lambda deterministic=False: Sem3DGenerator(load_basis()),
         make_layout=_layout,
         analyse_decoded_key=False,
