@@ -51,6 +51,7 @@ class Setting:
         tolerance: interpolation tolerance of the subsampling (grid steps, or per parameter).
         max_interval: ``gfv_max_interval``.
         eye_mouth: :data:`refsw.models.sem3d.EYE_MOUTH_TOLERANCE`.
+        pupil_deadband: dead band of the pupils (noise steps; ``None``: ``deadband``).
     """
 
     k: int = 4
@@ -61,6 +62,12 @@ class Setting:
     tolerance: float = 3.0
     max_interval: int = 6
     eye_mouth: float = 1.0
+    pupil_deadband: float | None = None
+
+    @property
+    def pupil_deadband_steps(self) -> float:
+        """The pupils' dead band in noise steps."""
+        return self.deadband if self.pupil_deadband is None else self.pupil_deadband
 
 
 def clip_params(name: str, frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +86,7 @@ def payload_bits(params: np.ndarray, found: np.ndarray, s: Setting) -> tuple[int
     ``params`` from :func:`clip_params`."""
     full_k = params.shape[1] - sem3d.EXPR - 4
     keep = list(range(sem3d.EXPR + s.k)) + list(range(sem3d.EXPR + full_k, params.shape[1]))
-    p = sem3d.denoise(params[:, keep], s.sigma, s.deadband)
+    p = sem3d.denoise(params[:, keep], s.sigma, s.deadband, s.pupil_deadband_steps)
     layout = sem3d.Sem3DMapping(s.k, s.precision, s.pupil_precision)
     starts = choose_key_pictures(sem3d.key_semantics(p), 0).starts
     ctx = DecodingContext()
@@ -99,7 +106,7 @@ def payload_bits(params: np.ndarray, found: np.ndarray, s: Setting) -> tuple[int
 
 #: The settings before this sweep (issue 14 item 3) and the chosen ones (the defaults now).
 PREVIOUS = Setting()
-CHOSEN = Setting(deadband=1.0, tolerance=4.0, max_interval=12, eye_mouth=3.0)
+CHOSEN = Setting(pupil_deadband=2.0, tolerance=4.0, max_interval=12, eye_mouth=3.0)
 
 GRIDS = {
     "default": [PREVIOUS, CHOSEN],
@@ -150,6 +157,17 @@ GRIDS = {
         Setting(tolerance=3.0, max_interval=12, eye_mouth=3.0),
         CHOSEN,
     ],
+    "pupil_deadband": [
+        Setting(deadband=0.5, pupil_deadband=p, tolerance=t, max_interval=12, eye_mouth=e)
+        for p, t, e in [
+            (1.0, 4.0, 3.0),
+            (2.0, 4.0, 3.0),
+            (1.0, 4.0, 4.0),
+            (2.0, 4.0, 4.0),
+            (2.0, 5.0, 4.0),
+            (2.0, 4.5, 3.0),
+        ]
+    ],
     "chosen": [CHOSEN],
 }
 
@@ -169,11 +187,12 @@ def quality(name: str, frames: int, settings: list[Setting]) -> list[list[str]]:
     video = load_clip(name, max_frames=frames).frames
     rows = []
     frozen = None
-    saved = sem3d.SIGMA, sem3d.DEADBAND, sem3d.PUPIL_PRECISION_FACTOR, sem3d.EYE_MOUTH_TOLERANCE
+    names = ("SIGMA", "DEADBAND", "PUPIL_DEADBAND", "PUPIL_PRECISION_FACTOR", "EYE_MOUTH_TOLERANCE")
+    saved = [getattr(sem3d, n) for n in names]
     try:
         for s in settings:
-            sem3d.SIGMA, sem3d.DEADBAND, sem3d.PUPIL_PRECISION_FACTOR = s.sigma, s.deadband, s.pupil_precision
-            sem3d.EYE_MOUTH_TOLERANCE = s.eye_mouth
+            sem3d.SIGMA, sem3d.DEADBAND, sem3d.PUPIL_DEADBAND = s.sigma, s.deadband, s.pupil_deadband_steps
+            sem3d.PUPIL_PRECISION_FACTOR, sem3d.EYE_MOUTH_TOLERANCE = s.pupil_precision, s.eye_mouth
             stream, summary = encode_video(
                 video, 25.0, model="sem3d", matrix_element_precision_factor=s.precision,
                 gfv_max_interval=s.max_interval, gfv_interpolation_tolerance=s.tolerance,
@@ -189,7 +208,8 @@ def quality(name: str, frames: int, settings: list[Setting]) -> list[list[str]]:
             ])  # fmt: skip
             print_row(rows[-1], 12)
     finally:
-        sem3d.SIGMA, sem3d.DEADBAND, sem3d.PUPIL_PRECISION_FACTOR, sem3d.EYE_MOUTH_TOLERANCE = saved
+        for n, v in zip(names, saved, strict=True):
+            setattr(sem3d, n, v)
     return rows
 
 
@@ -197,11 +217,11 @@ def setting_columns(s: Setting) -> list[str]:
     """The columns of :data:`SETTING_HEADER`."""
     return [
         str(s.k), str(s.precision), str(s.pupil_precision), f"{s.sigma:g}", f"{s.deadband:g}", f"{s.tolerance:g}",
-        str(s.max_interval), f"{s.eye_mouth:g}",
+        str(s.max_interval), f"{s.eye_mouth:g}", f"{s.pupil_deadband_steps:g}",
     ]  # fmt: skip
 
 
-SETTING_HEADER = ("k", "P", "Pp", "sigma", "deadband", "tolerance", "max_interval", "eye_mouth")
+SETTING_HEADER = ("k", "P", "Pp", "sigma", "deadband", "tolerance", "max_interval", "eye_mouth", "pupil_db")
 
 
 def payload_row(s: Setting, data: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[str]:
