@@ -40,6 +40,11 @@ def against_frozen(
     )
 
 
+def print_row(cells: Sequence[str], width: int = 14) -> None:
+    """One row of a printed table: the cells right-aligned in ``width`` characters, flushed."""
+    print(" ".join(f"{c:>{width}s}" for c in cells), flush=True)
+
+
 def write_csv(path: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """The printed table as CSV."""
     with open(path, "w", newline="") as fh:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import MOTION_HEADER, against_frozen, frozen_of, motion_columns, write_csv
+from _common import MOTION_HEADER, against_frozen, frozen_of, motion_columns, print_row, write_csv
 
 from refsw.config import EncoderConfig
 from refsw.decoder import decode_stream
@@ -54,7 +54,7 @@ def main() -> int:
     )  # fmt: skip
     rows = []
     print(f"key_period {cfg.key_period}, key QP {cfg.qp}", flush=True)
-    print(" ".join(f"{h:>14s}" for h in header), flush=True)
+    print_row(header)
     for name in clips:
         frames = load_clip(name, max_frames=args.frames).frames
         for model in args.models.split(","):
@@ -73,7 +73,7 @@ def main() -> int:
                 f"{len(frames) / (t1 - t0):.1f}", f"{len(frames) / (t2 - t1):.1f}",
             ]  # fmt: skip
             rows.append(row)
-            print(" ".join(f"{c:>14s}" for c in row), flush=True)
+            print_row(row)
     if args.csv:
         write_csv(args.csv, header, rows)
     return 0

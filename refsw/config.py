@@ -76,7 +76,7 @@ class EncoderConfig:
         deterministic: the encoder's own synthesis runs the generator's portable fp32 path.
         gfv_max_interval: parameter subsampling (:mod:`refsw.encoder.subsample`): a GFV message
             at least every N pictures, the decoder interpolating the pictures without one; 1:
-            every picture; ``None``: the model's (sem3d 6, the others 1).
+            every picture; ``None``: the model's (sem3d 12, the others 1).
         gfv_interpolation_tolerance: a picture's message is left out only where interpolation
             reproduces its parameters within this many quantisation steps.
         chroma_key: ``"R,G,B"`` or ``"R,G,B,LOWER,UPPER"``: the base GFV messages carry this chroma
@@ -102,7 +102,7 @@ class EncoderConfig:
     sei_packing: str = "per-access-unit"
     deterministic: bool = False
     gfv_max_interval: int | None = None
-    gfv_interpolation_tolerance: float = 3.0
+    gfv_interpolation_tolerance: float = 4.0
     chroma_key: str | None = None
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from refsw.media.face_crop import prepare_ctc
 from refsw.media.video_io import read_video, write_video
 from refsw.metrics.msssim import msssim_per_frame
 from refsw.metrics.vmaf import vmaf_per_frame
+from refsw.models.sem3d import MAX_INTERVAL
 from sei.carriage import strip_sei
 from sei.nal import NalUnitType, read_nal_units
 from sei.registry import PayloadType
@@ -57,9 +58,9 @@ def test_stream_layout_is_packed_carriage(encoded: dict) -> None:
     assert len(suffix) == 2 and [PayloadType.DECODED_PICTURE_HASH] in suffix
     payload_types = next(t for t in suffix if t != [PayloadType.DECODED_PICTURE_HASH])
     gfv, gfve = PayloadType.GENERATIVE_FACE_VIDEO, PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT
-    # the default model (sem3d): a GFV message at least every 6 pictures (the decoder interpolates
-    # the others), each followed by a GFVE message (pupils) where the pupils change
-    assert FRAMES // 6 <= payload_types.count(gfv) <= FRAMES and payload_types[:2] == [gfv, gfve]
+    # the default model (sem3d): a GFV message at least every MAX_INTERVAL pictures (the decoder
+    # interpolates the others), each followed by a GFVE message (pupils) where the pupils change
+    assert FRAMES // MAX_INTERVAL <= payload_types.count(gfv) < FRAMES and payload_types[:2] == [gfv, gfve]
     assert set(payload_types) == {gfv, gfve}
     assert all(a == gfv for a, b in zip(payload_types, payload_types[1:]) if b == gfve)
     assert all(i > last_vcl for i, t in enumerate(types) if t == NalUnitType.SUFFIX_SEI_NUT)

@@ -160,6 +160,18 @@ def test_coded_clip_follows_the_input(clip) -> None:
     assert msssim_per_frame(frames, dec.frames).mean() > msssim_per_frame(frames, frozen).mean()
 
 
+def test_default_payload_is_at_most_40_bits_per_picture(shared_dir: Path) -> None:
+    """Issue 14's payload target with the default settings (docs/models.md#sem3d-rate): GFV + GFVE
+    payload bits per output picture, base message included, on a talking clip that cost 64.7
+    bits per picture with the settings before (P 7, dead band 0.5, a message at least every 6
+    pictures, 3 steps for every parameter)."""
+    frames = load_clip("lp_d14", data_dir=shared_dir / "data", max_frames=100).frames
+    stream, summary = encode_video(frames, 25.0, model="sem3d", qp=42)
+    assert summary.budget.gfv_payload / len(frames) <= 40.0, summary.text()
+    dec = decode_stream(stream)
+    assert len(dec.frames) == len(frames) and sum(p.kind == "interpolated" for p in dec.pictures) > len(frames) // 2
+
+
 def test_key_pictures_are_chosen_by_the_semantics(shared_dir: Path) -> None:
     """Refresh where the head turns beyond what the warp shows; periodic key pictures moved to the
     best picture near their due time; no key picture with closed eyes where open ones are near."""

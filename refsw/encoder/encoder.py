@@ -299,9 +299,10 @@ def _segment_payloads(
             use_vmaf=decision == "ssim+vmaf",
             uses_previous=uses_previous,
         )
+    tolerance_of = getattr(layout, "interpolation_tolerance", None)  # a layout's own weighting (sem3d)
     sent = choose_sent(
         np.asarray(params, dtype=np.float64).reshape(len(params), -1),
-        interpolation_tolerance * layout.grid_steps(),
+        tolerance_of(interpolation_tolerance) if tolerance_of else interpolation_tolerance * layout.grid_steps(),
         max_interval,
     )
     params, found = params[sent], found[sent]

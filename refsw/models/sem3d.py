@@ -96,9 +96,18 @@ MATRIX_ELEMENT_PRECISION_FACTOR = 7
 PUPIL_PRECISION_FACTOR = 7
 #: Default ``gfv_max_interval``: a GFV message at least every this many pictures; the decoder
 #: interpolates the others (:mod:`refsw.encoder.subsample`).
-MAX_INTERVAL = 6
+MAX_INTERVAL = 12
 #: Expression coefficients carried by default (the basis holds more).
 NUM_COEFFICIENTS = 4
+#: The interpolation tolerance of the mouth and eye controls, in multiples of the encoder's
+#: (``gfv_interpolation_tolerance`` grid steps): a step of these ratios moves a lid or a lip by
+#: less than a step of the pose moves the face (``docs/models.md#sem3d-rate``).
+EYE_MOUTH_TOLERANCE = 3.0
+#: :func:`denoise` defaults: temporal Gaussian (pictures), dead band (noise steps) of the pose,
+#: the controls and the expression, and of the pupils (``docs/models.md#sem3d-rate``).
+SIGMA = 1.0
+DEADBAND = 0.5
+PUPIL_DEADBAND = 2.0
 
 # Parameter vector: rotation 9, translation 3, mouth 2, eyes 2, expression K, pupils 4.
 ROT, TRANS, MOUTH, EYES, EXPR = slice(0, 9), slice(9, 12), slice(12, 14), slice(14, 16), 16
@@ -162,6 +171,14 @@ class Sem3DMapping(LayoutMapping):
         """``(16 + K + 4,)`` quantisation steps: matrix elements, then the pupils (2^-Pp)."""
         return np.concatenate([super().grid_steps(), np.full(4, 2.0**-self.pupil_precision_factor)])
 
+    def interpolation_tolerance(self, steps: float) -> np.ndarray:
+        """``(16 + K + 4,)`` largest interpolation error per parameter for a tolerance of ``steps``
+        grid steps (:mod:`refsw.encoder.subsample`): ``steps`` grid steps, times
+        :data:`EYE_MOUTH_TOLERANCE` for the mouth and eye controls."""
+        tol = steps * self.grid_steps()
+        tol[MOUTH.start : EYES.stop] *= EYE_MOUTH_TOLERANCE
+        return tol
+
     def snap(self, params: np.ndarray) -> np.ndarray:
         """``params`` ``(..., 16 + K + 4)`` on the matrix-element and pupil grids."""
         p = np.array(params, dtype=np.float64, copy=True)
@@ -201,14 +218,17 @@ def analyse_meshes(meshes: np.ndarray, basis: FaceBasis) -> np.ndarray:
     return np.stack(out)
 
 
-def denoise(params: np.ndarray, sigma: float = 1.0, deadband: float = 0.5) -> np.ndarray:
+def denoise(
+    params: np.ndarray, sigma: float = SIGMA, deadband: float = DEADBAND, pupil_deadband: float = PUPIL_DEADBAND
+) -> np.ndarray:
     """Temporal denoising of tracked sem3d parameters ``(N, 16 + K + 4)`` (encoder side).
 
     MediaPipe's landmarks jitter by about a pixel from picture to picture; sent as they are, the
     jitter shakes a still face and costs bits. A Gaussian filter over time (``sigma`` pictures;
     not on the eye and mouth controls, whose blinks last a few pictures) is followed by a dead
-    band: a value changes only when it moves by more than ``deadband`` times its group's noise
-    step (:func:`noise_step`) from the last value kept. The key picture's row is filtered too:
+    band: a value changes only when it moves by more than ``deadband`` (the pupils:
+    ``pupil_deadband``) times its group's noise step (:func:`noise_step`) from the last value
+    kept (:func:`dead_band_steps`). The key picture's row is filtered too:
     every synthesised picture is animated by its difference to that row, so jitter in it would
     shift the whole segment.
     Measured on 6 clips, 60 pictures (``docs/models.md#sem3d``): VMAF +1.4 and MS-SSIM +0.008 on
@@ -222,11 +242,18 @@ def denoise(params: np.ndarray, sigma: float = 1.0, deadband: float = 0.5) -> np
     smooth = [i for i in range(out.shape[1]) if not MOUTH.start <= i < EYES.stop]
     if sigma > 0:
         out[:, smooth] = gaussian_filter1d(out[:, smooth], sigma, axis=0, mode="nearest")
-    if deadband > 0:
-        step = deadband * noise_step(out.shape[1] - EXPR - 4)
+    step = dead_band_steps(out.shape[1] - EXPR - 4, deadband, pupil_deadband)
+    if step.any():
         for t in range(1, len(out)):
             out[t] = _dead_band(out[t], out[t - 1], step)
     return out
+
+
+def dead_band_steps(num_coefficients: int, deadband: float, pupil_deadband: float) -> np.ndarray:
+    """``(16 + K + 4,)`` dead band of :func:`denoise` per parameter: ``deadband`` noise steps
+    (:func:`noise_step`), ``pupil_deadband`` for the pupils."""
+    noise = noise_step(num_coefficients)
+    return np.concatenate([deadband * noise[:-4], pupil_deadband * noise[-4:]])
 
 
 def _dead_band(row: np.ndarray, kept: np.ndarray, step: np.ndarray) -> np.ndarray:
@@ -245,10 +272,13 @@ class Sem3DAnalyser:
     """Encoder-side analysis of ``sem3d``: MediaPipe Face Mesh tracking, :func:`analyse_meshes`,
     :func:`denoise`."""
 
-    def __init__(self, basis: FaceBasis, sigma: float = 1.0, deadband: float = 0.5) -> None:
+    def __init__(
+        self, basis: FaceBasis, sigma: float = SIGMA, deadband: float = DEADBAND, pupil_deadband: float = PUPIL_DEADBAND
+    ) -> None:
         self.basis = basis
         self.sigma = sigma
         self.deadband = deadband
+        self.pupil_deadband = pupil_deadband
 
     def analyse(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``frames`` ``(N, H, W, 3)`` uint8 RGB -> ``(params (N, 16 + K + 4) float64, found (N,) bool)``.
@@ -257,7 +287,7 @@ class Sem3DAnalyser:
             NoFaceInClipError: no face on any picture.
         """
         meshes, found = track_meshes(frames)
-        return denoise(analyse_meshes(meshes, self.basis), self.sigma, self.deadband), found
+        return denoise(analyse_meshes(meshes, self.basis), self.sigma, self.deadband, self.pupil_deadband), found
 
     def live(self) -> LiveAnalysis:
         """Per-picture analysis for live encoding: :func:`analyse_meshes` of each tracked mesh
@@ -268,8 +298,8 @@ class Sem3DAnalyser:
 
         def params_of_mesh(mesh: np.ndarray) -> np.ndarray:
             row = analyse_meshes(mesh[None], basis)[0]
-            if kept and self.deadband > 0:
-                row = _dead_band(row, kept[0], self.deadband * noise_step(len(row) - EXPR - 4))
+            if kept:
+                row = _dead_band(row, kept[0], dead_band_steps(len(row) - EXPR - 4, self.deadband, self.pupil_deadband))
             kept[:] = [row]
             return row
 
@@ -512,7 +542,9 @@ def apply_edit(params: np.ndarray, values: Mapping[str, float]) -> np.ndarray:
 
 def _layout(coordinate_precision_factor: int | None = None, matrix_element_precision_factor: int | None = None):
     del coordinate_precision_factor  # sem3d sends no coordinates
-    return Sem3DMapping(NUM_COEFFICIENTS, matrix_element_precision_factor or MATRIX_ELEMENT_PRECISION_FACTOR)
+    return Sem3DMapping(
+        NUM_COEFFICIENTS, matrix_element_precision_factor or MATRIX_ELEMENT_PRECISION_FACTOR, PUPIL_PRECISION_FACTOR
+    )
 
 
 @register_model
@@ -527,7 +559,7 @@ def sem3d() -> ModelSpec | None:
             f"head rotation + translation/zoom, mouth, eyes, {NUM_COEFFICIENTS} expression coefficients "
             "(GFV matrices 4, 5, 2, 3, 8), pupils (GFVE)"
         ),
-        make_analyser=lambda: Sem3DAnalyser(load_basis().truncated(NUM_COEFFICIENTS)),
+        make_analyser=lambda: Sem3DAnalyser(load_basis().truncated(NUM_COEFFICIENTS), SIGMA, DEADBAND, PUPIL_DEADBAND),
         make_generator=lambda deterministic=False: Sem3DGenerator(load_basis()),
         make_layout=_layout,
         analyse_decoded_key=False,
