@@ -117,7 +117,13 @@ def test_missing_generator_falls_back_to_a_translator(
     notes = [n for n in decoded.notes if "is not available here" in n]
     assert len(notes) == 1 and "sem3d" in notes[0] and "kptps" in notes[0] and "translator" in notes[0]
     monkeypatch.setattr(generators, "resolve_uri", lambda uri, carried: None)
-    with pytest.raises(UnknownGeneratorError, match="not available here"):  # no translator from kptps
+    decoded = decode_stream(streams["kptps"])  # kptps -> a learned translator's target
+    assert decoded.generator not in (None, "kptps")
+    from refsw.translate import registry
+
+    monkeypatch.setattr(registry, "TRANSLATORS", {})
+    monkeypatch.setattr(registry, "TRANSLATOR_MODULES", ())
+    with pytest.raises(UnknownGeneratorError, match="not available here"):  # no translator at all
         decode_stream(streams["kptps"])
 
 
@@ -142,7 +148,10 @@ def test_translate_app_errors(streams: dict[str, bytes], tmp_path: Path, capsys:
     plain.write_bytes(strip_sei(streams["kptps"]))
     cases = [
         (["-b", str(src), "--to", "nosuch", "-o", str(out)], "unknown model nosuch"),
-        (["-b", str(src), "--to", "cttr", "-o", str(out)], "no translator from kptps to cttr"),
+        (
+            ["-b", str(src), "--to", "cttr", "--translator", "analytic", "-o", str(out)],
+            "no analytic translator from kptps to cttr",
+        ),
         (["-b", str(plain), "--to", "kptps", "-o", str(out)], "not a GFV stream"),
         (["-b", str(src), "--to", "kptps", "-o", str(src)], "exists; pass -y"),
     ]
