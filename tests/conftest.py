@@ -53,11 +53,28 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
 
 
+#: The longest test files (measured with ``--durations``), run first: pytest-xdist's
+#: ``--dist loadfile`` hands files to its workers in collection order, so starting with the
+#: longest ones keeps the two workers busy to the end (longest-first scheduling).
+LONGEST_FIRST = (
+    "test_models.py",
+    "test_models_quality.py",
+    "test_face_crop.py",
+    "test_memory_limits.py",
+    "test_main_job.py",
+    "test_golden.py",
+    "test_ctc.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that use the shared directory (directly or through a fixture) get the ``shared`` marker."""
+    """Tests that use the shared directory (directly or through a fixture) get the ``shared``
+    marker; the longest files go first (:data:`LONGEST_FIRST`), the rest keep their order."""
     for item in items:
         if {"shared_dir", "data_dir"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.shared)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within files kept
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
