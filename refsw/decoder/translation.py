@@ -17,7 +17,7 @@ import numpy as np
 
 from refsw.models import MODEL_NAMES, ModelError, UnknownModelError, get_model
 from refsw.translate import NoTranslatorError, Translator, get_translator
-from refsw.translate.source import source_layout
+from refsw.translate.source import key_picture_params, source_layout
 
 from .errors import StreamError
 from .generators import ResolvedGenerator
@@ -51,10 +51,10 @@ class TranslatingGenerator:
         if self.translator.source == self.translator.target:
             target_key = source_key
         else:
-            params, found = self.analyser.analyse(key_picture[None])  # type: ignore[attr-defined]
-            if not bool(np.asarray(found)[0]):
+            found = key_picture_params(self.analyser, key_picture)
+            if found is None:
                 raise StreamError(f"{self.translator.target}'s analyser finds no face on a decoded key picture")
-            target_key = np.asarray(params[0], dtype=np.float64)
+            target_key = found
         self._keys = (source_key, target_key)
         self.generator.set_key_picture(key_picture, target_key)  # type: ignore[attr-defined]
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from refsw.models import MODEL_NAMES, UnknownModelError, get_model, parse_generator_uri
 from sei.registry import PayloadType
 from sei.stream import StreamSEI
@@ -53,6 +55,13 @@ def source_layout(uri: str) -> tuple[str, Any]:
     from refsw.models.learned import LEARNED
 
     return name, LayoutMapping(LEARNED[name].layout, uri)
+
+
+def key_picture_params(analyser: Any, picture: np.ndarray) -> np.ndarray | None:
+    """Model B's reference parameters: its ``analyser``'s parameters (float64, B's shape) of one
+    decoded key picture ``(H, W, 3)`` uint8 RGB, or ``None`` when it finds no face there."""
+    params, found = analyser.analyse(picture[None])
+    return np.asarray(params[0], dtype=np.float64) if bool(np.asarray(found)[0]) else None
 
 
 def signalled_translator(sei: StreamSEI) -> tuple[str, str, str, str] | None:

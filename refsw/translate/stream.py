@@ -24,6 +24,7 @@ import numpy as np
 
 from refsw.codecs import create_backend
 from refsw.decoder.decoder import _gfv_messages_per_key_picture
+from refsw.decoder.segment import SegmentSteps
 from refsw.decoder.verdict import decode_key_pictures
 from refsw.encoder.gfv_sei import gfv_messages, gfve_messages
 from refsw.encoder.sei_encoder import nnpfc_values
@@ -39,7 +40,13 @@ from sei.stream import StreamSEI, read_stream_sei
 
 from .interface import Translator
 from .registry import get_translator
-from .source import TRANSLATOR_NNPFC_ID, TRANSLATOR_URI_TAG, source_layout, stream_generator_uri
+from .source import (
+    TRANSLATOR_NNPFC_ID,
+    TRANSLATOR_URI_TAG,
+    key_picture_params,
+    source_layout,
+    stream_generator_uri,
+)
 
 __all__ = ["TRANSLATOR_NNPFC_ID", "TranslateError", "TranslatedStream", "translate_stream"]
 
@@ -196,15 +203,9 @@ def translate_stream(
         segments += 1
         values = [cast(dict, m.values) for m in msgs]
         enh = {(i, c): r for (kk, i, c), r in gfve.items() if kk == k}
-        latest: dict = {}
-
-        def params_a(m: SEIMessage) -> np.ndarray:
-            v = cast(dict, m.values)
-            latest["gfve"] = enh.get((v["gfv_id"], v["gfv_cnt"]), latest.get("gfve"))
-            return np.asarray(layout_a.params({**(m.recon or {}), "gfve": latest["gfve"]}), dtype=np.float64)
-
+        steps = SegmentSteps(layout_a, lambda gfv_id, gfv_cnt: enh.get((gfv_id, gfv_cnt)))
         try:
-            pa = np.stack([params_a(m) for m in msgs])
+            pa = np.stack([np.asarray(steps.params(m), dtype=np.float64) for m in msgs])
         except ModelError as err:
             raise TranslateError(f"GFV messages of key picture {k} do not carry {source}'s layout: {err}") from err
         base = next((i for i, v in enumerate(values) if v["BasePic"]), None)
@@ -272,10 +273,10 @@ def _analyser_of(target: str) -> Callable[[np.ndarray], np.ndarray]:
     analyser = get_model(target).make_analyser()
 
     def analyse(picture: np.ndarray) -> np.ndarray:
-        params, found = analyser.analyse(picture[None])
-        if not bool(np.asarray(found)[0]):
+        params = key_picture_params(analyser, picture)
+        if params is None:
             raise TranslateError(f"{target}'s analyser finds no face on a decoded key picture")
-        return np.asarray(params[0], dtype=np.float64)
+        return params
 
     return analyse
 
