@@ -6,7 +6,7 @@ decoded pictures are compared with ``tests/expected/golden.json``:
 
 * ``portable``: the generator's deterministic fp32 path (``--deterministic``) on both sides;
   these MD5s are the same on any x86 CPU.
-* ``default``: the default (fast) path; its bfloat16 kernels depend on the CPU's vector
+* ``default``: the default (fast) path; its oneDNN kernels depend on the CPU's vector
   extensions, so these MD5s are checked only on a CPU with the same flags as the one that
   recorded them (the test says so when it skips).
 
@@ -44,7 +44,7 @@ CASES = [
 
 
 def _cpu_flags() -> str:
-    """The vector extensions of this CPU that change bfloat16/oneDNN results (Linux)."""
+    """The vector extensions of this CPU that change oneDNN results (Linux)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:

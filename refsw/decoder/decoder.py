@@ -15,7 +15,6 @@ from typing import cast
 import numpy as np
 
 from refsw.codecs import create_backend
-from refsw.media.colour import i420_to_rgb
 from refsw.models import RepresentationMismatch
 from refsw.progress import bar
 from refsw.translate.source import signalled_translator
@@ -37,7 +36,7 @@ from .picture_hash import HashVerification, verify_with_policy
 from .picture_log import PictureLog
 from .segment import SegmentSteps, generate
 from .translation import fallback_generator, translated_generator
-from .verdict import Concealment, Damage, DecodeStopped, decode_key_pictures, locate, signalled_pictures
+from .verdict import Concealment, Damage, DecodeStopped, key_pictures_rgb, locate, signalled_pictures
 
 
 def segment_key_indices(is_key: Sequence[bool]) -> np.ndarray:
@@ -129,7 +128,7 @@ def decode_stream(
         backend: VVC decoder backend.
         key_pictures_only: when the named generator is not available, output the key pictures
             (with a note) instead of failing; for analysing foreign streams.
-        deterministic: the generator's portable fp32 path (one thread, no oneDNN, no bfloat16):
+        deterministic: the generator's portable path (one thread, no oneDNN):
             synthesised pictures that are the same on any x86 CPU, for regression hashes.
         conceal: decode around errors instead of stopping: pictures that cannot be synthesised
             repeat the last good picture (kind ``"concealed"``, with their cause in
@@ -188,14 +187,10 @@ def decode_stream(
     damage = locate(report, sei.nal_units)
     if damage and not conceal:
         raise DecodeStopped(damage)
-    codec = create_backend(backend)
-    decoded = decode_key_pictures(codec, stream, sei.nal_units) if hasattr(codec, "decode_yuv") else None
+    keys, decoded = key_pictures_rgb(create_backend(backend), stream, sei.nal_units, conceal)
     if decoded is not None and decoded.failure is not None:
-        if not conceal or decoded.planes is None:
-            raise DecodeStopped([decoded.failure])
         damage.append(decoded.failure)
     yuv = None if decoded is None else decoded.planes  # the FFmpeg backends
-    keys = i420_to_rgb(*yuv) if yuv is not None else codec.decode(stream).frames
     checked = verify_with_policy(sei, yuv, "warn" if conceal and hash_mismatch == "error" else hash_mismatch)
     coded = len(keys) if decoded is None else decoded.coded
     concealment = Concealment(damage, signalled_pictures(report, sei.nal_units)) if conceal else None

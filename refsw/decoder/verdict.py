@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from refsw.codecs import CodecBackend, CodecError, create_backend
-from refsw.media.colour import Planes
+from refsw.media.colour import Planes, i420_to_rgb
 from sei.carriage import access_units, strip_sei
 from sei.checker import CheckFinding, CheckReport, MessageSummary
 from sei.errors import BitstreamError
@@ -175,6 +175,36 @@ def decode_key_pictures(codec: CodecBackend, stream: bytes, nals: list[NalUnit])
         stream_byte_offset=nal.offset,
     )
     return KeyPictures(best, coded, Damage(finding, vcl_aus[lo], lo, 0, key_lost=True))
+
+
+def key_pictures_rgb(
+    codec: CodecBackend, stream: bytes, nals: list[NalUnit], conceal: bool = False
+) -> tuple[np.ndarray, KeyPictures | None]:
+    """The decoded key pictures of ``stream`` as RGB, the one VVC decode path of ``gfv-decode``
+    and ``gfv-translate``.
+
+    Backends with ``decode_yuv`` (FFmpeg) go through :func:`decode_key_pictures`; others decode
+    the whole stream with ``codec.decode``.
+
+    Args:
+        codec: the VVC decoder backend.
+        stream: the Annex B byte stream.
+        nals: its NAL units (:func:`sei.nal.read_nal_units`).
+        conceal: keep the key pictures decoded before a failure instead of stopping.
+
+    Returns:
+        ``(keys (n, H, W, 3) uint8 RGB, the KeyPictures record or None for other backends)``.
+
+    Raises:
+        DecodeStopped: a key picture does not decode (with ``conceal``: none decodes).
+    """
+    decoded = decode_key_pictures(codec, stream, nals) if hasattr(codec, "decode_yuv") else None
+    if decoded is None:
+        return codec.decode(stream).frames, None
+    if decoded.failure is not None and (not conceal or decoded.planes is None):
+        raise DecodeStopped([decoded.failure])
+    keys = i420_to_rgb(*decoded.planes) if decoded.planes is not None else codec.decode(stream).frames
+    return keys, decoded
 
 
 def _try(codec: CodecBackend, data: bytes, pictures: int) -> tuple[Planes | None, str]:

@@ -45,7 +45,7 @@ from .relative import RelativeMotion, keypoints_and_jacobians, rotation_first
 
 if TYPE_CHECKING:  # the network classes, for the casts where a branch on the model name fixes the class
     from .nets.cfte import CFTE, CFTEGenerator
-    from .nets.fomm import FOMM, OcclusionAwareGenerator, WarpingGenerator
+    from .nets.fomm import FOMM, OcclusionAwareGenerator
     from .nets.fv2v import FV2V, FV2VGenerator
 
 log = logging.getLogger(__name__)
@@ -301,19 +301,15 @@ def _committed(name: str) -> LearnedModel:
     return LearnedModel.from_bytes(_read_weights(name))
 
 
-def _warping_decoder_convs(gen: WarpingGenerator) -> list[torch.nn.Conv2d]:
-    """The convolutions of a :class:`~refsw.models.nets.fomm.WarpingGenerator`'s feature encoder
-    and decoder (not its motion network)."""
-    parts = [gen.first, gen.down, gen.bottleneck, gen.up, gen.final, gen.image_skip]
-    return [m for part in parts if part is not None for m in part.modules() if isinstance(m, torch.nn.Conv2d)]
-
-
 class LearnedGenerator:
     """Decoder-side synthesis with a learned model.
 
-    FOMM / CFTE / CTTR: the motion field is computed in fp32, the feature decoder runs in
-    bfloat16 autocast with channels-last tensors (oneDNN on the CPU); FV2V runs in fp32. A
-    picture whose parameters equal the key picture's is the key picture itself.
+    All four models run in fp32; FOMM / CFTE / CTTR with channels-last tensors (oneDNN on the
+    CPU). The feature decoder once ran in bfloat16 autocast: on a CPU without native bfloat16
+    (no AVX-512 BF16 / AMX) that is emulated and was 6 times slower than fp32 (FOMM 0.386
+    against 0.061 s, CFTE 0.371 against 0.056 s per picture on this project's 2-core AMD EPYC,
+    2 threads), and its pictures depended on the CPU. A picture whose parameters equal the key
+    picture's is the key picture itself.
 
     Residual detail transfer (``detail_transfer``; default per model, :attr:`LearnedModelInfo.detail_transfer`):
     the generator re-synthesises the key picture from its own parameters once; what it loses
@@ -333,10 +329,10 @@ class LearnedGenerator:
     ) -> None:
         """``optimise=False``: the plain network, without the speed-ups that change no output bit
         (for tests and measurements; the output is the same). ``deterministic=True``: the
-        portable path for regression hashes: the plain network in fp32 throughout (no bfloat16),
-        one thread and torch's reference convolutions instead of oneDNN's ISA-specific kernels,
-        so that the output does not depend on the x86 CPU's vector extensions (slower; its
-        pictures differ slightly from the default path's)."""
+        portable path for regression hashes: the plain network, one thread and torch's
+        reference convolutions instead of oneDNN's ISA-specific kernels, so that the output does
+        not depend on the x86 CPU's vector extensions (slower; its pictures differ slightly from
+        the default path's)."""
         if deterministic:
             optimise = False
         self.deterministic = deterministic
@@ -351,10 +347,6 @@ class LearnedGenerator:
         self.net = model.net if model.name == "fv2v" else copy.deepcopy(model.net).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if model.name != "fv2v" and optimise:
             gen = cast("OcclusionAwareGenerator | CFTEGenerator", self.net.generator)
-            # the feature encoder / decoder run in bfloat16 autocast: holding their convolution
-            # weights in bfloat16 gives the same numbers without re-casting them for every picture
-            for conv in _warping_decoder_convs(gen):
-                conv.to(torch.bfloat16)
             # the 7x7 output convolutions that read the same features run as one
             fuse_heads(gen.dense_motion, "mask" if model.name == "fomm" else "flow", "occlusion")
             if gen.image_skip is not None:
@@ -364,9 +356,6 @@ class LearnedGenerator:
         self._state: dict[str, Any] = {}
         self._last: tuple[tuple[bytes, bytes | None], np.ndarray] | None = None
         self.uses_previous = model.name == "cttr"
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        return contextlib.nullcontext() if self.deterministic else torch.autocast("cpu", dtype=torch.bfloat16)
 
     @contextlib.contextmanager
     def _numerics(self) -> Iterator[None]:
@@ -408,8 +397,7 @@ class LearnedGenerator:
         else:
             gen = cast("OcclusionAwareGenerator | CFTEGenerator", self.net.generator)
             st["motion"] = gen.dense_motion.prepare(src, st["source_params"]) if self.optimise else None
-            with self._autocast():
-                st["features"] = gen.encode(src)
+            st["features"] = gen.encode(src)
         self._state = st
         if self.detail_transfer:
             pred, deformation = self._synthesise(st["source_params"], None)
@@ -425,8 +413,6 @@ class LearnedGenerator:
         if self.model.name == "fv2v":  # fp32 throughout (3-D sampling grids need the precision)
             out = gen(st["source"], self._fv2v_kp(drv), self._fv2v_kp(st["source_params"]), features=st["features"])
             return out["prediction"], motion_2d(out["deformation"])
-        # the motion field in fp32 (bfloat16 would move sampling positions by a fraction of a
-        # coordinate step), the feature decoder in bfloat16
         if self.model.name == "fomm":
             motion = gen.dense_motion(st["source"], drv, st["source_params"], prepared=st["motion"])
         else:
@@ -437,8 +423,7 @@ class LearnedGenerator:
                 restart = previous is None or np.array_equal(previous, self._key_params)
                 prev = drv if restart else self._params_tensors(cast(np.ndarray, previous))  # not restart: not None
             motion = gen.dense_motion(st["source"], drv, st["source_params"], prev, prepared=st["motion"])
-        with self._autocast():
-            out = cast("OcclusionAwareGenerator | CFTEGenerator", gen).decode(st["source"], st["features"], motion)
+        out = cast("OcclusionAwareGenerator | CFTEGenerator", gen).decode(st["source"], st["features"], motion)
         return out["prediction"], motion["deformation"]
 
     def _params_tensors(self, p: np.ndarray) -> Any:

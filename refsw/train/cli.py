@@ -30,7 +30,7 @@ import torch
 from refsw.apps.common import add_version
 
 from .data import TRAIN_CLIPS, VALIDATION_CLIPS, PairSampler, coded_pictures, load_clip
-from .tasks import TASKS, TRAINED_CONFIGS, lr_at, to_tensor
+from .tasks import TASKS, TRAINED_CONFIGS, FV2VTask, lr_at, to_tensor
 
 log = logging.getLogger("gfv-train")
 
@@ -168,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         help="score the reconstruction after the decoder's residual detail transfer (docs/models.md)",
     )
     p.add_argument(
+        "--pose-prior",
+        type=float,
+        default=0.0,
+        help="fv2v only: weight of the head-pose supervision by the Face Mesh head rotation (0: off)",
+    )
+    p.add_argument(
         "--train-clips",
         default=",".join(TRAIN_CLIPS),
         help="comma-separated clip names of the data directory (default: the fixed training split)",
@@ -175,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", action="store_true", help="only export the work directory's last.pt and exit")
     p.add_argument("--out", type=Path, default=None, help="export path (default refsw/models/weights/MODEL.pt)")
     args = p.parse_args(argv)
+    if args.pose_prior and args.model != "fv2v":
+        p.error("--pose-prior is for fv2v only")
     if args.batch < 2 or args.batch % 2:
         p.error("--batch must be an even number >= 2 (pairs share their source picture two by two)")
     args.command = "gfv-train " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--export")
@@ -187,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     preset = TRAINED_CONFIGS[args.model]
     task = TASKS[args.model](preset["config"], preset["noise"])
     task.detail_transfer = args.detail_transfer
+    if isinstance(task, FV2VTask):
+        task.pose_prior = args.pose_prior
     opt = torch.optim.Adam(task.parameters(), lr=args.lr, betas=(0.5, 0.999))
     step, val = 0, None
     rng = np.random.default_rng(args.seed)

@@ -301,12 +301,44 @@ class CTTRTask(CFTETask):
     name = "cttr"
 
 
+def mesh_rotations(landmarks: np.ndarray) -> torch.Tensor:
+    """Head rotations of Face Mesh landmarks ``(B, 478, 3)`` float32 (x, y, z normalised as in
+    :func:`refsw.train.data.load_clip`): ``(B, 3, 3)`` float32, the Umeyama alignment of the rigid
+    landmarks onto the canonical face of ``sem3d``'s basis (:func:`refsw.models.face3d.head_pose`),
+    the pose that ``sem3d`` carries in GFV matrix type 4."""
+    from ..models.face3d import head_pose
+    from ..models.sem3d import load_basis
+
+    basis = load_basis()
+    return torch.from_numpy(np.stack([head_pose(m.astype(np.float64), basis).rotation for m in landmarks])).float()
+
+
+def pose_error(estimates: list[dict[str, torch.Tensor]], landmarks: np.ndarray) -> torch.Tensor:
+    """Mean squared difference (scalar tensor) between the rotations of FV2V head-pose estimates
+    (``"yaw"``, ``"pitch"``, ``"roll"`` ``(B_i,)`` degrees each, concatenated in order) and the
+    Face Mesh head rotations of ``landmarks`` ``(sum B_i, 478, 3)`` (:func:`mesh_rotations`)."""
+    from ..models.nets.fv2v import rotation_matrix
+
+    rot = torch.cat([rotation_matrix(h["yaw"], h["pitch"], h["roll"]) for h in estimates])
+    return F.mse_loss(rot, mesh_rotations(landmarks))
+
+
 class FV2VTask(Task):
-    """FV2V: canonical 3-D keypoints, rotation, translation, expression deltas."""
+    """FV2V: canonical 3-D keypoints, rotation, translation, expression deltas.
+
+    :attr:`pose_prior` > 0 adds the head-pose supervision of face-vid2vid (Wang et al., CVPR
+    2021, which supervises its estimator with a pre-trained pose network): the estimator's
+    rotation of each source and driving picture should equal the Face Mesh head rotation
+    (:func:`mesh_rotations`), weight ``pose_prior`` on the mean squared matrix difference. Without
+    it the estimator learned to put nearly all head motion into the expression deltas (its
+    rotation moved 1-5 % of ``sem3d``'s, docs/translators.md).
+    """
 
     name = "fv2v"
     config_class = FV2VConfig
     net_class = FV2V
+    #: weight of the head-pose supervision (``gfv-train fv2v --pose-prior``; 0: off)
+    pose_prior = 0.0
 
     def _kp(self, kp_c: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
         he = self.net.he_estimator(image)
@@ -335,6 +367,10 @@ class FV2VTask(Task):
         )
         loss["landmark_prior"] = w * F.l1_loss(torch.cat([kp_s, kp_d]), target)
         loss["expression_prior"] = 0.2 * (he_s["exp"].abs().mean() + he_d["exp"].abs().mean())
+        if self.pose_prior > 0:
+            loss["pose_prior"] = self.pose_prior * pose_error(
+                [he_s, he_d], np.concatenate([batch["source_lm"], batch["driving_lm"]])
+            )
         return loss
 
     @torch.no_grad()

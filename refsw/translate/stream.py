@@ -25,11 +25,10 @@ import numpy as np
 from refsw.codecs import create_backend
 from refsw.decoder.decoder import _gfv_messages_per_key_picture
 from refsw.decoder.segment import SegmentSteps
-from refsw.decoder.verdict import decode_key_pictures
+from refsw.decoder.verdict import DecodeStopped, key_pictures_rgb
 from refsw.encoder.gfv_sei import gfv_messages, gfve_messages
 from refsw.encoder.sei_encoder import nnpfc_values
 from refsw.media.chroma_key import ChromaKey
-from refsw.media.colour import i420_to_rgb
 from refsw.models import ModelError, get_model
 from sei.context import DecodingContext
 from sei.errors import BitstreamError
@@ -84,13 +83,10 @@ def _key_pictures(stream: bytes, sei: StreamSEI, backend: str) -> np.ndarray:
     Raises:
         TranslateError: a key picture does not decode.
     """
-    codec = create_backend(backend)
-    if not hasattr(codec, "decode_yuv"):
-        return codec.decode(stream).frames
-    decoded = decode_key_pictures(codec, stream, sei.nal_units)
-    if decoded.failure is not None or decoded.planes is None:
-        raise TranslateError(f"a key picture does not decode: {decoded.failure}")
-    return i420_to_rgb(*decoded.planes)
+    try:
+        return key_pictures_rgb(create_backend(backend), stream, sei.nal_units)[0]
+    except DecodeStopped as err:
+        raise TranslateError(f"a key picture does not decode: {err}") from err
 
 
 def _chroma_key(v: dict) -> ChromaKey | None:
