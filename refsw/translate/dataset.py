@@ -10,8 +10,10 @@ failed repeat the previous mesh, as :func:`refsw.models.landmarks.track_meshes` 
 models run their analysis networks on the pictures.
 
 Cache: one ``.npz`` per clip, ``~/.cache/gfv-refsw/translator/<clip>.npz`` (``$GFV_CACHE``),
-arrays ``<model>`` ``(N, D_model)`` float64 and ``found`` ``(N,)`` bool. Command (builds what is
-missing; 8,719 pictures, see ``refsw/translate/weights/README.md`` for the time)::
+arrays ``<model>`` ``(N, D_model)`` float64, ``uri_<model>`` (the generator URI of the analyser,
+so that a retrained checkpoint's parameters are made again) and ``found`` ``(N,)`` bool. Command
+(builds what is missing or stale; 8,719 pictures, see ``refsw/translate/weights/README.md`` for
+the time)::
 
     python -m refsw.translate.dataset
 """
@@ -59,17 +61,21 @@ def _filled_meshes(landmarks: np.ndarray, found: np.ndarray) -> np.ndarray:
     return meshes
 
 
-def analyse_clip(name: str, max_pictures: int = MAX_PICTURES) -> dict[str, np.ndarray]:
-    """Every model's snapped parameters of the first ``max_pictures`` pictures of clip ``name``:
-    ``{model: (N, D) float64, "found": (N,) bool}``."""
+def analyse_clip(
+    name: str, max_pictures: int = MAX_PICTURES, models: tuple[str, ...] = MODEL_NAMES
+) -> dict[str, np.ndarray]:
+    """The snapped parameters of ``models`` for the first ``max_pictures`` pictures of clip
+    ``name``: ``{model: (N, D) float64, "uri_<model>": the generator URI whose analysis made
+    them (0-d str array), "found": (N,) bool}``."""
     from refsw.models.kptps import KEYPOINTS
     from refsw.models.sem3d import NUM_COEFFICIENTS, analyse_meshes, denoise, load_basis
 
     clip = load_clip(name, max_frames=max_pictures)
     meshes = _filled_meshes(clip.landmarks, clip.found)
     out: dict[str, np.ndarray] = {"found": clip.found.copy()}
-    for model in MODEL_NAMES:
+    for model in models:
         spec = get_model(model)
+        out[f"uri_{model}"] = np.array(spec.uri)
         if model == "sem3d":
             params = denoise(analyse_meshes(meshes, load_basis().truncated(NUM_COEFFICIENTS)))
         elif model == "kptps":
@@ -86,30 +92,42 @@ def clip_path(name: str) -> Path:
 
 
 def load_dataset(names: list[str]) -> list[dict[str, np.ndarray]]:
-    """The cached analyses of clips ``names`` (building the missing ones)."""
+    """The cached analyses of clips ``names`` (building what is missing or stale: :func:`build`)."""
+    build(names)
     out = []
     for name in names:
-        path = clip_path(name)
-        if not path.exists():
-            build([name])
-        with np.load(path) as z:
+        with np.load(clip_path(name)) as z:
             out.append({k: z[k] for k in z.files})
     return out
 
 
+def stale_models(arrays: dict[str, np.ndarray]) -> tuple[str, ...]:
+    """The models whose parameters in a clip's cached ``arrays`` are missing or were made by
+    another analyser than the registered one (``uri_<model>`` differs: a retrained checkpoint)."""
+    return tuple(m for m in MODEL_NAMES if m not in arrays or str(arrays.get(f"uri_{m}", "")) != get_model(m).uri)
+
+
 def build(names: list[str]) -> None:
-    """Analyses and caches the clips ``names`` that are not cached yet."""
+    """Analyses and caches the clips ``names``: every model for a clip not cached yet, the
+    :func:`stale_models` for one that is."""
     cache_dir().mkdir(parents=True, exist_ok=True)
     for name in names:
         path = clip_path(name)
+        arrays: dict[str, np.ndarray] = {}
         if path.exists():
+            with np.load(path) as z:
+                arrays = {k: z[k] for k in z.files}
+        models = stale_models(arrays)
+        if not models:
             continue
         t0 = time.perf_counter()
-        arrays = analyse_clip(name)
+        arrays.update(analyse_clip(name, models=models))
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
         np.savez(tmp, **arrays)  # type: ignore[arg-type]
         tmp.replace(path)
-        log.warning("%s: %d pictures in %.0f s", name, len(arrays["found"]), time.perf_counter() - t0)
+        log.warning(
+            "%s: %s, %d pictures in %.0f s", name, ", ".join(models), len(arrays["found"]), time.perf_counter() - t0
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
