@@ -24,6 +24,7 @@ from refsw.models.learned import (
 )
 from refsw.models.nets.blocks import count_parameters
 from refsw.train.data import TEST_CLIPS, TRAIN_CLIPS, VALIDATION_CLIPS, load_clip
+from refsw.train.split import is_validation, split_clips
 from refsw.translate import registry as translate_registry
 from sei.context import DecodingContext
 from sei.registry import PayloadType
@@ -72,14 +73,16 @@ def test_published_shapes_of_cfte_and_fv2v() -> None:
 
 
 @pytest.mark.parametrize("name", LEARNED)
-def test_checkpoint_committed_small_and_described(name: str) -> None:
+def test_checkpoint_committed_small_and_described(name: str, shared_dir) -> None:
     path = weights_path(name)
     assert path.is_file() and path.stat().st_size < 20 * 2**20
     ck = load_checkpoint(path.read_bytes())
     assert ck["model"] == name
     meta = ck["meta"]
     assert meta["command"].startswith(f"gfv-train {name}") and meta["steps"] > 0
-    assert meta["train_clips"] == list(TRAIN_CLIPS)
+    # the first training set, or the person split's (issue 19): no clip of a validation person
+    assert meta["train_clips"] == list(TRAIN_CLIPS) or meta["train_clips"] == split_clips(shared_dir / "data")["train"]
+    assert not any(is_validation(c) for c in meta["train_clips"])
     assert all(v.dtype == torch.float16 for v in ck["state_dict"].values() if v.is_floating_point())
     spec = get_model(name)
     assert spec.uri == checkpoint_uri(name, path.read_bytes()) and parse_generator_uri(spec.uri)[0] == name

@@ -65,3 +65,28 @@ def test_head_pose_round_trip_and_key() -> None:
     angle = np.linalg.norm(Rotation.from_matrix(to_f[1, :9].reshape(3, 3) @ key_f[:9].reshape(3, 3).T).as_rotvec())
     ref = np.linalg.norm(Rotation.from_matrix(params[1, :9].reshape(3, 3) @ key_s[:9].reshape(3, 3).T).as_rotvec())
     assert angle == pytest.approx(ref)  # the relative turn keeps its size
+
+
+def test_default_kind_does_not_depend_on_import_order() -> None:
+    # the learned module imported first (as a test or a tool may do) registers its sem3d -> kptps
+    # translator before the analytic one; the default is still the analytic kind
+    import importlib
+    import sys
+
+    from refsw.translate import registry
+
+    saved = {k: dict(v) for k, v in registry.TRANSLATORS.items()}
+    modules = {
+        m: sys.modules.pop(f"refsw.translate.{m}")
+        for m in registry.TRANSLATOR_MODULES
+        if f"refsw.translate.{m}" in sys.modules
+    }
+    try:
+        registry.TRANSLATORS.clear()
+        importlib.import_module("refsw.translate.learned")
+        assert next(iter(registry.TRANSLATORS[("sem3d", "kptps")])) == "learned"
+        assert registry.get_translator("sem3d", "kptps").uri.endswith(":v1")  # the analytic translator
+    finally:
+        registry.TRANSLATORS.clear()
+        registry.TRANSLATORS.update(saved)
+        sys.modules.update(modules)

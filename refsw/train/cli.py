@@ -30,6 +30,7 @@ import torch
 from refsw.apps.common import add_version
 
 from .data import TRAIN_CLIPS, VALIDATION_CLIPS, PairSampler, coded_pictures, load_clip
+from .split import is_validation
 from .tasks import TASKS, TRAINED_CONFIGS, FV2VTask, lr_at, to_tensor
 
 log = logging.getLogger("gfv-train")
@@ -54,12 +55,24 @@ def export(task, step: int, args: argparse.Namespace, val: dict | None, out: Pat
         "lr": args.lr,
         "train_clips": args.train_clips.split(","),
         "validation_clips": list(VALIDATION_CLIPS),
+        # the person split (refsw/train/split.py): clips of persons no training clip shows
+        "validation_persons_clips": _validation_persons_clips(),
         "command": args.command,
         "init": str(args.init) if args.init else None,
         "validation": val,
     }
     _atomic_save({"model": task.name, "config": task.cfg.as_dict(), "state_dict": state, "meta": meta}, out)
     return out
+
+
+def _validation_persons_clips() -> list[str]:
+    """The clips of the person split's validation persons (empty without the data directory)."""
+    from .split import split_clips
+
+    try:
+        return split_clips()["validation"]
+    except FileNotFoundError:
+        return []
 
 
 @torch.no_grad()
@@ -231,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     train_clips = args.train_clips.split(",")
     if set(train_clips) & set(VALIDATION_CLIPS):
         p.error(f"training clips must not include the validation clips {', '.join(VALIDATION_CLIPS)}")
+    held_out = [c for c in train_clips if is_validation(c)]
+    if held_out:
+        p.error(f"training clips must not show a validation person (refsw/train/split.py): {', '.join(held_out)}")
     samplers = {}
     for s in sizes:
         clips = [load_clip(c, size=s) for c in train_clips]

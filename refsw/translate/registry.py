@@ -5,7 +5,8 @@ with a *kind*: ``"analytic"`` (geometry: e.g. sem3d's mesh to kptps's landmarks)
 ``"learned"`` (trained networks, JVET-AG0048); a pair may have both. The identity of every model
 (A to A) is always there. :func:`get_translator` imports the modules of
 :data:`TRANSLATOR_MODULES` on first use and, without a kind, takes the pair's preferred kind
-(:data:`PREFERRED_KIND`, set from measurements) or else the first registered.
+(:data:`PREFERRED_KIND`, set from measurements) or else the first of :data:`KINDS` it has
+(analytic before learned, whatever order the modules were imported in).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ KINDS = ("analytic", "learned")
 TRANSLATORS: dict[tuple[str, str], dict[str, Callable[[], Translator]]] = {}
 
 #: ``(source, target) -> kind`` used when the caller names none, where measured (docs); other
-#: pairs take their first registered kind.
+#: pairs take the first of :data:`KINDS` they have.
 PREFERRED_KIND: dict[tuple[str, str], str] = {}
 
 
@@ -69,8 +70,8 @@ def _load() -> None:
 
 def get_translator(source: str, target: str, kind: str | None = None) -> Translator:
     """The translator from model ``source`` to model ``target`` (the identity when equal), of
-    ``kind``, or of the pair's preferred kind when ``None`` (the first registered when the
-    preferred kind is not registered here).
+    ``kind``, or of the pair's preferred kind when ``None`` (the first of :data:`KINDS` the pair
+    has when the preferred kind is not registered here).
 
     Raises:
         NoTranslatorError: no translator (of that kind) for the pair; the message lists the
@@ -81,7 +82,9 @@ def get_translator(source: str, target: str, kind: str | None = None) -> Transla
     _load()
     kinds = TRANSLATORS.get((source, target), {})
     preferred = PREFERRED_KIND.get((source, target))
-    chosen = kind or (preferred if preferred in kinds else None) or next(iter(kinds), None)
+    # else the first kind in KINDS order, not in registration order (which depends on which
+    # translator module some other code imported first)
+    chosen = kind or (preferred if preferred in kinds else None) or next((k for k in KINDS if k in kinds), None)
     if chosen not in kinds:
         have = sorted(t for (s, t), k in TRANSLATORS.items() if s == source and k)
         what = f"{kind} translator" if kind else "translator"
