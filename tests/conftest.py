@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,18 @@ def data_dir(shared_dir: Path) -> Path:
     if not any(path.glob("*.mp4")):
         pytest.skip(f"no test clips in {path}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored() -> Iterator[None]:
+    """Gives torch's thread count back after each test: in-process runs of ``gfv-train`` set it
+    for the process, and FV2V's pictures (the golden MD5s) depend on it. Does nothing for tests
+    that run before torch is imported."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    if torch is not None and before is not None:
+        torch.set_num_threads(before)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
