@@ -34,12 +34,13 @@ from _common import against_frozen, machine_speed, write_csv
 from refsw.decoder import decode_stream
 from refsw.encoder import encode_video
 from refsw.models import available_models
+from refsw.models.learned import LEARNED
 from refsw.train.data import TEST_CLIPS, VALIDATION_CLIPS, load_clip
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default=",".join(m for m in available_models() if m != "kptps"))
+    p.add_argument("--models", default=",".join(m for m in available_models() if m in LEARNED))
     p.add_argument("--frames", type=int, default=125)
     p.add_argument("--qp", type=int, default=32)
     p.add_argument("--decision", default="ssim+vmaf")
