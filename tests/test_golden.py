@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -108,14 +107,12 @@ DEFAULT_THREADS = 2
 
 
 @pytest.fixture()
-def torch_threads() -> Iterator[None]:
-    """:data:`DEFAULT_THREADS` for the test, whatever an earlier test in this process left."""
+def torch_threads() -> None:
+    """:data:`DEFAULT_THREADS` for the test, whatever an earlier test in this process left
+    (``tests/conftest.py`` gives the thread count back after each test)."""
     import torch
 
-    before = torch.get_num_threads()
     torch.set_num_threads(DEFAULT_THREADS)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.usefixtures("torch_threads")

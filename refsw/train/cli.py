@@ -30,7 +30,7 @@ import torch
 from refsw.apps.common import add_version
 
 from .data import TRAIN_CLIPS, VALIDATION_CLIPS, PairSampler, coded_pictures, load_clip
-from .split import is_validation
+from .split import is_validation, split_clips
 from .tasks import TASKS, TRAINED_CONFIGS, FV2VTask, lr_at, to_tensor
 
 log = logging.getLogger("gfv-train")
@@ -67,8 +67,6 @@ def export(task, step: int, args: argparse.Namespace, val: dict | None, out: Pat
 
 def _validation_persons_clips() -> list[str]:
     """The clips of the person split's validation persons (empty without the data directory)."""
-    from .split import split_clips
-
     try:
         return split_clips()["validation"]
     except FileNotFoundError:
@@ -198,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--pose-prior is for fv2v only")
     if args.batch < 2 or args.batch % 2:
         p.error("--batch must be an even number >= 2 (pairs share their source picture two by two)")
+    # before the work directory is made: a refused run leaves nothing behind
+    train_clips = args.train_clips.split(",")
+    if set(train_clips) & set(VALIDATION_CLIPS):
+        p.error(f"training clips must not include the validation clips {', '.join(VALIDATION_CLIPS)}")
+    held_out = [c for c in train_clips if is_validation(c)]
+    if held_out:
+        p.error(f"training clips must not show a validation person (refsw/train/split.py): {', '.join(held_out)}")
     args.command = "gfv-train " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--export")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -241,12 +246,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     sizes = [int(s) for s in args.sizes.split(",")]
-    train_clips = args.train_clips.split(",")
-    if set(train_clips) & set(VALIDATION_CLIPS):
-        p.error(f"training clips must not include the validation clips {', '.join(VALIDATION_CLIPS)}")
-    held_out = [c for c in train_clips if is_validation(c)]
-    if held_out:
-        p.error(f"training clips must not show a validation person (refsw/train/split.py): {', '.join(held_out)}")
     samplers = {}
     for s in sizes:
         clips = [load_clip(c, size=s) for c in train_clips]

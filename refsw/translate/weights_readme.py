@@ -32,12 +32,13 @@ Made on this project's shared 2-core CPU machine, nothing downloaded:
    pictures of all 54 clips of `../shared/data`, 8,719 pictures, snapped to each model's GFV grid; cached under
    `~/.cache/gfv-refsw/translator/`). It took 27 minutes (08:43 to 09:11 UTC, two processes beside other
    engineers' jobs, load average about 10). Each model's cached parameters name the generator
-   URI of their analyser; after the stage-3 FOMM and CFTE checkpoints (issue 19) the same command
-   made only their parameters again (273 s for CFTE, about 5 minutes for FOMM, one thread).
+   URI of their analyser; after the stage-3 FOMM, CFTE and CTTR checkpoints (issue 19) the same
+   command made only their parameters again (273 s for CFTE, about 5 minutes for FOMM, 146 s for
+   CTTR, one thread).
 2. Every pair: `gfv-train translator A B` (the command of each file is in the table; work
-   directories `runs/translator/<A>_to_<B>`, git-ignored; re-running resumes). The 18 pairs with
-   FOMM or CFTE on either side were trained again for the stage-3 checkpoints (work directories
-   `/work/runs/translator_v19/<A>_to_<B>`, two at a time, 26-36 s each).
+   directories `runs/translator/<A>_to_<B>`, git-ignored; re-running resumes). The 24 pairs with
+   FOMM, CFTE or CTTR on either side were trained again for the stage-3 checkpoints (work
+   directories `/work/runs/translator_v19/<A>_to_<B>`, fresh for each pair, 9-36 s each).
 3. This file: `python -m refsw.translate.weights_readme`.
 
 Data: the person split of `refsw/train/split.py` (validation persons = the held-out persons of the
