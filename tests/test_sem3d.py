@@ -15,8 +15,8 @@ from refsw.encoder import encode_video
 from refsw.metrics.msssim import msssim_per_frame
 from refsw.models import get_model
 from refsw.models.face3d import LEFT_LID_RING, head_pose, pupil_offsets, semantics
-from refsw.models.landmarks import detect_mesh, track_meshes
-from refsw.models.meshwarp import paint_closed_lid
+from refsw.models.landmarks import detect_mesh, person_mask, track_meshes
+from refsw.models.meshwarp import MeshWarp, paint_closed_lid, paint_mouth_interior
 from refsw.models.sem3d import EYES, LEFT_LID_FOLD, MOUTH, ROT, TRANS, Sem3DMapping, lid_margins, load_basis
 from refsw.train.data import load_clip
 from sei.registry import PayloadType
@@ -144,6 +144,74 @@ def test_blink_mouth_gaze_and_head_turn_are_rendered(generator_and_params) -> No
     rel = rot @ rot0.T
     measured_yaw = np.rad2deg(np.arctan2(rel[0, 2], rel[2, 2]))
     assert 7.0 < measured_yaw < 17.0, measured_yaw
+
+
+@pytest.mark.parametrize(("dx", "roll"), [(0.3, 0.0), (-0.25, -10.0)])
+def test_a_head_that_moves_far_takes_its_outline_along_without_a_seam(clip, generator_and_params, dx, roll) -> None:
+    """The head moved by 32-38 pixels (and rolled): the face, the hair and the head's outline move
+    together (the person layer), the triangles between the face and the rings around it do not
+    turn over (no seam: the old still rings gave jumps of 34-41 pixels between neighbouring output
+    pixels and moved the outline by half the face's shift), and the background far from the
+    person stays the key picture's (the background plate)."""
+    gen, key = generator_and_params
+    moved = key.copy()
+    moved[TRANS.start] += dx
+    r = np.deg2rad(roll)
+    in_plane = np.array([[np.cos(r), -np.sin(r), 0.0], [np.sin(r), np.cos(r), 0.0], [0.0, 0.0, 1.0]])
+    moved[ROT] = (in_plane @ key[ROT].reshape(3, 3)).ravel()
+    out = gen.generate(moved)
+    maps = gen.maps(moved)
+    assert maps is not None
+    jump = max(float(np.abs(np.diff(maps[0], axis=1)).max()), float(np.abs(np.diff(maps[1], axis=0)).max()))
+    assert jump < 6.0, jump
+    before, after = detect_mesh(clip.frames[0]), detect_mesh(out)
+    assert before is not None and after is not None
+    face_dx = (after[:, 0].mean() - before[:, 0].mean()) * 128
+    assert abs(face_dx - dx * 128) < 0.1 * abs(dx) * 128, face_dx
+    masks = [person_mask(p) for p in (clip.frames[0], out)]
+    head = [np.argwhere(m[:100] > 0.5)[:, 1].mean() for m in masks]  # the upper part: hair and head
+    assert 0.7 < (head[1] - head[0]) / face_dx < 1.3, (head, face_dx)
+    far = cv2.erode(((masks[0] < 0.05) & (masks[1] < 0.05)).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    assert far.sum() > 2000
+    same = (out[far] == clip.frames[0][far]).all(-1).mean()
+    assert same > 0.99, same  # a few pixels near the picture's edge sample the stretched shoulders
+
+
+def test_a_narrow_mouth_opening_is_dark_and_a_wide_one_shows_teeth() -> None:
+    """The mouth interior: a 3-pixel opening is painted dark (bright teeth there read as a white
+    slash); a 24-pixel opening shows a band of teeth under the upper lip."""
+    xs = np.linspace(-0.2, 0.2, 11)
+    for gap_px, teeth_expected in ((3.0, False), (24.0, True)):
+        half = gap_px / 256.0  # normalised units: 2 / 256 per pixel, half the gap above and below
+        upper = np.stack([xs, 0.3 - half * np.sin(np.linspace(0, np.pi, 11))], 1)
+        lower = np.stack([xs[::-1][1:-1], 0.3 + half * np.sin(np.linspace(0, np.pi, 11))[1:-1]], 1)
+        picture = np.full((256, 256, 3), 150, np.uint8)
+        lips = np.concatenate([upper, lower])
+        paint_mouth_interior(picture, lips, 1.0, np.array([40.0, 20.0, 20.0]), np.full(3, 230.0))
+        painted = picture[(picture != 150).any(-1)].astype(float)
+        assert len(painted) > 20
+        bright = (painted.mean(1) > 150).sum()
+        assert (bright > 20) == teeth_expected, (gap_px, bright)
+
+
+def test_triangles_squeezed_flat_take_the_mapping_around_them() -> None:
+    """A column of control points pushed almost onto the next one squeezes the triangles between
+    them to slivers: they are not drawn, and their pixels are filled from the mapping around them,
+    which stays between its neighbours' values (an extended affine map of a sliver runs far into
+    the key picture: a dark stroke)."""
+    grid = np.linspace(-0.5, 0.5, 5)
+    points = np.array([[x, y] for y in grid for x in grid])
+    warp = MeshWarp(np.full((64, 64, 3), 128, np.uint8), points)
+    target = points.copy()
+    moved = np.isclose(points[:, 0], 0.0) & (np.abs(points[:, 1]) < 0.3)
+    target[moved, 0] = 0.25 - 0.005  # 0.2 pixels from the next column at 64x64
+    map_x, map_y = warp.maps(target)
+    rows = slice(24, 40)  # between the moved points
+    columns = np.arange(32, 41)  # from the moved column to the next one
+    x = map_x[rows][:, columns]
+    assert np.isfinite(x).all() and np.isfinite(map_y).all()
+    assert (np.diff(x, axis=1) >= -0.5).all(), x  # the mapping keeps its order across the squeeze
+    assert x.min() >= map_x[rows, 31].min() - 0.5 and x.max() <= map_x[rows, 41].max() + 0.5
 
 
 def test_coded_clip_follows_the_input(clip) -> None:

@@ -129,6 +129,18 @@ def detect_mesh(picture: np.ndarray) -> np.ndarray | None:
         return _mesh_of(mesh.process(np.ascontiguousarray(picture)))
 
 
+def person_mask(picture: np.ndarray) -> np.ndarray:
+    """Soft mask ``(H, W)`` float32 in [0, 1] of the person in ``picture`` ``(H, W, 3)`` uint8 RGB
+    (1: person, 0: background): MediaPipe Selfie Segmentation, general model (256x256 input;
+    Bazarevsky and Grishchenko, "Background Features in Google Meet", Google AI Blog 2020). The
+    model ships inside the ``mediapipe`` wheel."""
+    import mediapipe as mp
+
+    with native_stderr_silenced(), mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+        mask = seg.process(np.ascontiguousarray(picture)).segmentation_mask
+    return np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
+
+
 class LandmarkAnalyser:
     """Tracks a face through a clip and returns selected landmarks per picture.
 
