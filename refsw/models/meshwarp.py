@@ -92,8 +92,6 @@ class MeshWarp:
         dst_px = np.stack([to_pixels(dst[:, 0], self.width), to_pixels(dst[:, 1], self.height)], 1)
         src_px = np.stack([to_pixels(src[:, 0], self.width), to_pixels(src[:, 1], self.height)], 1)
         tri_dst = dst_px[tris]  # (T, 3, 2)
-        homog = np.concatenate([tri_dst, np.ones((len(tris), 3, 1))], 2)  # (T, 3, 3)
-        affine = np.linalg.pinv(homog) @ src_px[tris]  # (T, 3, 2): [x, y, 1] @ A -> source
         ids = np.full((self.height, self.width), -1, dtype=np.int32)
         shift = 4
         polys = np.round(tri_dst * (1 << shift)).astype(np.int32)
@@ -110,7 +108,10 @@ class MeshWarp:
         height = np.abs(area) / np.linalg.norm(tri_dst - np.roll(tri_dst, 1, axis=1), axis=2).max(1).clip(1e-9)
         height_src = np.abs(area_src) / np.linalg.norm(tri_src - np.roll(tri_src, 1, axis=1), axis=2).max(1).clip(1e-9)
         sliver = (height < MIN_HEIGHT) & (height < 0.5 * height_src)
-        for t in np.flatnonzero(visible & (np.abs(area) > 1e-6) & (ratio > MIN_AREA_RATIO) & ~sliver):
+        drawn = np.flatnonzero(visible & (np.abs(area) > 1e-6) & (ratio > MIN_AREA_RATIO) & ~sliver)
+        affine = np.zeros((len(tris), 3, 2))  # [x, y, 1] @ A -> source
+        affine[drawn] = _affine(tri_dst[drawn], tri_src[drawn])
+        for t in drawn:
             cv2.fillPoly(ids, [polys[t]], (int(t),), lineType=cv2.LINE_8, shift=shift)
         flat = ids.ravel()
         covered = flat >= 0
@@ -129,6 +130,21 @@ class MeshWarp:
     def warp(self, target: np.ndarray, left_out: frozenset[str] = frozenset()) -> np.ndarray:
         """``(H, W, 3)`` uint8 RGB: the key picture warped so its control points land on ``target``."""
         return self.resample(*self.maps(target, left_out))
+
+
+def _affine(dst: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """``(T, 3, 2)`` affine maps ``[x, y, 1] @ A`` taking triangles ``dst`` ``(T, 3, 2)`` (not flat)
+    onto ``src`` ``(T, 3, 2)``, in closed form (a batched LAPACK solve of 3x3 systems took 0.3 s
+    per picture here)."""
+    e = dst[:, 1:] - dst[:, :1]  # (T, 2, 2): rows p1 - p0, p2 - p0
+    det = e[:, 0, 0] * e[:, 1, 1] - e[:, 0, 1] * e[:, 1, 0]
+    inv = (
+        np.stack([np.stack([e[:, 1, 1], -e[:, 0, 1]], 1), np.stack([-e[:, 1, 0], e[:, 0, 0]], 1)], 1)
+        / det[:, None, None]
+    )
+    linear = inv @ (src[:, 1:] - src[:, :1])  # (T, 2, 2)
+    offset = src[:, 0] - np.einsum("tk,tkj->tj", dst[:, 0], linear)
+    return np.concatenate([linear, offset[:, None]], 1)
 
 
 def _fill_holes(map_x: np.ndarray, map_y: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
