@@ -10,7 +10,8 @@ Generator (decoder): runs the same face mesh on the decoded key picture, rebuild
 from the carried parameters (the key picture's own mesh plus the carried changes, so identity comes
 from the key picture), sets the lids and the inner lips to the carried openness and the irises to
 the carried pupil offsets, and warps the key picture with the dense mesh
-(:class:`refsw.models.meshwarp.MeshWarp`), painting the mouth interior where the mouth opens wider
+(:class:`refsw.models.meshwarp.MeshWarp`; the person, segmented on the key picture, over a still
+background plate), painting the mouth interior where the mouth opens wider
 than in the key picture and the lid skin with a lash line where an eye closes
 (:func:`refsw.models.meshwarp.paint_closed_lid`).
 
@@ -345,6 +346,9 @@ class Sem3DGenerator:
     Args:
         basis: the face basis (the same as the encoder's: the URI names its version).
         num_coefficients: K, the expression coefficients the stream carries.
+        layered: warp the person over a still background plate (:meth:`_layers`); False warps
+            the whole key picture (the background near the head then moves with pushed rings),
+            as does a key picture in which no person is found.
     """
 
     #: Eye openness (relative to the key picture's) below which the iris is hidden by the lids.
