@@ -496,7 +496,8 @@ class Sem3DGenerator:
         points for the target face mesh points ``face`` ``(478, 2)`` and the rings' rigid targets
         ``rigid`` ``(R, 2)`` (:meth:`_ring_targets`). A ring stays still while the ring inside it
         (the face oval for the first) moves by less than :attr:`RING_SLACK` of their distance;
-        beyond that it moves towards its rigid target by the excess, so no triangle between them
+        beyond that it moves towards its rigid target by the excess (what the rigid target does not
+        take, the way the inner ring moves), so no triangle between them
         turns over (a seam at the face oval) and a face that moves little (talking, pose noise)
         leaves the outline of the head still."""
         oval = list(FACE_OVAL)
@@ -510,6 +511,11 @@ class Sem3DGenerator:
             full = ring_rigid - ring
             size = np.linalg.norm(full, axis=1)
             move = full * np.minimum(1.0, excess / np.maximum(size, 1e-12))[:, None]
+            # where the head's motion takes a ring point less far than the face pushes it (below the
+            # chin, where the rings follow a quarter of it), the rest of the push goes the way the
+            # inner ring moves: a chin that nods into the neck left a jagged edge there
+            rest = np.maximum(excess - size, 0.0)
+            move += inner_move * (rest / np.maximum(np.linalg.norm(inner_move, axis=1), 1e-12))[:, None]
             out.append(ring + move)
             inner_src, inner_move = ring, move
         return np.concatenate(out)
