@@ -105,9 +105,8 @@ class MeshWarp:
         # (a thin dark stroke where that holds a nostril or a lash): neither is drawn, and their
         # pixels take the mapping of the drawn pixels around them
         ratio = area / np.where(np.abs(area_src) > 1e-9, area_src, 1e-9)
-        height = np.abs(area) / np.linalg.norm(tri_dst - np.roll(tri_dst, 1, axis=1), axis=2).max(1).clip(1e-9)
-        height_src = np.abs(area_src) / np.linalg.norm(tri_src - np.roll(tri_src, 1, axis=1), axis=2).max(1).clip(1e-9)
-        sliver = (height < MIN_HEIGHT) & (height < 0.5 * height_src)
+        height = _height(tri_dst, area)
+        sliver = (height < MIN_HEIGHT) & (height < 0.5 * _height(tri_src, area_src))
         drawn = np.flatnonzero(visible & (np.abs(area) > 1e-6) & (ratio > MIN_AREA_RATIO) & ~sliver)
         affine = np.zeros((len(tris), 3, 2))  # [x, y, 1] @ A -> source
         affine[drawn] = _affine(tri_dst[drawn], tri_src[drawn])
@@ -130,6 +129,12 @@ class MeshWarp:
     def warp(self, target: np.ndarray, left_out: frozenset[str] = frozenset()) -> np.ndarray:
         """``(H, W, 3)`` uint8 RGB: the key picture warped so its control points land on ``target``."""
         return self.resample(*self.maps(target, left_out))
+
+
+def _height(tris: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """``(T,)`` least height of triangles ``tris`` ``(T, 3, 2)`` of doubled signed ``area`` ``(T,)``:
+    twice their area over their longest edge."""
+    return np.abs(area) / np.linalg.norm(tris - np.roll(tris, 1, axis=1), axis=2).max(1).clip(1e-9)
 
 
 def _affine(dst: np.ndarray, src: np.ndarray) -> np.ndarray:

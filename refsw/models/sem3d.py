@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .editing import EDIT_KEYS as ALL_EDIT_KEYS
@@ -382,8 +383,7 @@ class Sem3DGenerator:
         self.layered = layered
         self._warp: MeshWarp | None = None
         self._key_picture: np.ndarray | None = None
-        self._plate: np.ndarray | None = None
-        self._alpha: np.ndarray | None = None
+        self._layer: tuple[np.ndarray, np.ndarray] | None = None  # (background plate, alpha)
 
     def set_key_picture(self, key_picture: np.ndarray, key_params: np.ndarray) -> None:
         """``key_picture`` ``(H, W, 3)`` uint8 RGB, ``key_params`` ``(16 + K + 4,)`` of the base
@@ -393,7 +393,7 @@ class Sem3DGenerator:
         self._warp = None
         if mesh is None:
             return
-        self._plate, self._alpha = self._layers(key_picture) if self.layered else (None, None)
+        self._layer = self._layers(key_picture) if self.layered else None
         self._key_params = np.asarray(key_params, dtype=np.float64)
         self._mesh = mesh
         self._pose = head_pose(mesh, self.basis)
@@ -432,17 +432,15 @@ class Sem3DGenerator:
             0.5 * np.percentile(skin, 90, axis=0) + 0.5 * np.array([225.0, 222.0, 215.0]), 0, 235
         )
 
-    def _layers(self, key_picture: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _layers(self, key_picture: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """``(background plate (H, W, 3) uint8, person layer's alpha (H, W) float32)`` of a key
-        picture, or ``(None, None)`` when it shows no person. The plate is the key picture with the
+        picture, or ``None`` when it shows no person. The plate is the key picture with the
         grown person mask inpainted (Telea, OpenCV); the alpha is 1 on that mask and fades to 0
         over the key picture's own background around it, where the plate equals the key picture,
         so a picture that does not move is the key picture exactly."""
-        import cv2
-
         person = (person_mask(key_picture) > self.LAYER_THRESHOLD).astype(np.uint8)
         if not person.any():
-            return None, None
+            return None
         grow, feather = 2 * self.LAYER_GROW + 1, 2 * self.LAYER_FEATHER + 1
         core = cv2.dilate(person, np.ones((grow, grow), np.uint8))
         plate = cv2.inpaint(np.ascontiguousarray(key_picture), core, 5, cv2.INPAINT_TELEA)
@@ -497,9 +495,9 @@ class Sem3DGenerator:
         ``rigid`` ``(R, 2)`` (:meth:`_ring_targets`). A ring stays still while the ring inside it
         (the face oval for the first) moves by less than :attr:`RING_SLACK` of their distance;
         beyond that it moves towards its rigid target by the excess (what the rigid target does not
-        take, the way the inner ring moves), so no triangle between them
-        turns over (a seam at the face oval) and a face that moves little (talking, pose noise)
-        leaves the outline of the head still."""
+        take, the way the inner ring moves), so no triangle between them turns over (a seam at the
+        face oval) and a face that moves little (talking, pose noise) leaves the outline of the head
+        still."""
         oval = list(FACE_OVAL)
         inner_src, inner_move = self._mesh[oval, :2], face[oval] - self._mesh[oval, :2]
         out = []
@@ -507,7 +505,8 @@ class Sem3DGenerator:
             np.split(self._ring_points3d[:, :2], len(self.RINGS)), np.split(rigid, len(self.RINGS)), strict=True
         ):
             gap = np.linalg.norm(ring - inner_src, axis=1)
-            excess = np.maximum(np.linalg.norm(inner_move, axis=1) - self.RING_SLACK * gap, 0.0)
+            reach = np.linalg.norm(inner_move, axis=1)
+            excess = np.maximum(reach - self.RING_SLACK * gap, 0.0)
             full = ring_rigid - ring
             size = np.linalg.norm(full, axis=1)
             move = full * np.minimum(1.0, excess / np.maximum(size, 1e-12))[:, None]
@@ -515,7 +514,7 @@ class Sem3DGenerator:
             # chin, where the rings follow a quarter of it), the rest of the push goes the way the
             # inner ring moves: a chin that nods into the neck left a jagged edge there
             rest = np.maximum(excess - size, 0.0)
-            move += inner_move * (rest / np.maximum(np.linalg.norm(inner_move, axis=1), 1e-12))[:, None]
+            move += inner_move * (rest / np.maximum(reach, 1e-12))[:, None]
             out.append(ring + move)
             inner_src, inner_move = ring, move
         return np.concatenate(out)
@@ -555,14 +554,12 @@ class Sem3DGenerator:
             return self._key_picture.copy()
         mesh, rel, mx, my = self._geometry(params)
         person = self._warp.resample(mx, my)
-        if self._plate is None or self._alpha is None:
+        if self._layer is None:
             out = person
         else:
-            import cv2
-
-            alpha = cv2.remap(self._alpha, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[..., None]
-            out = self._plate + alpha * (person.astype(np.float32) - self._plate)
-            out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+            plate, alpha = self._layer
+            alpha = cv2.remap(alpha, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[..., None]
+            out = np.clip(np.round(plate + alpha * (person.astype(np.float32) - plate)), 0, 255).astype(np.uint8)
         key_gap = self._sem[0]
         opening = key_gap + float(params[MOUTH.start] - self._key_params[MOUTH.start])
         strength = np.clip((opening - key_gap) / 0.08, 0.0, 1.0) if opening > 0.04 else 0.0
