@@ -28,9 +28,10 @@ def analysed(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_analytic_pairs_are_registered() -> None:
-    for pair in (("sem3d", "kptps"), ("sem3d", "fv2v"), ("fv2v", "sem3d")):
+    # v2 of the head-pose pair: it also moves the translation (v1 moved the rotation only)
+    for pair, version in ((("sem3d", "kptps"), "v1"), (("sem3d", "fv2v"), "v2"), (("fv2v", "sem3d"), "v2")):
         assert "analytic" in TRANSLATORS[pair]
-        assert get_translator(*pair, kind="analytic").uri == f"urn:gfv-refsw:translator:{pair[0]}:{pair[1]}:v1"
+        assert get_translator(*pair, kind="analytic").uri == f"urn:gfv-refsw:translator:{pair[0]}:{pair[1]}:{version}"
 
 
 def test_sem3d_to_kptps_follows_the_landmarks(analysed: tuple[np.ndarray, np.ndarray]) -> None:
@@ -56,15 +57,23 @@ def test_head_pose_round_trip_and_key() -> None:
     key_f[:9] = Rotation.from_rotvec([0.0, 0.3, -0.1]).as_matrix().ravel()
     params = np.repeat(key_s[None], 5, 0)
     params[:, :9] = Rotation.from_rotvec(rng.normal(scale=0.2, size=(5, 3))).as_matrix().reshape(5, 9)
+    params[:, 9:11] += rng.normal(scale=0.05, size=(5, 2))  # the head centre moves too
     params[0] = key_s
     to_f = HeadPoseTranslator("sem3d", "fv2v").translate(params, key_s, key_f)
     np.testing.assert_array_equal(to_f[0], key_f)
-    np.testing.assert_array_equal(to_f[:, 9:], np.repeat(key_f[None, 9:], 5, 0))  # only the rotation moves
+    np.testing.assert_array_equal(to_f[:, 12:], np.repeat(key_f[None, 12:], 5, 0))  # the expression stays
     back = HeadPoseTranslator("fv2v", "sem3d").translate(to_f, key_f, key_s)
-    np.testing.assert_allclose(back[:, :9], params[:, :9], atol=1e-9)
+    np.testing.assert_allclose(back[:, :11], params[:, :11], atol=1e-9)  # rotation, head centre x, y
+    np.testing.assert_array_equal(back[:, 11:], np.repeat(key_s[None, 11:], 5, 0))
     angle = np.linalg.norm(Rotation.from_matrix(to_f[1, :9].reshape(3, 3) @ key_f[:9].reshape(3, 3).T).as_rotvec())
     ref = np.linalg.norm(Rotation.from_matrix(params[1, :9].reshape(3, 3) @ key_s[:9].reshape(3, 3).T).as_rotvec())
     assert angle == pytest.approx(ref)  # the relative turn keeps its size
+    # a head that only shifts shifts fv2v's keypoints by as much (same picture axes)
+    shifted = np.stack([key_s, key_s])
+    shifted[1, 9:11] += [0.1, -0.05]
+    moved = HeadPoseTranslator("sem3d", "fv2v").translate(shifted, key_s, key_f)
+    np.testing.assert_allclose(moved[1, :9], key_f[:9], atol=1e-12)
+    np.testing.assert_allclose(moved[1, 9:12] - key_f[9:12], [0.1, -0.05, 0.0], atol=1e-12)
 
 
 def test_default_kind_does_not_depend_on_import_order() -> None:

@@ -24,11 +24,9 @@ PAIRS = [(a, b) for a in MODEL_NAMES for b in MODEL_NAMES if a != b]
 #: Held-out clip (a validation person, talking and moving) and pictures used.
 CLIP, PICTURES = "st_happyenglish_clip2", 60
 #: Smallest correlation of a translated change with native B's change on the held-out clip: the
-#: lowest measured over the pairs without fv2v is 0.20 (cttr -> sem3d), less a margin.
+#: lowest measured over all 30 pairs is 0.20 (cttr -> sem3d), less a margin. (The fv2v pairs,
+#: -0.3 to 0.2 before fv2v took its head pose from the Face Mesh, are 0.29 to 0.95 here.)
 MIN_CORRELATION = 0.15
-#: Pairs whose translated change does not correlate with B's own on unseen persons (measured
-#: between -0.3 and 0.2 on three validation clips, docs/translators.md): fv2v's parameters.
-UNCORRELATED = {p for p in PAIRS if "fv2v" in p}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +61,7 @@ def test_moves_like_native_b(params: dict[str, np.ndarray]) -> None:
     """The translated change from the key picture correlates with B's own change (normalised
     per element as in training) on a person no translator was trained on."""
     corr = {}
-    for source, target in sorted(set(PAIRS) - UNCORRELATED):
+    for source, target in PAIRS:
         t = get_translator(source, target, "learned")
         assert isinstance(t, LearnedTranslator)
         a = params[source]

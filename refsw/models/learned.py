@@ -289,11 +289,105 @@ class LearnedModel:
                 rot = rotation_matrix(he["yaw"], he["pitch"], he["roll"])
                 out.append(torch.cat([rot.flatten(1), he["t"], he["exp"].flatten(1)], 1))
         params = torch.cat(out).double().numpy()
+        if self.mesh_pose and len(params) > 1:
+            from .landmarks import NoFaceInClipError, track_meshes
+
+            try:
+                meshes, _ = track_meshes(frames, label="fv2v head pose")
+            except NoFaceInClipError:
+                log.warning("fv2v: no face for the Face Mesh head pose; the estimator's pose is kept")
+            else:
+                params = mesh_posed(params, meshes)
         return params, np.ones(len(params), dtype=bool)
+
+    @property
+    def mesh_pose(self) -> bool:
+        """FV2V whose encoder takes the head pose from the Face Mesh (:attr:`FV2VConfig.mesh_pose`)."""
+        return self.name == "fv2v" and bool(getattr(getattr(self.net, "cfg", None), "mesh_pose", False))
+
+    def live(self) -> LiveLearnedAnalysis:
+        """Per-picture analysis for live encoding (``gfv-encode --live``): :meth:`analyse` of each
+        picture alone; with :attr:`mesh_pose`, the head pose relative to the first picture with a
+        face (:func:`mesh_posed`), tracked causally."""
+        return LiveLearnedAnalysis(self)
 
     def make_generator(self, deterministic: bool = False) -> LearnedGenerator:
         """A new decoder-side generator (``deterministic``: see :class:`LearnedGenerator`)."""
         return LearnedGenerator(self, deterministic=deterministic)
+
+
+def mesh_posed(params: np.ndarray, meshes: np.ndarray) -> np.ndarray:
+    """FV2V parameters with the head pose of pictures 1.. taken from the Face Mesh
+    (:attr:`FV2VConfig.mesh_pose`, :func:`~refsw.models.nets.fv2v.mesh_relative_pose`).
+
+    Args:
+        params: ``(N, 57)`` float64 FV2V parameters from its estimator; row 0 the key picture's,
+            which anchors the others and is returned unchanged.
+        meshes: ``(N, 478, 3)`` Face Mesh landmarks of the same pictures
+            (:func:`~refsw.models.landmarks.track_meshes` units).
+
+    Returns:
+        ``(N, 57)`` float64: rows 1.. with elements 0..8 (rotation) and 9..11 (translation) replaced.
+    """
+    from .face3d import head_pose
+    from .nets.fv2v import mesh_relative_pose
+    from .sem3d import load_basis
+
+    basis = load_basis()
+    poses = [head_pose(m, basis) for m in meshes]
+    mr = torch.from_numpy(np.stack([p.rotation for p in poses]))
+    mt = torch.from_numpy(np.stack([p.translation for p in poses]))
+    n = len(params)
+    p = torch.from_numpy(np.asarray(params, dtype=np.float64))
+    rot, t = mesh_relative_pose(
+        p[:1, :9].reshape(1, 3, 3).expand(n, 3, 3),
+        p[:1, 9:12].expand(n, 3),
+        mr,
+        mt,
+        mr[:1].expand(n, 3, 3),
+        mt[:1].expand(n, 3),
+    )
+    out = np.array(params, dtype=np.float64)
+    out[1:, :9] = rot[1:].reshape(-1, 9).numpy()
+    out[1:, 9:12] = t[1:].numpy()
+    return out
+
+
+class LiveLearnedAnalysis:
+    """A learned model's analyser fed one picture at a time (``gfv-encode --live``); see
+    :meth:`LearnedModel.live`."""
+
+    def __init__(self, model: LearnedModel) -> None:
+        self.model = model
+        self.tracker: Any = None
+        self._anchor: tuple[np.ndarray, np.ndarray] | None = None  # estimator params, mesh
+        if model.mesh_pose:
+            from .landmarks import MeshTracker
+
+            self.tracker = MeshTracker().__enter__()
+
+    def push(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``frame`` ``(H, W, 3)`` uint8 RGB -> ``(params (D,) float64, found)``."""
+        params = self.model.analyse(frame[None])[0][0]
+        if self.tracker is None:
+            return params, True
+        from .landmarks import NoFaceInClipError
+
+        try:
+            mesh, _ = self.tracker.track(frame)
+        except NoFaceInClipError:
+            return params, True  # no face yet: the estimator's pose
+        if self._anchor is None:
+            self._anchor = (params, mesh)
+            return params, True
+        both = mesh_posed(np.stack([self._anchor[0], params]), np.stack([self._anchor[1], mesh]))
+        return both[1], True
+
+    def close(self) -> None:
+        """Releases the face tracker."""
+        if self.tracker is not None:
+            self.tracker.__exit__(None, None, None)
+            self.tracker = None
 
 
 @lru_cache(maxsize=8)

@@ -85,7 +85,7 @@ def validate(task, clips: list, pairs: int = 6) -> dict:
         for j in idx:
             drv = to_tensor(clip.frames[j : j + 1])
             prev = to_tensor(clip.frames[j - 1 : j])
-            pred = task.predict(src, drv, prev)
+            pred = task.predict(src, drv, prev, lm=(clip.landmarks[:1], clip.landmarks[j : j + 1]))
             l1 += float((pred - drv).abs().mean())
             frozen += float((src - drv).abs().mean())
             psnr += float(10 * torch.log10(1 / ((pred - drv) ** 2).mean()))
@@ -185,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         help="fv2v only: weight of the head-pose supervision by the Face Mesh head rotation (0: off)",
     )
     p.add_argument(
+        "--mesh-pose",
+        action="store_true",
+        help="fv2v only: each driving picture's head pose is the source's moved by the Face Mesh head "
+        "motion, as the encoder then computes it (FV2VConfig.mesh_pose, stored in the checkpoint)",
+    )
+    p.add_argument(
         "--train-clips",
         default=",".join(TRAIN_CLIPS),
         help="comma-separated clip names of the data directory (default: the fixed training split)",
@@ -192,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export", action="store_true", help="only export the work directory's last.pt and exit")
     p.add_argument("--out", type=Path, default=None, help="export path (default refsw/models/weights/MODEL.pt)")
     args = p.parse_args(argv)
-    if args.pose_prior and args.model != "fv2v":
-        p.error("--pose-prior is for fv2v only")
+    if (args.pose_prior or args.mesh_pose) and args.model != "fv2v":
+        p.error("--pose-prior and --mesh-pose are for fv2v only")
     if args.batch < 2 or args.batch % 2:
         p.error("--batch must be an even number >= 2 (pairs share their source picture two by two)")
     # before the work directory is made: a refused run leaves nothing behind
@@ -211,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     out = args.out or WEIGHTS_DIR / f"{args.model}.pt"
     preset = TRAINED_CONFIGS[args.model]
-    task = TASKS[args.model](preset["config"], preset["noise"])
+    config = {**preset["config"], "mesh_pose": True} if args.mesh_pose else preset["config"]
+    task = TASKS[args.model](config, preset["noise"])
     task.detail_transfer = args.detail_transfer
     if isinstance(task, FV2VTask):
         task.pose_prior = args.pose_prior

@@ -190,9 +190,14 @@ class Task:
         raise NotImplementedError
 
     def predict(
-        self, source: torch.Tensor, driving: torch.Tensor, previous: torch.Tensor | None = None
+        self,
+        source: torch.Tensor,
+        driving: torch.Tensor,
+        previous: torch.Tensor | None = None,
+        lm: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> torch.Tensor:
-        """Full-picture reconstruction of ``driving`` (validation)."""
+        """Full-picture reconstruction of ``driving`` (validation); ``lm``: the Face Mesh
+        landmarks ``(1, 478, 3)`` of the source and driving pictures (FV2V's mesh pose)."""
         raise NotImplementedError
 
 
@@ -242,7 +247,7 @@ class FOMMTask(Task):
         return loss
 
     @torch.no_grad()
-    def predict(self, source, driving, previous=None):
+    def predict(self, source, driving, previous=None, lm=None):
         kp_s = self.net.kp_detector(source)
         feats = self.net.generator.encode(source)
         out = self.net.generator(source, self.net.kp_detector(driving), kp_s, features=feats)
@@ -285,7 +290,7 @@ class CFTETask(Task):
         return loss
 
     @torch.no_grad()
-    def predict(self, source, driving, previous=None):
+    def predict(self, source, driving, previous=None, lm=None):
         f_p = self.net.extractor(previous) if self.cfg.trajectory and previous is not None else None
         f_s = self.net.extractor(source)
         feats = self.net.generator.encode(source)
@@ -301,16 +306,24 @@ class CTTRTask(CFTETask):
     name = "cttr"
 
 
-def mesh_rotations(landmarks: np.ndarray) -> torch.Tensor:
-    """Head rotations of Face Mesh landmarks ``(B, 478, 3)`` float32 (x, y, z normalised as in
-    :func:`refsw.train.data.load_clip`): ``(B, 3, 3)`` float32, the Umeyama alignment of the rigid
-    landmarks onto the canonical face of ``sem3d``'s basis (:func:`refsw.models.face3d.head_pose`),
-    the pose that ``sem3d`` carries in GFV matrix type 4."""
+def mesh_poses(landmarks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Head poses of Face Mesh landmarks ``(B, 478, 3)`` float32 (x, y, z normalised as in
+    :func:`refsw.train.data.load_clip`): rotations ``(B, 3, 3)`` and translations ``(B, 3)``
+    float32, the Umeyama alignment of the rigid landmarks onto the canonical face of ``sem3d``'s
+    basis (:func:`refsw.models.face3d.head_pose`; the rotation is the one ``sem3d`` carries in
+    GFV matrix type 4)."""
     from ..models.face3d import head_pose
     from ..models.sem3d import load_basis
 
     basis = load_basis()
-    return torch.from_numpy(np.stack([head_pose(m.astype(np.float64), basis).rotation for m in landmarks])).float()
+    poses = [head_pose(m.astype(np.float64), basis) for m in landmarks]
+    rot = torch.from_numpy(np.stack([p.rotation for p in poses])).float()
+    return rot, torch.from_numpy(np.stack([p.translation for p in poses])).float()
+
+
+def mesh_rotations(landmarks: np.ndarray) -> torch.Tensor:
+    """The rotations ``(B, 3, 3)`` float32 of :func:`mesh_poses`."""
+    return mesh_poses(landmarks)[0]
 
 
 def pose_error(estimates: list[dict[str, torch.Tensor]], landmarks: np.ndarray) -> torch.Tensor:
@@ -340,19 +353,35 @@ class FV2VTask(Task):
     #: weight of the head-pose supervision (``gfv-train fv2v --pose-prior``; 0: off)
     pose_prior = 0.0
 
-    def _kp(self, kp_c: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        he = self.net.he_estimator(image)
-        from ..models.nets.fv2v import rotation_matrix, transform_keypoints
+    def _pose(
+        self, src: torch.Tensor, drv: torch.Tensor, lm: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[dict, dict, tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """Estimator outputs and head poses ``(R (B, 3, 3), t (B, 3))`` of the source and driving
+        pictures; with :attr:`FV2VConfig.mesh_pose` and landmarks ``lm`` (source, driving
+        ``(B, 478, 3)``) the driving pose is the source's moved by the Face Mesh head motion,
+        as the encoder computes it."""
+        from ..models.nets.fv2v import mesh_relative_pose, rotation_matrix
 
-        rot = self.quantisation_noise(rotation_matrix(he["yaw"], he["pitch"], he["roll"]))
-        kp = transform_keypoints(kp_c, rot, self.quantisation_noise(he["t"]), self.quantisation_noise(he["exp"]))
-        return kp, he
+        he_s, he_d = self.net.he_estimator(src), self.net.he_estimator(drv)
+        pose_s = (rotation_matrix(he_s["yaw"], he_s["pitch"], he_s["roll"]), he_s["t"])
+        if self.cfg.mesh_pose and lm is not None:
+            (mr_s, mt_s), (mr_d, mt_d) = mesh_poses(lm[0]), mesh_poses(lm[1])
+            pose_d = mesh_relative_pose(*pose_s, mr_d, mt_d, mr_s, mt_s)
+        else:
+            pose_d = (rotation_matrix(he_d["yaw"], he_d["pitch"], he_d["roll"]), he_d["t"])
+        return he_s, he_d, pose_s, pose_d
+
+    def _kp(self, kp_c: torch.Tensor, pose: tuple[torch.Tensor, torch.Tensor], he: dict) -> torch.Tensor:
+        from ..models.nets.fv2v import transform_keypoints
+
+        q = self.quantisation_noise
+        return transform_keypoints(kp_c, q(pose[0]), q(pose[1]), q(he["exp"]))
 
     def losses(self, batch, rng, progress):
         src, drv = to_tensor(batch["source"]), to_tensor(batch["driving"])
         kp_c = self.net.kp_detector(src[:: self.per_source]).repeat_interleave(self.per_source, 0)
-        kp_s, he_s = self._kp(kp_c, src)
-        kp_d, he_d = self._kp(kp_c, drv)
+        he_s, he_d, pose_s, pose_d = self._pose(src, drv, (batch["source_lm"], batch["driving_lm"]))
+        kp_s, kp_d = self._kp(kp_c, pose_s, he_s), self._kp(kp_c, pose_d, he_d)
         crop = random_crop(rng, src.shape[-1] // 4, self.crop)
         feats = self.source_features(src)
         out = self.net.generator(src, kp_d, kp_s, features=feats, crop=crop)
@@ -374,10 +403,10 @@ class FV2VTask(Task):
         return loss
 
     @torch.no_grad()
-    def predict(self, source, driving, previous=None):
+    def predict(self, source, driving, previous=None, lm=None):
         kp_c = self.net.kp_detector(source)
-        kp_s = self.net.keypoints(kp_c, self.net.he_estimator(source))
-        kp_d = self.net.keypoints(kp_c, self.net.he_estimator(driving))
+        he_s, he_d, pose_s, pose_d = self._pose(source, driving, lm)
+        kp_s, kp_d = self._kp(kp_c, pose_s, he_s), self._kp(kp_c, pose_d, he_d)
         feats = self.net.generator.encode(source)
         out = self.net.generator(source, kp_d, kp_s, features=feats)
         return self.decoder_output(source, feats, out, None, kp_s, kp_s, per_source=1)

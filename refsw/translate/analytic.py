@@ -8,9 +8,11 @@
   parameters (the pupil change is added to the iris centres).
 * **sem3d -> fv2v** and **fv2v -> sem3d** (:class:`HeadPoseTranslator`): the head rotation
   relative to the segment's key picture, ``R_A R_A,key^T``, is carried into B's axes
-  (:data:`FV2V_FROM_SEM3D`) and composed with B's key rotation; every other element stays at the
-  target key's value. Both models apply their rotation the same way (picture points ``N R^T``:
-  :class:`refsw.models.face3d.Pose`, :func:`refsw.models.nets.fv2v.transform_keypoints`).
+  (:data:`FV2V_FROM_SEM3D`) and composed with B's key rotation, and the translation follows the
+  head's turn about its centre; every other element stays at the target key's value. Both models
+  apply their rotation the same way (picture points ``N R^T``: :class:`refsw.models.face3d.Pose`,
+  :func:`refsw.models.nets.fv2v.transform_keypoints`), and fv2v's encoder takes its pose from
+  the same Face Mesh head pose (:func:`refsw.models.nets.fv2v.mesh_relative_pose`).
 
 Measured in ``docs/translators.md#analytic-translators``. The key picture's own parameters map
 to the target key exactly (:class:`~refsw.translate.interface.Translator`).
@@ -31,12 +33,12 @@ from .registry import PREFERRED_KIND, register_translator
 #: expression K, pupils 4 (:mod:`refsw.models.sem3d`).
 ROT, TRANS, SEM, EXPR = slice(0, 9), slice(9, 12), slice(12, 16), 16
 
-#: Change of axes from sem3d's head rotation to fv2v's: ``R_fv2v = C R_sem3d C^T``. Both act on
-#: (x right, y down, z) points of the picture grid, x and y in [-1, 1]; fv2v's depth axis points
-#: the other way (MediaPipe's z grows away from the camera), which conjugation with
-#: ``diag(-1, -1, 1)`` expresses as a proper rotation. Chosen against the identity on held-out
-#: clips (``docs/translators.md``).
-FV2V_FROM_SEM3D = np.diag([-1.0, -1.0, 1.0])
+#: Change of axes from sem3d's head pose to fv2v's: ``R_fv2v = C R_sem3d C^T``, points ``C x``.
+#: The identity: fv2v's encoder takes its head pose from the same Face Mesh head pose as sem3d
+#: (:attr:`refsw.models.nets.fv2v.FV2VConfig.mesh_pose`), in the same (x right, y down, z) axes
+#: of the picture grid. (Before that, fv2v's estimator barely turned and ``diag(-1, -1, 1)`` had
+#: been chosen on one clip: ``docs/translators.md``.)
+FV2V_FROM_SEM3D = np.eye(3)
 
 
 def _rotation(m: np.ndarray) -> np.ndarray:
@@ -101,7 +103,14 @@ class Sem3dToKptps:
 
 
 class HeadPoseTranslator:
-    """Head rotation between sem3d and fv2v (both keep it in elements 0..8, row-major).
+    """Head pose between sem3d and fv2v: the rotation (both keep it in elements 0..8, row-major)
+    and the translation (sem3d: elements 9, 10, the head centre's x, y; fv2v: 9..11).
+
+    The head turns about its own centre as in :func:`refsw.models.nets.fv2v.mesh_relative_pose`:
+    with ``Q`` the relative rotation ``R R_key^T`` in B's axes, the fv2v translation is
+    ``t = Q (t_key - H_key) + H``, ``H`` the sem3d head centre (depth 0: sem3d carries none);
+    fv2v -> sem3d solves the same relation for ``H``. Every other element (scale, expression,
+    mouth, eyes, pupils) stays at the target key's value.
 
     Args:
         source / target: ``("sem3d", "fv2v")`` or ``("fv2v", "sem3d")``.
@@ -110,21 +119,35 @@ class HeadPoseTranslator:
 
     def __init__(self, source: str, target: str, axes: np.ndarray | None = None) -> None:
         self.source, self.target = source, target
-        self.uri = translator_uri(source, target, "v1")
+        self.uri = translator_uri(source, target, "v2")
         c = FV2V_FROM_SEM3D if axes is None else np.asarray(axes, dtype=np.float64)
-        self._axes = c if target == "fv2v" else c.T
+        self._axes = c if target == "fv2v" else c.T  # A's points -> B's points
 
     def translate(self, params: np.ndarray, source_key: np.ndarray, target_key: np.ndarray) -> np.ndarray:
-        """``(N, *B)``: ``target_key`` with the rotation ``C R R_key^T C^T R_B,key``."""
+        """``(N, *B)``: ``target_key`` with the rotation ``C R R_key^T C^T R_B,key`` and the
+        translation of the class doc."""
         p = np.asarray(params, dtype=np.float64).reshape(len(params), -1)
+        key_a = np.asarray(source_key, dtype=np.float64).reshape(-1)
         key_b = np.asarray(target_key, dtype=np.float64)
-        rel = _rotation(p[:, ROT].reshape(-1, 3, 3)) @ _rotation(np.asarray(source_key)[ROT].reshape(3, 3)).T
+        kb = key_b.reshape(-1)
+        rel = _rotation(p[:, ROT].reshape(-1, 3, 3)) @ _rotation(key_a[ROT].reshape(3, 3)).T
         c = self._axes
-        rotation = c @ rel @ c.T @ _rotation(key_b.reshape(-1)[ROT].reshape(3, 3))
-        out = np.repeat(key_b.reshape(1, -1), len(p), 0)
+        q = c @ rel @ c.T  # (N, 3, 3), in B's axes
+        rotation = q @ _rotation(kb[ROT].reshape(3, 3))
+        out = np.repeat(kb[None], len(p), 0)
         out[:, ROT] = rotation.reshape(len(p), 9)
-        at_key = np.all(p == np.asarray(source_key).reshape(1, -1), axis=1)
-        out[at_key] = key_b.reshape(-1)  # exactly, not through the SVD
+        if self.source == "sem3d":  # H in A's axes -> fv2v translation
+            centre = np.zeros((len(p), 3))
+            centre[:, :2] = p[:, 9:11]
+            key_centre = np.array([key_a[9], key_a[10], 0.0])
+            t = np.einsum("nij,j->ni", q, kb[9:12] - c @ key_centre) + centre @ c.T
+            out[:, 9:12] = t
+        else:  # fv2v's translation -> the head centre, in sem3d's axes
+            key_centre = np.array([kb[9], kb[10], 0.0])
+            h = p[:, 9:12] - np.einsum("nij,j->ni", rel, key_a[9:12] - c.T @ key_centre)
+            out[:, 9:11] = (h @ c.T)[:, :2]
+        at_key = np.all(p == key_a.reshape(1, -1), axis=1)
+        out[at_key] = kb  # exactly, not through the SVD
         return out.reshape(len(p), *key_b.shape)
 
 

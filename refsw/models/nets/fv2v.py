@@ -74,6 +74,11 @@ class FV2VConfig(NetConfig):
     num_resblocks_2d: int = 6
     image_skip: bool = False
     norm: str = "batch"
+    #: the encoder takes each non-key picture's head rotation and translation from the Face Mesh
+    #: head pose relative to the key picture's (:func:`mesh_relative_pose`), the estimator giving
+    #: the key picture's pose and every picture's expression deltas (a deviation from
+    #: face-vid2vid, whose estimator is supervised by a pre-trained pose network; docs/models.md)
+    mesh_pose: bool = False
 
 
 PUBLISHED = FV2VConfig()
@@ -95,6 +100,36 @@ def transform_keypoints(
     """``kp = R kp_c + t + delta``: ``(B, K, 3)`` from ``kp_c (B, K, 3)``, ``R (B, 3, 3)``,
     ``t (B, 3)``, ``delta (B, K, 3)``."""
     return kp_canonical @ rotation.transpose(1, 2) + translation[:, None] + expression
+
+
+def mesh_relative_pose(
+    rotation: torch.Tensor,
+    translation: torch.Tensor,
+    mesh_rotation: torch.Tensor,
+    mesh_translation: torch.Tensor,
+    key_mesh_rotation: torch.Tensor,
+    key_mesh_translation: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A picture's FV2V head pose from the key picture's and the Face Mesh head motion between
+    them (:attr:`FV2VConfig.mesh_pose`).
+
+    The head moves rigidly about its own centre: with the key picture's FV2V pose ``(R_k, t_k)``,
+    the Face Mesh head poses ``(M_k, T_k)`` of the key picture and ``(M, T)`` of the picture
+    (:func:`refsw.models.face3d.head_pose`: rotation, translation in the same normalised [-1, 1]
+    picture coordinates as the keypoints) and ``Q = M M_k^T``, the picture's keypoints are
+    ``Q (kp_k - T_k) + T``, so ``R = Q R_k`` and ``t = Q (t_k - T_k) + T``.
+
+    Args:
+        rotation, translation: ``(B, 3, 3)``, ``(B, 3)`` float32: the key picture's FV2V pose.
+        mesh_rotation, mesh_translation: ``(B, 3, 3)``, ``(B, 3)``: the picture's Face Mesh pose.
+        key_mesh_rotation, key_mesh_translation: the key picture's Face Mesh pose, same shapes.
+
+    Returns:
+        ``(R (B, 3, 3), t (B, 3))``; the key picture's own pose where the mesh poses are equal.
+    """
+    q = mesh_rotation @ key_mesh_rotation.transpose(1, 2)
+    t = (q @ (translation - key_mesh_translation)[..., None])[..., 0] + mesh_translation
+    return q @ rotation, t
 
 
 class CanonicalKPDetector(nn.Module):
