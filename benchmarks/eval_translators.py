@@ -62,7 +62,8 @@ def evaluate_clip(name: str, frames_n: int, every: int, kind: str, done: dict, s
     ``name`` (pictures ``every``, ``2 every``, ... below ``frames_n``; picture 0 the key picture),
     skipping what it holds already and pairs without a translator yet; ``save`` after each."""
     clip = load_clip(name, max_frames=frames_n)
-    data = {k: v[:frames_n][::every] for k, v in load_dataset([name])[0].items()}
+    # per-picture arrays only (the cache also names each model's analyser URI)
+    data = {k: v[:frames_n][::every] for k, v in load_dataset([name])[0].items() if np.ndim(v)}
     frames, key_picture = clip.frames[:frames_n][::every][1:], clip.frames[0]
     n = len(frames)
     if "frozen" not in done:

@@ -123,8 +123,8 @@ LEARNED: dict[str, LearnedModelInfo] = {
                 z=True,
                 coord_start=12,
                 matrices=(MatrixEntry(4, 1, 3, 3, 0), MatrixEntry(5, 1, 3, 1, 9)),
-                coordinate_precision_factor=4,
-                matrix_element_precision_factor=6,
+                coordinate_precision_factor=5,
+                matrix_element_precision_factor=8,
             ),
             representation="FV2V: head rotation 3x3 (type 4), translation (type 5), "
             "15 expression deltas (3-D coordinates)",
