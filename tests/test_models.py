@@ -579,8 +579,9 @@ def test_fv2v_training_with_the_mesh_pose_learns(shared_dir) -> None:
         _, _, pose_s, pose_d = task._pose(src, src, (batch["source_lm"], batch["source_lm"]))
         assert torch.allclose(pose_d[0], pose_s[0], atol=1e-5) and torch.allclose(pose_d[1], pose_s[1], atol=1e-5)
     opt = torch.optim.Adam(task.parameters(), lr=3e-4, betas=(0.5, 0.999))
+    torch.manual_seed(0)  # the quantisation noise of the training step
     losses = []
-    for _ in range(4):
+    for _ in range(3):
         loss = task.losses(batch, np.random.default_rng(0), 0.0)
         total = sum(loss.values())
         losses.append(float(loss["rec"].detach()))
