@@ -329,14 +329,10 @@ def mesh_posed(params: np.ndarray, meshes: np.ndarray) -> np.ndarray:
     Returns:
         ``(N, 57)`` float64: rows 1.. with elements 0..8 (rotation) and 9..11 (translation) replaced.
     """
-    from .face3d import head_pose
     from .nets.fv2v import mesh_relative_pose
-    from .sem3d import load_basis
+    from .sem3d import head_poses
 
-    basis = load_basis()
-    poses = [head_pose(m, basis) for m in meshes]
-    mr = torch.from_numpy(np.stack([p.rotation for p in poses]))
-    mt = torch.from_numpy(np.stack([p.translation for p in poses]))
+    mr, mt = (torch.from_numpy(a) for a in head_poses(meshes))
     n = len(params)
     p = torch.from_numpy(np.asarray(params, dtype=np.float64))
     rot, t = mesh_relative_pose(

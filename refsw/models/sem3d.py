@@ -121,6 +121,15 @@ def load_basis() -> FaceBasis:
     return FaceBasis.load(BASIS_PATH)
 
 
+def head_poses(meshes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The head poses of Face Mesh landmarks ``(N, 478, 3)`` (:func:`track_meshes` units) on the
+    committed basis (:func:`refsw.models.face3d.head_pose`): rotations ``(N, 3, 3)`` (what sem3d
+    carries in matrix type 4) and translations ``(N, 3)``, float64."""
+    basis = load_basis()
+    poses = [head_pose(np.asarray(m, dtype=np.float64), basis) for m in meshes]
+    return np.stack([p.rotation for p in poses]), np.stack([p.translation for p in poses])
+
+
 class Sem3DMapping(LayoutMapping):
     """sem3d parameters ``(16 + K + 4,)`` <-> GFV matrices (types 4, 5, 2, 3, 8) and GFVE pupils.
 

@@ -312,13 +312,10 @@ def mesh_poses(landmarks: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     float32, the Umeyama alignment of the rigid landmarks onto the canonical face of ``sem3d``'s
     basis (:func:`refsw.models.face3d.head_pose`; the rotation is the one ``sem3d`` carries in
     GFV matrix type 4)."""
-    from ..models.face3d import head_pose
-    from ..models.sem3d import load_basis
+    from ..models.sem3d import head_poses
 
-    basis = load_basis()
-    poses = [head_pose(m.astype(np.float64), basis) for m in landmarks]
-    rot = torch.from_numpy(np.stack([p.rotation for p in poses])).float()
-    return rot, torch.from_numpy(np.stack([p.translation for p in poses])).float()
+    rot, trans = head_poses(landmarks)
+    return torch.from_numpy(rot).float(), torch.from_numpy(trans).float()
 
 
 def mesh_rotations(landmarks: np.ndarray) -> torch.Tensor:
