@@ -9,6 +9,14 @@ from pathlib import Path
 
 import pytest
 
+# One thread per test process for the OpenMP / BLAS pools (torch, numpy), unless the caller chose:
+# the suite runs two pytest-xdist workers on this 2-core machine, and two processes of two threads
+# each took 2.2 times as long as two of one thread (58 s against 26 s, a FOMM quality test run
+# twice at once). Set before any test module imports torch; tests that need a thread count set it
+# (tests/test_golden.py's default path: 2) and _torch_threads_restored gives it back.
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:

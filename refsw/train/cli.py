@@ -112,6 +112,14 @@ def translator_main(argv: list[str]) -> int:
     p.add_argument("--batch", type=int, default=256, help="picture pairs per step")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (cosine decay to a tenth)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--picture-steps",
+        type=int,
+        default=0,
+        help="then this many steps of the picture loss through B's generator (B: fomm, cfte, cttr, fv2v)",
+    )
+    p.add_argument("--picture-batch", type=int, default=4, help="picture pairs per picture-loss step")
+    p.add_argument("--picture-lr", type=float, default=1e-4, help="AdamW learning rate of the picture-loss stage")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--work-dir", type=Path, default=Path("runs") / "translator", help="per-pair work directories")
     args = p.parse_args(argv)
@@ -131,7 +139,16 @@ def translator_main(argv: list[str]) -> int:
             seed=args.seed,
             work_dir=args.work_dir / f"{a}_to_{b}",
             command=f"gfv-train translator {a} {b} --steps {args.steps} --batch {args.batch} --lr {args.lr} "
-            f"--seed {args.seed}",
+            f"--seed {args.seed}"
+            + (
+                f" --picture-steps {args.picture_steps} --picture-batch {args.picture_batch}"
+                f" --picture-lr {args.picture_lr}"
+                if args.picture_steps
+                else ""
+            ),
+            picture_steps=args.picture_steps,
+            picture_batch=args.picture_batch,
+            picture_lr=args.picture_lr,
         )
         print(f"{a} -> {b}: validation explained {meta['validation_explained']:.3f}, {meta['train_seconds']} s")
     return 0

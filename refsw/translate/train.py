@@ -15,6 +15,10 @@ Validation (the validation persons, the clip's first picture as the key picture,
 ``benchmarks`` and ``docs/translators.md`` measure): the fraction of B's change the translation
 explains, ``1 - MSE / variance``, over the normalised elements.
 
+With ``picture_steps`` (``gfv-train translator A B --picture-steps N``) and a PyTorch generator
+B (FOMM, CFTE, CTTR, FV2V), a last stage fine-tunes the translator on B's synthesised picture
+(:mod:`refsw.translate.picture`), kept only where it lowers the selection persons' picture L1.
+
 The work directory holds ``last.pt`` (networks, optimiser, step; written every ``save_every``
 steps and at the end) and ``log.jsonl``; re-running resumes. At the end the numpy checkpoint is
 exported to ``refsw/translate/weights/<A>_to_<B>.npz``.
@@ -25,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +41,10 @@ from refsw.progress import bar
 from refsw.train.split import person_of, split_clips
 
 from .dataset import load_dataset
-from .learned import LATENT, LAYERS, checkpoint_path, output_space
+from .learned import checkpoint_path, output_space
+from .pairnet import PairData, PairNet, Sampler
+from .picture import PICTURE_MODELS, fine_tune, picture_data
 
-#: Pictures around the key picture of a "near" pair.
-NEAR = 25
 #: Ridge penalties tried for the linear path (on :data:`RIDGE_PAIRS` normalised pairs).
 RIDGE_PENALTIES = (1e2, 1e3, 1e4, 1e5)
 #: Sampled picture pairs of the ridge regression.
@@ -52,26 +55,6 @@ WEIGHT_DECAY = 0.05
 SELECTION_EVERY = 5
 #: Smallest standard deviation used to normalise an element (elements that never move).
 MIN_STD = 1e-4
-
-
-def mlp(sizes: list[int]) -> nn.Sequential:
-    """Fully connected layers ``sizes[0] -> ... -> sizes[-1]``, ReLU between them."""
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-@dataclass
-class PairData:
-    """One clip's A inputs ``(N, in)`` and B targets ``(N, out)`` (output space), float32, and
-    the indices of its usable pictures."""
-
-    inputs: np.ndarray
-    targets: np.ndarray
-    usable: np.ndarray
 
 
 def pair_data(source: str, target: str, clips: list[dict[str, np.ndarray]]) -> list[PairData]:
@@ -105,63 +88,6 @@ def inner_split(clips: list[str]) -> tuple[list[str], list[str]]:
     persons = sorted({person_of(c) for c in clips})
     chosen = set(persons[SELECTION_EVERY // 2 :: SELECTION_EVERY])
     return [c for c in clips if person_of(c) not in chosen], [c for c in clips if person_of(c) in chosen]
-
-
-class Sampler:
-    """Random (key picture, picture) pairs of the usable pictures of one clip each, clips weighted
-    by their number of usable pictures; half of the pictures within :data:`NEAR` usable pictures
-    of their key picture."""
-
-    def __init__(self, data: list[PairData]) -> None:
-        self.inputs = np.concatenate([d.inputs[d.usable] for d in data])
-        self.targets = np.concatenate([d.targets[d.usable] for d in data])
-        sizes = np.array([len(d.usable) for d in data])
-        self.start = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        self.end = np.repeat(np.cumsum(sizes), sizes)
-
-    def __call__(self, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """``(x_key, x, t_key, t)``, ``batch`` rows each."""
-        i = rng.integers(len(self.inputs), size=batch)
-        lo, hi = self.start[i], self.end[i]
-        far = lo + (rng.random(batch) * (hi - lo)).astype(np.int64)
-        near = np.clip(i + rng.integers(-NEAR, NEAR + 1, size=batch), lo, hi - 1)
-        j = np.where(rng.random(batch) < 0.5, near, far)
-        return self.inputs[i], self.inputs[j], self.targets[i], self.targets[j]
-
-
-class PairNet(nn.Module):
-    """eps_A, delta_B and the linear path W of one pair, with the normalisation statistics as
-    buffers; :meth:`change` is the normalised change of B from the key picture."""
-
-    def __init__(self, in_std: np.ndarray, out_scale: np.ndarray, linear: np.ndarray) -> None:
-        super().__init__()
-        self.encoder = mlp([len(in_std)] + [LATENT] * LAYERS)
-        self.decoder = mlp([LATENT] * LAYERS + [len(out_scale)])
-        self.linear = nn.Parameter(torch.from_numpy(linear.astype(np.float32)))
-        self.in_std: torch.Tensor
-        self.out_scale: torch.Tensor
-        self.register_buffer("in_std", torch.from_numpy(in_std))
-        self.register_buffer("out_scale", torch.from_numpy(out_scale))
-
-    def change(self, x_key: torch.Tensor, x: torch.Tensor, network: bool = True) -> torch.Tensor:
-        """Normalised change of B (units of ``out_scale``) for A parameters ``x`` ``(B, in)`` from
-        the key picture's ``x_key``; ``network=False``: the linear path alone."""
-        dx = (x - x_key) / self.in_std
-        out = dx @ self.linear
-        if network:
-            out = out + self.decoder(self.encoder(dx)) - self.decoder(self.encoder(torch.zeros_like(dx[:1])))
-        return out
-
-    def relative_loss(self, x_key: torch.Tensor, x: torch.Tensor, t_key: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Mean squared error of the translated change, normalised."""
-        return ((self.change(x_key, x) - (t - t_key) / self.out_scale) ** 2).mean()
-
-    def drop_network(self) -> None:
-        """Zeroes delta_B's last layer: the network's contribution becomes exactly zero."""
-        last = [m for m in self.decoder if isinstance(m, nn.Linear)][-1]
-        with torch.no_grad():
-            last.weight.zero_()
-            last.bias.zero_()
 
 
 def ridge(
@@ -219,6 +145,9 @@ def train_pair(
     seed: int = 0,
     save_every: int = 500,
     command: str = "",
+    picture_steps: int = 0,
+    picture_batch: int = 4,
+    picture_lr: float = 1e-4,
 ) -> dict[str, Any]:
     """Trains (or resumes) the translator ``source`` -> ``target`` and exports it.
 
@@ -226,7 +155,10 @@ def train_pair(
     :data:`RIDGE_PENALTIES` on the selection persons (:func:`inner_split`); (2) eps_A and delta_B
     (and W) by AdamW (weight decay :data:`WEIGHT_DECAY`) on the relative parameter loss; (3) the
     network is kept only if it explains more of the selection persons' change than W alone
-    (else delta_B's last layer is zeroed: a linear translator).
+    (else delta_B's last layer is zeroed: a linear translator); (4) with ``picture_steps`` and a
+    PyTorch generator B, the picture loss through B's generator
+    (:func:`refsw.translate.picture.fine_tune`, ``picture_batch`` pairs per step, AdamW at
+    ``picture_lr``), kept only where it lowers the selection persons' picture L1.
 
     Returns:
         The provenance written into the checkpoint (``meta``), with the validation score.
@@ -262,7 +194,8 @@ def train_pair(
         while step < steps:
             rng = np.random.default_rng([seed, step])
             for g in opt.param_groups:  # cosine decay to a tenth
-                g["lr"] = lr * (0.55 + 0.45 * np.cos(np.pi * step / steps))
+                # a float: torch.load(weights_only=True) refuses numpy scalars when a run resumes
+                g["lr"] = float(lr * (0.55 + 0.45 * np.cos(np.pi * step / steps)))
             loss = net.relative_loss(*(torch.from_numpy(a) for a in sample(batch, rng)))
             opt.zero_grad()
             loss.backward()
@@ -278,6 +211,21 @@ def train_pair(
     with_net, linear_only = validate(net, select), validate(net, select, network=False)
     if with_net <= linear_only:
         net.drop_network()
+    picture: dict[str, Any] = {}
+    if picture_steps > 0 and target in PICTURE_MODELS:
+        picture = fine_tune(
+            net,
+            source,
+            target,
+            sample,
+            picture_data(source, target, fit_clips, load_dataset(fit_clips)),
+            picture_data(source, target, select_clips, load_dataset(select_clips)),
+            picture_steps,
+            picture_batch,
+            picture_lr,
+            work,
+            seed,
+        )
     meta = {
         "command": command or f"gfv-train translator {source} {target}",
         "steps": steps,
@@ -293,7 +241,9 @@ def train_pair(
         "validation_clips": split["validation"],
         "validation_explained": round(validate(net, val), 4),
         "train_seconds": round(time.perf_counter() - t0, 1),
-        "loss": "relative parameter MSE (normalised per element)",
+        "loss": "relative parameter MSE (normalised per element)"
+        + (", then picture L1 through B's generator" if picture.get("picture_kept") else ""),
+        **picture,
         "source_uri": get_model(source).uri,
         "target_uri": get_model(target).uri,
     }

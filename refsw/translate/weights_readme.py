@@ -39,23 +39,29 @@ Made on this project's shared 2-core CPU machine, nothing downloaded:
    directories `runs/translator/<A>_to_<B>`, git-ignored; re-running resumes). The 24 pairs with
    FOMM, CFTE or CTTR on either side were trained again for the stage-3 checkpoints (work
    directories `/work/runs/translator_v19/<A>_to_<B>`, fresh for each pair, 9-36 s each).
-3. This file: `python -m refsw.translate.weights_readme`.
+3. The picture-loss stage (issue 17, `refsw/translate/picture.py`) for the 20 pairs whose B has a
+   PyTorch generator (FOMM, CFTE, CTTR, FV2V): the same command with `--picture-steps 50
+   --picture-lr 0.0005` (batch 4), resumed from the parameter stage's `last.pt` (work directories
+   `/work/runs/translator_pic/<A>_to_<B>`), two pairs at a time, one thread each. The stage is
+   kept only where it lowers the selection persons' picture L1 (column `picture L1`, before ->
+   after; `kept`).
+4. This file: `python -m refsw.translate.weights_readme`.
 
 Data: the person split of `refsw/train/split.py` (validation persons = the held-out persons of the
 sem3d basis: `lp_d19`, `tpsmm_driving`, `dagan_driving`, `dpe_d`, `mead_w009*`, `st_obama*`,
 `st_happyenglish*`; 17 clips). The 37 training clips are split again by person: every 5th person
 (`selection_clips` in `meta`) chooses the ridge penalty of W and whether the network is kept;
-the others fit. Loss: the relative parameter loss (normalised per element); no picture loss
-(see `docs/translators.md`). `explained`: the fraction of B's change from the clip's first
-picture that the translation explains on the validation persons (1 - MSE / mean square, over the
-normalised elements).
+the others fit. Loss: the relative parameter loss (normalised per element), then, where kept, the
+picture L1 through B's generator beside it (see `docs/translators.md`). `explained`: the fraction
+of B's change from the clip's first picture that the translation explains on the validation
+persons (1 - MSE / mean square, over the normalised elements).
 
 The translators depend on the exact analysers: `meta` names the source and target generator
 URIs (checkpoint hashes) whose analysis they were trained on; retrained learned models
 (issue 19) need retrained translators.
 
-| file | command | steps | ridge penalty | network kept | explained (validation) | train s | bytes | SHA-256 |
-|---|---|---|---|---|---|---|---|---|
+| file | command | steps | ridge | network kept | picture L1 (selection) | explained | train s | bytes | SHA-256 |
+|---|---|---|---|---|---|---|---|---|---|
 """
 
 
@@ -70,9 +76,13 @@ def main() -> int:
             data = path.read_bytes()
             with np.load(path) as z:
                 meta = json.loads(str(z["meta"]))
+            picture = "-"
+            if "picture_selection_l1" in meta:
+                l1 = meta["picture_selection_l1"]
+                picture = f"{l1['before']:.4f} -> {l1['after']:.4f}, {'kept' if meta['picture_kept'] else 'not kept'}"
             rows.append(
                 f"| `{path.name}` | `{meta['command']}` | {meta['steps']} | {meta['ridge_penalty']:g} | "
-                f"{'yes' if meta['network_kept'] else 'no'} | {meta['validation_explained']:.3f} | "
+                f"{'yes' if meta['network_kept'] else 'no'} | {picture} | {meta['validation_explained']:.3f} | "
                 f"{meta['train_seconds']:.0f} | {len(data):,} | `{hashlib.sha256(data).hexdigest()[:16]}...` |"
             )
     (WEIGHTS_DIR / "README.md").write_text(HEADER + "\n".join(rows) + "\n")
