@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -19,6 +20,9 @@ from refsw.translate.learned import (
     checkpoint_path,
     output_space,
 )
+
+if TYPE_CHECKING:
+    from refsw.translate.pairnet import PairNet
 
 PAIRS = [(a, b) for a in MODEL_NAMES for b in MODEL_NAMES if a != b]
 #: Held-out clip (a validation person, talking and moving) and pictures used.
@@ -124,6 +128,21 @@ def test_train_cli_refuses_bad_pairs(argv: list[str], capsys: pytest.CaptureFixt
 # ---------------------------------------------------------------- picture-loss stage
 
 
+def _pair_net(t: LearnedTranslator) -> PairNet:
+    """The training form (torch) of a committed translator, with its weights."""
+    import torch
+
+    from refsw.translate.pairnet import PairNet
+
+    net = PairNet(t.in_std.astype(np.float32), t.out_scale.astype(np.float32), t.linear)
+    for part, layers in (("encoder", t.encoder), ("decoder", t.decoder)):
+        linears = [m for m in getattr(net, part) if isinstance(m, torch.nn.Linear)]
+        for lin, (w, b) in zip(linears, layers, strict=True):
+            lin.weight.data = torch.from_numpy(w.T.astype(np.float32)).contiguous()
+            lin.bias.data = torch.from_numpy(b.astype(np.float32))
+    return net
+
+
 def test_torch_change_matches_numpy(params: dict[str, np.ndarray]) -> None:
     import torch
 
@@ -174,7 +193,7 @@ def test_picture_stage_keeps_only_what_lowers_the_loss(params: dict[str, np.ndar
     import torch
 
     from refsw.train.data import load_clip
-    from refsw.translate.pairnet import PairData, PairNet, Sampler
+    from refsw.translate.pairnet import PairData, Sampler
     from refsw.translate.picture import PictureData, Renderer, evaluate, fine_tune
 
     source, target = "sem3d", "cfte"
@@ -186,13 +205,7 @@ def test_picture_stage_keeps_only_what_lowers_the_loss(params: dict[str, np.ndar
     sample = Sampler([PairData(x.astype(np.float32), output_space(target, v).astype(np.float32), idx)])
 
     def fresh() -> PairNet:
-        net = PairNet(t.in_std.astype(np.float32), t.out_scale.astype(np.float32), t.linear)
-        for part, layers in (("encoder", t.encoder), ("decoder", t.decoder)):
-            linears = [m for m in getattr(net, part) if isinstance(m, torch.nn.Linear)]
-            for lin, (w, b) in zip(linears, layers, strict=True):
-                lin.weight.data = torch.from_numpy(w.T.astype(np.float32)).contiguous()
-                lin.bias.data = torch.from_numpy(b.astype(np.float32))
-        return net
+        return _pair_net(t)
 
     (tmp_path / "a").mkdir()
     net = fresh()
@@ -206,3 +219,33 @@ def test_picture_stage_keeps_only_what_lowers_the_loss(params: dict[str, np.ndar
     l1 = meta["picture_selection_l1"]
     assert meta["picture_kept"] and l1["after"] < l1["before"]
     assert evaluate(net, Renderer(target), target, data, every=1) == pytest.approx(l1["after"], abs=1e-5)
+
+
+def test_gain_is_chosen_on_the_decoded_picture(params: dict[str, np.ndarray]) -> None:
+    # for a numpy B (kptps): each gain's score is the picture L1 of the decoder's own generator
+    # driven by the snapped translation times the gain; the lowest wins and is baked into out_scale
+    import torch
+
+    from refsw.models import get_model
+    from refsw.train.data import load_clip
+    from refsw.translate.picture import PictureData, choose_gain, gain_scores
+
+    source, target = "cttr", "kptps"
+    t = get_translator(source, target, "learned")
+    net = _pair_net(t)
+    frames = load_clip(CLIP, max_frames=PICTURES).frames
+    x, v = params[source].reshape(PICTURES, -1), params[target].reshape(PICTURES, -1)
+    data = [PictureData(frames, x.astype(np.float32), v.astype(np.float32), np.arange(0, PICTURES, 10))]
+    scores = gain_scores(net, target, data, every=1)
+    assert set(scores) == {0.5, 0.625, 0.75, 0.875, 1.0} and len(set(scores.values())) == 5
+    spec = get_model(target)
+    gen = spec.make_generator()
+    gen.set_key_picture(frames[0], params[target][0])
+    moved = spec.make_layout().snap(t.translate(params[source][10::10], params[source][0], params[target][0]))
+    drawn = [gen.generate(p).astype(np.float64) for p in moved]
+    l1 = np.mean([np.abs(d - frames[j]).mean() / 255 for d, j in zip(drawn, range(10, PICTURES, 10), strict=True)])
+    assert scores[1.0] == pytest.approx(l1, rel=1e-4)
+    before = net.out_scale.clone()
+    meta = choose_gain(net, target, data, every=1)
+    assert meta["picture_gain"] == min(scores, key=lambda g: scores[g])
+    assert torch.allclose(net.out_scale, before * meta["picture_gain"])

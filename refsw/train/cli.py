@@ -120,6 +120,11 @@ def translator_main(argv: list[str]) -> int:
     )
     p.add_argument("--picture-batch", type=int, default=4, help="picture pairs per picture-loss step")
     p.add_argument("--picture-lr", type=float, default=1e-4, help="AdamW learning rate of the picture-loss stage")
+    p.add_argument(
+        "--picture-gain",
+        action="store_true",
+        help="then scale the translated change by the gain (0.5..1) with the lowest selection picture L1",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--work-dir", type=Path, default=Path("runs") / "translator", help="per-pair work directories")
     args = p.parse_args(argv)
@@ -145,10 +150,12 @@ def translator_main(argv: list[str]) -> int:
                 f" --picture-lr {args.picture_lr}"
                 if args.picture_steps
                 else ""
-            ),
+            )
+            + (" --picture-gain" if args.picture_gain else ""),
             picture_steps=args.picture_steps,
             picture_batch=args.picture_batch,
             picture_lr=args.picture_lr,
+            picture_gain=args.picture_gain,
         )
         print(f"{a} -> {b}: validation explained {meta['validation_explained']:.3f}, {meta['train_seconds']} s")
     return 0

@@ -9,12 +9,12 @@ the translation of A's parameters of picture j, draws picture j:
            + w * relative parameter loss (a batch of the parameter stage)
 
 ``w`` balances the two at the start (the selection persons' picture L1 before the stage over
-the first parameter loss), so the parameters stay
-near B's own while the picture loss corrects what the generator renders badly. Gradients flow
-through B's frozen generator (FOMM, CFTE, CTTR, FV2V: PyTorch); ``sem3d`` and ``kptps`` render
-with numpy and keep the parameter loss, which is geometric for them. The generator runs as the
-decoder runs it, with its residual detail transfer, except CTTR's trajectory (the previous
-picture is the driving one, as after a key picture).
+the first parameter loss), so the parameters stay near B's own while the picture loss corrects
+what the generator renders badly. Gradients flow through B's frozen generator (FOMM, CFTE, CTTR,
+FV2V: PyTorch); ``sem3d`` and ``kptps`` render with numpy and keep the parameter loss, which is
+geometric for them. The generator runs as the decoder runs it, with its residual detail
+transfer, except CTTR's trajectory (the previous picture is the driving one, as after a key
+picture).
 
 The fine-tuned translator is kept only where it lowers the picture L1 of the selection persons
 (:func:`refsw.translate.train.inner_split`; key picture: the clip's first usable picture, every
@@ -28,7 +28,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +43,8 @@ from .pairnet import NEAR, PairNet, Sampler
 PICTURE_MODELS = ("fomm", "cfte", "cttr", "fv2v")
 #: Every this many usable pictures of a clip are scored when the stage is judged.
 EVAL_EVERY = 25
+#: Gains on the translated change tried by :func:`choose_gain` (1: the translation as trained).
+GAINS = (0.5, 0.625, 0.75, 0.875, 1.0)
 
 
 def rodrigues_torch(w: torch.Tensor) -> torch.Tensor:
@@ -87,6 +89,8 @@ class Renderer:
         from refsw.models.learned import LEARNED, LearnedModel
 
         self.name = model
+        # the committed network is shared through its cache; it only ever runs in inference, so
+        # freezing its weights here changes nothing for the other users
         self.net = LearnedModel.committed(model).net
         self.net.eval()
         for p in self.net.parameters():
@@ -300,8 +304,59 @@ def fine_tune(
         "picture_steps": steps,
         "picture_batch": batch,
         "picture_lr": lr,
-        "picture_param_weight": round(cast(float, weight), 6) if weight is not None else None,
+        "picture_param_weight": None if weight is None else round(weight, 6),
         "picture_selection_l1": {"before": round(before, 5), "after": round(after, 5)},
         "picture_kept": kept,
         "picture_seconds": round(time.perf_counter() - t0, 1),
     }
+
+
+def gain_scores(
+    net: PairNet, target: str, data: list[PictureData], gains: tuple[float, ...] = GAINS, every: int = EVAL_EVERY
+) -> dict[float, float]:
+    """Mean picture L1 (pictures in [0, 1]) per gain: B's generator as the decoder runs it (any
+    model, numpy or PyTorch) animating each clip's first usable picture, driven by the translated
+    change times the gain, snapped to B's GFV grid, for every ``every``-th usable picture after
+    it. No gradient: this reaches the numpy generators (sem3d, kptps) too."""
+    from refsw.models import get_model
+
+    from .dataset import as_params
+    from .learned import apply_change
+
+    spec = get_model(target)
+    layout = spec.make_layout()
+    gen = spec.make_generator()
+    totals = dict.fromkeys(gains, 0.0)
+    count = 0
+    for d in data:
+        k, idx = d.usable[0], d.usable[every::every]
+        if not len(idx):
+            continue
+        key = as_params(target, d.params[k : k + 1].astype(np.float64))[0]
+        gen.set_key_picture(d.frames[k], key)
+        with torch.no_grad():
+            normalised = net.change(torch.from_numpy(d.inputs[k : k + 1]), torch.from_numpy(d.inputs[idx]))
+            change = (normalised * net.out_scale).double().numpy()
+        for g in gains:
+            params = layout.snap(as_params(target, apply_change(target, key, g * change)))
+            for p, j in zip(params, idx, strict=True):
+                totals[g] += float(np.abs(gen.generate(p).astype(np.float64) - d.frames[j]).mean()) / 255.0
+        count += len(idx)
+    return {g: t / max(count, 1) for g, t in totals.items()}
+
+
+def choose_gain(net: PairNet, target: str, select: list[PictureData], every: int = EVAL_EVERY) -> dict[str, Any]:
+    """Scales the translated change of ``net`` in place by the gain of :data:`GAINS` with the
+    lowest picture L1 on the selection persons (:func:`gain_scores`; it multiplies ``out_scale``,
+    so the checkpoint format is unchanged). For B generators the picture loss cannot reach
+    (sem3d, kptps: numpy), a partly wrong change bends the picture; a smaller change can bend it
+    less.
+
+    Returns:
+        What the checkpoint's ``meta`` records: the gain and the L1 per gain.
+    """
+    scores = gain_scores(net, target, select, every=every)
+    gain = min(scores, key=lambda g: (scores[g], -g))
+    with torch.no_grad():
+        net.out_scale.mul_(gain)
+    return {"picture_gain": gain, "picture_gain_l1": {f"{g:g}": round(v, 5) for g, v in scores.items()}}

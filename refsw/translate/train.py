@@ -43,7 +43,7 @@ from refsw.train.split import person_of, split_clips
 from .dataset import load_dataset
 from .learned import checkpoint_path, output_space
 from .pairnet import PairData, PairNet, Sampler
-from .picture import PICTURE_MODELS, fine_tune, picture_data
+from .picture import PICTURE_MODELS, choose_gain, fine_tune, picture_data
 
 #: Ridge penalties tried for the linear path (on :data:`RIDGE_PAIRS` normalised pairs).
 RIDGE_PENALTIES = (1e2, 1e3, 1e4, 1e5)
@@ -148,6 +148,7 @@ def train_pair(
     picture_steps: int = 0,
     picture_batch: int = 4,
     picture_lr: float = 1e-4,
+    picture_gain: bool = False,
 ) -> dict[str, Any]:
     """Trains (or resumes) the translator ``source`` -> ``target`` and exports it.
 
@@ -158,7 +159,9 @@ def train_pair(
     (else delta_B's last layer is zeroed: a linear translator); (4) with ``picture_steps`` and a
     PyTorch generator B, the picture loss through B's generator
     (:func:`refsw.translate.picture.fine_tune`, ``picture_batch`` pairs per step, AdamW at
-    ``picture_lr``), kept only where it lowers the selection persons' picture L1.
+    ``picture_lr``), kept only where it lowers the selection persons' picture L1; (5) with
+    ``picture_gain``, the gain on the translated change with the lowest selection picture L1
+    (:func:`refsw.translate.picture.choose_gain`; for the numpy generators sem3d and kptps).
 
     Returns:
         The provenance written into the checkpoint (``meta``), with the validation score.
@@ -226,6 +229,8 @@ def train_pair(
             work,
             seed,
         )
+    if picture_gain:
+        picture.update(choose_gain(net, target, picture_data(source, target, select_clips, load_dataset(select_clips))))
     meta = {
         "command": command or f"gfv-train translator {source} {target}",
         "steps": steps,

@@ -45,7 +45,11 @@ Made on this project's shared 2-core CPU machine, nothing downloaded:
    `/work/runs/translator_pic/<A>_to_<B>`), two pairs at a time, one thread each. The stage is
    kept only where it lowers the selection persons' picture L1 (column `picture L1`, before ->
    after; `kept`).
-4. This file: `python -m refsw.translate.weights_readme`.
+4. The gain for kptps as B (`--picture-gain`: the translated change times 0.5 .. 1, the gain with
+   the lowest selection picture L1, baked into `out_scale`; column `picture L1` shows the gain)
+   for fomm, cfte, cttr and fv2v -> kptps, from the same work directories
+   (`/work/runs/gain_test/<A>_to_kptps`, copies of the parameter stage's `last.pt`).
+5. This file: `python -m refsw.translate.weights_readme`.
 
 Data: the person split of `refsw/train/split.py` (validation persons = the held-out persons of the
 sem3d basis: `lp_d19`, `tpsmm_driving`, `dagan_driving`, `dpe_d`, `mead_w009*`, `st_obama*`,
@@ -80,6 +84,10 @@ def main() -> int:
             if "picture_selection_l1" in meta:
                 l1 = meta["picture_selection_l1"]
                 picture = f"{l1['before']:.4f} -> {l1['after']:.4f}, {'kept' if meta['picture_kept'] else 'not kept'}"
+            if "picture_gain" in meta:
+                l1 = meta["picture_gain_l1"]
+                gain = f"{meta['picture_gain']:g}"
+                picture = f"gain {gain}: {l1['1']:.4f} -> {l1[gain]:.4f}"
             rows.append(
                 f"| `{path.name}` | `{meta['command']}` | {meta['steps']} | {meta['ridge_penalty']:g} | "
                 f"{'yes' if meta['network_kept'] else 'no'} | {picture} | {meta['validation_explained']:.3f} | "
