@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from refsw.progress import bar
+from refsw.train.tasks import to_tensor
 
 from .learned import ROTATION_MODELS
 from .pairnet import NEAR, PairNet, Sampler
@@ -164,10 +165,6 @@ def picture_data(source: str, target: str, names: list[str], clips: list[dict[st
     return out
 
 
-def _tensor(frames: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
-
-
 def _sample(data: list[PictureData], batch: int, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
     """``(picture_i, picture_j, x_i, x_j, v_B_i)``: ``batch`` (key picture, picture) pairs, each
     of one clip (clips weighted by their usable pictures, j within 25 usable pictures of i half
@@ -186,8 +183,8 @@ def _sample(data: list[PictureData], batch: int, rng: np.random.Generator) -> tu
         x.append(d.inputs[j])
         vk.append(d.params[i])
     return (
-        _tensor(np.stack(src)),
-        _tensor(np.stack(drv)),
+        to_tensor(np.stack(src)),
+        to_tensor(np.stack(drv)),
         torch.from_numpy(np.stack(xk)),
         torch.from_numpy(np.stack(x)),
         torch.from_numpy(np.stack(vk)),
@@ -214,8 +211,8 @@ def evaluate(net: PairNet, render: Renderer, target: str, data: list[PictureData
             j = idx[start : start + 8]
             n = len(j)
             batch = (
-                _tensor(np.repeat(d.frames[k : k + 1], n, 0)),
-                _tensor(d.frames[j]),
+                to_tensor(np.repeat(d.frames[k : k + 1], n, 0)),
+                to_tensor(d.frames[j]),
                 torch.from_numpy(np.repeat(d.inputs[k : k + 1], n, 0)),
                 torch.from_numpy(d.inputs[j]),
                 torch.from_numpy(np.repeat(d.params[k : k + 1], n, 0)),

@@ -215,22 +215,26 @@ def train_pair(
     if with_net <= linear_only:
         net.drop_network()
     picture: dict[str, Any] = {}
-    if picture_steps > 0 and target in PICTURE_MODELS:
+    tune = picture_steps > 0 and target in PICTURE_MODELS
+    if tune or picture_gain:  # the selection persons' pictures, read once for both stages
+        select_pictures = picture_data(source, target, select_clips, load_dataset(select_clips))
+    if tune:
+        train_pictures = picture_data(source, target, fit_clips, load_dataset(fit_clips))
         picture = fine_tune(
             net,
             source,
             target,
             sample,
-            picture_data(source, target, fit_clips, load_dataset(fit_clips)),
-            picture_data(source, target, select_clips, load_dataset(select_clips)),
-            picture_steps,
-            picture_batch,
-            picture_lr,
-            work,
-            seed,
+            train_pictures,
+            select_pictures,
+            steps=picture_steps,
+            batch=picture_batch,
+            lr=picture_lr,
+            work=work,
+            seed=seed,
         )
     if picture_gain:
-        picture.update(choose_gain(net, target, picture_data(source, target, select_clips, load_dataset(select_clips))))
+        picture.update(choose_gain(net, target, select_pictures))
     meta = {
         "command": command or f"gfv-train translator {source} {target}",
         "steps": steps,

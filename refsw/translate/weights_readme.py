@@ -80,14 +80,16 @@ def main() -> int:
             data = path.read_bytes()
             with np.load(path) as z:
                 meta = json.loads(str(z["meta"]))
-            picture = "-"
+            stages = []  # the picture-loss stage and the gain, as far as they ran
             if "picture_selection_l1" in meta:
                 l1 = meta["picture_selection_l1"]
-                picture = f"{l1['before']:.4f} -> {l1['after']:.4f}, {'kept' if meta['picture_kept'] else 'not kept'}"
+                kept = "kept" if meta["picture_kept"] else "not kept"
+                stages.append(f"{l1['before']:.4f} -> {l1['after']:.4f}, {kept}")
             if "picture_gain" in meta:
                 l1 = meta["picture_gain_l1"]
                 gain = f"{meta['picture_gain']:g}"
-                picture = f"gain {gain}: {l1['1']:.4f} -> {l1[gain]:.4f}"
+                stages.append(f"gain {gain}: {l1['1']:.4f} -> {l1[gain]:.4f}")
+            picture = "; ".join(stages) or "-"
             rows.append(
                 f"| `{path.name}` | `{meta['command']}` | {meta['steps']} | {meta['ridge_penalty']:g} | "
                 f"{'yes' if meta['network_kept'] else 'no'} | {picture} | {meta['validation_explained']:.3f} | "
