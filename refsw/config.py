@@ -24,10 +24,12 @@ from refsw.media.chroma_key import ChromaKey, ChromaKeyError
 from sei.carriage import SEI_PACKINGS
 
 #: Encoder decisions (:mod:`refsw.encoder.decision`): ``auto`` the model's own default
-#: (``ModelSpec.default_decision``: ``none`` for ``sem3d``, ``ssim+vmaf`` for the others);
+#: (``ModelSpec.default_decision``: ``pose`` for ``sem3d``, ``ssim+vmaf`` for the others);
 #: ``ssim+vmaf`` a picture moves only where both its SSIM and its VMAF beat the key picture;
-#: ``ssim`` SSIM only; ``none`` the analysed parameters as they are.
-DECISIONS = ("auto", "ssim+vmaf", "ssim", "none")
+#: ``ssim`` SSIM only; ``pose`` every picture keeps its analysed expression and takes the share of
+#: its head-pose change whose synthesised picture is closest to the source (models with
+#: ``ModelSpec.pose_share``); ``none`` the analysed parameters as they are.
+DECISIONS = ("auto", "ssim+vmaf", "ssim", "pose", "none")
 
 #: ``nnpfc_mode_idc`` values the encoder writes: 1 the generator named by URI, 0 the network in
 #: the NNPFC payload.

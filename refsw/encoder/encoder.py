@@ -11,6 +11,7 @@ values; :func:`sei.carriage.insert_sei` places them as VTM EncoderApp does.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from sei.context import DecodingContext
 from sei.registry import PayloadType
 from sei.sei_message import write_payload
 
-from .decision import choose_keypoints
+from .decision import choose_keypoints, choose_pose_share
 from .gfv_sei import gfv_messages, gfve_messages
 from .keys import KeyChoice, choose_key_pictures
 from .sei_encoder import nnpfa_values, nnpfc_values, spti_values
@@ -190,6 +191,8 @@ def encode_video(
     key_period = spec.default_key_period if cfg.key_period is None else cfg.key_period
     qp = cfg.qp
     decision = spec.default_decision if cfg.decision == "auto" else cfg.decision
+    if decision == "pose" and spec.pose_share is None:
+        raise ConfigError(f"decision pose needs a model with a separate head pose (sem3d); {cfg.model} has none")
     if analyse_decoded_key is None:
         analyse_decoded_key = spec.analyse_decoded_key
     analysed: tuple[np.ndarray, np.ndarray] | None = None
@@ -225,6 +228,7 @@ def encode_video(
             generator,
             layout,
             decision,
+            spec.pose_share,
             analyse_decoded_key,
             Ability.PREVIOUS_PICTURE in spec.abilities,
             fps,
@@ -267,6 +271,7 @@ def _segment_payloads(
     generator: Generator | None,
     layout: LayoutMapping,
     decision: str,
+    pose_share: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None,
     analyse_decoded_key: bool,
     uses_previous: bool,
     fps: float,
@@ -279,7 +284,8 @@ def _segment_payloads(
     """The SEI payloads of one key-picture segment, per picture in ``gfv_cnt`` order: the GFV
     message, then its GFVE message when the layout carries pupils. ``frames`` ``(N, H, W, 3)``
     uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)`` by
-    ``generator`` (``None`` with ``decision`` ``"none"``); ``analysed``: the segment's
+    ``generator`` (``None`` with ``decision`` ``"none"``; ``pose_share`` is the model's, needed by the
+    ``"pose"`` decision); ``analysed``: the segment's
     ``(params, found)`` when the analysis ran already; ``max_interval`` and
     ``interpolation_tolerance`` (in grid steps): the parameter subsampling
     (:mod:`refsw.encoder.subsample`); ``chroma_key``: the base message's chroma key information."""
@@ -290,6 +296,10 @@ def _segment_payloads(
     params = layout.snap(params)  # on the GFV grids: no drift, exact identity
     if generator is not None and len(frames) > 1:
         generator.set_key_picture(decoded_key, params[0])
+    if generator is not None and len(frames) > 1 and decision == "pose":
+        assert pose_share is not None  # encode_video refuses the pose decision without it
+        params = choose_pose_share(frames, params, generator, pose_share, snap=layout.snap)[0]
+    elif generator is not None and len(frames) > 1:
         params = choose_keypoints(
             frames,
             params,

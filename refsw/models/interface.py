@@ -188,6 +188,11 @@ class ModelSpec:
             picture (``reference``) to a decoded picture (``params``), for
             ``gfv-decode --base-picture`` (:mod:`refsw.models.relative`); ``None``: the model
             cannot animate another face.
+        pose_share: ``(key (D,), params (D,), share) -> (D,)`` float64: ``params`` with only its
+            head pose moved ``share`` (0..1) of the way from ``key``'s pose to its own, every
+            other element kept (the ``pose`` encoder decision,
+            :func:`refsw.encoder.decision.choose_pose_share`); ``None``: the model has no
+            separate head pose.
     """
 
     name: str
@@ -207,3 +212,4 @@ class ModelSpec:
     edit_keys: frozenset[str] = frozenset()
     apply_edit: Callable[[np.ndarray, Mapping[str, float]], np.ndarray] | None = None
     relative_motion: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
+    pose_share: Callable[[np.ndarray, np.ndarray, float], np.ndarray] | None = None

@@ -594,6 +594,27 @@ def relative_motion(base: np.ndarray, reference: np.ndarray, params: np.ndarray)
     return out
 
 
+def pose_share(key: np.ndarray, params: np.ndarray, share: float) -> np.ndarray:
+    """sem3d's :attr:`~refsw.models.ModelSpec.pose_share`: ``params`` ``(16 + K + 4,)`` with the
+    head pose moved ``share`` (0..1) of the way from the key picture's (``key``, same shape) to its
+    own and the expression (mouth, eyes, coefficients, pupils) kept. The rotation turns by
+    ``share`` of the angle of the rotation between the two (about the same axis; the carried
+    matrices are made orthonormal first, :func:`~refsw.models.relative.nearest_rotation`), the
+    translation and the log scale move linearly; share 0 is the key picture's pose element for
+    element, share 1 ``params`` itself. Not on the GFV grids: the caller snaps."""
+    from scipy.spatial.transform import Rotation
+
+    k, out = np.asarray(key, dtype=np.float64), np.array(params, dtype=np.float64, copy=True)
+    if share <= 0.0:
+        out[ROT], out[TRANS] = k[ROT], k[TRANS]
+    elif share < 1.0:
+        r_k = nearest_rotation(k[ROT])
+        turn = Rotation.from_matrix(nearest_rotation(out[ROT]) @ r_k.T).as_rotvec()
+        out[ROT] = (Rotation.from_rotvec(share * turn).as_matrix() @ r_k).ravel()
+        out[TRANS] = k[TRANS] + share * (out[TRANS] - k[TRANS])
+    return out
+
+
 def key_semantics(params: np.ndarray) -> KeySemantics:
     """What sem3d parameters ``(N, 16 + K + 4)`` say about each picture, for the key-picture choice."""
     p = np.asarray(params, dtype=np.float64)
@@ -672,7 +693,7 @@ def sem3d() -> ModelSpec | None:
         make_generator=lambda deterministic=False: Sem3DGenerator(load_basis()),
         make_layout=_layout,
         analyse_decoded_key=False,
-        default_decision="none",
+        default_decision="pose",
         key_semantics=key_semantics,
         default_key_period=0,
         default_max_interval=MAX_INTERVAL,
@@ -680,6 +701,7 @@ def sem3d() -> ModelSpec | None:
         edit_keys=EDIT_KEYS,
         apply_edit=apply_edit,
         relative_motion=relative_motion,
+        pose_share=pose_share,
     )
 
 
@@ -692,5 +714,6 @@ __all__ = [
     "denoise",
     "key_semantics",
     "lid_margins",
+    "pose_share",
     "sem3d",
 ]
