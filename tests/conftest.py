@@ -16,6 +16,8 @@ import pytest
 # (tests/test_golden.py's default path: 2) and _torch_threads_restored gives it back.
 for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
+# the golden tests' portable MD5s hold on AVX2 and AVX-512 CPUs alike (refsw.apps.common.portable_kernels)
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 
 @pytest.fixture(scope="session")

@@ -142,3 +142,33 @@ def test_outputs_match_the_golden_md5s(
         return
     assert name in expected, f"no golden MD5s for {name}: run pytest --regenerate-expected"
     assert got == expected[name]
+
+
+def test_decoder_app_portable_pictures_without_the_environment(clip: np.ndarray, tmp_path: Path) -> None:
+    # gfv-decode --deterministic limits ATen's kernels itself (refsw.apps.common.portable_kernels):
+    # run as a user runs it, without this suite's ATEN_CPU_CAPABILITY, it writes the same pictures
+    # (--md5) as this process does with it, on the portable FV2V case (the case whose pictures
+    # differed between an AVX2 and an AVX-512 CPU before)
+    import os
+    import subprocess
+    import sys
+
+    from refsw.apps import decoder_app
+
+    model, count, key_period, decision = next(c for c in CASES if c[0] == "fv2v")
+    stream, _ = encode_video(
+        clip[:count], 25.0, model=model, qp=37, key_period=key_period, decision=decision, deterministic=True
+    )
+    (tmp_path / "in.266").write_bytes(stream)
+    argv = ["-b", str(tmp_path / "in.266"), "--deterministic", "--quiet"]
+    assert decoder_app.main([*argv, "-o", str(tmp_path / "here.y4m"), "--md5", str(tmp_path / "here.md5")]) == 0
+    env = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+    script = (
+        "import sys, torch; from refsw.apps.decoder_app import main; rc = main(sys.argv[1:]); "
+        "print(torch.backends.cpu.get_cpu_capability()); sys.exit(rc)"
+    )
+    there = [*argv, "-o", str(tmp_path / "there.y4m"), "--md5", str(tmp_path / "there.md5")]
+    done = subprocess.run([sys.executable, "-c", script, *there], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] in ("AVX2", "DEFAULT"), done.stdout
+    assert (tmp_path / "there.md5").read_text() == (tmp_path / "here.md5").read_text()

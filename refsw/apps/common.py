@@ -55,6 +55,18 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         raise
 
 
+def portable_kernels() -> None:
+    """For ``--deterministic``, before PyTorch runs its first kernel: ATen's vectorised CPU kernels
+    limited to AVX2 (``ATEN_CPU_CAPABILITY=avx2``; a value the user set is kept).
+
+    ATen picks its kernels by the CPU's widest vector extension the first time one runs, and its
+    AVX-512 kernels round differently from its AVX2 ones: FV2V's portable-path pictures differed
+    between an AVX2 and an AVX-512 CPU (``tests/test_golden.py``, 2026-12-07). PyTorch reads the
+    variable once, so it must be set before any tensor arithmetic in the process.
+    """
+    os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+
+
 def run_app(prog: str, body: Callable[[], int], expected: tuple[type[BaseException], ...]) -> int:
     """Runs ``body``; expected errors become ``"<prog>: error: <one line>"`` on stderr and exit 1."""
     logging.basicConfig(level=logging.WARNING, format=f"{prog}: %(levelname)s: %(message)s")

@@ -160,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rc = run_app("gfv-decode", lambda: _check(args), (UsageError,))  # before the heavy imports
     if rc:
         return rc
+    if args.deterministic:
+        from .common import portable_kernels
+
+        portable_kernels()
     from refsw.codecs import CodecError
     from refsw.decoder import BasePictureError, StreamError
     from refsw.decoder.edits import EditError

@@ -156,6 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rc = run_app("gfv-encode", check, (UsageError, ConfigError))
     if rc:
         return rc
+    if checked[0].deterministic:
+        from .common import portable_kernels
+
+        portable_kernels()
     from refsw.codecs import CodecError
     from refsw.media.video_io import InputError, OutputError
     from refsw.metrics.common import MetricError

@@ -425,6 +425,13 @@ class LearnedGenerator:
         the default path's)."""
         if deterministic:
             optimise = False
+            capability = torch.backends.cpu.get_cpu_capability()
+            if capability.startswith("AVX512"):
+                log.warning(
+                    "deterministic path on ATen's %s kernels: its pictures equal an AVX2 CPU's only with "
+                    "ATEN_CPU_CAPABILITY=avx2 set before torch runs (gfv-encode/gfv-decode --deterministic set it)",
+                    capability,
+                )
         self.deterministic = deterministic
         self.model = model
         if detail_transfer is None:
