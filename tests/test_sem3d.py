@@ -335,3 +335,12 @@ def test_pose_decision_needs_a_model_with_a_head_pose(clip) -> None:
 
     with pytest.raises(ConfigError, match="decision pose"):
         encode_video(clip.frames[:3], 25.0, model="kptps", decision="pose")
+
+
+def test_the_encoder_summary_says_how_many_pictures_took_less_pose(shared_dir: Path) -> None:
+    frames = load_clip("lp_d19", data_dir=shared_dir / "data", max_frames=24).frames
+    _, summary = encode_video(frames, 25.0, model="sem3d")
+    assert summary.pose_reduced is not None and 10 <= summary.pose_reduced < len(frames)
+    assert f"head pose: {summary.pose_reduced} of 24 pictures" in summary.text()
+    assert summary.as_dict()["pose_reduced_pictures"] == summary.pose_reduced
+    assert encode_video(frames, 25.0, model="sem3d", decision="none")[1].pose_reduced is None

@@ -50,6 +50,9 @@ class EncodeSummary:
         budget: where the bits go (:class:`sei.carriage.BitBudget`).
         encode_seconds: wall time of the whole encode.
         key_choice: where the key pictures are and why (:mod:`refsw.encoder.keys`).
+        pose_reduced: with the ``pose`` decision, how many pictures take less than their analysed
+            head-pose change (:func:`refsw.encoder.decision.choose_pose_share`); ``None``: the
+            decision did not run.
         quality: the quality of the stream's decoded pictures against the input, when measured
             (:func:`refsw.metrics.summary.quality_summary`; ``gfv-encode --ref-metrics``).
     """
@@ -64,6 +67,7 @@ class EncodeSummary:
     encode_seconds: float
     quality: QualitySummary | None = None
     key_choice: KeyChoice | None = None
+    pose_reduced: int | None = None
 
     @property
     def key_pictures(self) -> int:
@@ -112,6 +116,7 @@ class EncodeSummary:
             "total_bits": self.total_bits, "kbps": self.kbps, "encode_fps": self.encode_fps,
             "key_pictures_at": self.key_choice.starts if self.key_choice else None,
             "key_picture_reasons": self.key_choice.reasons if self.key_choice else None,
+            "pose_reduced_pictures": self.pose_reduced,
             "quality": self.quality.as_dict() if self.quality else None,
         }  # fmt: skip
 
@@ -137,6 +142,12 @@ class EncodeSummary:
         if self.key_choice is not None and len(self.key_choice.starts) > 1:
             at = ", ".join(f"{s} ({r})" for s, r in zip(self.key_choice.starts, self.key_choice.reasons, strict=True))
             lines.insert(1, f"  key pictures at {at}")
+        if self.pose_reduced is not None:
+            lines.insert(
+                2 if lines[1].startswith("  key pictures at") else 1,
+                f"  head pose: {self.pose_reduced} of {self.frames} pictures take less than their analysed change "
+                "(decision pose)",
+            )
         if self.quality is not None:
             lines.append(self.quality.text())
         return "\n".join(lines)
@@ -218,10 +229,11 @@ def encode_video(
         prefix.append((PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values()))
     generator = spec.make_generator(deterministic=cfg.deterministic) if decision != "none" else None  # per segment
     per_au: dict[int, AccessUnitSEI] = {}
+    reduced: list[int] = []
     ends = starts[1:] + [len(frames)]
     for k, (start, end, decoded_key) in enumerate(zip(starts, ends, decoded_keys)):
         segment = frames[start:end]
-        payloads = _segment_payloads(
+        payloads, segment_reduced = _segment_payloads(
             segment,
             decoded_key,
             analyser,
@@ -238,6 +250,8 @@ def encode_video(
             cfg.gfv_interpolation_tolerance,
             None if cfg.chroma_key is None else ChromaKey.parse(cfg.chroma_key),
         )
+        if segment_reduced is not None:
+            reduced.append(segment_reduced)
         per_au[k] = AccessUnitSEI(
             prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
             suffix=[(t, p) for message in payloads for t, p in message],
@@ -245,7 +259,16 @@ def encode_video(
     stream = insert_sei(key.bitstream, per_au, cfg.sei_packing)
     h, w = frames.shape[1:3]
     return stream, EncodeSummary(
-        len(frames), fps, w, h, qp, cfg.model, bit_budget(stream), time.perf_counter() - t0, key_choice=choice
+        len(frames),
+        fps,
+        w,
+        h,
+        qp,
+        cfg.model,
+        bit_budget(stream),
+        time.perf_counter() - t0,
+        key_choice=choice,
+        pose_reduced=sum(reduced) if reduced else None,
     )
 
 
@@ -280,13 +303,14 @@ def _segment_payloads(
     max_interval: int = 1,
     interpolation_tolerance: float = 1.0,
     chroma_key: ChromaKey | None = None,
-) -> list[list[tuple[PayloadType, bytes]]]:
+) -> tuple[list[list[tuple[PayloadType, bytes]]], int | None]:
     """The SEI payloads of one key-picture segment, per picture in ``gfv_cnt`` order: the GFV
-    message, then its GFVE message when the layout carries pupils. ``frames`` ``(N, H, W, 3)``
-    uint8, picture 0 the key picture's source, animated from ``decoded_key`` ``(H, W, 3)`` by
-    ``generator`` (``None`` with ``decision`` ``"none"``; ``pose_share`` is the model's, needed by the
-    ``"pose"`` decision); ``analysed``: the segment's
-    ``(params, found)`` when the analysis ran already; ``max_interval`` and
+    message, then its GFVE message when the layout carries pupils; and, with the ``pose``
+    decision, how many of its pictures take less than their analysed head pose (else ``None``).
+    ``frames`` ``(N, H, W, 3)`` uint8, picture 0 the key picture's source, animated from
+    ``decoded_key`` ``(H, W, 3)`` by ``generator`` (``None`` with ``decision`` ``"none"``;
+    ``pose_share`` is the model's, needed by the ``"pose"`` decision); ``analysed``: the
+    segment's ``(params, found)`` when the analysis ran already; ``max_interval`` and
     ``interpolation_tolerance`` (in grid steps): the parameter subsampling
     (:mod:`refsw.encoder.subsample`); ``chroma_key``: the base message's chroma key information."""
     if analysed is None:
@@ -296,9 +320,11 @@ def _segment_payloads(
     params = layout.snap(params)  # on the GFV grids: no drift, exact identity
     if generator is not None and len(frames) > 1:
         generator.set_key_picture(decoded_key, params[0])
+    reduced = None
     if generator is not None and len(frames) > 1 and decision == "pose":
         assert pose_share is not None  # encode_video refuses the pose decision without it
-        params = choose_pose_share(frames, params, generator, pose_share, snap=layout.snap)[0]
+        params, shares = choose_pose_share(frames, params, generator, pose_share, snap=layout.snap)
+        reduced = int((shares[1:] < shares[0]).sum())
     elif generator is not None and len(frames) > 1:
         params = choose_keypoints(
             frames,
@@ -324,4 +350,4 @@ def _segment_payloads(
         for message, enhancement in zip(gfv, gfve, strict=True):
             if enhancement is not None:
                 message.append((PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT, enhancement[0]))
-    return gfv
+    return gfv, reduced
