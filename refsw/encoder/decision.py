@@ -215,8 +215,8 @@ def choose_pose_share(
     (Wang et al., IEEE TIP 2004) beats the full pose's by ``margin``, so the decoded head follows
     the analysed pose unless the picture says otherwise. The chosen share index is then
     median-filtered over ``steady`` pictures (1: not filtered), so the pose does not alternate
-    between shares from picture to picture (measured on 5 clips: fewer GFV messages sent and
-    VMAF within 0.2 of the unfiltered choice).
+    between shares from picture to picture (measured against the unfiltered choice on 5 clips:
+    GFV payload lower on 4, ``lp_d12`` 76.5 -> 70.6 bits per picture; VMAF 0.01-0.24 lower).
 
     Args:
         frames: ``(N, H, W, 3)`` uint8 RGB source pictures, picture 0 the key picture's source.
