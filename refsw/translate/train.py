@@ -169,8 +169,9 @@ def train_pair(
     torch.manual_seed(seed)
     split = split_clips()
     fit_clips, select_clips = inner_split(split["train"])
-    train = pair_data(source, target, load_dataset(fit_clips))
-    select = pair_data(source, target, load_dataset(select_clips))
+    fit_arrays, select_arrays = load_dataset(fit_clips), load_dataset(select_clips)  # the picture stage reuses them
+    train = pair_data(source, target, fit_arrays)
+    select = pair_data(source, target, select_arrays)
     val = pair_data(source, target, load_dataset(split["validation"]))
     in_std, out_scale = statistics(train, np.random.default_rng(seed))
     sample = Sampler(train)
@@ -217,9 +218,9 @@ def train_pair(
     picture: dict[str, Any] = {}
     tune = picture_steps > 0 and target in PICTURE_MODELS
     if tune or picture_gain:  # the selection persons' pictures, read once for both stages
-        select_pictures = picture_data(source, target, select_clips, load_dataset(select_clips))
+        select_pictures = picture_data(source, target, select_clips, select_arrays)
     if tune:
-        train_pictures = picture_data(source, target, fit_clips, load_dataset(fit_clips))
+        train_pictures = picture_data(source, target, fit_clips, fit_arrays)
         picture = fine_tune(
             net,
             source,
