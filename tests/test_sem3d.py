@@ -16,7 +16,7 @@ from refsw.metrics.msssim import msssim_per_frame
 from refsw.models import get_model
 from refsw.models.face3d import LEFT_LID_RING, head_pose, pupil_offsets, semantics
 from refsw.models.landmarks import detect_mesh, person_mask, track_meshes
-from refsw.models.meshwarp import MeshWarp, paint_closed_lid, paint_mouth_interior
+from refsw.models.meshwarp import MeshWarp, open_key_mouth, paint_closed_lid, paint_mouth_interior
 from refsw.models.sem3d import EYES, LEFT_LID_FOLD, MOUTH, ROT, TRANS, Sem3DMapping, lid_margins, load_basis, pose_share
 from refsw.train.data import load_clip
 from sei.registry import PayloadType
@@ -123,10 +123,12 @@ def test_blink_mouth_gaze_and_head_turn_are_rendered(generator_and_params) -> No
     assert (sem[2:] < 0.2 * sem0[2:]).all() and (sem[2:] < sem_half[2:]).all(), (sem0, sem)
     assert (sem_half[2:] < 0.9 * sem0[2:]).all(), (sem0, sem_half)
 
+    # this key picture's mouth is open (0.36): its own interior opens with the jaw
+    # (meshwarp.open_key_mouth), which the face mesh reads as +0.11 of a carried +0.3
     opened = key.copy()
     opened[MOUTH.start] += 0.3
     sem, _, _ = _measured(gen.generate(opened))
-    assert sem[0] > sem0[0] + 0.15, (sem0, sem)
+    assert sem[0] > sem0[0] + 0.08, (sem0, sem)
 
     # Both pupils 3.2 pixels to the right, then to the left: MediaPipe's iris follows in the
     # carried direction (it reads a third to two thirds of the shift on the warped eyes).
@@ -194,6 +196,56 @@ def test_a_narrow_mouth_opening_is_dark_and_a_wide_one_shows_teeth() -> None:
         assert len(painted) > 20
         bright = (painted.mean(1) > 150).sum()
         assert (bright > 20) == teeth_expected, (gap_px, bright)
+
+
+#: A talking clip whose first picture smiles with its teeth showing.
+OPEN_KEY_CLIP = "st_furious_talk2_clip3"
+
+
+def test_an_opening_mouth_keeps_its_teeth_with_the_lips_and_opens_a_cavity_between() -> None:
+    """open_key_mouth: the warped interior's upper half (white, the upper teeth) goes back to the
+    upper lip and its lower half (grey) to the lower lip, each at ``ratio`` of the opening; the
+    band between is the dark cavity. Ratio 1 changes nothing."""
+    xs = np.linspace(-0.2, 0.2, 11)
+    half = 24.0 / 256.0  # a 24-pixel opening
+    upper = np.stack([xs, 0.3 - half * np.sin(np.linspace(0, np.pi, 11))], 1)
+    lower = np.stack([xs[::-1][1:-1], 0.3 + half * np.sin(np.linspace(0, np.pi, 11))[1:-1]], 1)
+    lips = np.concatenate([upper, lower])
+    picture = np.full((256, 256, 3), 150, np.uint8)
+    centre_y = int(round((0.3 + 1.0) * 128 - 0.5))  # row of the opening's middle, pixels
+    picture[centre_y - 12 : centre_y, :] = 240  # the stretched upper teeth
+    picture[centre_y : centre_y + 13, :] = 100  # the stretched lower teeth
+    unchanged = picture.copy()
+    open_key_mouth(unchanged, lips, 1.0, np.array([40.0, 20.0, 20.0]))
+    np.testing.assert_array_equal(unchanged, picture)
+    out = picture.copy()
+    open_key_mouth(out, lips, 0.5, np.array([40.0, 20.0, 20.0]))
+    column = out[:, 128].astype(float).mean(1)  # down the middle of the mouth
+    assert (column[centre_y - 10 : centre_y - 7] > 200).all(), column[centre_y - 12 : centre_y + 13]
+    assert (column[centre_y - 3 : centre_y + 3] < 40).all(), column[centre_y - 12 : centre_y + 13]
+    assert (np.abs(column[centre_y + 8 : centre_y + 10] - 100) < 10).all(), column[centre_y - 12 : centre_y + 13]
+    assert (out[:, :60] == picture[:, :60]).all()  # nothing outside the mouth
+
+
+def test_a_key_pictures_open_mouth_is_kept_and_a_closed_one_painted(shared_dir: Path, monkeypatch) -> None:
+    """A key picture that shows its mouth interior keeps it when the mouth opens further
+    (open_key_mouth, no painted teeth); a key picture with closed lips gets a painted interior."""
+    from refsw.models import sem3d as sem3d_module
+
+    spec = get_model("sem3d")
+    calls: list[str] = []
+    monkeypatch.setattr(sem3d_module, "paint_mouth_interior", lambda *args: calls.append("painted"))
+    monkeypatch.setattr(sem3d_module, "open_key_mouth", lambda *args: calls.append("kept"))
+    for name, expected in ((OPEN_KEY_CLIP, "kept"), ("lp_d19", "painted")):
+        frames = load_clip(name, data_dir=shared_dir / "data", max_frames=1).frames
+        key = spec.make_analyser().analyse(frames)[0][0]
+        gen = spec.make_generator()
+        gen.set_key_picture(frames[0], key)
+        params = key.copy()
+        params[MOUTH.start] += 0.2
+        calls.clear()
+        gen.generate(params)
+        assert calls == [expected], (name, calls)
 
 
 def test_triangles_squeezed_flat_take_the_mapping_around_them() -> None:

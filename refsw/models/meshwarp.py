@@ -9,9 +9,11 @@ affine map of the target triangle that covers it (backward warping, as in classi
 Beier & Neely 1992, Wolberg, "Digital Image Warping", 1990). A triangle rasteriser (OpenCV
 ``fillPoly``) gives the triangle of each output pixel; ``cv2.remap`` resamples the key picture.
 
-Where the mouth opens wider than in the key picture, the warp would stretch the closed lips; the
-mouth opening is then painted with a mouth-interior model (:func:`paint_mouth_interior`); where an
-eye closes, the lid skin and the lash line are painted over it (:func:`paint_closed_lid`).
+Where the mouth opens wider than in the key picture, the warp would stretch the key picture's
+lips or its mouth interior: a key picture whose interior shows keeps its teeth with the lips and
+opens a cavity between them (:func:`open_key_mouth`); for one with closed lips the opening is
+painted with a mouth-interior model (:func:`paint_mouth_interior`). Where an eye closes, the lid
+skin and the lash line are painted over it (:func:`paint_closed_lid`).
 """
 
 from __future__ import annotations
@@ -244,6 +246,55 @@ def paint_mouth_interior(
     alpha = cv2.GaussianBlur(0.5 * (mask + inner), (3, 3), 0) * float(np.clip(strength, 0, 1))
     region = picture[y0:y1, x0:x1].astype(np.float32)
     region = region * (1 - alpha[..., None]) + colour * alpha[..., None]
+    picture[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
+
+
+def open_key_mouth(picture: np.ndarray, inner_lips: np.ndarray, ratio: float, dark: np.ndarray) -> None:
+    """Opens a mouth whose interior shows in the key picture (in place): the jaw drops, the teeth
+    stay with the lips.
+
+    The warp stretches the key picture's mouth interior (teeth, tongue) over the whole target
+    opening. Here its upper half goes back to the upper lip and its lower half to the lower lip,
+    each at the key picture's height (``ratio`` of the opening, measured across the mouth); the
+    band that opens between them is a dark cavity, shaded as :func:`paint_mouth_interior`'s.
+
+    Args:
+        picture: ``(H, W, 3)`` uint8 RGB, the warped picture.
+        inner_lips: ``(20, 2)`` float64 target inner-lip contour in normalised coordinates
+            (:data:`refsw.models.face3d.INNER_LIPS` order).
+        ratio: the key picture's mouth opening over the target's, in (0, 1]; 1 changes nothing.
+        dark: ``(3,)`` float64 RGB of the cavity.
+    """
+    ratio = float(np.clip(ratio, 1e-3, 1.0))
+    box = _pixel_box(picture, inner_lips) if ratio < 1.0 else None
+    if box is None:
+        return
+    pts, x0, y0, x1, y1 = box
+    upper, lower = pts[:11], np.concatenate([pts[10:], pts[:1]])[::-1]  # both left corner -> right corner
+    xs = np.arange(x0, x1, dtype=np.float64)
+    ou, ol = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
+    top = np.interp(xs, upper[ou, 0], upper[ou, 1])[None]
+    height = np.maximum(np.interp(xs, lower[ol, 0], lower[ol, 1])[None] - top, 1.0)
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    t = (ys - top) / height  # 0 at the upper lip, 1 at the lower lip
+    half = 0.5 * ratio
+    # where each half of the key picture's interior lands (as a share of the stretched opening)
+    src_t = np.where(t < 0.5, np.minimum(t / ratio, 0.5), np.maximum(1.0 - (1.0 - t) / ratio, 0.5))
+    map_y = (top + src_t * height).astype(np.float32)
+    map_x = np.broadcast_to(xs[None], map_y.shape).astype(np.float32)
+    region = picture[y0:y1, x0:x1].astype(np.float32)
+    moved = cv2.remap(picture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    # the cavity: between the halves, with a soft edge of about a pixel
+    into = np.minimum(t - half, 1.0 - half - t) * height  # pixels into the band (negative outside)
+    cavity = np.clip(into / 1.5 + 0.5, 0.0, 1.0)[..., None]
+    shade = np.clip(1.0 - np.abs(t - 0.6) * 2.0, 0.0, 1.0)[..., None]
+    colour = dark[None, None] * (1.0 - 0.4 * shade)
+    inside = ((t > 0.0) & (t < 1.0)).astype(np.float32)[..., None]
+    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.fillPoly(mask, [np.round((pts - [x0, y0]) * 16).astype(np.int32)], (1.0,), lineType=cv2.LINE_AA, shift=4)
+    alpha = mask[..., None] * inside
+    inner = moved * (1.0 - cavity) + colour * cavity
+    region = region * (1.0 - alpha) + inner * alpha
     picture[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
 
 

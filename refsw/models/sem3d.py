@@ -66,7 +66,7 @@ from .face3d import (
 from .gfv_mapping import GFVLayout, LayoutMapping, MatrixEntry
 from .interface import Ability, KeySemantics, ModelSpec, RepresentationMismatch, generator_uri
 from .landmarks import LiveAnalysis, detect_mesh, person_mask, track_meshes
-from .meshwarp import MeshWarp, paint_closed_lid, paint_mouth_interior, to_pixels
+from .meshwarp import MeshWarp, open_key_mouth, paint_closed_lid, paint_mouth_interior, to_pixels
 from .registry import register_model
 from .relative import nearest_rotation, rotation_first
 
@@ -386,6 +386,11 @@ class Sem3DGenerator:
     #: left a seam at the face oval (the triangles between the face and the still rings turn
     #: over) and dragged the background with it when the rings followed.
     LAYER_THRESHOLD, LAYER_GROW, LAYER_FEATHER = 0.5, 3, 4
+    #: Median inner-lip gap (pixels) of a key picture from which its own mouth interior shows
+    #: (teeth, tongue, cavity): a mouth that opens wider keeps it, the teeth with the lips, and
+    #: opens a cavity between (:func:`refsw.models.meshwarp.open_key_mouth`); a narrower one gets a
+    #: painted interior (:func:`refsw.models.meshwarp.paint_mouth_interior`).
+    OPEN_KEY_MOUTH_PX = 3.0
 
     def __init__(self, basis: FaceBasis, num_coefficients: int = NUM_COEFFICIENTS, layered: bool = True) -> None:
         self.basis = basis.truncated(num_coefficients)
@@ -433,6 +438,8 @@ class Sem3DGenerator:
         }
         self._warp = MeshWarp(key_picture, source, hidden)
         colours, px = _colours_at(key_picture, mesh[list(INNER_LIPS), :2])
+        upper, lower = px[1:10], px[11:20][::-1]  # facing pairs of the inner lips
+        self._key_gap_px = float(np.median(np.abs(lower[:, 1] - upper[:, 1])))
         lash, _ = _colours_at(key_picture, mesh[list(LEFT_LID_RING[1:8] + RIGHT_LID_RING[1:8]), :2])
         self._lash_colour = lash[np.argsort(lash.sum(1))[: len(lash) // 2]].mean(0)
         self._mouth_colour = colours[np.argsort(colours.sum(1))[: max(3, len(colours) // 4)]].mean(0) * 0.45
@@ -571,8 +578,13 @@ class Sem3DGenerator:
             out = np.clip(np.round(plate + alpha * (person.astype(np.float32) - plate)), 0, 255).astype(np.uint8)
         key_gap = self._sem[0]
         opening = key_gap + float(params[MOUTH.start] - self._key_params[MOUTH.start])
-        strength = np.clip((opening - key_gap) / 0.08, 0.0, 1.0) if opening > 0.04 else 0.0
-        paint_mouth_interior(out, mesh[list(INNER_LIPS), :2], float(strength), self._mouth_colour, self._teeth_colour)
+        lips = mesh[list(INNER_LIPS), :2]
+        if self._key_gap_px >= self.OPEN_KEY_MOUTH_PX:
+            if opening > key_gap:
+                open_key_mouth(out, lips, key_gap / opening, self._mouth_colour)
+        else:
+            strength = np.clip((opening - key_gap) / 0.08, 0.0, 1.0) if opening > 0.04 else 0.0
+            paint_mouth_interior(out, lips, float(strength), self._mouth_colour, self._teeth_colour)
         for r, ring, fold in zip(rel, (LEFT_LID_RING, RIGHT_LID_RING), (LEFT_LID_FOLD, RIGHT_LID_FOLD), strict=True):
             upper, lower = lid_margins(ring)
             strength = float((self.LID_PAINTED_BELOW - r) / 0.4)
