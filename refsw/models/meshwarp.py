@@ -186,6 +186,28 @@ def _pixel_box(picture: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, int
     return None if x1 <= x0 or y1 <= y0 else (pts, int(x0), int(y0), int(x1), int(y1))
 
 
+def _fill(poly: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """``(y1 - y0, x1 - x0)`` float32 anti-aliased mask of the pixel polygon ``poly`` ``(P, 2)`` in
+    the box ``x0..x1`` x ``y0..y1``."""
+    m = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.fillPoly(m, [_fixed(poly - np.array([x0, y0], dtype=np.float64))], (1.0,), lineType=cv2.LINE_AA, shift=4)
+    return m
+
+
+def _across_the_mouth(pts: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(top (1, W), bottom (1, W), t (H, W))`` float64 of the inner-lip contour ``pts`` ``(20, 2)``
+    in pixels (:data:`refsw.models.face3d.INNER_LIPS` order) over its box: the upper and lower
+    inner lip at each column, and each pixel's place between them (0 at the upper lip, 1 at the
+    lower lip; the gap taken as at least a pixel)."""
+    upper, lower = pts[:11], np.concatenate([pts[10:], pts[:1]])[::-1]  # both left corner -> right corner
+    xs = np.arange(x0, x1, dtype=np.float64)
+    ou, ol = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
+    top = np.interp(xs, upper[ou, 0], upper[ou, 1])[None]
+    bottom = np.interp(xs, lower[ol, 0], lower[ol, 1])[None]
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    return top, bottom, (ys - top) / np.maximum(bottom - top, 1.0)
+
+
 #: Mouth interior: teeth only where the opening is wider than this many pixels, fully at twice
 #: that. Dimmer or smaller teeth were measured worse: dlib reads a painted mouth without bright
 #: teeth as less open (mouth correlation on dpe_d, mead_w009 angry, lp_d0, lp_d6: 0.51-0.89
@@ -216,21 +238,8 @@ def paint_mouth_interior(
     if box is None:
         return
     pts, x0, y0, x1, y1 = box
-    origin = np.array([x0, y0], dtype=np.float64)
-
-    def fill(poly: np.ndarray) -> np.ndarray:
-        m = np.zeros((y1 - y0, x1 - x0), np.float32)
-        cv2.fillPoly(m, [np.round((poly - origin) * 16).astype(np.int32)], (1.0,), lineType=cv2.LINE_AA, shift=4)
-        return m
-
-    mask = fill(pts)
-    upper, lower = pts[:11], np.concatenate([pts[10:], pts[:1]])[::-1]  # both left corner -> right corner
-    xs = np.arange(x0, x1, dtype=np.float64)
-    ou, ol = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
-    top = np.interp(xs, upper[ou, 0], upper[ou, 1])
-    bottom = np.interp(xs, lower[ol, 0], lower[ol, 1])
-    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
-    t = (ys - top[None]) / np.maximum(bottom - top, 1.0)[None]  # 0 at the upper lip, 1 at the lower lip
+    mask = _fill(pts, x0, y0, x1, y1)
+    top, bottom, t = _across_the_mouth(pts, x0, y0, x1, y1)
     gap = float(np.median(bottom - top))
     # upper teeth in the upper half of the opening, lower teeth along the lower lip when it is wide
     # open; none in a narrow opening, where the lips' shadow hides them (bright teeth there read
@@ -270,18 +279,13 @@ def open_key_mouth(picture: np.ndarray, inner_lips: np.ndarray, ratio: float, da
     if box is None:
         return
     pts, x0, y0, x1, y1 = box
-    upper, lower = pts[:11], np.concatenate([pts[10:], pts[:1]])[::-1]  # both left corner -> right corner
-    xs = np.arange(x0, x1, dtype=np.float64)
-    ou, ol = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
-    top = np.interp(xs, upper[ou, 0], upper[ou, 1])[None]
-    height = np.maximum(np.interp(xs, lower[ol, 0], lower[ol, 1])[None] - top, 1.0)
-    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
-    t = (ys - top) / height  # 0 at the upper lip, 1 at the lower lip
+    top, bottom, t = _across_the_mouth(pts, x0, y0, x1, y1)
+    height = np.maximum(bottom - top, 1.0)
     half = 0.5 * ratio
     # where each half of the key picture's interior lands (as a share of the stretched opening)
     src_t = np.where(t < 0.5, np.minimum(t / ratio, 0.5), np.maximum(1.0 - (1.0 - t) / ratio, 0.5))
     map_y = (top + src_t * height).astype(np.float32)
-    map_x = np.broadcast_to(xs[None], map_y.shape).astype(np.float32)
+    map_x = np.broadcast_to(np.arange(x0, x1, dtype=np.float32)[None], map_y.shape).astype(np.float32)
     region = picture[y0:y1, x0:x1].astype(np.float32)
     moved = cv2.remap(picture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     # the cavity: between the halves, with a soft edge of about a pixel
@@ -290,9 +294,7 @@ def open_key_mouth(picture: np.ndarray, inner_lips: np.ndarray, ratio: float, da
     shade = np.clip(1.0 - np.abs(t - 0.6) * 2.0, 0.0, 1.0)[..., None]
     colour = dark[None, None] * (1.0 - 0.4 * shade)
     inside = ((t > 0.0) & (t < 1.0)).astype(np.float32)[..., None]
-    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
-    cv2.fillPoly(mask, [np.round((pts - [x0, y0]) * 16).astype(np.int32)], (1.0,), lineType=cv2.LINE_AA, shift=4)
-    alpha = mask[..., None] * inside
+    alpha = _fill(pts, x0, y0, x1, y1)[..., None] * inside
     inner = moved * (1.0 - cavity) + colour * cavity
     region = region * (1.0 - alpha) + inner * alpha
     picture[y0:y1, x0:x1] = np.clip(np.round(region), 0, 255).astype(np.uint8)
