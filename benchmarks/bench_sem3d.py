@@ -19,7 +19,7 @@ validation persons' clips (:func:`refsw.train.split.split_clips`), ``--checkpoin
 measures a candidate checkpoint in place of the committed one, ``--grid DIR`` writes a frame grid
 (input | decoded | frozen key picture) per model and clip.
 
-Usage: python benchmarks/bench_sem3d.py [--models sem3d,kptps] [--frames 250] [--key-period N] [--qp N]
+Usage: python benchmarks/bench_sem3d.py [--models sem3d,kptps] [--frames 250] [--key-period N] [--qp N] [--max-kbps R]
        [--validation] [--checkpoint MODEL=FILE ...] [--grid DIR] [--csv FILE] [clip ...]
 """
 
@@ -49,6 +49,7 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=250)
     p.add_argument("--key-period", type=int, default=None)
     p.add_argument("--qp", type=int, default=None)
+    p.add_argument("--max-kbps", type=float, default=None, help="the encoder's rate cap (0: fixed QP)")
     p.add_argument("--csv", help="also write the table as CSV")
     p.add_argument("--validation", action="store_true", help="the validation persons' clips (refsw/train/split.py)")
     p.add_argument(
@@ -70,14 +71,15 @@ def main() -> int:
     clips = args.clips or sorted(f.stem for f in default_data_dir().glob("*.mp4"))
     if args.grid:
         args.grid.mkdir(parents=True, exist_ok=True)
-    options = {k: v for k, v in (("key_period", args.key_period), ("qp", args.qp)) if v is not None}
+    given = (("key_period", args.key_period), ("qp", args.qp), ("max_kbps", args.max_kbps))
+    options = {k: v for k, v in given if v is not None}
     cfg = EncoderConfig().replace(**options)
     header = (
         "model", "clip", "frames", "key_pics", "payload_bits/pic", "kbps@25", "msssim", "msssim_frozen", "vmaf",
-        "vmaf_frozen", *MOTION_HEADER, "enc_fps", "dec_fps", "beats_frozen",
+        "vmaf_frozen", *MOTION_HEADER, "enc_fps", "dec_fps", "beats_frozen", "key_qp",
     )  # fmt: skip
     rows = []
-    print(f"key_period {cfg.key_period}, key QP {cfg.qp}", flush=True)
+    print(f"key_period {cfg.key_period}, key QP {cfg.qp}, rate cap {cfg.max_kbps:g} kbit/s", flush=True)
     print_row(header)
     for name in clips:
         frames = load_clip(name, max_frames=args.frames).frames
@@ -96,6 +98,7 @@ def main() -> int:
                 *motion_columns(frames, decoded.frames, frozen, 25.0),
                 f"{len(frames) / (t1 - t0):.1f}", f"{len(frames) / (t2 - t1):.1f}",
                 "y" if ms > ms_f and vm > vm_f else "n",  # unrounded: lp_d19 ties in 4 decimals
+                str(summary.qp),  # after the rate cap
             ]  # fmt: skip
             rows.append(row)
             print_row(row)

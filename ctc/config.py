@@ -35,7 +35,8 @@ configuration files applied in order (a path, or a file of the ``cfg`` package s
 ``encoder/gfvc_ctc.yaml``: one key picture, as the GFVC CTC), then the entry's own encoder
 options (``model``, ``coordinate_precision_factor``, ``key_period``, ``backend``, ``decision``,
 ...; not ``qp``, ``frames`` or ``size``, which the test sets); the rate points are key-picture
-QPs. ``type: video`` runs a
+QPs, every key picture at the point's QP (the encoder's rate cap ``max_kbps`` is off in the
+CTC). ``type: video`` runs a
 :mod:`refsw.codecs` backend over the whole sequence (options ``backend``, ``low_delay``
 (default true), ``backend_options`` passed to the backend's constructor). ``enabled`` is
 ``true`` (default), ``false`` or ``if_available`` (skipped, with a note in the results, when the
@@ -84,7 +85,7 @@ _TOP_KEYS = {
 }  # fmt: skip
 _SEQ_KEYS = {"name", "source", "frames", "fps", "class"}
 #: Encoder options a gfvc entry may set (the test sets qp, frames and size).
-_ENCODER_KEYS = set(EncoderConfig.keys()) - {"qp", "frames", "size"}
+_ENCODER_KEYS = set(EncoderConfig.keys()) - {"qp", "frames", "size", "max_kbps", "max_qp"}  # the CTC sets these
 _CODEC_KEYS = {
     "name", "type", "role", "enabled", "qps", "backend", "low_delay", "backend_options", "encoder_cfg",
     "translate_to", "translator", "frozen",

@@ -123,7 +123,8 @@ def _code(job: Job, frames: np.ndarray) -> tuple[bytes, np.ndarray, dict[str, An
         from refsw.encoder import encode_video
 
         t0 = time.perf_counter()
-        stream, summary = encode_video(frames, float(job.fps), codec.encoder, qp=job.qp)
+        # the CTC's rate points are key-picture QPs: every key picture at the job's QP, no rate cap
+        stream, summary = encode_video(frames, float(job.fps), codec.encoder, qp=job.qp, max_kbps=0.0)
         t1 = time.perf_counter()
         result = decode_stream(
             stream, backend=codec.backend, translate_to=codec.translate_to, translator_kind=codec.translator

@@ -35,6 +35,10 @@ DECISIONS = ("auto", "ssim+vmaf", "ssim", "pose", "none")
 #: the NNPFC payload.
 NNPFC_MODES = (1, 0)
 
+#: ``decoded_picture_hash`` values, VTM's ``--SEIDecodedPictureHash`` numbering: 0 none, 1 MD5,
+#: 2 CRC, 3 checksum (``dph_sei_hash_type`` one less).
+DECODED_PICTURE_HASHES = (0, 1, 2, 3)
+
 #: CTC picture sizes for cropped input.
 SIZES = (256, 384, 512)
 
@@ -50,7 +54,15 @@ class EncoderConfig:
     Attributes:
         model: GFV model (:func:`refsw.models.get_model`): ``sem3d`` (default), ``kptps``, ``fomm``, ``cfte``,
             ``cttr``, ``fv2v``.
-        qp: key-picture QP, 0..63 (VVC).
+        qp: key-picture QP, 0..63 (VVC); with a rate cap (``max_kbps``) the lowest QP used.
+        max_kbps: rate cap in kbit/s (1000 bit/s) over the whole stream, key pictures, GFV
+            messages, parameter sets and every other SEI message included, at the clip's picture
+            rate: a stream above it has its key pictures coded again at the lowest higher QP, up
+            to ``max_qp``, that brings it within (:func:`refsw.encoder.encode_video`). 0: no cap,
+            every key picture at ``qp`` (the CTC's fixed-QP rate points). Not applied by
+            ``gfv-encode --live``, which writes each picture as it comes.
+        max_qp: the highest key-picture QP the rate cap may use, 0..63 (at or below ``qp``: the
+            cap cannot raise the QP).
         key_period: a key picture every N output pictures (the GFVC common software's
             ``gop_size``); 0: picture 0 only (as the GFVC CTC, ``cfg/encoder/gfvc_ctc.yaml``);
             ``None``: the model's (``ModelSpec.default_key_period``: 50, sem3d 0). Models that say
@@ -65,9 +77,10 @@ class EncoderConfig:
             VTM 23.13 must read (its DecoderApp reads an NNPFA through an NNPFC-typed pointer and
             may abort with "No NNPFC, no NNPFA"); the base GFV message still names the generator
             in ``gfv_uri``, which is what this decoder uses.
-        decoded_picture_hash: 1 (default) has the VVC encoder write a decoded picture hash SEI
-            message (H.266 D.2, MD5 per colour component) after every key picture, as VTM's
-            ``--SEIDecodedPictureHash=1``; ``gfv-decode`` verifies it. 0: none.
+        decoded_picture_hash: the VVC encoder writes a decoded picture hash SEI message (H.266
+            D.2) after every key picture, numbered as VTM's ``--SEIDecodedPictureHash``: 2 CRC
+            (default; 16 bits per colour component, 6 bytes a key picture), 1 MD5 (128 bits per
+            component), 3 checksum (32 bits); 0 none. ``gfv-decode`` verifies each type.
         size: CTC picture size for cropped input (256, 384 or 512 luma samples square).
         frames: pictures to code, 0 = all.
         backend: VVC codec backend of the key pictures (:func:`refsw.codecs.create_backend`).
@@ -91,12 +104,14 @@ class EncoderConfig:
 
     model: str = "sem3d"
     qp: int = 32
+    max_kbps: float = 5.0
+    max_qp: int = 51
     key_period: int | None = None
     coordinate_precision_factor: int | None = None
     matrix_element_precision_factor: int | None = None
     nnpfc_mode: int = 1
     nnpfa: int = 1
-    decoded_picture_hash: int = 1
+    decoded_picture_hash: int = 2
     size: int = 256
     frames: int = 0
     backend: str = "vvenc"
@@ -125,6 +140,10 @@ class EncoderConfig:
                 raise ConfigError(f"{f.name} must be {what}, not {value!r}")
         if not 0 <= self.qp <= 63:
             raise ConfigError(f"qp {self.qp} outside 0..63")
+        if self.max_kbps < 0:
+            raise ConfigError(f"max_kbps {self.max_kbps} is negative")
+        if not 0 <= self.max_qp <= 63:
+            raise ConfigError(f"max_qp {self.max_qp} outside 0..63")
         if self.key_period is not None and self.key_period < 0:
             raise ConfigError(f"key_period {self.key_period} is negative")
         if self.gfv_max_interval is not None and self.gfv_max_interval < 1:
@@ -135,8 +154,8 @@ class EncoderConfig:
             raise ConfigError(f"frames {self.frames} is negative")
         if self.nnpfa not in (0, 1):
             raise ConfigError(f"nnpfa {self.nnpfa} is not 0 or 1")
-        if self.decoded_picture_hash not in (0, 1):
-            raise ConfigError(f"decoded_picture_hash {self.decoded_picture_hash} is not 0 or 1")
+        if self.decoded_picture_hash not in DECODED_PICTURE_HASHES:
+            raise ConfigError(f"decoded_picture_hash {self.decoded_picture_hash} is not 0, 1, 2 or 3")
         if self.nnpfc_mode not in NNPFC_MODES:
             raise ConfigError(f"nnpfc_mode {self.nnpfc_mode} is not 0 or 1")
         if self.size not in SIZES:

@@ -106,7 +106,7 @@ def test_spti_time_base_in_lowest_terms(shared_dir: Path) -> None:
 
     frames = load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data", max_frames=3).frames
     for fps, want in ((30000 / 1001, Fraction(30000, 1001)), (25.0, Fraction(25, 1))):
-        stream, _ = encode_video(frames, fps, decision="none", key_period=0)
+        stream, _ = encode_video(frames, fps, max_kbps=0.0, decision="none", key_period=0)
         (spti,) = read_stream_sei(stream, DecodingContext()).of_type(PayloadType.SOURCE_PICTURE_TIMING_INFO)
         v = spti.values
         assert (v["spti_time_scale"], v["spti_num_units_in_elemental_interval"]) == (want.numerator, want.denominator)

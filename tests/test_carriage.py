@@ -28,7 +28,7 @@ def streams(shared_dir: Path) -> dict[str, bytes]:
     so a third one may start before picture 24), in both packings."""
     frames = load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data", max_frames=24).frames
     return {
-        p: encode_video(frames, 25.0, decision="none", key_period=12, sei_packing=p)[0]
+        p: encode_video(frames, 25.0, max_kbps=0.0, decision="none", key_period=12, sei_packing=p)[0]
         for p in ("per-access-unit", "per-message")
     }
 
@@ -90,8 +90,8 @@ def test_a_stream_without_nnpfa_still_names_its_generator(shared_dir: Path) -> N
     """``--nnpfa 0`` (for stock VTM 23.13, whose DecoderApp may abort on an NNPFA): no NNPFA
     message, the NNPFC and the base GFV message still name the generator, which decodes it."""
     frames = load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data", max_frames=6).frames
-    stream, _ = encode_video(frames, 25.0, decision="none", nnpfa=0)
-    with_nnpfa, _ = encode_video(frames, 25.0, decision="none")
+    stream, _ = encode_video(frames, 25.0, max_kbps=0.0, decision="none", nnpfa=0)
+    with_nnpfa, _ = encode_video(frames, 25.0, max_kbps=0.0, decision="none")
     sei = decode_stream(stream).sei
     types = [m.payload_type for _, m in sei.messages]
     assert PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION not in types

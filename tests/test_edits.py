@@ -156,7 +156,7 @@ def _coded(name: str, data_dir: Path) -> tuple[bytes, DecodedVideo, MeasuredSema
     """(stream, unedited decoding, its measured semantics) of PICTURES pictures of a clip."""
     if name not in _CODED:
         frames = load_clip(name, data_dir=data_dir, max_frames=PICTURES).frames
-        stream, _ = encode_video(frames, 25.0, model="sem3d")
+        stream, _ = encode_video(frames, 25.0, max_kbps=0.0, model="sem3d")
         decoded = decode_stream(stream)
         _CODED[name] = (stream, decoded, measure_semantics(decoded.frames))
     return _CODED[name]

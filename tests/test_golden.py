@@ -28,6 +28,8 @@ from refsw.encoder import encode_video
 from refsw.train.data import TEST_CLIPS, load_clip
 
 EXPECTED = Path(__file__).resolve().parent / "expected" / "golden.json"
+#: The golden streams' fixed settings: key QP 37 without the rate cap, an MD5 picture hash.
+FIXED = {"qp": 37, "max_kbps": 0.0, "decoded_picture_hash": 1}
 
 #: (model, pictures, key_period, decision): short enough for the suite, long enough for two
 #: segments (two key pictures, base and predicted GFV messages in each). The pictures are every
@@ -61,7 +63,13 @@ def _hashes(frames: np.ndarray, model: str, key_period: int, decision: str, dete
     """MD5s of the stream, its SEI trace and its decoded pictures (all pictures in output order)
     and the number of synthesised pictures."""
     stream, _ = encode_video(
-        frames, 25.0, model=model, qp=37, key_period=key_period, decision=decision, deterministic=deterministic
+        frames,
+        25.0,
+        **FIXED,
+        model=model,
+        key_period=key_period,
+        decision=decision,
+        deterministic=deterministic,
     )
     decoded = decode_stream(stream, deterministic=deterministic)
     pictures = hashlib.md5()
@@ -157,7 +165,13 @@ def test_decoder_app_portable_pictures_without_the_environment(clip: np.ndarray,
 
     model, count, key_period, decision = next(c for c in CASES if c[0] == "fv2v")
     stream, _ = encode_video(
-        clip[:count], 25.0, model=model, qp=37, key_period=key_period, decision=decision, deterministic=True
+        clip[:count],
+        25.0,
+        **FIXED,
+        model=model,
+        key_period=key_period,
+        decision=decision,
+        deterministic=True,
     )
     (tmp_path / "in.266").write_bytes(stream)
     argv = ["-b", str(tmp_path / "in.266"), "--deterministic", "--quiet"]

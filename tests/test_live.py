@@ -78,7 +78,7 @@ def test_live_stream_is_decoded_picture_by_picture(frames: np.ndarray) -> None:
 def test_live_decoder_reads_file_streams_in_any_chunks(frames: np.ndarray) -> None:
     """A file-mode stream (parameter subsampling, packed or per-message SEI, non-IDR key
     pictures) fed in random chunks gives exactly the file decoder's pictures."""
-    stream, _ = encode_video(frames, 25.0, key_period=8, sei_packing="per-message")
+    stream, _ = encode_video(frames, 25.0, max_kbps=0.0, key_period=8, sei_packing="per-message")
     reference = decode_stream(stream)
     assert any(p.kind == "interpolated" for p in reference.pictures)
     assert any(m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO_ENHANCEMENT for _, m in reference.sei.messages)

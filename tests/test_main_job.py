@@ -340,6 +340,8 @@ def test_key_picture_every_n_pictures(data_dir: Path, tmp_path: Path, capsys) ->
                     str(period),
                     "--model",
                     "kptps",
+                    "--max-kbps",
+                    "0",
                 ]
             )
             == 0

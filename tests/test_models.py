@@ -152,7 +152,7 @@ def test_gfv_syntax_per_model(held_out: np.ndarray) -> None:
 @pytest.mark.parametrize("name", LEARNED)
 def test_stream_names_generator_and_decoder_uses_it(name: str, held_out: np.ndarray) -> None:
     frames = held_out[:6]
-    stream, _ = encode_video(frames, 25.0, model=name, decision="none")
+    stream, _ = encode_video(frames, 25.0, max_kbps=0.0, model=name, decision="none")
     sei = read_stream_sei(stream, DecodingContext())
     nnpfc = sei.of_type(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS)[0].values
     assert nnpfc["nnpfc_mode_idc"] == 1 and nnpfc["nnpfc_uri"] == get_model(name).uri
@@ -176,8 +176,8 @@ def test_stream_names_generator_and_decoder_uses_it(name: str, held_out: np.ndar
 
 def test_network_carried_in_nnpfc_payload(held_out: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
     frames = held_out[:4]
-    stream, _ = encode_video(frames, 25.0, model="cfte", decision="none", nnpfc_mode=0)
-    by_uri, _ = encode_video(frames, 25.0, model="cfte", decision="none")
+    stream, _ = encode_video(frames, 25.0, max_kbps=0.0, model="cfte", decision="none", nnpfc_mode=0)
+    by_uri, _ = encode_video(frames, 25.0, max_kbps=0.0, model="cfte", decision="none")
     sei = read_stream_sei(stream, DecodingContext())
     nnpfc = sei.of_type(PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS)[0].values
     assert nnpfc["nnpfc_mode_idc"] == 0 and bytes(nnpfc["nnpfc_payload_byte"]) == weights_path("cfte").read_bytes()
@@ -210,7 +210,7 @@ def test_decoder_refuses_unknown_generator(held_out: np.ndarray, shared_dir) -> 
     # a stream whose URI names our model with another checkpoint hash is refused too (no
     # translator either: the learned fomm translators were trained for the committed network)
     spec = get_model("fomm")
-    stream, _ = encode_video(held_out[:3], 25.0, model="fomm", decision="none")
+    stream, _ = encode_video(held_out[:3], 25.0, max_kbps=0.0, model="fomm", decision="none")
     forged = stream.replace(spec.uri.encode(), spec.uri[:-8].encode() + b"00000000")
     with pytest.raises(UnknownGeneratorError, match=spec.uri[:-8] + "00000000"):
         decode_stream(forged)
@@ -221,7 +221,7 @@ def test_corrupted_network_payload_is_refused(held_out: np.ndarray) -> None:
     from sei.carriage import AccessUnitSEI, insert_sei
     from sei.sei_message import write_payload
 
-    stream, _ = encode_video(held_out[:3], 25.0, model="cfte", decision="none")
+    stream, _ = encode_video(held_out[:3], 25.0, max_kbps=0.0, model="cfte", decision="none")
     data = bytearray(weights_path("cfte").read_bytes())
     data[:4] = b"JUNK"  # no longer a zip archive
     payload = write_payload(
@@ -314,7 +314,7 @@ def test_a_still_picture_stays_still(model: str, decoded_key: bool, still: bool,
     # analysed on the decoded key picture, coding loss reads as motion (docs/models.md); from the
     # source pictures a repeated picture is a repeated key picture
     frames = np.repeat(held_out[:1], 3, axis=0)
-    stream, _ = encode_video(frames, 25.0, model=model, decision="none", analyse_decoded_key=decoded_key)
+    stream, _ = encode_video(frames, 25.0, max_kbps=0.0, model=model, decision="none", analyse_decoded_key=decoded_key)
     decoded = decode_stream(stream).frames
     assert all(np.array_equal(f, decoded[0]) for f in decoded[1:]) == still
 

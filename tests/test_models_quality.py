@@ -28,7 +28,7 @@ def test_sequential_decision_holds_as_the_decoder_renders(shared_dir) -> None:
     # (the clip no model was trained on, with motion: the stage-3 CTTR moves no picture of the
     # almost still lp_d19, HELD_OUT_MISSES)
     frames = load_clip(TEST_CLIPS[0], data_dir=shared_dir / "data").frames[:45:3]
-    decoded = decode_stream(encode_video(frames, 25.0, model="cttr")[0]).frames
+    decoded = decode_stream(encode_video(frames, 25.0, max_kbps=0.0, model="cttr")[0]).frames
     moved = [i for i in range(1, len(frames)) if not np.array_equal(decoded[i], decoded[0])]
     assert moved
     frozen = np.repeat(decoded[:1], len(frames), axis=0)
@@ -62,7 +62,9 @@ def _bar(
     name: str, clip_name: str, frames_n: int, shared_dir, stride: int = 1
 ) -> tuple[float, float, float, float, int]:
     frames = load_clip(clip_name, data_dir=shared_dir / "data").frames[::stride][:frames_n]
-    stream, _ = encode_video(frames, 25.0, model=name, key_period=0)  # one key picture: the frozen bar below
+    stream, _ = encode_video(
+        frames, 25.0, max_kbps=0.0, model=name, key_period=0
+    )  # one key picture: the frozen bar below
     decoded = decode_stream(stream)
     dec = decoded.frames
     frozen = np.repeat(dec[:1], len(frames), axis=0)

@@ -1,9 +1,10 @@
 """Decoded picture hash SEI message (H.266 D.2, payloadType 132; issue 13 item 2).
 
-The encoder's stream carries one MD5 hash message per key picture, equal to the MD5 of FFmpeg's
-decoded planes; ``gfv-decode`` verifies it (a tampered byte is a named error), writes
-per-picture MD5s with ``--md5``, and notes a stream without the message; ``gfv-check`` checks the
-hash length; the trace prints the hash as VTM's dump does.
+The encoder's stream carries one hash message per key picture (CRC by default, MD5 or checksum
+on request), equal to the hash of FFmpeg's decoded planes computed as D.2.2 says (checked
+against the clause's bit-by-bit loops); ``gfv-decode`` verifies it (a tampered byte is a named
+error), writes per-picture MD5s with ``--md5``, and notes a stream without the message;
+``gfv-check`` checks the hash length; the trace prints the hash as VTM's dump does.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from refsw.train.data import TEST_CLIPS, load_clip
 from sei.carriage import access_units
 from sei.checker import check_stream
 from sei.context import DecodingContext
+from sei.messages.dph import component_hashes
 from sei.nal import NalUnitType
 from sei.registry import PayloadType
 from sei.sei_message import SEIMessage, parse_payload, write_payload
@@ -42,7 +44,8 @@ def frames(shared_dir: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def stream(frames: np.ndarray) -> bytes:
     """Two key pictures (0 and 3), kptps, every picture synthesised from its GFV message."""
-    return encode_video(frames, 25.0, model="kptps", key_period=3, decision="none")[0]
+    options = {"max_kbps": 0.0, "decoded_picture_hash": 1}  # fixed QP, MD5
+    return encode_video(frames, 25.0, model="kptps", key_period=3, decision="none", **options)[0]
 
 
 def _key_planes(stream: bytes) -> list[tuple[np.ndarray, ...]]:
@@ -110,6 +113,74 @@ def test_tampered_hash_byte_is_a_named_error_or_a_warning(stream: bytes, tmp_pat
     assert json.loads(summary.read_text())["hash_mismatches"] == 1
 
 
+def _crc_d22(plane: np.ndarray) -> int:
+    """H.266 D.2.2's CRC, bit by bit as the clause writes it (register 0xFFFF, each sample's 8
+    bits most significant first, then 16 zero bits): the independent check of ``plane_crc``."""
+    crc = 0xFFFF
+    bits = [(int(b) >> (7 - i)) & 1 for b in plane.ravel() for i in range(8)] + [0] * 16
+    for bit in bits:
+        msb = (crc >> 15) & 1
+        crc = (((crc << 1) + bit) & 0xFFFF) ^ (msb * 0x1021)
+    return crc
+
+
+def _checksum_d22(plane: np.ndarray) -> int:
+    """H.266 D.2.2's checksum, sample by sample as the clause writes it (bit depth 8)."""
+    total = 0
+    for y in range(plane.shape[0]):
+        for x in range(plane.shape[1]):
+            mask = (x & 0xFF) ^ (y & 0xFF) ^ (x >> 8) ^ (y >> 8)
+            total = (total + (int(plane[y, x]) ^ mask)) & 0xFFFFFFFF
+    return total
+
+
+def test_crc_and_checksum_equal_the_clause_on_real_planes(frames: np.ndarray) -> None:
+    from refsw.decoder.picture_hash import plane_checksum, plane_crc
+    from refsw.media.colour import rgb_to_i420
+
+    y, u, v = rgb_to_i420(frames[:1])
+    # odd sizes
+    planes = (np.ascontiguousarray(y[0, :40]), np.ascontiguousarray(u[0]), np.ascontiguousarray(v[0, :3, :5]))
+    assert [int.from_bytes(c, "big") for c in plane_crc(planes)] == [_crc_d22(p) for p in planes]
+    wide = np.ascontiguousarray(np.tile(y[0, :2], (1, 2)))  # 512 samples wide: x >> 8 is 1 on the right half
+    assert [int.from_bytes(c, "big") for c in plane_checksum((wide, *planes[1:]))] == [
+        _checksum_d22(p) for p in (wide, *planes[1:])
+    ]
+
+
+@pytest.mark.parametrize(("option", "hash_type", "size"), [(2, 1, 2), (3, 2, 4)])
+def test_crc_and_checksum_streams_verify_and_name_a_tampered_hash(
+    frames: np.ndarray, option: int, hash_type: int, size: int, tmp_path: Path, capsys
+) -> None:
+    from refsw.decoder.picture_hash import HASHES
+
+    stream, _ = encode_video(
+        frames[:4], 25.0, max_kbps=0.0, decoded_picture_hash=option, model="kptps", key_period=2, decision="none"
+    )
+    msgs = _hash_messages(stream)
+    assert [k for k, _ in msgs] == [0, 1] and all(v["dph_sei_hash_type"] == hash_type for _, v in msgs)
+    decoded = decode_stream(stream, key_pictures_only=True)
+    assert decoded.picture_hash is not None and decoded.picture_hash.verified == 2
+    kind = HASHES[hash_type][0]
+    assert decoded.picture_hash.kinds == [kind]
+    src = tmp_path / "s.266"
+    src.write_bytes(stream)
+    assert decoder_app.main(["-b", str(src), "-o", str(tmp_path / "o.yuv"), "--quiet"]) == 0
+    assert f"decoded picture hash ({kind}): verified 2 key pictures" in capsys.readouterr().out
+    assert all(len(component_hashes(v)[c]) == size for _, v in msgs for c in range(3))
+    y_hash = HASHES[hash_type][1](tuple(c[1] for c in VvencFFmpegBackend().decode_yuv(stream)))[0]
+    with pytest.raises(PictureHashError, match=rf"key picture 1 .*component Y \(cIdx 0\): {kind} expected"):
+        decode_stream(_tampered(stream, y_hash, at=size - 1))
+
+
+def test_default_hash_is_a_crc(frames: np.ndarray) -> None:
+    from refsw.config import EncoderConfig
+
+    assert EncoderConfig().decoded_picture_hash == 2
+    stream, _ = encode_video(frames[:2], 25.0, max_kbps=0.0, model="kptps", key_period=0, decision="none")
+    assert [v["dph_sei_hash_type"] for _, v in _hash_messages(stream)] == [1]
+
+
 def test_md5_file_matches_md5s_of_the_yuv_output_and_of_ffmpeg(stream: bytes, tmp_path: Path, capsys) -> None:
     src, out, md5, summary = (tmp_path / n for n in ("s.266", "out.yuv", "out.md5", "s.json"))
     src.write_bytes(stream)
@@ -133,7 +204,9 @@ def test_md5_file_matches_md5s_of_the_yuv_output_and_of_ffmpeg(stream: bytes, tm
 
 
 def test_stream_without_hash_decodes_with_a_note(frames: np.ndarray, tmp_path: Path, capsys) -> None:
-    plain, _ = encode_video(frames[:2], 25.0, model="kptps", key_period=0, decision="none", decoded_picture_hash=0)
+    plain, _ = encode_video(
+        frames[:2], 25.0, max_kbps=0.0, model="kptps", key_period=0, decision="none", decoded_picture_hash=0
+    )
     assert _hash_messages(plain) == []
     (tmp_path / "s.266").write_bytes(plain)
     assert decoder_app.main(["-b", str(tmp_path / "s.266"), "-o", str(tmp_path / "o.y4m"), "--quiet"]) == 0

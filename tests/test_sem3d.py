@@ -53,7 +53,7 @@ def test_parameters_survive_the_bitstream(clip) -> None:
     frames = clip.frames[:12]
     # decision none: the analysed parameters as they are (the default pose decision may carry less
     # of a picture's head pose, tested below)
-    stream, summary = encode_video(frames, 25.0, model="sem3d", key_period=0, qp=37, decision="none")
+    stream, summary = encode_video(frames, 25.0, max_kbps=0.0, model="sem3d", key_period=0, qp=37, decision="none")
     assert summary.key_pictures == 1
     dec = decode_stream(stream)
     assert dec.generator == "sem3d" and len(dec.frames) == len(frames)
@@ -270,7 +270,7 @@ def test_triangles_squeezed_flat_take_the_mapping_around_them() -> None:
 
 def test_coded_clip_follows_the_input(clip) -> None:
     frames = clip.frames[:48]
-    stream, _ = encode_video(frames, 25.0, model="sem3d", key_period=0, qp=32)
+    stream, _ = encode_video(frames, 25.0, max_kbps=0.0, model="sem3d", key_period=0, qp=32)
     dec = decode_stream(stream)
     frozen = np.repeat(dec.frames[:1], len(frames), 0)
     truth, _ = track_meshes(frames, label="")
@@ -288,7 +288,7 @@ def test_default_payload_is_at_most_40_bits_per_picture(shared_dir: Path) -> Non
     bits per picture with the settings before (P 7, dead band 0.5, a message at least every 6
     pictures, 3 steps for every parameter)."""
     frames = load_clip("lp_d14", data_dir=shared_dir / "data", max_frames=100).frames
-    stream, summary = encode_video(frames, 25.0, model="sem3d", qp=42)
+    stream, summary = encode_video(frames, 25.0, max_kbps=0.0, model="sem3d", qp=42)
     assert summary.budget.gfv_payload / len(frames) <= 40.0, summary.text()
     dec = decode_stream(stream)
     assert len(dec.frames) == len(frames) and sum(p.kind == "interpolated" for p in dec.pictures) > len(frames) // 2
@@ -386,13 +386,13 @@ def test_pose_decision_needs_a_model_with_a_head_pose(clip) -> None:
     from refsw.config import ConfigError
 
     with pytest.raises(ConfigError, match="decision pose"):
-        encode_video(clip.frames[:3], 25.0, model="kptps", decision="pose")
+        encode_video(clip.frames[:3], 25.0, max_kbps=0.0, model="kptps", decision="pose")
 
 
 def test_the_encoder_summary_says_how_many_pictures_took_less_pose(shared_dir: Path) -> None:
     frames = load_clip("lp_d19", data_dir=shared_dir / "data", max_frames=24).frames
-    _, summary = encode_video(frames, 25.0, model="sem3d")
+    _, summary = encode_video(frames, 25.0, max_kbps=0.0, model="sem3d")
     assert summary.pose_reduced is not None and 10 <= summary.pose_reduced < len(frames)
     assert f"head pose: {summary.pose_reduced} of 24 pictures" in summary.text()
     assert summary.as_dict()["pose_reduced_pictures"] == summary.pose_reduced
-    assert encode_video(frames, 25.0, model="sem3d", decision="none")[1].pose_reduced is None
+    assert encode_video(frames, 25.0, max_kbps=0.0, model="sem3d", decision="none")[1].pose_reduced is None

@@ -50,7 +50,7 @@ def session(shared_dir: Path):
     from refsw.train.data import load_clip
 
     clip = load_clip(CLIP, data_dir=shared_dir / "data", max_frames=PICTURES)
-    stream, _ = encode_video(clip.frames, 25.0, model="sem3d", qp=32)
+    stream, _ = encode_video(clip.frames, 25.0, max_kbps=0.0, model="sem3d", qp=32)
     out = StudioSession(stream, clip.frames)
     assert out.num_pictures == PICTURES
     yield out

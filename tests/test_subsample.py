@@ -42,8 +42,8 @@ def test_interpolation_error_decides() -> None:
 @pytest.mark.shared
 def test_subsampled_stream_decodes_every_picture(shared_dir: Path) -> None:
     frames = load_clip("lp_d19", data_dir=shared_dir / "data", max_frames=30).frames
-    every, _ = encode_video(frames, 25.0, gfv_max_interval=1)
-    fewer, summary = encode_video(frames, 25.0, gfv_max_interval=6, gfv_interpolation_tolerance=3.0)
+    every, _ = encode_video(frames, 25.0, max_kbps=0.0, gfv_max_interval=1)
+    fewer, summary = encode_video(frames, 25.0, max_kbps=0.0, gfv_max_interval=6, gfv_interpolation_tolerance=3.0)
     full, sub = decode_stream(every), decode_stream(fewer)
     cnts = [m.values["gfv_cnt"] for _, m in sub.sei.messages if m.payload_type == PayloadType.GENERATIVE_FACE_VIDEO]
     assert len(cnts) < 20 and cnts[0] == 0 and cnts[-1] == 29 and max(np.diff(cnts)) <= 6

@@ -37,7 +37,8 @@ def streams(frames: np.ndarray) -> dict[str, bytes]:
     """Two key-picture segments per model; sem3d with its parameter subsampling (pictures
     without a GFV message) and its GFVE pupils."""
     return {
-        m: encode_video(frames, 25.0, model=m, decision="none", key_period=4)[0] for m in ("sem3d", "kptps", "fomm")
+        m: encode_video(frames, 25.0, max_kbps=0.0, model=m, decision="none", key_period=4)[0]
+        for m in ("sem3d", "kptps", "fomm")
     }
 
 

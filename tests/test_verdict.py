@@ -50,7 +50,7 @@ def clean(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A 10-picture stream of the validation clip in VTM's carriage (one SEI message per NAL
     unit), three key pictures, and the size of each key picture's segment in its decoding."""
     frames = load_clip(VALIDATION_CLIPS[0], data_dir=shared_dir / "data", max_frames=10).frames
-    stream, _ = encode_video(frames, 25.0, decision="none", key_period=5, sei_packing="per-message")
+    stream, _ = encode_video(frames, 25.0, max_kbps=0.0, decision="none", key_period=5, sei_packing="per-message")
     decoded = decode_stream(stream)
     sizes: dict[int, int] = {}
     for p in decoded.pictures:

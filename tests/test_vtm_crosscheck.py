@@ -38,7 +38,9 @@ def test_vtm_sei_dump_equals_our_trace(
     model: str, packing: str, decoder_app: str, shared_dir: Path, tmp_path: Path
 ) -> None:
     frames = load_clip(TEST_CLIPS[0], data_dir=shared_dir / "data", max_frames=24).frames[::3]
-    stream, _ = encode_video(frames, 25.0, model=model, key_period=4, decision="none", sei_packing=packing)
+    stream, _ = encode_video(
+        frames, 25.0, max_kbps=0.0, model=model, key_period=4, decision="none", sei_packing=packing
+    )
     (tmp_path / "s.266").write_bytes(stream)
     run = subprocess.run(
         [

@@ -350,7 +350,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     if summary["hash_verified"]:
         verified = summary["hash_verified"]
-        print(f"decoded picture hash (MD5): verified {verified} key picture{'s' if verified > 1 else ''}")
+        kinds = "/".join(decoded.picture_hash.kinds) if decoded.picture_hash else ""
+        print(f"decoded picture hash ({kinds}): verified {verified} key picture{'s' if verified > 1 else ''}")
     if args.ref:
         quality = _quality_against(args.ref, decoded.frames, decoded.fps)
         summary["quality"] = quality.as_dict()

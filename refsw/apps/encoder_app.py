@@ -13,7 +13,15 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from refsw.config import DECISIONS, NNPFC_MODES, SIZES, ConfigError, EncoderConfig, load_encoder_config
+from refsw.config import (
+    DECISIONS,
+    DECODED_PICTURE_HASHES,
+    NNPFC_MODES,
+    SIZES,
+    ConfigError,
+    EncoderConfig,
+    load_encoder_config,
+)
 from refsw.models import MODEL_NAMES
 from refsw.progress import set_quiet
 from sei.carriage import SEI_PACKINGS
@@ -57,7 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML encoder config (options of refsw.config.EncoderConfig; repeatable, later wins; "
         "e.g. cfg/encoder/gfvc_ctc.yaml)",
     )
-    p.add_argument("-q", "--qp", type=_qp, help=f"key-picture QP, 0..63 (default {d.qp})")
+    p.add_argument(
+        "-q", "--qp", type=_qp, help=f"key-picture QP, 0..63; the lowest one with --max-kbps (default {d.qp})"
+    )
+    p.add_argument(
+        "--max-kbps",
+        type=float,
+        help="rate cap in kbit/s over the whole stream: the key pictures are coded again at the lowest higher QP "
+        f"(up to --max-qp) that keeps the stream within it; 0 = fixed QP (default {d.max_kbps:g})",
+    )
+    p.add_argument("--max-qp", type=_qp, help=f"the highest key-picture QP the rate cap may use (default {d.max_qp})")
     p.add_argument("-f", "--frames", type=int, help="number of pictures to code (0 = all, the default)")
     p.add_argument("--model", choices=MODEL_NAMES, help=f"GFV model (default {d.model})")
     p.add_argument(
@@ -86,9 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--decoded-picture-hash",
         type=int,
-        choices=(1, 0),
-        help="1: a decoded picture hash SEI message (MD5) after every key picture, verified by gfv-decode; "
-        f"0: none (default {d.decoded_picture_hash})",
+        choices=DECODED_PICTURE_HASHES,
+        help="a decoded picture hash SEI message after every key picture, verified by gfv-decode, numbered as "
+        f"VTM's --SEIDecodedPictureHash: 1 MD5, 2 CRC, 3 checksum, 0 none (default {d.decoded_picture_hash})",
     )
     p.add_argument(
         "--decision", choices=DECISIONS, help=f"encoder choice of the sent parameters (default {d.decision})"

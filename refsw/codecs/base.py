@@ -106,7 +106,7 @@ class CodecBackend(ABC):
     #: Registry key, e.g. ``"vvenc"``.
     name: ClassVar[str]
     #: The encoder can write the decoded picture hash SEI message (H.266 D.2, payloadType 132;
-    #: constructor option ``decoded_picture_hash``).
+    #: constructor option ``decoded_picture_hash``: 1 MD5, 2 CRC, 3 checksum, VTM's numbering).
     writes_picture_hash: ClassVar[bool] = False
 
     @abstractmethod

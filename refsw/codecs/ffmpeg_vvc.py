@@ -31,7 +31,8 @@ Facts checked with the bundled FFmpeg 9 / libvvenc 1.15 (``tests/test_codecs.py`
 - VVenC prints some warnings on stdout, so the bitstream is written to a file, never stdout.
 - ``SEIDecodedPictureHash=1`` makes VVenC write a decoded picture hash SEI message (MD5, one
   digest per colour component, in a suffix SEI NAL unit) after every picture; VTM DecoderApp
-  verifies it ("MD5:...,(OK)").
+  verifies it ("MD5:...,(OK)"). ``=2`` writes a CRC (``dph_sei_hash_type`` 1, 2 bytes per
+  component) and ``=3`` a checksum (type 2, 4 bytes), as VTM's option does.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class VvencFFmpegBackend(FFmpegBackend):
         ffmpeg: str | os.PathLike[str] | None = None,
         decoder: DecoderChoice = "ffmpeg",
         timeout_s: float = 600.0,
-        decoded_picture_hash: bool = False,
+        decoded_picture_hash: int = 0,
     ) -> None:
         """Check FFmpeg, its libvvenc encoder and the options.
 
@@ -114,8 +115,9 @@ class VvencFFmpegBackend(FFmpegBackend):
             ffmpeg: FFmpeg executable; ``None`` uses imageio-ffmpeg's bundled binary.
             decoder: ``"ffmpeg"`` (default) or ``"pyav"`` (see :mod:`.ffmpeg_common`).
             timeout_s: wall-clock limit of each tool run in seconds.
-            decoded_picture_hash: write a decoded picture hash SEI message (MD5,
-                ``dph_sei_hash_type`` 0) after every picture (VVenC ``SEIDecodedPictureHash=1``).
+            decoded_picture_hash: write a decoded picture hash SEI message after every picture,
+                VVenC's (and VTM's) ``SEIDecodedPictureHash`` numbering: 1 MD5, 2 CRC, 3 checksum
+                (``dph_sei_hash_type`` 0, 1, 2); 0 none.
 
         Raises:
             CodecError: FFmpeg missing or built without libvvenc (or PyAV without ``vvc``).
@@ -140,7 +142,7 @@ class VvencFFmpegBackend(FFmpegBackend):
         if self.threads is not None:
             params.append(f"Threads={self.threads}")
         if self.decoded_picture_hash:
-            params.append("SEIDecodedPictureHash=1")
+            params.append(f"SEIDecodedPictureHash={int(self.decoded_picture_hash)}")
         options = ["-preset", self.preset, "-qp", str(qp), "-qpa", "0"]
         return [*options, "-vvenc-params", ":".join(params)]
 

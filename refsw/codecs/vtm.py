@@ -116,7 +116,7 @@ class VtmBackend(CodecBackend):
         extra_cfg: tuple[str | os.PathLike[str], ...] = (),
         log_dir: str | os.PathLike[str] | None = None,
         timeout_s: float = 3600.0,
-        decoded_picture_hash: bool = False,
+        decoded_picture_hash: int = 0,
     ) -> None:
         """Check the executables and the configuration files.
 
@@ -130,8 +130,8 @@ class VtmBackend(CodecBackend):
                 (``-c per-sequence.cfg``), later wins as in VTM.
             log_dir: directory where every run's log is also written (created if missing).
             timeout_s: wall-clock limit of each run in seconds.
-            decoded_picture_hash: write a decoded picture hash SEI message (MD5) after every
-                picture (``--SEIDecodedPictureHash=1``).
+            decoded_picture_hash: write a decoded picture hash SEI message after every picture,
+                VTM's ``--SEIDecodedPictureHash`` numbering: 1 MD5, 2 CRC, 3 checksum; 0 none.
 
         Raises:
             CodecError: an executable is not configured, missing or not executable, or a
@@ -198,7 +198,7 @@ class VtmBackend(CodecBackend):
             ]
             # fmt: on
             if self.decoded_picture_hash:
-                cmd.append("--SEIDecodedPictureHash=1")
+                cmd.append(f"--SEIDecodedPictureHash={int(self.decoded_picture_hash)}")
             log = run_tool(cmd, stdin=None, what=what, timeout_s=self.timeout_s)
             bitstream = out.read_bytes() if out.exists() else b""
         digest = hashlib.sha1(raw.tobytes()).hexdigest()[:12]

@@ -1,11 +1,17 @@
 """Verification of the decoded picture hash SEI message (H.266 D.2) on the key pictures.
 
 The hash of a colour component is computed over its decoded samples in raster order, one byte
-per sample at bit depths up to 8 (H.266 D.2.2 ``pictureData``; VTM ``PicYuvMD5.cpp``,
-``md5_plane<1>``): for the 8-bit 4:2:0 key pictures the MD5 of the plane's bytes, Y (``cIdx``
-0), then Cb and Cr. Only MD5 (``dph_sei_hash_type`` 0, the type VTM's and VVenC's
-``SEIDecodedPictureHash=1`` write) is verified; CRC and checksum messages are reported as not
-verified.
+per sample at bit depths up to 8 (H.266 D.2.2 ``pictureData``; VTM ``PicYuvMD5.cpp``), Y
+(``cIdx`` 0), then Cb and Cr, for each of the three hash types (``dph_sei_hash_type``; VTM's and
+VVenC's ``SEIDecodedPictureHash`` 1, 2 and 3 write them):
+
+- 0, MD5: the MD5 of the plane's bytes (16 bytes);
+- 1, CRC: the 16-bit CRC with generator polynomial 0x1021 of the plane's bytes, the register
+  starting at 0xFFFF, the bits of each byte most significant first and 16 zero bits appended
+  (H.266 D.2.2). That is CRC-16/CCITT started at 0x1D0F (0xFFFF after the 16 appended zero bits
+  moved to the front), which :func:`binascii.crc_hqx` computes;
+- 2, checksum: the sum, modulo 2^32, of each sample XOR ``xorMask = (x & 0xFF) ^ (y & 0xFF) ^
+  (x >> 8) ^ (y >> 8)`` at its position ``(x, y)`` (H.266 D.2.2, one byte per sample).
 
 The hash covers the decoded picture (``pps_pic_width_in_luma_samples`` by
 ``pps_pic_height_in_luma_samples``) while FFmpeg outputs the conformance-cropped picture: the two
@@ -15,6 +21,7 @@ agree when the picture has no conformance window, which is the case for the enco
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 from dataclasses import dataclass, field
 
@@ -33,12 +40,37 @@ COMPONENTS = ("Y", "Cb", "Cr")
 #: Picture sides (luma samples) for which the decoded picture needs no conformance cropping:
 #: multiples of the minimum picture size unit ``Max(8, MinCbSizeY)``, 8 for VVenC and VTM.
 _SIZE_UNIT = 8
+#: CRC-16/CCITT start value equal to D.2.2's register start 0xFFFF with 16 zero bits appended.
+_CRC_START = 0x1D0F
 
 
 def plane_md5(planes: tuple[np.ndarray, ...]) -> list[bytes]:
     """MD5 digest (16 bytes) of each 8-bit plane's samples in raster order (H.266 D.2.2 with
     bit depth 8; VTM ``calcMD5``). ``planes``: ``(Y (H, W), U (H/2, W/2), V (H/2, W/2))`` uint8."""
     return [hashlib.md5(np.ascontiguousarray(p, dtype=np.uint8).tobytes()).digest() for p in planes]
+
+
+def plane_crc(planes: tuple[np.ndarray, ...]) -> list[bytes]:
+    """CRC (2 bytes, big-endian as coded) of each 8-bit plane's samples in raster order (H.266
+    D.2.2 ``crcVal`` with bit depth 8; VTM ``calcCRC``). ``planes`` as :func:`plane_md5`."""
+    crcs = [binascii.crc_hqx(np.ascontiguousarray(p, dtype=np.uint8).tobytes(), _CRC_START) for p in planes]
+    return [c.to_bytes(2, "big") for c in crcs]
+
+
+def plane_checksum(planes: tuple[np.ndarray, ...]) -> list[bytes]:
+    """Checksum (4 bytes, big-endian as coded) of each 8-bit plane (H.266 D.2.2 ``checksumVal``
+    with bit depth 8; VTM ``calcChecksum``). ``planes`` as :func:`plane_md5`."""
+    out = []
+    for p in planes:
+        h, w = p.shape
+        y, x = np.mgrid[0:h, 0:w]
+        mask = (x & 0xFF) ^ (y & 0xFF) ^ (x >> 8) ^ (y >> 8)
+        out.append((int((p.astype(np.int64) ^ mask).sum()) & 0xFFFFFFFF).to_bytes(4, "big"))
+    return out
+
+
+#: ``dph_sei_hash_type`` -> (name, the hash of each plane).
+HASHES = {0: ("MD5", plane_md5), 1: ("CRC", plane_crc), 2: ("checksum", plane_checksum)}
 
 
 @dataclass(frozen=True)
@@ -50,6 +82,7 @@ class HashMismatch:
         nal_index: index of the SEI NAL unit carrying the hash.
         component: ``cIdx`` (0 Y, 1 Cb, 2 Cr).
         expected / got: hexadecimal digests (signalled / computed from the decoded samples).
+        kind: the hash type's name, ``"MD5"``, ``"CRC"`` or ``"checksum"``.
     """
 
     key_picture: int
@@ -57,12 +90,13 @@ class HashMismatch:
     component: int
     expected: str
     got: str
+    kind: str = "MD5"
 
     def text(self) -> str:
-        """One line naming the picture, the component, the expected and the computed MD5."""
+        """One line naming the picture, the component, the expected and the computed hash."""
         return (
             f"decoded picture hash mismatch: key picture {self.key_picture} (SEI NAL unit {self.nal_index}), "
-            f"component {COMPONENTS[self.component]} (cIdx {self.component}): MD5 expected {self.expected}, "
+            f"component {COMPONENTS[self.component]} (cIdx {self.component}): {self.kind} expected {self.expected}, "
             f"got {self.got}"
         )
 
@@ -72,21 +106,23 @@ class HashVerification:
     """Outcome of the verification of every key picture.
 
     Attributes:
-        verified: key pictures whose every component's MD5 matched.
+        verified: key pictures whose every component's hash matched.
         mismatches: every component that did not match.
         unhashed: key pictures without a decoded picture hash SEI message.
         notes: why some hashes were not verified (hash type, picture size, component count).
+        kinds: the hash types checked (``"MD5"``, ``"CRC"``, ``"checksum"``), in stream order.
     """
 
     verified: int = 0
     mismatches: list[HashMismatch] = field(default_factory=list)
     unhashed: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
 
 
 def verify_key_pictures(sei: StreamSEI, yuv: Planes) -> HashVerification:
     """Compares the decoded picture hash SEI message of each key picture's access unit with the
-    MD5 of its decoded samples.
+    hash (MD5, CRC or checksum, as the message says) of its decoded samples.
 
     Key picture ``k`` is the ``k``-th picture of ``yuv`` and the ``k``-th access unit with a
     coded picture (decoding order equals output order in the low-delay streams the encoder
@@ -116,16 +152,21 @@ def verify_key_pictures(sei: StreamSEI, yuv: Planes) -> HashVerification:
             continue
         idx, v = hashes[k]
         signalled = component_hashes(v)
-        if v["dph_sei_hash_type"] != 0:
-            out.notes.append(f"key picture {k}: dph_sei_hash_type {v['dph_sei_hash_type']} is not verified (MD5 only)")
+        if v["dph_sei_hash_type"] not in HASHES:
+            out.notes.append(f"key picture {k}: reserved dph_sei_hash_type {v['dph_sei_hash_type']} is not verified")
         elif len(signalled) != 3:
             out.notes.append(f"key picture {k}: a single-component hash for a 4:2:0 picture is not verified")
         elif cropped:
             out.notes.append(f"key picture {k}: {w}x{h} may be conformance-cropped; its hash is not verified")
         else:
-            got = plane_md5(tuple(c[k] for c in yuv))
+            kind, plane_hash = HASHES[v["dph_sei_hash_type"]]
+            got = plane_hash(tuple(c[k] for c in yuv))
+            if kind not in out.kinds:
+                out.kinds.append(kind)
             bad = [
-                HashMismatch(k, idx, c, signalled[c].hex(), got[c].hex()) for c in range(3) if signalled[c] != got[c]
+                HashMismatch(k, idx, c, signalled[c].hex(), got[c].hex(), kind)
+                for c in range(3)
+                if signalled[c] != got[c]
             ]
             out.mismatches += bad
             out.verified += not bad

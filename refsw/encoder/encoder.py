@@ -45,7 +45,7 @@ class EncodeSummary:
         frames: output pictures described by the stream.
         fps: picture rate (pictures/s).
         width / height: picture size in luma samples.
-        qp: key-picture QP.
+        qp: key-picture QP (after the rate cap).
         model: GFV model name.
         budget: where the bits go (:class:`sei.carriage.BitBudget`).
         encode_seconds: wall time of the whole encode.
@@ -55,6 +55,8 @@ class EncodeSummary:
             decision did not run.
         quality: the quality of the stream's decoded pictures against the input, when measured
             (:func:`refsw.metrics.summary.quality_summary`; ``gfv-encode --ref-metrics``).
+        qp_requested: the configured key-picture QP (``EncoderConfig.qp``); ``None``: as ``qp``.
+        max_kbps: the rate cap in kbit/s (``EncoderConfig.max_kbps``; 0: none).
     """
 
     frames: int
@@ -68,6 +70,8 @@ class EncodeSummary:
     quality: QualitySummary | None = None
     key_choice: KeyChoice | None = None
     pose_reduced: int | None = None
+    qp_requested: int | None = None
+    max_kbps: float = 0.0
 
     @property
     def key_pictures(self) -> int:
@@ -117,8 +121,18 @@ class EncodeSummary:
             "key_pictures_at": self.key_choice.starts if self.key_choice else None,
             "key_picture_reasons": self.key_choice.reasons if self.key_choice else None,
             "pose_reduced_pictures": self.pose_reduced,
+            "qp_requested": self.qp if self.qp_requested is None else self.qp_requested,
+            "max_kbps": self.max_kbps,
             "quality": self.quality.as_dict() if self.quality else None,
         }  # fmt: skip
+
+    def _cap_note(self) -> str:
+        """What the rate cap did, for the summary's first line ("" when it did nothing)."""
+        over = self.max_kbps > 0 and self.kbps > self.max_kbps
+        if self.qp_requested is not None and self.qp != self.qp_requested:
+            note = f" (raised from {self.qp_requested} by the {self.max_kbps:g} kbit/s cap"
+            return note + (", still above it at the highest QP)" if over else ")")
+        return f" (above the {self.max_kbps:g} kbit/s cap: max_qp allows no higher QP)" if over else ""
 
     def text(self) -> str:
         """Human-readable summary (several lines, the bits per category as vvenc/VTM users expect)."""
@@ -130,7 +144,7 @@ class EncodeSummary:
 
         lines = [
             f"{self.frames} pictures ({self.key_pictures} key pictures), {self.width}x{self.height}, {self.fps:g} fps, "
-            f"model {self.model}, key QP {self.qp}",
+            f"model {self.model}, key QP {self.qp}{self._cap_note()}",
             line("key pictures", b.key_pictures),
             line("GFV/GFVE payloads", b.gfv_payload),
             line("SEI framing", b.sei_framing),
@@ -215,48 +229,63 @@ def encode_video(
         choice = KeyChoice(starts, ["first"] + ["periodic"] * (len(starts) - 1))
     starts = choice.starts
     codec = _key_picture_codec(cfg)
-    key = codec.encode(frames[starts], qp=qp, fps=fps)
-    decoded_keys = codec.decode(key.bitstream).frames
-    ctx = DecodingContext()
-    prefix = [
-        (PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
-        (
-            PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
-            nnpfc_values(spec.uri_tag, spec.uri, cfg.nnpfc_mode, spec.network if cfg.nnpfc_mode == 0 else None),
-        ),
-    ]
-    if cfg.nnpfa:
-        prefix.append((PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values()))
     generator = spec.make_generator(deterministic=cfg.deterministic) if decision != "none" else None  # per segment
-    per_au: dict[int, AccessUnitSEI] = {}
-    reduced: list[int] = []
-    ends = starts[1:] + [len(frames)]
-    for k, (start, end, decoded_key) in enumerate(zip(starts, ends, decoded_keys)):
-        segment = frames[start:end]
-        payloads, segment_reduced = _segment_payloads(
-            segment,
-            decoded_key,
-            analyser,
-            generator,
-            layout,
-            decision,
-            spec.pose_share,
-            analyse_decoded_key,
-            Ability.PREVIOUS_PICTURE in spec.abilities,
-            fps,
-            ctx,
-            None if analysed is None else (analysed[0][start:end], analysed[1][start:end]),
-            spec.default_max_interval if cfg.gfv_max_interval is None else cfg.gfv_max_interval,
-            cfg.gfv_interpolation_tolerance,
-            None if cfg.chroma_key is None else ChromaKey.parse(cfg.chroma_key),
-        )
-        if segment_reduced is not None:
-            reduced.append(segment_reduced)
-        per_au[k] = AccessUnitSEI(
-            prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
-            suffix=[(t, p) for message in payloads for t, p in message],
-        )
-    stream = insert_sei(key.bitstream, per_au, cfg.sei_packing)
+
+    def code(qp: int) -> tuple[bytes, list[int]]:
+        """The whole stream with its key pictures at ``qp``, and the pose decision's counts."""
+        key = codec.encode(frames[starts], qp=qp, fps=fps)
+        decoded_keys = codec.decode(key.bitstream).frames
+        ctx = DecodingContext()
+        prefix = [
+            (PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
+            (
+                PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
+                nnpfc_values(spec.uri_tag, spec.uri, cfg.nnpfc_mode, spec.network if cfg.nnpfc_mode == 0 else None),
+            ),
+        ]
+        if cfg.nnpfa:
+            prefix.append((PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values()))
+        per_au: dict[int, AccessUnitSEI] = {}
+        reduced: list[int] = []
+        ends = starts[1:] + [len(frames)]
+        for k, (start, end, decoded_key) in enumerate(zip(starts, ends, decoded_keys)):
+            payloads, segment_reduced = _segment_payloads(
+                frames[start:end],
+                decoded_key,
+                analyser,
+                generator,
+                layout,
+                decision,
+                spec.pose_share,
+                analyse_decoded_key,
+                Ability.PREVIOUS_PICTURE in spec.abilities,
+                fps,
+                ctx,
+                None if analysed is None else (analysed[0][start:end], analysed[1][start:end]),
+                spec.default_max_interval if cfg.gfv_max_interval is None else cfg.gfv_max_interval,
+                cfg.gfv_interpolation_tolerance,
+                None if cfg.chroma_key is None else ChromaKey.parse(cfg.chroma_key),
+            )
+            if segment_reduced is not None:
+                reduced.append(segment_reduced)
+            per_au[k] = AccessUnitSEI(
+                prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
+                suffix=[(t, p) for message in payloads for t, p in message],
+            )
+        return insert_sei(key.bitstream, per_au, cfg.sei_packing), reduced
+
+    qp = cfg.qp
+    stream, reduced = code(qp)
+    cap_bits = cfg.max_kbps * 1000.0 * len(frames) / fps  # the cap over the clip's duration
+    if cfg.max_kbps > 0:
+        for _ in range(_CAP_PASSES):
+            budget = bit_budget(stream)
+            if budget.total <= cap_bits or qp >= cfg.max_qp:
+                break
+            # what the key pictures may take, the rest of the stream as coded at the current QP
+            allowed = cap_bits - (budget.total - budget.key_pictures)
+            qp = _capped_key_qp(codec, frames[starts], fps, qp + 1, cfg.max_qp, allowed)
+            stream, reduced = code(qp)
     h, w = frames.shape[1:3]
     return stream, EncodeSummary(
         len(frames),
@@ -269,12 +298,39 @@ def encode_video(
         time.perf_counter() - t0,
         key_choice=choice,
         pose_reduced=sum(reduced) if reduced else None,
+        qp_requested=cfg.qp,
+        max_kbps=cfg.max_kbps,
     )
 
 
+#: Full encodes the rate cap may add: the rest of the stream changes a little with the key
+#: pictures' QP (the analysis and the encoder decision see other decoded key pictures), so a
+#: second pass at a QP one higher is allowed for.
+_CAP_PASSES = 3
+
+
+def _capped_key_qp(codec: CodecBackend, keys: np.ndarray, fps: float, low: int, high: int, allowed: float) -> int:
+    """The lowest QP in ``low..high`` at which the key pictures ``keys`` ``(K, H, W, 3)`` uint8
+    RGB take at most ``allowed`` bits (coded-slice NAL units, start codes included); ``high``
+    when none does. Binary search on the key pictures alone (their bits fall with the QP).
+
+    Raises:
+        refsw.codecs.CodecError: the VVC encoder failed.
+    """
+    if low >= high:
+        return max(low, high)
+    while low < high:
+        mid = (low + high) // 2
+        if bit_budget(codec.encode(keys, qp=mid, fps=fps).bitstream).key_pictures <= allowed:
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
 def _key_picture_codec(cfg: EncoderConfig) -> CodecBackend:
-    """The VVC backend of the key pictures, writing the decoded picture hash SEI message when
-    ``cfg.decoded_picture_hash`` is 1.
+    """The VVC backend of the key pictures, writing the decoded picture hash SEI message of the
+    type ``cfg.decoded_picture_hash`` names (1 MD5, 2 CRC, 3 checksum; 0 none).
 
     Raises:
         ConfigError: the backend cannot write the hash (``decoded_picture_hash`` must be 0).
@@ -284,7 +340,7 @@ def _key_picture_codec(cfg: EncoderConfig) -> CodecBackend:
         return create_backend(cfg.backend)
     if not get_backend_class(cfg.backend).writes_picture_hash:
         raise ConfigError(f"backend {cfg.backend} cannot write the decoded picture hash; set decoded_picture_hash 0")
-    return create_backend(cfg.backend, decoded_picture_hash=True)
+    return create_backend(cfg.backend, decoded_picture_hash=cfg.decoded_picture_hash)
 
 
 def _segment_payloads(
