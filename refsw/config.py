@@ -94,6 +94,12 @@ class EncoderConfig:
             every picture; ``None``: the model's (sem3d 12, the others 1).
         gfv_interpolation_tolerance: a picture's message is left out only where interpolation
             reproduces its parameters within this many quantisation steps.
+        max_payload_bits: payload cap in GFV + GFVE payload bits per picture on average: a
+            stream above it is coded again with the interpolation tolerance 1.25 times larger, up
+            to 4 times (2.44 x ``gfv_interpolation_tolerance``), before the rate cap acts; only
+            for models that subsample their parameters (sem3d). 0 (default): no cap. Issue 15's
+            60 bits brings its 3 clips above it within, at a cost measured in ``docs/models.md``
+            (VMAF -0.9 to -2.0 on them), so it is not the default.
         chroma_key: ``"R,G,B"`` or ``"R,G,B,LOWER,UPPER"``: the base GFV messages carry this chroma
             key (``gfv_chroma_key_*``, purpose 1 background; thresholds as RGB distances,
             :mod:`refsw.media.chroma_key`); ``None``: no chroma key information.
@@ -120,6 +126,7 @@ class EncoderConfig:
     deterministic: bool = False
     gfv_max_interval: int | None = None
     gfv_interpolation_tolerance: float = 4.0
+    max_payload_bits: float = 0.0
     chroma_key: str | None = None
 
     def __post_init__(self) -> None:
@@ -140,6 +147,8 @@ class EncoderConfig:
                 raise ConfigError(f"{f.name} must be {what}, not {value!r}")
         if not 0 <= self.qp <= 63:
             raise ConfigError(f"qp {self.qp} outside 0..63")
+        if self.max_payload_bits < 0:
+            raise ConfigError(f"max_payload_bits {self.max_payload_bits} is negative")
         if self.max_kbps < 0:
             raise ConfigError(f"max_kbps {self.max_kbps} is negative")
         if not 0 <= self.max_qp <= 63:

@@ -3,7 +3,8 @@
 A stream above the cap has its key pictures coded again at the lowest higher QP that brings the
 whole stream within it; the capped stream is the fixed-QP stream at that QP, bit for bit; one QP
 lower is above the cap; ``max_qp`` bounds the search and the summary says when the cap could not
-be met; ``max_kbps 0`` is fixed QP, as the CTC runs.
+be met; ``max_kbps 0`` is fixed QP, as the CTC runs. The payload cap (``max_payload_bits``) does
+the same with sem3d's interpolation tolerance.
 """
 
 from __future__ import annotations
@@ -85,3 +86,27 @@ def test_gfv_encode_applies_the_cap_by_default(data_dir: Path, tmp_path: Path, c
     assert "cap" not in capsys.readouterr().out.splitlines()[0]
     assert encoder_app.main([*args, "-y", "--max-kbps", "-2"]) == 1
     assert "max_kbps -2" in capsys.readouterr().err
+
+
+def test_payload_cap_raises_the_interpolation_tolerance_of_sem3d(data_dir: Path) -> None:
+    """The payload cap (issue 15's 60 bits per picture) acts through sem3d's parameter
+    subsampling: the capped stream is the uncapped one at the tolerance it reports, and a
+    lower cap than any tolerance reaches is reported as missed."""
+    frames = load_clip("lp_d12", data_dir=data_dir, max_frames=40).frames
+    fixed = {"model": "sem3d", "max_kbps": 0.0, "qp": 37}
+    plain, free = encode_video(frames, 25.0, max_payload_bits=0.0, **fixed)
+    per_picture = free.budget.gfv_payload / len(frames)
+    cap = per_picture * 0.8
+    stream, summary = encode_video(frames, 25.0, max_payload_bits=cap, **fixed)
+    assert summary.interpolation_tolerance is not None and summary.interpolation_tolerance > 4.0
+    assert summary.budget.gfv_payload <= cap * len(frames) < free.budget.gfv_payload
+    assert f"raised from 4 by the {cap:g} payload bits/picture cap)" in summary.text()
+    same, _ = encode_video(
+        frames, 25.0, max_payload_bits=0.0, gfv_interpolation_tolerance=summary.interpolation_tolerance, **fixed
+    )
+    assert same == stream
+    _, missed = encode_video(frames, 25.0, max_payload_bits=1.0, **fixed)
+    assert missed.interpolation_tolerance == pytest.approx(4.0 * 1.25**4)
+    assert "(still above it)" in missed.text()
+    _, kptps = encode_video(frames[:6], 25.0, max_payload_bits=1.0, max_kbps=0.0, model="kptps")
+    assert kptps.interpolation_tolerance is None  # a message every picture: nothing to subsample

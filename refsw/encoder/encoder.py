@@ -57,6 +57,11 @@ class EncodeSummary:
             (:func:`refsw.metrics.summary.quality_summary`; ``gfv-encode --ref-metrics``).
         qp_requested: the configured key-picture QP (``EncoderConfig.qp``); ``None``: as ``qp``.
         max_kbps: the rate cap in kbit/s (``EncoderConfig.max_kbps``; 0: none).
+        interpolation_tolerance: the parameter subsampling's interpolation tolerance used, in
+            grid steps, after the payload cap; ``None``: the model sends a message every picture.
+        tolerance_requested: the configured tolerance (``EncoderConfig.gfv_interpolation_tolerance``).
+        max_payload_bits: the payload cap in GFV + GFVE payload bits per picture
+            (``EncoderConfig.max_payload_bits``; 0: none).
     """
 
     frames: int
@@ -72,6 +77,9 @@ class EncodeSummary:
     pose_reduced: int | None = None
     qp_requested: int | None = None
     max_kbps: float = 0.0
+    interpolation_tolerance: float | None = None
+    tolerance_requested: float | None = None
+    max_payload_bits: float = 0.0
 
     @property
     def key_pictures(self) -> int:
@@ -123,6 +131,8 @@ class EncodeSummary:
             "pose_reduced_pictures": self.pose_reduced,
             "qp_requested": self.qp if self.qp_requested is None else self.qp_requested,
             "max_kbps": self.max_kbps,
+            "interpolation_tolerance": self.interpolation_tolerance,
+            "max_payload_bits": self.max_payload_bits,
             "quality": self.quality.as_dict() if self.quality else None,
         }  # fmt: skip
 
@@ -153,15 +163,23 @@ class EncodeSummary:
             line("total", b.total),
             f"encode speed {self.encode_fps:.1f} frames/s",
         ]
+        details = []  # after the first line: where the key pictures are, what the caps and decisions did
         if self.key_choice is not None and len(self.key_choice.starts) > 1:
             at = ", ".join(f"{s} ({r})" for s, r in zip(self.key_choice.starts, self.key_choice.reasons, strict=True))
-            lines.insert(1, f"  key pictures at {at}")
-        if self.pose_reduced is not None:
-            lines.insert(
-                2 if lines[1].startswith("  key pictures at") else 1,
-                f"  head pose: {self.pose_reduced} of {self.frames} pictures take less than their analysed change "
-                "(decision pose)",
+            details.append(f"  key pictures at {at}")
+        t, t0 = self.interpolation_tolerance, self.tolerance_requested
+        if t is not None and t0 is not None and t != t0:
+            over = " (still above it)" if b.gfv_payload > self.max_payload_bits * self.frames else ""
+            details.append(
+                f"  interpolation tolerance {t:.3g} grid steps (raised from {t0:g} by the "
+                f"{self.max_payload_bits:g} payload bits/picture cap{over})"
             )
+        if self.pose_reduced is not None:
+            details.append(
+                f"  head pose: {self.pose_reduced} of {self.frames} pictures take less than their analysed change "
+                "(decision pose)"
+            )
+        lines[1:1] = details
         if self.quality is not None:
             lines.append(self.quality.text())
         return "\n".join(lines)
@@ -231,8 +249,11 @@ def encode_video(
     codec = _key_picture_codec(cfg)
     generator = spec.make_generator(deterministic=cfg.deterministic) if decision != "none" else None  # per segment
 
-    def code(qp: int) -> tuple[bytes, list[int]]:
-        """The whole stream with its key pictures at ``qp``, and the pose decision's counts."""
+    max_interval = spec.default_max_interval if cfg.gfv_max_interval is None else cfg.gfv_max_interval
+
+    def code(qp: int, tolerance: float) -> tuple[bytes, list[int]]:
+        """The whole stream with its key pictures at ``qp`` and the parameter subsampling's
+        interpolation ``tolerance``, and the pose decision's counts."""
         key = codec.encode(frames[starts], qp=qp, fps=fps)
         decoded_keys = codec.decode(key.bitstream).frames
         ctx = DecodingContext()
@@ -262,8 +283,8 @@ def encode_video(
                 fps,
                 ctx,
                 None if analysed is None else (analysed[0][start:end], analysed[1][start:end]),
-                spec.default_max_interval if cfg.gfv_max_interval is None else cfg.gfv_max_interval,
-                cfg.gfv_interpolation_tolerance,
+                max_interval,
+                tolerance,
                 None if cfg.chroma_key is None else ChromaKey.parse(cfg.chroma_key),
             )
             if segment_reduced is not None:
@@ -274,8 +295,14 @@ def encode_video(
             )
         return insert_sei(key.bitstream, per_au, cfg.sei_packing), reduced
 
-    qp = cfg.qp
-    stream, reduced = code(qp)
+    qp, tolerance = cfg.qp, cfg.gfv_interpolation_tolerance
+    stream, reduced = code(qp, tolerance)
+    if cfg.max_payload_bits > 0 and max_interval > 1:  # the payload cap acts through the subsampling
+        for _ in range(_PAYLOAD_PASSES):
+            if bit_budget(stream).gfv_payload <= cfg.max_payload_bits * len(frames) or tolerance <= 0:
+                break
+            tolerance *= _TOLERANCE_STEP
+            stream, reduced = code(qp, tolerance)
     cap_bits = cfg.max_kbps * 1000.0 * len(frames) / fps  # the cap over the clip's duration
     if cfg.max_kbps > 0:
         for _ in range(_CAP_PASSES):
@@ -285,7 +312,7 @@ def encode_video(
             # what the key pictures may take, the rest of the stream as coded at the current QP
             allowed = cap_bits - (budget.total - budget.key_pictures)
             qp = _capped_key_qp(codec, frames[starts], fps, qp + 1, cfg.max_qp, allowed)
-            stream, reduced = code(qp)
+            stream, reduced = code(qp, tolerance)
     h, w = frames.shape[1:3]
     return stream, EncodeSummary(
         len(frames),
@@ -300,6 +327,9 @@ def encode_video(
         pose_reduced=sum(reduced) if reduced else None,
         qp_requested=cfg.qp,
         max_kbps=cfg.max_kbps,
+        interpolation_tolerance=tolerance if max_interval > 1 else None,
+        tolerance_requested=cfg.gfv_interpolation_tolerance,
+        max_payload_bits=cfg.max_payload_bits,
     )
 
 
@@ -307,6 +337,10 @@ def encode_video(
 #: pictures' QP (the analysis and the encoder decision see other decoded key pictures), so a
 #: second pass at a QP one higher is allowed for.
 _CAP_PASSES = 3
+#: The payload cap's steps: the interpolation tolerance times 1.25 per pass, at most 4 passes
+#: (up to 2.44 times the configured tolerance: 9.8 grid steps from the default 4).
+_TOLERANCE_STEP = 1.25
+_PAYLOAD_PASSES = 4
 
 
 def _capped_key_qp(codec: CodecBackend, keys: np.ndarray, fps: float, low: int, high: int, allowed: float) -> int:
