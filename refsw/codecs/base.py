@@ -38,6 +38,14 @@ __all__ = [
 ANNEXB_START_CODES = (b"\x00\x00\x00\x01", b"\x00\x00\x01")
 
 
+#: One GOP entry in the syntax of VTM's ``FrameN`` configuration lines (VVenC reads the same):
+#: type, POC, QP offset, QP offset model offset and scale, Cb and Cr QP offsets, QP factor, the
+#: six deblocking offsets, temporal id, then list 0 (active, count, delta POCs) and list 1
+#: (active, count). Here a P picture at QP offset 0 that refers to the picture before it: with a
+#: GOP size of 1, every picture after the first intra picture at the same QP (``equal_qp``).
+EQUAL_QP_GOP_ENTRY = "P 1 0 0.0 0.0 0 0 1.0 0 0 0 0 0 0 0 1 1 1 0 0"
+
+
 class CodecError(RuntimeError):
     """A codec run failed (non-zero return code, empty or undecodable bitstream...).
 
@@ -110,15 +118,21 @@ class CodecBackend(ABC):
     writes_picture_hash: ClassVar[bool] = False
 
     @abstractmethod
-    def encode(self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True) -> EncodeResult:
+    def encode(
+        self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True, equal_qp: bool = False
+    ) -> EncodeResult:
         """Encode RGB pictures.
 
         Args:
             frames_rgb: ``(N, H, W, 3)`` ``uint8`` RGB, N >= 1.
-            qp: quantisation parameter of every picture.
+            qp: quantisation parameter of the first picture (and, with ``equal_qp``, of every
+                picture; else the encoder's GOP structure may add QP offsets to inter pictures).
             fps: frame rate in Hz (written to the stream's timing information).
             low_delay: ``True`` codes in output order without picture reordering (first
                 picture intra, then inter pictures referring to the past only).
+            equal_qp: with ``low_delay``, every picture at ``qp``: each inter picture predicted
+                from the one before it, without the QP cascade of a low-delay GOP. For the GFV
+                key pictures, each of which a generator animates for a whole segment.
 
         Returns:
             The bitstream and its metadata.

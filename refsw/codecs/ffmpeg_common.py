@@ -350,7 +350,7 @@ class FFmpegBackend(CodecBackend):
         return f"{type(self).__name__}(preset={self.preset!r}, decoder={self.decoder!r}, ffmpeg={self.ffmpeg!r})"
 
     @abstractmethod
-    def _encoder_args(self, qp: int, low_delay: bool) -> list[str]:
+    def _encoder_args(self, qp: int, low_delay: bool, equal_qp: bool = False) -> list[str]:
         """FFmpeg output options selecting and configuring the encoder (after ``-c:v``)."""
 
     def _raw_input(self, planes: Planes) -> tuple[str, bytes]:
@@ -364,7 +364,9 @@ class FFmpegBackend(CodecBackend):
         """Extra explanation appended to an encoder failure message."""
         return ""
 
-    def encode(self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True) -> EncodeResult:
+    def encode(
+        self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True, equal_qp: bool = False
+    ) -> EncodeResult:
         """Encode RGB pictures (see :meth:`CodecBackend.encode`).
 
         The pictures are converted with :func:`refsw.media.colour.rgb_to_i420` (OpenCV
@@ -378,6 +380,8 @@ class FFmpegBackend(CodecBackend):
         """
         n, h, w = check_frames(frames_rgb, self.encoder, error=CodecInputError)
         qp = check_qp(qp, *self.qp_range, self.encoder)
+        if equal_qp and not low_delay:
+            raise CodecInputError(f"{self.encoder}: equal_qp needs the low-delay structure")
         rate = check_fps(fps)
         check_picture_size(w, h, self.min_side, self.encoder)
         pix_fmt, raw = self._raw_input(rgb_to_i420(frames_rgb))
@@ -390,7 +394,7 @@ class FFmpegBackend(CodecBackend):
                 "-loglevel", self.encoder_loglevel,
                 "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s", f"{w}x{h}",
                 "-framerate", str(rate), "-i", "pipe:0",
-                "-frames:v", str(n), "-c:v", self.encoder, *self._encoder_args(qp, low_delay),
+                "-frames:v", str(n), "-c:v", self.encoder, *self._encoder_args(qp, low_delay, equal_qp),
                 "-f", self.stream_format, "-y", str(out),
             ]
             # fmt: on

@@ -79,7 +79,8 @@ class X265FFmpegBackend(FFmpegBackend):
         """
         super().__init__(preset=preset, ffmpeg=ffmpeg, decoder=decoder, timeout_s=timeout_s)
 
-    def _encoder_args(self, qp: int, low_delay: bool) -> list[str]:
-        """``-preset P -qp QP -x265-params ...`` (see the module docstring)."""
+    def _encoder_args(self, qp: int, low_delay: bool, equal_qp: bool = False) -> list[str]:
+        """``-preset P -qp QP -x265-params ...`` (see the module docstring; ``ipratio=1:pbratio=1``
+        already code every picture at ``qp``, so ``equal_qp`` changes nothing)."""
         params = LOW_DELAY_PARAMS if low_delay else RANDOM_ACCESS_PARAMS
         return ["-preset", self.preset, "-qp", str(qp), "-x265-params", ":".join(params)]

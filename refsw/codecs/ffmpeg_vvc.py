@@ -22,7 +22,9 @@ Facts checked with the bundled FFmpeg 9 / libvvenc 1.15 (``tests/test_codecs.py`
   ``IntraQPOffset=0:BIM=0`` a single intra picture is coded at exactly the requested QP, like
   the GFVC key pictures (VTM LDB cfg, one frame, JVET-AG0042 software). In sequences VVenC's
   MCTF may still lower the intra QP by 1, and the inter pictures follow VVenC's low-delay GOP
-  QP offsets (+6/+7 at QP 32). The encoder log (FFmpeg ``-loglevel verbose``) has VVenC's
+  QP offsets (+6/+7 at QP 32) unless ``equal_qp`` replaces the GOP of 8 by a GOP of one P
+  picture at QP offset 0 with ``GOPQPA=0`` (VVenC's ``FrameN`` GOP entries and its per-GOP QP
+  cascade switch, both accepted through ``-vvenc-params``). The encoder log (FFmpeg ``-loglevel verbose``) has VVenC's
   per-picture line with slice type, QP, bits and reconstruction PSNR, as VTM prints.
 - FFmpeg's wrapper (``libavcodec/libvvenc.c``) allocates ``width * height`` bytes for one
   access unit; a larger access unit fails with "Generic error in an external library". At
@@ -45,7 +47,7 @@ import numpy as np
 
 from refsw.media.colour import Planes
 
-from .base import CodecInputError, register_backend
+from .base import EQUAL_QP_GOP_ENTRY, CodecInputError, register_backend
 from .ffmpeg_common import DecoderChoice, FFmpegBackend
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,18 @@ LOW_DELAY_PARAMS = (
     "IntraPeriod=-1",
     "IntraQPOffset=0",
     "BIM=0",
+)
+#: ``-vvenc-params`` of the low-delay configuration with every picture at the given QP: a GOP of
+#: one picture instead of 8, its entry :data:`refsw.codecs.base.EQUAL_QP_GOP_ENTRY` (a P picture
+#: at QP offset 0 referring to the picture before it); ``GOPQPA=0`` switches off VVenC's per-GOP
+#: QP cascade. Measured on carphone's three key pictures at QP 32: 10896, 9464 and
+#: 9056 bits at 34.7, 34.7 and 34.8 dB PSNR-Y, instead of 10896, 4280 and 4680 bits at 34.7, 31.8
+#: and 31.7 dB with the GOP of 8.
+EQUAL_QP_PARAMS = (
+    *(p for p in LOW_DELAY_PARAMS if not p.startswith("GOPSize=")),
+    "GOPSize=1",
+    f"Frame1={EQUAL_QP_GOP_ENTRY}",
+    "GOPQPA=0",
 )
 #: ``-vvenc-params`` of the non-low-delay configuration: VVenC's random-access defaults
 #: (hierarchical B pictures with reordering, an intra picture about every second from FFmpeg's
@@ -136,9 +150,9 @@ class VvencFFmpegBackend(FFmpegBackend):
         data = np.concatenate((y.reshape(n, -1), u.reshape(n, -1), v.reshape(n, -1)), axis=1)
         return "yuv420p10le", (data.astype("<u2") << 2).tobytes()
 
-    def _encoder_args(self, qp: int, low_delay: bool) -> list[str]:
+    def _encoder_args(self, qp: int, low_delay: bool, equal_qp: bool = False) -> list[str]:
         """``-preset P -qp QP -qpa 0 -vvenc-params ...`` (see the module docstring)."""
-        params = list(LOW_DELAY_PARAMS if low_delay else RANDOM_ACCESS_PARAMS)
+        params = list(EQUAL_QP_PARAMS if equal_qp else LOW_DELAY_PARAMS if low_delay else RANDOM_ACCESS_PARAMS)
         if self.threads is not None:
             params.append(f"Threads={self.threads}")
         if self.decoded_picture_hash:

@@ -46,6 +46,7 @@ from refsw.media.frames import check_frames
 
 from .base import (
     ANNEXB_START_CODES,
+    EQUAL_QP_GOP_ENTRY,
     CodecBackend,
     CodecError,
     CodecInputError,
@@ -163,10 +164,15 @@ class VtmBackend(CodecBackend):
         if self.log_dir is not None:
             (self.log_dir / f"{stem}.log").write_text(log)
 
-    def encode(self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True) -> EncodeResult:
+    def encode(
+        self, frames_rgb: np.ndarray, *, qp: int, fps: float, low_delay: bool = True, equal_qp: bool = False
+    ) -> EncodeResult:
         """Encode RGB pictures with ``EncoderApp`` (see :meth:`CodecBackend.encode`).
 
-        ``low_delay`` selects ``encoder_lowdelay_vtm.cfg`` (else ``encoder_randomaccess_vtm.cfg``).
+        ``low_delay`` selects ``encoder_lowdelay_vtm.cfg`` (else ``encoder_randomaccess_vtm.cfg``);
+        ``equal_qp`` then replaces its GOP of 8 by a GOP of one P picture at QP offset 0
+        (``--GOPSize=1 --Frame1=...``, the entry
+        :data:`refsw.codecs.base.EQUAL_QP_GOP_ENTRY`, as VVenC gets it; not run here, where no EncoderApp is built).
         ``fps`` must be an integer: VTM's ``FrameRate`` option is one.
 
         Raises:
@@ -175,6 +181,8 @@ class VtmBackend(CodecBackend):
         """
         n, h, w = check_frames(frames_rgb, "VTM", error=CodecInputError)
         qp = check_qp(qp, *self.qp_range, "VTM")
+        if equal_qp and not low_delay:
+            raise CodecInputError("VTM: equal_qp needs the low-delay structure")
         rate = check_fps(fps)
         if rate.denominator != 1:
             raise CodecInputError(f"VTM: FrameRate must be an integer, got {fps!r}")
@@ -199,6 +207,8 @@ class VtmBackend(CodecBackend):
             # fmt: on
             if self.decoded_picture_hash:
                 cmd.append(f"--SEIDecodedPictureHash={int(self.decoded_picture_hash)}")
+            if equal_qp:
+                cmd += ["--GOPSize=1", f"--Frame1={EQUAL_QP_GOP_ENTRY}"]
             log = run_tool(cmd, stdin=None, what=what, timeout_s=self.timeout_s)
             bitstream = out.read_bytes() if out.exists() else b""
         digest = hashlib.sha1(raw.tobytes()).hexdigest()[:12]

@@ -1,8 +1,10 @@
 """Encoder library: a face video -> one VVC byte stream with GFV SEI messages.
 
 The key pictures (every ``key_period``-th picture, or picture 0) are coded with a VVC backend as
-one low-delay sequence; the model's analysis extracts face parameters from the decoded key
-picture (or its source) and from every other picture; the encoder decision
+one low-delay sequence, every one at the key-picture QP (``equal_qp``: each is animated for a
+whole segment, so none gets the QP offset a low-delay GOP gives its inter pictures); the
+model's analysis extracts face parameters from the decoded key picture (or its source) and from
+every other picture; the encoder decision
 (:mod:`refsw.encoder.decision`) chooses what each picture sends; the SEI encoders
 (:mod:`refsw.encoder.sei_encoder`) turn the parameters into GFV, SPTI, NNPFC and NNPFA syntax
 values; :func:`sei.carriage.insert_sei` places them as VTM EncoderApp does.
@@ -254,7 +256,7 @@ def encode_video(
     def code(qp: int, tolerance: float) -> tuple[bytes, list[int]]:
         """The whole stream with its key pictures at ``qp`` and the parameter subsampling's
         interpolation ``tolerance``, and the pose decision's counts."""
-        key = codec.encode(frames[starts], qp=qp, fps=fps)
+        key = codec.encode(frames[starts], qp=qp, fps=fps, equal_qp=True)
         decoded_keys = codec.decode(key.bitstream).frames
         ctx = DecodingContext()
         prefix = [
@@ -355,7 +357,7 @@ def _capped_key_qp(codec: CodecBackend, keys: np.ndarray, fps: float, low: int, 
         return max(low, high)
     while low < high:
         mid = (low + high) // 2
-        if bit_budget(codec.encode(keys, qp=mid, fps=fps).bitstream).key_pictures <= allowed:
+        if bit_budget(codec.encode(keys, qp=mid, fps=fps, equal_qp=True).bitstream).key_pictures <= allowed:
             high = mid
         else:
             low = mid + 1
