@@ -354,7 +354,7 @@ def _capped_key_qp(codec: CodecBackend, keys: np.ndarray, fps: float, low: int, 
         refsw.codecs.CodecError: the VVC encoder failed.
     """
     if low >= high:
-        return max(low, high)
+        return high
     while low < high:
         mid = (low + high) // 2
         if bit_budget(codec.encode(keys, qp=mid, fps=fps, equal_qp=True).bitstream).key_pictures <= allowed:
