@@ -12,6 +12,7 @@ values; :func:`sei.carriage.insert_sei` places them as VTM EncoderApp does.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -252,22 +253,29 @@ def encode_video(
     generator = spec.make_generator(deterministic=cfg.deterministic) if decision != "none" else None  # per segment
 
     max_interval = spec.default_max_interval if cfg.gfv_max_interval is None else cfg.gfv_max_interval
+    chroma_key = None if cfg.chroma_key is None else ChromaKey.parse(cfg.chroma_key)
+    prefix = [
+        (PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
+        (
+            PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
+            nnpfc_values(spec.uri_tag, spec.uri, cfg.nnpfc_mode, spec.network if cfg.nnpfc_mode == 0 else None),
+        ),
+    ]
+    if cfg.nnpfa:
+        prefix.append((PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values()))
+
+    @functools.cache
+    def key_pictures_at(qp: int) -> bytes:
+        """The key pictures' VVC stream at ``qp`` (each QP coded once: the rate cap's search and
+        the stream share it)."""
+        return codec.encode(frames[starts], qp=qp, fps=fps, equal_qp=True).bitstream
 
     def code(qp: int, tolerance: float) -> tuple[bytes, list[int]]:
         """The whole stream with its key pictures at ``qp`` and the parameter subsampling's
         interpolation ``tolerance``, and the pose decision's counts."""
-        key = codec.encode(frames[starts], qp=qp, fps=fps, equal_qp=True)
-        decoded_keys = codec.decode(key.bitstream).frames
+        key_stream = key_pictures_at(qp)
+        decoded_keys = codec.decode(key_stream).frames
         ctx = DecodingContext()
-        prefix = [
-            (PayloadType.SOURCE_PICTURE_TIMING_INFO, spti_values(fps)),
-            (
-                PayloadType.NEURAL_NETWORK_POST_FILTER_CHARACTERISTICS,
-                nnpfc_values(spec.uri_tag, spec.uri, cfg.nnpfc_mode, spec.network if cfg.nnpfc_mode == 0 else None),
-            ),
-        ]
-        if cfg.nnpfa:
-            prefix.append((PayloadType.NEURAL_NETWORK_POST_FILTER_ACTIVATION, nnpfa_values()))
         per_au: dict[int, AccessUnitSEI] = {}
         reduced: list[int] = []
         ends = starts[1:] + [len(frames)]
@@ -287,7 +295,7 @@ def encode_video(
                 None if analysed is None else (analysed[0][start:end], analysed[1][start:end]),
                 max_interval,
                 tolerance,
-                None if cfg.chroma_key is None else ChromaKey.parse(cfg.chroma_key),
+                chroma_key,
             )
             if segment_reduced is not None:
                 reduced.append(segment_reduced)
@@ -295,7 +303,7 @@ def encode_video(
                 prefix=[(t, write_payload(t, v, ctx)[0]) for t, v in prefix] if k == 0 else [],
                 suffix=[(t, p) for message in payloads for t, p in message],
             )
-        return insert_sei(key.bitstream, per_au, cfg.sei_packing), reduced
+        return insert_sei(key_stream, per_au, cfg.sei_packing), reduced
 
     qp, tolerance = cfg.qp, cfg.gfv_interpolation_tolerance
     stream, reduced = code(qp, tolerance)
@@ -313,7 +321,7 @@ def encode_video(
                 break
             # what the key pictures may take, the rest of the stream as coded at the current QP
             allowed = cap_bits - (budget.total - budget.key_pictures)
-            qp = _capped_key_qp(codec, frames[starts], fps, qp + 1, cfg.max_qp, allowed)
+            qp = _capped_key_qp(key_pictures_at, qp + 1, cfg.max_qp, allowed)
             stream, reduced = code(qp, tolerance)
     h, w = frames.shape[1:3]
     return stream, EncodeSummary(
@@ -345,19 +353,17 @@ _TOLERANCE_STEP = 1.25
 _PAYLOAD_PASSES = 4
 
 
-def _capped_key_qp(codec: CodecBackend, keys: np.ndarray, fps: float, low: int, high: int, allowed: float) -> int:
-    """The lowest QP in ``low..high`` at which the key pictures ``keys`` ``(K, H, W, 3)`` uint8
-    RGB take at most ``allowed`` bits (coded-slice NAL units, start codes included); ``high``
-    when none does. Binary search on the key pictures alone (their bits fall with the QP).
+def _capped_key_qp(key_pictures_at: Callable[[int], bytes], low: int, high: int, allowed: float) -> int:
+    """The lowest QP in ``low..high`` (``low <= high``) at which the key pictures' VVC stream
+    ``key_pictures_at(qp)`` takes at most ``allowed`` bits in its coded-slice NAL units (start codes
+    included); ``high`` when none does. Binary search (the bits fall with the QP).
 
     Raises:
         refsw.codecs.CodecError: the VVC encoder failed.
     """
-    if low >= high:
-        return high
     while low < high:
         mid = (low + high) // 2
-        if bit_budget(codec.encode(keys, qp=mid, fps=fps, equal_qp=True).bitstream).key_pictures <= allowed:
+        if bit_budget(key_pictures_at(mid)).key_pictures <= allowed:
             high = mid
         else:
             low = mid + 1
